@@ -1,0 +1,62 @@
+import { mkdirSync } from 'node:fs'
+import { dirname, isAbsolute, resolve } from 'node:path'
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely'
+import SqliteDatabase from 'better-sqlite3'
+import pg from 'pg'
+import type { Database } from './schema.ts'
+import { migrate } from './migrations.ts'
+
+export type Dialect = 'sqlite' | 'postgres'
+
+export interface Db {
+  readonly k: Kysely<Database>
+  readonly dialect: Dialect
+  readonly url: string
+  close(): Promise<void>
+}
+
+/** Parses `sqlite:path`, `sqlite:///abs/path` (Buildbot's form), `sqlite::memory:` or `postgresql://...`. */
+export function parseDbUrl(url: string, baseDir: string): { dialect: Dialect; path?: string; connectionString?: string } {
+  if (/^postgres(ql)?:\/\//.test(url)) return { dialect: 'postgres', connectionString: url }
+  const m = /^sqlite:(\/\/\/?)?(.*)$/.exec(url)
+  if (!m) throw new Error(`unsupported database url '${url}': use 'sqlite:<file>' or 'postgresql://user@host/db'`)
+  let path = m[2]!
+  if (path === ':memory:' || path === '') return { dialect: 'sqlite', path: ':memory:' }
+  if (m[1] === '///' && !path.startsWith('/')) path = '/' + path
+  return { dialect: 'sqlite', path: isAbsolute(path) ? path : resolve(baseDir, path) }
+}
+
+/** Opens the database, runs migrations, refuses corrupt or newer-schema databases. */
+export async function connectDb(url: string, opts: { baseDir?: string } = {}): Promise<Db> {
+  const parsed = parseDbUrl(url, opts.baseDir ?? process.cwd())
+  let k: Kysely<Database>
+  if (parsed.dialect === 'sqlite') {
+    const path = parsed.path!
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
+    let raw: SqliteDatabase.Database
+    try {
+      raw = new SqliteDatabase(path)
+      raw.pragma('journal_mode = WAL')
+      raw.pragma('synchronous = NORMAL')
+      raw.pragma('busy_timeout = 5000')
+      raw.pragma('quick_check')
+    } catch (err) {
+      throw new Error(`cannot open the sqlite database '${path}': ${(err as Error).message}; restore it from a backup or move it away to start with a fresh one`)
+    }
+    k = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) })
+  } else {
+    // bigint columns (epoch seconds) come back as numbers; they fit easily.
+    pg.types.setTypeParser(20, (v: string) => Number(v))
+    const pool = new pg.Pool({ connectionString: parsed.connectionString, max: 10 })
+    k = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
+  }
+  try {
+    await migrate(k, parsed.dialect)
+  } catch (err) {
+    await k.destroy()
+    const msg = (err as Error).message
+    if (/newer than this master/.test(msg)) throw err
+    throw new Error(`cannot prepare the database '${url}': ${msg}`)
+  }
+  return { k, dialect: parsed.dialect, url, close: () => k.destroy() }
+}
