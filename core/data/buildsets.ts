@@ -1,0 +1,143 @@
+import type { Selectable } from 'kysely'
+import type { BuildsetsTable } from '../db/schema.ts'
+import type { DataContext } from './context.ts'
+import { bool, parseJson } from './context.ts'
+import type { SourceStampEntity, SourceStampSpec } from './sourcestamps.ts'
+import { createSourceStampsData } from './sourcestamps.ts'
+import { buildRequestKeys, toBuildRequest } from './buildrequests.ts'
+import { worstStatus, SUCCESS, type Result } from '../util/results.ts'
+
+export type Properties = Record<string, [unknown, string]>
+
+export interface BuildsetSpec {
+  reason: string
+  sourcestamps: (SourceStampSpec | number)[]
+  builderids: number[]
+  properties?: Properties
+  scheduler?: string
+  external_idstring?: string | null
+  parent_buildid?: number | null
+  parent_relationship?: string | null
+  rebuilt_buildid?: number | null
+  priority?: number
+  waited_for?: boolean
+}
+export interface BuildsetEntity {
+  bsid: number; external_idstring: string | null; reason: string; rebuilt_buildid: number | null; submitted_at: number
+  complete: boolean; complete_at: number | null; results: number; sourcestamps: SourceStampEntity[]
+  parent_buildid: number | null; parent_relationship: string | null
+}
+export interface AddedBuildset { bsid: number; brids: Record<number, number> }
+
+export const toBuildset = (r: Selectable<BuildsetsTable>, sourcestamps: SourceStampEntity[]): BuildsetEntity => ({
+  bsid: r.bsid, external_idstring: r.external_idstring, reason: r.reason, rebuilt_buildid: r.rebuilt_buildid,
+  submitted_at: Number(r.submitted_at), complete: bool(r.complete), complete_at: r.complete_at == null ? null : Number(r.complete_at),
+  results: r.results, sourcestamps, parent_buildid: r.parent_buildid, parent_relationship: r.parent_relationship,
+})
+
+export function createBuildsetsData(ctx: DataContext) {
+  const { db, bus } = ctx
+  const ss = createSourceStampsData(ctx)
+
+  async function stampsOf(bsids: number[]): Promise<Map<number, SourceStampEntity[]>> {
+    const links = bsids.length ? await db.k.selectFrom('buildset_sourcestamps').selectAll().where('buildsetid', 'in', bsids).execute() : []
+    const stamps = new Map((await ss.getSourceStamps([...new Set(links.map((l) => l.sourcestampid))])).map((s) => [s.ssid, s]))
+    const out = new Map<number, SourceStampEntity[]>()
+    for (const l of links) {
+      const list = out.get(l.buildsetid) ?? []
+      list.push(stamps.get(l.sourcestampid)!)
+      out.set(l.buildsetid, list)
+    }
+    return out
+  }
+
+  return {
+    /**
+     * Adds buildsets with one buildrequest per builder, all in one transaction, then publishes
+     * `buildsets/N/new` and `buildrequests/.../new` for each. Many at once is how a fan-out stays fast.
+     */
+    async addBuildsets(specs: BuildsetSpec[]): Promise<AddedBuildset[]> {
+      const now = ctx.now()
+      const ssidCache = new Map<string, number>()
+      const resolved: number[][] = []
+      for (const spec of specs) {
+        const ids: number[] = []
+        for (const s of spec.sourcestamps) {
+          if (typeof s === 'number') { ids.push(s); continue }
+          const key = JSON.stringify(s)
+          let id = ssidCache.get(key)
+          if (id == null) ssidCache.set(key, (id = await ss.findSourceStampId(s)))
+          ids.push(id)
+        }
+        resolved.push(ids)
+      }
+      const added = await db.k.transaction().execute(async (trx) => {
+        const out: { bs: Selectable<BuildsetsTable>; brs: Awaited<ReturnType<typeof insertBrs>> }[] = []
+        async function insertBrs(bsid: number, spec: BuildsetSpec) {
+          if (!spec.builderids.length) return []
+          return trx.insertInto('buildrequests').values(spec.builderids.map((builderid) => ({
+            buildsetid: bsid, builderid, priority: spec.priority ?? 0, complete: 0, results: -1, submitted_at: now,
+            complete_at: null, waited_for: spec.waited_for ? 1 : 0,
+          }))).returningAll().execute()
+        }
+        for (let i = 0; i < specs.length; i++) {
+          const spec = specs[i]!
+          const props: Properties = { ...(spec.properties ?? {}) }
+          if (spec.scheduler && !props.scheduler) props.scheduler = [spec.scheduler, 'Scheduler']
+          const bs = await trx.insertInto('buildsets').values({
+            external_idstring: spec.external_idstring ?? null, reason: spec.reason, submitted_at: now, complete: 0,
+            complete_at: null, results: -1, parent_buildid: spec.parent_buildid ?? null,
+            parent_relationship: spec.parent_relationship ?? null, rebuilt_buildid: spec.rebuilt_buildid ?? null,
+            scheduler: spec.scheduler ?? null, properties: JSON.stringify(props),
+          }).returningAll().executeTakeFirstOrThrow()
+          if (resolved[i]!.length) {
+            await trx.insertInto('buildset_sourcestamps').values(resolved[i]!.map((sourcestampid) => ({ buildsetid: bs.bsid, sourcestampid }))).execute()
+          }
+          out.push({ bs, brs: await insertBrs(bs.bsid, spec) })
+        }
+        return out
+      })
+      const stamps = await ss.getSourceStamps([...new Set(resolved.flat())])
+      const byId = new Map(stamps.map((s) => [s.ssid, s]))
+      return added.map(({ bs, brs }, i) => {
+        const sourcestamps = resolved[i]!.map((id) => byId.get(id)!)
+        bus.publish(['buildsets', String(bs.bsid), 'new'], {
+          bsid: bs.bsid, external_idstring: bs.external_idstring, reason: bs.reason, parent_buildid: bs.parent_buildid,
+          rebuilt_buildid: bs.rebuilt_buildid, submitted_at: now, complete: false, complete_at: null, results: null,
+          scheduler: bs.scheduler, sourcestamps,
+        })
+        const brids: Record<number, number> = {}
+        for (const br of brs) {
+          brids[br.builderid] = br.buildrequestid
+          const e = toBuildRequest(br)
+          for (const k of buildRequestKeys(e)) bus.publish([...k, 'new'], e)
+        }
+        return { bsid: bs.bsid, brids }
+      })
+    },
+
+    /** Marks buildsets complete once all their requests are; results = the worst of them. */
+    async maybeCompleteBuildsets(bsids: number[]): Promise<void> {
+      for (const bsid of bsids) {
+        const brs = await db.k.selectFrom('buildrequests').select(['complete', 'results']).where('buildsetid', '=', bsid).execute()
+        if (brs.some((b) => !b.complete)) continue
+        let results: Result = SUCCESS
+        for (const b of brs) results = worstStatus(results, b.results as Result)
+        const now = ctx.now()
+        const upd = await db.k.updateTable('buildsets').set({ complete: 1, complete_at: now, results })
+          .where('bsid', '=', bsid).where('complete', '=', 0).executeTakeFirst()
+        if (Number(upd.numUpdatedRows) === 0) continue
+        const row = await db.k.selectFrom('buildsets').selectAll().where('bsid', '=', bsid).executeTakeFirstOrThrow()
+        const e = toBuildset(row, (await stampsOf([bsid])).get(bsid) ?? [])
+        bus.publish(['buildsets', String(bsid), 'complete'], e)
+      }
+    },
+
+    async getBuildset(bsid: number): Promise<(BuildsetEntity & { properties: Properties; scheduler: string | null }) | undefined> {
+      const row = await db.k.selectFrom('buildsets').selectAll().where('bsid', '=', bsid).executeTakeFirst()
+      if (!row) return undefined
+      return { ...toBuildset(row, (await stampsOf([bsid])).get(bsid) ?? []), properties: parseJson(row.properties, {}), scheduler: row.scheduler }
+    },
+    stampsOf,
+  }
+}

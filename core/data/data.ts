@@ -1,0 +1,72 @@
+import type { Bus } from '../bus/bus.ts'
+import type { Db } from '../db/connect.ts'
+import type { DataContext } from './context.ts'
+import { createMastersData } from './masters.ts'
+import { createProjectsData } from './projects.ts'
+import { createBuildersData } from './builders.ts'
+import { createSourceStampsData } from './sourcestamps.ts'
+import { createChangesData } from './changes.ts'
+import { createBuildsetsData } from './buildsets.ts'
+import { createBuildRequestsData } from './buildrequests.ts'
+import { createBuildsData } from './builds.ts'
+import { createStepsData } from './steps.ts'
+import { createLogsData } from './logs.ts'
+import { createWorkersData } from './workers.ts'
+import { createSchedulersData } from './schedulers.ts'
+import { createStateData } from './state.ts'
+import { RETRY } from '../util/results.ts'
+
+/**
+ * The data layer: every write goes through one of these update methods, which write the
+ * database and then publish on the bus with Buildbot's routing keys.
+ */
+export function createData(opts: { db: Db; bus: Bus; now?: () => number }) {
+  let masterid = 0
+  const ctx: DataContext = { db: opts.db, bus: opts.bus, now: opts.now ?? (() => Math.floor(Date.now() / 1000)), masterid: () => masterid }
+  const buildsets = createBuildsetsData(ctx)
+  const data = {
+    ctx,
+    db: opts.db,
+    bus: opts.bus,
+    get masterid() { return masterid },
+    setMasterId(id: number) { masterid = id },
+    masters: createMastersData(ctx),
+    projects: createProjectsData(ctx),
+    builders: createBuildersData(ctx),
+    sourcestamps: createSourceStampsData(ctx),
+    changes: createChangesData(ctx),
+    buildsets,
+    buildrequests: createBuildRequestsData(ctx, (bsids) => buildsets.maybeCompleteBuildsets(bsids)),
+    builds: createBuildsData(ctx),
+    steps: createStepsData(ctx),
+    logs: createLogsData(ctx),
+    workers: createWorkersData(ctx),
+    schedulers: createSchedulersData(ctx),
+    state: createStateData(ctx),
+    /**
+     * After an unclean stop of this master: its unfinished builds end in RETRY (steps and logs
+     * closed) and their requests are unclaimed, so they run again. Nothing queued is lost.
+     */
+    async recoverInterrupted(): Promise<{ builds: number; requests: number }> {
+      const k = opts.db.k
+      const builds = await k.selectFrom('builds').select(['buildid', 'buildrequestid']).where('masterid', '=', masterid).where('complete_at', 'is', null).execute()
+      for (const b of builds) {
+        const steps = await k.selectFrom('steps').select('stepid').where('buildid', '=', b.buildid).where('complete_at', 'is', null).execute()
+        for (const s of steps) {
+          const logs = await k.selectFrom('logs').select('logid').where('stepid', '=', s.stepid).where('complete', '=', 0).execute()
+          for (const l of logs) await data.logs.finishLog(l.logid)
+          await data.steps.finishStep(s.stepid, RETRY)
+        }
+        await data.builds.setBuildStateString(b.buildid, 'interrupted by a master restart (retry)')
+        await data.builds.finishBuild(b.buildid, RETRY)
+      }
+      const claimed = await k.selectFrom('buildrequest_claims').innerJoin('buildrequests', 'buildrequests.buildrequestid', 'buildrequest_claims.brid')
+        .select('brid').where('buildrequest_claims.masterid', '=', masterid).where('buildrequests.complete', '=', 0).execute()
+      await data.buildrequests.unclaimBuildRequests(claimed.map((c) => c.brid))
+      return { builds: builds.length, requests: claimed.length }
+    },
+  }
+  return data
+}
+
+export type Data = ReturnType<typeof createData>
