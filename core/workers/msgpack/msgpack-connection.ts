@@ -79,6 +79,7 @@ export class MsgpackConnection implements WorkerConnection {
   private attached = false
   private closeReason: string | undefined
   private disconnectReason: string | undefined
+  private socketError: string | undefined
   private keepalive: ReturnType<typeof setInterval> | undefined
   private resolveClosed!: (reason: string) => void
 
@@ -90,7 +91,11 @@ export class MsgpackConnection implements WorkerConnection {
     this.closed = new Promise((resolve) => { this.resolveClosed = resolve })
     ws.on('message', (data, isBinary) => this.onFrame(data as Buffer, isBinary))
     ws.on('close', (code, reason) => this.onClose(code, reason.toString()))
-    ws.on('error', (err) => this.log.warn({ err: err.message, remote: opts.remote }, 'worker socket error'))
+    ws.on('error', (err) => {
+      // ws closes the socket after an error (e.g. an oversized frame); keep why for the close reason.
+      this.socketError = err.message
+      this.log.warn({ err: err.message, remote: opts.remote }, 'worker socket error')
+    })
   }
 
   /** §3.1 steps 3 and 5 minus the builder list: `print attached`, worker info, settings, keepalive. */
@@ -296,7 +301,8 @@ export class MsgpackConnection implements WorkerConnection {
 
   private onClose(code: number, reason: string): void {
     if (this.closeReason !== undefined) return
-    const why = this.disconnectReason ?? `connection closed (code ${code}${reason ? `: ${reason}` : ''})`
+    const detail = reason || this.socketError
+    const why = this.disconnectReason ?? `connection closed (code ${code}${detail ? `: ${detail}` : ''})`
     this.closeReason = why
     if (this.keepalive) clearInterval(this.keepalive)
     const lost = new WorkerLostError(this.workerName, why)
