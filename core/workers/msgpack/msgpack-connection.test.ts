@@ -46,7 +46,7 @@ async function waitForFile(path: string): Promise<string> {
 test.before(async () => {
   if (!enabled) return
   const registry = new TestRegistry().addWorker('w1', 'secret-pw')
-  ctx.listener = createMsgpackListener({ host: '127.0.0.1', port: 0, registry, log: createLogger({ level: 'warn' }) })
+  ctx.listener = createMsgpackListener({ host: '127.0.0.1', port: 0, registry, log: createLogger({ level: 'error' }) })
   const { port } = await ctx.listener.start()
   const attached = registry.connected('w1')
   ctx.worker = await startTestWorker({ port, name: 'w1', password: 'secret-pw' })
@@ -176,6 +176,16 @@ t('an unknown command is rejected with the worker\'s error', async () => {
   const err = await ctx.conn.runCommand({ name: 'frobnicate' as RemoteCommand['name'], builderName: B, args: {} }, {}).catch((e: Error) => e)
   assert.instance(err, Error)
   assert.match((err as Error).message, /frobnicate/)
+})
+
+t('a writer that fails makes the command fail with the worker\'s failure text', async () => {
+  const blocker = join(ctx.scratch, 'a-file')
+  await writeFile(blocker, '')
+  // The destination's parent is a regular file, so the first write fails on the master.
+  const err = await run('upload_file', { path: 'up.bin', blocksize: 16_384, maxsize: null, keepstamp: false }, { writer: new LocalFileWriter(join(blocker, 'x', 'y.bin')) })
+    .then(() => undefined, (e: Error) => e)
+  if (err) assert.match(err.message, /upload_file.*ENOTDIR/)
+  else assert.unreachable('upload into a non-directory succeeded')
 })
 
 t('aborting the signal interrupts a long command; the promise resolves with the rc', async () => {
