@@ -1,0 +1,127 @@
+import { LitElement, html, css, nothing, type PropertyValues } from 'lit'
+import { timelineStats, jobDuration, FAILED_STATES, type NixJob } from '../util/matrix-model.ts'
+import { formatDuration } from '../util/format.ts'
+import { sharedStyles } from './shared-styles.ts'
+
+const MAX_HEIGHT = 320
+
+/**
+ * One bar per attribute from queued (faint) through started to finished (solid), on a canvas so
+ * thousands of rows cost one draw. The slowest attribute and the one that finished last (the
+ * end of the critical path) are outlined and named below.
+ */
+export class BbMatrixTimeline extends LitElement {
+  static override properties = { jobs: { attribute: false }, version: { type: Number }, hovered: { state: true } }
+  static override styles = [sharedStyles, css`
+    canvas { width: 100%; display: block; border: 1px solid var(--border); border-radius: 4px; background: var(--log-bg); }
+  `]
+  declare jobs: NixJob[]
+  declare version: number
+  declare hovered: NixJob | null
+  private rows: NixJob[] = []
+  private frame = 0
+  private readonly resize = new ResizeObserver(() => this.scheduleDraw())
+
+  constructor() {
+    super()
+    this.jobs = []
+    this.hovered = null
+  }
+
+  override connectedCallback(): void {
+    super.connectedCallback()
+    this.resize.observe(this)
+  }
+
+  override disconnectedCallback(): void {
+    super.disconnectedCallback()
+    this.resize.disconnect()
+    cancelAnimationFrame(this.frame)
+  }
+
+  override willUpdate(changed: PropertyValues<this>): void {
+    if (changed.has('jobs') || changed.has('version')) {
+      this.rows = this.jobs.filter((j) => j.queued_at != null || j.started_at != null)
+        .sort((a, b) => ((a.queued_at ?? a.started_at!) - (b.queued_at ?? b.started_at!)) || a.jobid - b.jobid)
+    }
+  }
+
+  override updated(changed: PropertyValues<this>): void {
+    if (changed.has('jobs') || changed.has('version')) this.scheduleDraw()
+  }
+
+  override render() {
+    const stats = timelineStats(this.jobs)
+    const height = Math.max(24, Math.min(MAX_HEIGHT, this.rows.length * 6))
+    const h = this.hovered
+    return html`
+      <canvas height=${height} style="height:${height}px" role="img"
+        aria-label="timeline of ${this.rows.length} attributes over ${formatDuration(stats.end - stats.start)}"
+        @mousemove=${this.onMove} @mouseleave=${() => { this.hovered = null }}></canvas>
+      <div class="row muted" style="font-size:.85rem; margin-top:.25rem" data-testid="timeline-stats">
+        ${stats.slowest ? html`<span>Slowest: <strong>${stats.slowest.attr}</strong> (${formatDuration(jobDuration(stats.slowest))})</span>` : nothing}
+        ${stats.last ? html`<span>· Finished last: <strong>${stats.last.attr}</strong> at +${formatDuration(stats.last.complete_at! - stats.start)}</span>` : nothing}
+        ${h ? html`<span>· ${h.attr}: ${h.state}, ${formatDuration(jobDuration(h))}</span>` : nothing}
+      </div>`
+  }
+
+  private onMove(ev: MouseEvent): void {
+    const canvas = ev.currentTarget as HTMLCanvasElement
+    const rect = canvas.getBoundingClientRect()
+    const index = Math.floor((ev.clientY - rect.top) / (rect.height / Math.max(this.rows.length, 1)))
+    this.hovered = this.rows[index] ?? null
+  }
+
+  private scheduleDraw(): void {
+    cancelAnimationFrame(this.frame)
+    this.frame = requestAnimationFrame(() => this.draw())
+  }
+
+  private draw(): void {
+    const canvas = this.renderRoot.querySelector('canvas')
+    if (!canvas) return
+    const dpr = window.devicePixelRatio || 1
+    const cssWidth = canvas.clientWidth || 600
+    const cssHeight = canvas.clientHeight || 24
+    canvas.width = Math.round(cssWidth * dpr)
+    canvas.height = Math.round(cssHeight * dpr)
+    const ctx = canvas.getContext('2d')
+    if (!ctx) return
+    ctx.scale(dpr, dpr)
+    ctx.clearRect(0, 0, cssWidth, cssHeight)
+    const now = Date.now()
+    const stats = timelineStats(this.rows, now)
+    const span = stats.end - stats.start || 1
+    const rowH = cssHeight / Math.max(this.rows.length, 1)
+    const x = (t: number) => ((t - stats.start) / span) * cssWidth
+    const style = getComputedStyle(this)
+    const color = (name: string) => style.getPropertyValue(name).trim() || '#888'
+    const colors: Record<string, string> = {
+      success: color('--success'), building: color('--running'), pending: color('--pending'),
+      cancelled: color('--cancelled'), skipped: color('--skipped'), failed: color('--failure'),
+    }
+    ctx.globalAlpha = 0.3
+    ctx.fillStyle = colors.pending
+    this.rows.forEach((j, i) => {
+      const q = j.queued_at ?? j.started_at!
+      const s = j.started_at ?? now
+      if (s > q) ctx.fillRect(x(q), i * rowH, Math.max(1, x(s) - x(q)), Math.max(rowH - (rowH > 3 ? 1 : 0), 0.5))
+    })
+    ctx.globalAlpha = 1
+    this.rows.forEach((j, i) => {
+      if (j.started_at == null) return
+      ctx.fillStyle = FAILED_STATES.has(j.state) ? colors.failed : colors[j.state] ?? colors.pending
+      const s = x(j.started_at)
+      ctx.fillRect(s, i * rowH, Math.max(1, x(j.complete_at ?? now) - s), Math.max(rowH - (rowH > 3 ? 1 : 0), 0.5))
+    })
+    ctx.strokeStyle = color('--fg')
+    ctx.lineWidth = 1.5
+    for (const j of [stats.slowest, stats.last]) {
+      if (!j || j.started_at == null) continue
+      const i = this.rows.indexOf(j)
+      ctx.strokeRect(x(j.started_at), i * rowH - 1, Math.max(2, x(j.complete_at ?? now) - x(j.started_at)), Math.max(rowH, 2) + 2)
+    }
+  }
+}
+
+customElements.define('bb-matrix-timeline', BbMatrixTimeline)

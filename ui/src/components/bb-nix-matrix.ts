@@ -1,0 +1,110 @@
+import { LitElement, html, css, nothing } from 'lit'
+import '@lit-labs/virtualizer'
+import { ResourceController } from '../controllers/resource-controller.ts'
+import { countStates, visibleJobs, jobDuration, FAILED_STATES, ACTIVE_STATES, type NixJob } from '../util/matrix-model.ts'
+import { formatDuration } from '../util/format.ts'
+import { buildHref } from '../router/route.ts'
+import { sharedStyles } from './shared-styles.ts'
+import { stateBadge } from './result-badge.ts'
+import './bb-matrix-timeline.ts'
+import './bb-eval-warnings.ts'
+
+const FILTERS = ['', 'failed', 'building', 'pending', 'success', 'skipped', 'cancelled']
+
+/**
+ * The build matrix of an evaluation: live `nixjobs`, counts and progress, failures first, filter
+ * by state, search by name, a virtualized list and a timeline. Thousands of attributes stay
+ * smooth: events coalesce into one render and only visible rows exist in the DOM.
+ */
+export class BbNixMatrix extends LitElement {
+  static override properties = { buildid: { type: Number }, steps: { attribute: false }, filter: { state: true }, query: { state: true } }
+  static override styles = [sharedStyles, css`
+    .progress { height: .6rem; background: var(--border); border-radius: 3px; overflow: hidden; display: flex; }
+    .progress > span { display: block; height: 100%; }
+    .list { height: 60vh; border: 1px solid var(--border); border-radius: 4px; }
+    .job { display: grid; grid-template-columns: minmax(0, 1fr) 9rem 9rem 5rem; gap: .5rem; width: 100%;
+      padding: .2rem .5rem; border-bottom: 1px solid var(--border); box-sizing: border-box; align-items: center; }
+    .head { font-weight: 600; color: var(--muted); font-size: .85rem; }
+    .attr { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+    .reason { grid-column: 1 / -1; font-size: .8rem; }
+    .filters button[aria-pressed='true'] { background: var(--link); color: var(--bg); }
+    @media (max-width: 640px) { .job { grid-template-columns: minmax(0, 1fr) 6.5rem 3.5rem; } .system { display: none; } }
+  `]
+  declare buildid: number
+  declare steps: Record<string, unknown>[]
+  declare filter: string
+  declare query: string
+  private readonly jobs = new ResourceController<NixJob & Record<string, unknown>>(this, { path: null, idField: 'jobid' })
+  private memo: { key: string; list: NixJob[] } = { key: '', list: [] }
+
+  constructor() {
+    super()
+    this.steps = []
+    this.filter = ''
+    this.query = ''
+  }
+
+  override willUpdate(): void {
+    this.jobs.setPath(`builds/${this.buildid}/nixjobs`)
+  }
+
+  private visible(): NixJob[] {
+    const key = `${this.jobs.version}|${this.filter}|${this.query}`
+    if (this.memo.key !== key) this.memo = { key, list: visibleJobs(this.jobs.items, this.filter, this.query) }
+    return this.memo.list
+  }
+
+  override render() {
+    const all = this.jobs.items
+    const counts = countStates(all)
+    const failed = all.filter((j) => FAILED_STATES.has(j.state)).length
+    const active = all.filter((j) => ACTIVE_STATES.has(j.state)).length
+    const done = all.length - active
+    const list = this.visible()
+    const pct = (n: number) => (all.length ? (n / all.length) * 100 : 0)
+    return html`
+      <section aria-label="build matrix">
+        <h2>Build matrix</h2>
+        ${this.steps.map((s) => html`<bb-eval-warnings .stepid=${s.stepid}></bb-eval-warnings>`)}
+        ${this.jobs.error ? html`<p class="error" role="alert">${this.jobs.error}</p>` : nothing}
+        <div class="row" data-testid="matrix-counts">
+          <strong>${all.length}</strong> attributes · ${done} done · ${failed} failed · ${active} running or waiting
+        </div>
+        <div class="progress" role="progressbar" aria-label="matrix progress" aria-valuemin="0" aria-valuemax=${all.length} aria-valuenow=${done}>
+          <span style="width:${pct(counts.get('success') ?? 0)}%; background: var(--success)"></span>
+          <span style="width:${pct(failed)}%; background: var(--failure)"></span>
+          <span style="width:${pct(done - failed - (counts.get('success') ?? 0))}%; background: var(--skipped)"></span>
+          <span style="width:${pct(counts.get('building') ?? 0)}%; background: var(--running)"></span>
+        </div>
+        <div class="row filters" role="group" aria-label="filter by state" style="margin:.5rem 0">
+          ${FILTERS.map((f) => {
+            const n = f === '' ? all.length : f === 'failed' ? failed : counts.get(f) ?? 0
+            return html`<button type="button" aria-pressed=${this.filter === f ? 'true' : 'false'} data-filter=${f || 'all'}
+              @click=${() => { this.filter = f }}>${f || 'all'} (${n})</button>`
+          })}
+          <label class="sr-only" for="q">Search attributes</label>
+          <input id="q" type="search" placeholder="Search attributes" aria-label="Search attributes" .value=${this.query}
+            @input=${(e: Event) => { this.query = (e.target as HTMLInputElement).value }}>
+        </div>
+        <div class="job head" aria-hidden="true"><span>Attribute</span><span class="system">System</span><span>State</span><span>Duration</span></div>
+        <lit-virtualizer class="list" scroller role="list" aria-label="attributes" data-count=${list.length}
+          .items=${list} .keyFunction=${(j: NixJob) => j.jobid} .renderItem=${(j: NixJob) => this.renderJob(j)}></lit-virtualizer>
+        ${!list.length && !this.jobs.loading ? html`<p class="muted">No attributes${this.query || this.filter ? ' match' : ' yet'}.</p>` : nothing}
+        <h3>Timeline</h3>
+        <bb-matrix-timeline .jobs=${all} .version=${this.jobs.version}></bb-matrix-timeline>
+      </section>`
+  }
+
+  private renderJob(j: NixJob) {
+    return html`<div class="job" role="listitem" data-attr=${j.attr}>
+      <span class="attr" title=${j.attr}>${j.child_buildid ? html`<a href=${buildHref(j.child_buildid)}>${j.attr}</a>` : j.attr}</span>
+      <span class="system muted">${j.system}</span>
+      <span>${stateBadge(j.state)}</span>
+      <span>${formatDuration(jobDuration(j))}</span>
+      ${j.reason || j.first_failure_url ? html`<span class="reason muted">${j.reason ?? ''}
+        ${j.first_failure_url ? html`<a href=${j.first_failure_url}>first failure</a>` : nothing}</span>` : nothing}
+    </div>`
+  }
+}
+
+customElements.define('bb-nix-matrix', BbNixMatrix)

@@ -1,0 +1,67 @@
+import { LitElement, html, nothing } from 'lit'
+import { ResourceController } from '../controllers/resource-controller.ts'
+import { sharedStyles } from '../components/shared-styles.ts'
+import { resultBadge } from '../components/result-badge.ts'
+import { branchRows, isEvalBuild, type BuildLike } from '../util/branches.ts'
+import { prop, timeAgo } from '../util/format.ts'
+import { buildHref, builderHref } from '../router/route.ts'
+import { BRANCH_PROPERTIES } from './build-properties-query.ts'
+
+interface Builder { builderid: number; name: string; description?: string | null; tags?: string[] }
+
+/** One project: its builders, and its branches and pull requests with their latest evaluation. */
+export class BbProjectPage extends LitElement {
+  static override properties = { projectid: { type: Number } }
+  static override styles = [sharedStyles]
+  declare projectid: number
+  private readonly project = new ResourceController(this, { path: null })
+  private readonly builders = new ResourceController<Builder & Record<string, unknown>>(this, { path: null })
+  private readonly builds = new ResourceController<BuildLike & Record<string, unknown>>(this, {
+    path: null, wsPath: 'builds/*/*', refetchOnNew: true,
+  })
+
+  override willUpdate(): void {
+    this.project.setPath(`projects/${this.projectid}`)
+    this.builders.setPath(`projects/${this.projectid}/builders`)
+    const ids = this.builders.items.map((b) => b.builderid).sort((a, b) => a - b)
+    // The builds of this project's builders only: one request filtered by builderid.
+    this.builds.setPath(ids.length
+      ? `builds?order=-buildid&limit=500&${ids.map((id) => `builderid=${id}`).join('&')}&${BRANCH_PROPERTIES}`
+      : null)
+  }
+
+  override render() {
+    const p = this.project.first as { name?: string; description?: string } | undefined
+    const builderById = new Map(this.builders.items.map((b) => [b.builderid, b]))
+    const builds = this.builds.items.filter((b) => builderById.has(b.builderid))
+    const evals = builds.filter((b) => isEvalBuild(b, builderById.get(b.builderid)?.name))
+    const rows = branchRows(evals)
+    return html`
+      <nav aria-label="Breadcrumb"><a href="#/projects">Projects</a> /</nav>
+      <h1>${p?.name ?? `Project ${this.projectid}`}</h1>
+      ${this.project.error ? html`<p class="error" role="alert">${this.project.error}</p>` : nothing}
+      ${p?.description ? html`<p class="muted">${p.description}</p>` : nothing}
+      <h2>Branches and pull requests</h2>
+      ${rows.length ? html`<table aria-label="branches and pull requests">
+        <thead><tr><th>Branch / PR</th><th>Latest evaluation</th><th>Result</th><th class="hide-narrow">Revision</th><th class="hide-narrow">When</th></tr></thead>
+        <tbody>${rows.map((r) => html`<tr data-branch=${r.label}>
+          <td>${r.label}${r.kind === 'pr' ? html` <span class="muted">(${r.branch})</span>` : nothing}</td>
+          <td><a href=${buildHref(r.latest.buildid)}>${builderById.get(r.latest.builderid)?.name} #${r.latest.number}</a></td>
+          <td>${resultBadge(r.latest.results, r.latest.complete)}</td>
+          <td class="mono hide-narrow">${String(prop(r.latest.properties, 'revision') ?? '').slice(0, 12)}</td>
+          <td class="muted hide-narrow">${timeAgo(r.latest.started_at)}</td>
+        </tr>`)}</tbody></table>`
+        : html`<p class="muted">${this.builds.loading ? 'Loading…' : 'No evaluations yet.'}</p>`}
+      <h2>Builders</h2>
+      <table aria-label="builders">
+        <thead><tr><th>Builder</th><th>Last build</th></tr></thead>
+        <tbody>${this.builders.items.map((b) => {
+          const last = builds.find((x) => x.builderid === b.builderid)
+          return html`<tr><td><a href=${builderHref(b.builderid)}>${b.name}</a></td>
+            <td>${last ? html`${resultBadge(last.results, last.complete)} <a href=${buildHref(last.buildid)}>#${last.number}</a>` : html`<span class="muted">none</span>`}</td></tr>`
+        })}</tbody>
+      </table>`
+  }
+}
+
+customElements.define('bb-project-page', BbProjectPage)

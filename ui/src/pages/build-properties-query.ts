@@ -1,0 +1,3 @@
+/** Build properties the project pages read, requested with `property=` on build lists. */
+export const BRANCH_PROPERTIES = ['branch', 'event', 'pr_number', 'nix_attribute', 'default_branch', 'project', 'revision']
+  .map((p) => `property=${p}`).join('&')

@@ -1,0 +1,32 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { parseRoute, routeHref, type Route } from './route.ts'
+
+test('Buildbot links parse', () => {
+  assert.equal(parseRoute('#/builders/3/builds/7'), { name: 'build', buildPath: 'builders/3/builds/7' })
+  assert.equal(parseRoute('#/builds/12'), { name: 'build', buildPath: 'builds/12' })
+  assert.equal(parseRoute('#/builders'), { name: 'builders' })
+  assert.equal(parseRoute('#/workers'), { name: 'workers' })
+  assert.equal(parseRoute('#/buildrequests'), { name: 'buildrequests' })
+  assert.equal(parseRoute(''), { name: 'projects' })
+  assert.equal(parseRoute('#/projects/4'), { name: 'project', projectid: 4 })
+  assert.equal(parseRoute('#/nope/x'), { name: 'notFound', path: 'nope/x' })
+})
+
+test('log links carry the line', () => {
+  assert.equal(parseRoute('#/builds/5/steps/2/logs/stdio?line=123'),
+    { name: 'log', buildPath: 'builds/5', step: '2', slug: 'stdio', line: 123 })
+  assert.equal(parseRoute('#/builders/1/builds/9/steps/build/logs/warnings'),
+    { name: 'log', buildPath: 'builders/1/builds/9', step: 'build', slug: 'warnings', line: null })
+})
+
+test('routeHref is the inverse of parseRoute', () => {
+  const routes: Route[] = [
+    { name: 'projects' }, { name: 'project', projectid: 2 }, { name: 'builder', builderid: 3 },
+    { name: 'build', buildPath: 'builds/4' }, { name: 'workers' }, { name: 'buildrequests' },
+    { name: 'log', buildPath: 'builders/1/builds/2', step: '3', slug: 'stdio', line: 10 },
+  ]
+  for (const r of routes) assert.equal(parseRoute(routeHref(r)), r)
+})
+
+test.run()

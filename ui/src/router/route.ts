@@ -1,0 +1,59 @@
+/** A page of the UI, parsed from the location hash. Paths follow Buildbot's UI links. */
+export type Route =
+  | { name: 'projects' }
+  | { name: 'project'; projectid: number }
+  | { name: 'builders' }
+  | { name: 'builder'; builderid: number }
+  /** `#/builds/<id>` or `#/builders/<builderid>/builds/<number>`: `buildPath` is the REST path. */
+  | { name: 'build'; buildPath: string }
+  | { name: 'log'; buildPath: string; step: string; slug: string; line: number | null }
+  | { name: 'workers' }
+  | { name: 'buildrequests' }
+  | { name: 'notFound'; path: string }
+
+const int = (s: string | undefined): number | null => (s && /^\d+$/.test(s) ? Number(s) : null)
+
+/** Parses `#/builders/3/builds/7?x=1` (leading `#` and `/` optional). */
+export function parseRoute(hash: string): Route {
+  const raw = hash.replace(/^#/, '').replace(/^\/+/, '')
+  const q = raw.indexOf('?')
+  const path = (q === -1 ? raw : raw.slice(0, q)).replace(/\/+$/, '')
+  const query = new URLSearchParams(q === -1 ? '' : raw.slice(q + 1))
+  const s = path === '' ? [] : path.split('/').map(decodeURIComponent)
+  const n = s.length
+  if (n === 0 || (n === 1 && s[0] === 'projects')) return { name: 'projects' }
+  if (n === 2 && s[0] === 'projects' && int(s[1]) !== null) return { name: 'project', projectid: int(s[1])! }
+  if (n === 1 && s[0] === 'builders') return { name: 'builders' }
+  if (n === 2 && s[0] === 'builders' && int(s[1]) !== null) return { name: 'builder', builderid: int(s[1])! }
+  if (n === 1 && s[0] === 'workers') return { name: 'workers' }
+  if (n === 1 && (s[0] === 'buildrequests' || s[0] === 'pendingbuildrequests')) return { name: 'buildrequests' }
+  let buildLen = 0
+  if (s[0] === 'builds' && int(s[1]) !== null) buildLen = 2
+  else if (s[0] === 'builders' && int(s[1]) !== null && s[2] === 'builds' && int(s[3]) !== null) buildLen = 4
+  if (buildLen) {
+    const buildPath = s.slice(0, buildLen).join('/')
+    if (n === buildLen) return { name: 'build', buildPath }
+    if (n === buildLen + 4 && s[buildLen] === 'steps' && s[buildLen + 2] === 'logs') {
+      return { name: 'log', buildPath, step: s[buildLen + 1], slug: s[buildLen + 3], line: int(query.get('line') ?? undefined) }
+    }
+  }
+  return { name: 'notFound', path }
+}
+
+/** The hash of a route, the inverse of `parseRoute`. */
+export function routeHref(route: Route): string {
+  switch (route.name) {
+    case 'projects': return '#/projects'
+    case 'project': return `#/projects/${route.projectid}`
+    case 'builders': return '#/builders'
+    case 'builder': return `#/builders/${route.builderid}`
+    case 'build': return `#/${route.buildPath}`
+    case 'log': return `#/${route.buildPath}/steps/${encodeURIComponent(route.step)}/logs/${encodeURIComponent(route.slug)}${route.line !== null ? `?line=${route.line}` : ''}`
+    case 'workers': return '#/workers'
+    case 'buildrequests': return '#/buildrequests'
+    case 'notFound': return `#/${route.path}`
+  }
+}
+
+export const buildHref = (buildid: number): string => `#/builds/${buildid}`
+export const builderHref = (builderid: number): string => `#/builders/${builderid}`

@@ -1,0 +1,79 @@
+/** One attribute of an evaluation's build matrix, as `GET /api/v2/builds/<id>/nixjobs` returns it. */
+export interface NixJob {
+  jobid: number
+  buildid: number
+  attr: string
+  system: string
+  drv_path: string | null
+  out_path: string | null
+  state: string
+  results: number | null
+  reason: string | null
+  child_buildid: number | null
+  child_builderid: number | null
+  child_number: number | null
+  buildrequestid: number | null
+  queued_at: number | null
+  started_at: number | null
+  complete_at: number | null
+  first_failure_url: string | null
+}
+
+export const FAILED_STATES = new Set(['failed', 'eval-failed', 'dependency-failed', 'cached-failure'])
+export const ACTIVE_STATES = new Set(['pending', 'building'])
+
+/** Failures first (they are what a reader came for), then running, waiting, done, skipped. */
+const RANK: Record<string, number> = {
+  failed: 0, 'eval-failed': 0, 'cached-failure': 0, 'dependency-failed': 1, cancelled: 2,
+  building: 3, pending: 4, success: 5, skipped: 6, 'unsupported-system': 6,
+}
+
+export function compareJobs(a: NixJob, b: NixJob): number {
+  return (RANK[a.state] ?? 3) - (RANK[b.state] ?? 3) || (a.attr < b.attr ? -1 : a.attr > b.attr ? 1 : 0)
+}
+
+export function countStates(jobs: NixJob[]): Map<string, number> {
+  const counts = new Map<string, number>()
+  for (const j of jobs) counts.set(j.state, (counts.get(j.state) ?? 0) + 1)
+  return counts
+}
+
+/** Jobs shown: optional state filter (`failed` covers every failure kind) and a name search. */
+export function visibleJobs(jobs: NixJob[], state: string, query: string): NixJob[] {
+  const q = query.trim().toLowerCase()
+  return jobs
+    .filter((j) => !state || j.state === state || (state === 'failed' && FAILED_STATES.has(j.state)))
+    .filter((j) => !q || j.attr.toLowerCase().includes(q))
+    .sort(compareJobs)
+}
+
+export function jobDuration(j: NixJob, now = Date.now()): number | null {
+  if (j.started_at == null) return null
+  return (j.complete_at ?? now) - j.started_at
+}
+
+export interface TimelineStats {
+  start: number
+  end: number
+  /** The longest-running attribute. */
+  slowest: NixJob | null
+  /** The attribute that finished last: the end of the critical path of the evaluation. */
+  last: NixJob | null
+}
+
+export function timelineStats(jobs: NixJob[], now = Date.now()): TimelineStats {
+  let start = Infinity, end = -Infinity, slowest: NixJob | null = null, last: NixJob | null = null
+  let slowestMs = -1
+  for (const j of jobs) {
+    const s = j.queued_at ?? j.started_at
+    if (s == null) continue
+    start = Math.min(start, s)
+    const e = j.complete_at ?? (j.started_at != null ? now : s)
+    end = Math.max(end, e)
+    const d = jobDuration(j, now) ?? -1
+    if (d > slowestMs) { slowestMs = d; slowest = j }
+    if (j.complete_at != null && (!last || j.complete_at > last.complete_at!)) last = j
+  }
+  if (start === Infinity) return { start: 0, end: 0, slowest: null, last: null }
+  return { start, end: Math.max(end, start + 1), slowest, last }
+}
