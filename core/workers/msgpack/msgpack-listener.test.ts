@@ -183,4 +183,11 @@ t('killing the worker mid-command rejects with WorkerLostError and resolves clos
   process.kill(Number(pid), 'SIGKILL')
 })
 
+t('stop closes every connection and is idempotent', async () => {
+  const conn = await registry.connected('w1')
+  await ctx.listener.stop()
+  assert.is(await conn.closed, 'master stopping')
+  await ctx.listener.stop()
+})
+
 test.run()
