@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert'
 import { haveTool } from '../../../test/support/tools.ts'
 import { createLogger } from '../../util/logger.ts'
 import { BufferReader, LocalDirectoryWriter, LocalFileReader, LocalFileWriter } from '../transfer.ts'
-import type { CommandListener, CommandResult, RemoteCommand, WorkerConnection } from '../worker-connection.ts'
+import { WorkerLostError, type CommandListener, type CommandResult, type RemoteCommand, type WorkerConnection } from '../worker-connection.ts'
 import { createMsgpackListener, type MsgpackListener } from './msgpack-listener.ts'
 import { startTestWorker, TestRegistry, type TestWorker } from './test-worker.ts'
 
@@ -205,6 +205,16 @@ t('aborting the signal interrupts a long command; the promise resolves with the 
   assert.ok(l.h.includes('killed'), l.h)
   // The worker reports the rc only after the process is gone.
   assert.throws(() => process.kill(pid, 0))
+})
+
+t('ping answers; disconnect with shutdown makes the worker process exit', async () => {
+  assert.ok(await ctx.conn.ping())
+  await ctx.conn.disconnect('test is over', { shutdown: true })
+  assert.is(await ctx.conn.closed, 'test is over')
+  await ctx.worker.exited
+  assert.not.ok(await ctx.conn.ping())
+  const err = await run('listdir', { path: '.' }).catch((e: unknown) => e)
+  assert.instance(err, WorkerLostError)
 })
 
 test.run()

@@ -16,7 +16,7 @@ const t = enabled ? test : test.skip
 
 const lines: string[] = []
 const log = createLogger({ level: 'debug', destination: { write: (s: string) => void lines.push(s) } })
-const registry = new TestRegistry().addWorker('w1', 'pw1').addWorker('w2', 'pw2').addWorker('raw', 'rawpw').addWorker('dup', 'duppw')
+const registry = new TestRegistry().addWorker('w1', 'pw1').addWorker('w2', 'pw2').addWorker('raw', 'rawpw').addWorker('dup', 'duppw').addWorker('peer', 'peerpw')
 const ctx = { workers: [] as TestWorker[], scratch: '' } as { listener: MsgpackListener; port: number; workers: TestWorker[]; scratch: string }
 
 function basic(name: string, password: string): string {
@@ -42,6 +42,8 @@ type Msg = Record<string, unknown>
 class ProtocolPeer {
   readonly ws: WebSocket
   answering = true
+  /** Called for master requests the peer does not answer itself. */
+  onRequest: ((m: Msg) => void) | undefined
   readonly opened: Promise<void>
   readonly closed: Promise<number>
   private readonly responses = new Map<number, (m: Msg) => void>()
@@ -56,10 +58,15 @@ class ProtocolPeer {
       const m = decode(data as Buffer) as Msg
       this.received.push(m)
       if (m.op === 'response') return this.responses.get(m.seq_number as number)?.(m)
+      if (m.op === 'start_command' || m.op === 'interrupt_command') return this.onRequest?.(m)
       if (!this.answering) return
       const result = m.op === 'get_worker_info' ? { basedir: '/nonexistent', system: 'posix', version: 'peer', environ: {} } : null
       this.ws.send(encode({ op: 'response', seq_number: m.seq_number, result }))
     })
+  }
+
+  send(msg: Msg): void {
+    this.ws.send(encode(msg))
   }
 
   request(msg: Msg): Promise<Msg> {
@@ -129,6 +136,45 @@ t('malformed frames are logged and dropped; an oversized frame closes only that 
   peer.ws.send(Buffer.alloc(100 * 1024))
   assert.is(await peer.closed, 1009)
   assert.match(await attached.closed, /Max payload size exceeded/)
+})
+
+t('requests before attach are refused; complete and a late rc may precede the start_command response', async () => {
+  const peer = new ProtocolPeer('peer', 'peerpw')
+  peer.answering = false
+  await peer.opened
+  const early = await peer.request({ op: 'update', command_id: '0', args: [] })
+  assert.equal([early.is_exception, early.result], [true, 'Worker not authenticated.'])
+  const print = peer.received.find((m) => m.op === 'print')!
+  peer.answering = true
+  peer.send({ op: 'response', seq_number: print.seq_number, result: null })
+  const conn = await registry.connected('peer')
+  let n = 0
+  peer.onRequest = (m) => {
+    const id = m.command_id
+    const bin = new TextEncoder().encode('bin-out\n')
+    const update = (args: unknown[]) => peer.request({ op: 'update', command_id: id, args })
+    if (n++ === 0) {
+      // Updates and complete first, the response last (as the real worker does for fast commands).
+      void update([['stdout', ['a\nb\n', [1, 3], [0, 0]]], ['header', [bin, [7], [0]]], ['log', ['my.log', ['L1\n', [2], [0]]]], ['files', ['x']], ['rc', 0], ['elapsed', 0.5]])
+      void peer.request({ op: 'complete', command_id: id, args: null })
+    } else {
+      // complete before the rc: the master waits briefly for it.
+      void peer.request({ op: 'complete', command_id: id, args: null }).then(() => update([['rc', 5]]))
+    }
+    peer.send({ op: 'response', seq_number: m.seq_number, result: null })
+  }
+  const got: string[] = []
+  const r = await conn.runCommand({ name: 'listdir', builderName: 'b', args: { path: '.' } }, {
+    output: (s, text) => got.push(`${s}:${text}`),
+    logfile: (name, text) => got.push(`${name}:${text}`),
+    update: (k, v) => got.push(`${k}=${JSON.stringify(v)}`),
+  })
+  assert.equal(r, { rc: 0, updates: { files: ['x'] }, elapsed: 0.5 })
+  assert.equal(got, ['o:a\nb\n', 'h:bin-out\n', 'my.log:L1\n', 'files=["x"]'])
+  const late = await conn.runCommand({ name: 'listdir', builderName: 'b', args: { path: '.' } }, {})
+  assert.is(late.rc, 5)
+  peer.ws.close()
+  await conn.closed
 })
 
 t('wrong credentials do not disturb the listener: a real worker attaches and runs a command', async () => {
