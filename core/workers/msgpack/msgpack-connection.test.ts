@@ -100,6 +100,15 @@ t('shell: env and relative workdir', async () => {
   assert.is(l.o, `bar baz\n${join(ctx.worker.dir, 'proj_main', 'sub/dir')}\n`)
 })
 
+t('shell: a watched logfile streams through listener.logfile', async () => {
+  let logged = ''
+  const r = await run('shell', { workdir: '.', command: 'printf "one\\ntwo\\n" > watched.log', logfiles: { mylog: 'watched.log' } }, {}, {
+    logfile(name, text) { logged += `${name}:${text}` },
+  })
+  assert.is(r.rc, 0)
+  assert.is(logged, 'mylog:one\ntwo\n')
+})
+
 t('upload_file: bytes and timestamp arrive', async () => {
   const data = randomBytes(100_000)
   const src = join(ctx.conn.builderDir(B), 'up.bin')

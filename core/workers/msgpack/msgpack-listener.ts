@@ -62,7 +62,8 @@ export function createMsgpackListener(opts: MsgpackListenerOptions): MsgpackList
     let timer: ReturnType<typeof setTimeout> | undefined
     const late = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), ms) })
     try {
-      return await Promise.race([conn.ping().catch(() => false), late])
+      const answer = conn instanceof MsgpackConnection ? conn.ping('master got a duplicate connection') : conn.ping()
+      return await Promise.race([answer.catch(() => false), late])
     } finally {
       clearTimeout(timer)
     }
