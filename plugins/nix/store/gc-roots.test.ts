@@ -1,0 +1,80 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { execFileSync } from 'node:child_process'
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { haveTool } from '../../../test/support/tools.ts'
+import { makeFlakeRepo } from '../../../test/fixtures/nix/make-flake.ts'
+import { attrOfGcRootName, gcRootName, gcRootPointsAt, gcRootTarget, registerGcRoot, removeStaleGcRoots } from './gc-roots.ts'
+import { drvsExist, validPaths } from './store-validity.ts'
+
+const hasNix = haveTool('nix', 'apt-get install -y nix-bin')
+const tmp = mkdtempSync(join(tmpdir(), 'gc-roots-'))
+let outA = '', outB = '', drvA = '', missingOut = ''
+
+test.before(() => {
+  if (!hasNix) return
+  makeFlakeRepo(join(tmp, 'repo'), { checks: { a: {}, b: {}, never: {} } })
+  const build = (n: string): { drvPath: string; outputs: { out: string } } =>
+    JSON.parse(execFileSync('nix', ['build', '--json', '--no-link', `git+file://${join(tmp, 'repo')}#checks.x86_64-linux.${n}`], { encoding: 'utf8' }))[0]
+  const a = build('a')
+  outA = a.outputs.out; drvA = a.drvPath
+  outB = build('b').outputs.out
+  missingOut = execFileSync('nix', ['eval', '--raw', `git+file://${join(tmp, 'repo')}#checks.x86_64-linux.never.outPath`], { encoding: 'utf8' })
+})
+
+test('root names cannot escape the directory and round-trip', () => {
+  for (const attr of ['x86_64-linux.foo', 'a/b', '..', '.', '../../etc/passwd', '%2F', '.hidden']) {
+    const name = gcRootName(attr)
+    assert.not.ok(name.includes('/'), attr)
+    assert.not.ok(name === '.' || name === '..' || name.startsWith('.'), attr)
+    assert.is(attrOfGcRootName(name), attr)
+  }
+  assert.throws(() => gcRootName(''))
+})
+
+test('registers, detects and replaces a root; refuses to clobber a directory', async () => {
+  if (!hasNix) return
+  const dir = join(tmp, 'roots', 'owner', 'repo')
+  assert.is(await gcRootTarget(dir, 'x86_64-linux.a'), undefined)
+  assert.is(await registerGcRoot(dir, 'x86_64-linux.a', outA), 'created')
+  assert.is(readlinkSync(join(dir, 'x86_64-linux.a')), outA)
+  assert.ok(await gcRootPointsAt(dir, 'x86_64-linux.a', outA))
+  assert.is(await registerGcRoot(dir, 'x86_64-linux.a', outA), 'unchanged')
+  assert.is(await registerGcRoot(dir, 'x86_64-linux.a', outB), 'updated')
+  assert.is(readlinkSync(join(dir, 'x86_64-linux.a')), outB)
+  // nix registered it: an indirect root pointing at our symlink
+  const auto = readdirSync('/nix/var/nix/gcroots/auto').map((n) => readlinkSync(join('/nix/var/nix/gcroots/auto', n)))
+  assert.ok(auto.includes(join(dir, 'x86_64-linux.a')))
+  mkdirSync(join(dir, 'handmade'))
+  try { await registerGcRoot(dir, 'handmade', outA); assert.unreachable() } catch (e) {
+    assert.match((e as Error).message, /exists and is not a symlink \(a directory\); remove it by hand/)
+  }
+  try { await registerGcRoot(dir, 'x86_64-linux.never', missingOut); assert.unreachable() } catch (e) {
+    assert.match((e as Error).message, /nix-store --add-root/)
+  }
+})
+
+test('removes the roots of attributes that are gone, and nothing else', async () => {
+  const dir = join(tmp, 'stale')
+  mkdirSync(dir, { recursive: true })
+  symlinkSync('/nix/store/x-keep', join(dir, gcRootName('keep')))
+  symlinkSync('/nix/store/x-old', join(dir, gcRootName('old/one')))
+  writeFileSync(join(dir, 'notes.txt'), 'x')
+  assert.equal(await removeStaleGcRoots(dir, ['keep']), ['old/one'])
+  assert.ok(lstatSync(join(dir, 'keep')).isSymbolicLink())
+  assert.ok(existsSync(join(dir, 'notes.txt')))
+  assert.equal(await removeStaleGcRoots(join(tmp, 'none'), []), [])
+})
+
+test('store validity in batches, with a malformed path in a batch', async () => {
+  if (!hasNix) return
+  const valid = await validPaths([outA, missingOut, outB, 'not-a-store-path', drvA], { batchSize: 2 })
+  assert.equal([...valid].sort(), [outA, outB, drvA].sort())
+  assert.ok(await drvsExist([drvA]))
+  assert.not.ok(await drvsExist([drvA, drvA.replace(/-a\.drv$/, '-zz.drv')]))
+})
+
+test.after(() => rmSync(tmp, { recursive: true, force: true }))
+test.run()
