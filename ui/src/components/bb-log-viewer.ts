@@ -63,16 +63,29 @@ export class BbLogViewer extends LitElement {
   }
 
   override updated(changed: PropertyValues<this>): void {
-    if (this.following && changed.has('lines') && this.lines.length) this.scrollToLine(this.lines.length - 1, 'end')
+    if (this.following && changed.has('lines') && this.lines.length) void this.scrollToLine(this.lines.length - 1, 'end')
     // Jump to the permalinked line once it has been loaded.
     if (this.line && this.line !== this.scrolledToLine && this.lines.length >= this.line) {
       this.scrolledToLine = this.line
-      this.scrollToLine(this.line - 1, 'center')
+      void this.scrollToLine(this.line - 1, 'center')
     }
   }
 
-  private scrollToLine(index: number, block: ScrollLogicalPosition): void {
-    void this.updateComplete.then(() => this.virtualizer?.element(index)?.scrollIntoView({ block }))
+  /** The virtualizer can only scroll once it has laid out the new items. */
+  private async scrollToLine(index: number, block: ScrollLogicalPosition): Promise<void> {
+    await this.updateComplete
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const v = this.virtualizer
+      if (!v) return
+      await v.updateComplete
+      try {
+        v.element(index)?.scrollIntoView({ block })
+        return
+      } catch {
+        // Not laid out yet; `layoutComplete` only settles when a layout is pending, so cap the wait.
+        await Promise.race([v.layoutComplete, new Promise((r) => setTimeout(r, 100))])
+      }
+    }
   }
 
   override render() {
@@ -109,7 +122,7 @@ export class BbLogViewer extends LitElement {
 
   private jumpToMatch(): void {
     void this.updateComplete.then(() => {
-      if (this.hits.length) this.scrollToLine(this.hits[this.matchIndex], 'center')
+      if (this.hits.length) void this.scrollToLine(this.hits[this.matchIndex], 'center')
     })
   }
 }
