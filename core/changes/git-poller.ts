@@ -1,0 +1,90 @@
+import { mkdir } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import { execa } from 'execa'
+import type { ChangeSourceSpec } from './change-source.ts'
+
+export interface GitPollerOptions {
+  /** Any git URL, including a local path. */
+  repourl: string
+  /** Branch names to follow, `true` for all branches (default: the remote's HEAD branch). */
+  branches?: string[] | true
+  /** Seconds between polls (default 60). */
+  pollInterval?: number
+  project?: string
+  name?: string
+  category?: string
+  /** Create changes for the branch heads found by the very first poll (default true). */
+  buildOnFirstPoll?: boolean
+}
+
+const git = (args: string[], cwd?: string) => execa('git', args, { cwd, env: { GIT_TERMINAL_PROMPT: '0' } })
+
+/**
+ * Polls a repository with `git ls-remote`, fetches new heads into a bare mirror, and adds one
+ * change per new commit (the newest 100 per branch update) with author, comments and files.
+ */
+export function gitPoller(opts: GitPollerOptions): ChangeSourceSpec {
+  const name = opts.name ?? `gitpoller:${opts.repourl}`
+  return {
+    kind: 'changesource', type: 'gitPoller', name,
+    fingerprint: { repourl: opts.repourl, branches: opts.branches ?? null, pollInterval: opts.pollInterval ?? 60, project: opts.project ?? '' },
+    create(s) {
+      let timer: NodeJS.Timeout | undefined
+      let running: Promise<void> | undefined
+      const mirror = `${s.workdir}/mirror.git`
+
+      async function heads(): Promise<Map<string, string>> {
+        const out = (await git(['ls-remote', '--symref', opts.repourl])).stdout
+        const all = new Map<string, string>()
+        let headBranch: string | undefined
+        for (const line of out.split('\n')) {
+          const sym = /^ref: refs\/heads\/(\S+)\s+HEAD$/.exec(line)
+          if (sym) { headBranch = sym[1]; continue }
+          const m = /^([0-9a-f]{40})\s+refs\/heads\/(.+)$/.exec(line)
+          if (m) all.set(m[2]!, m[1]!)
+        }
+        if (opts.branches === true) return all
+        const wanted = opts.branches ?? (headBranch ? [headBranch] : [...all.keys()].slice(0, 1))
+        return new Map([...all].filter(([b]) => wanted.includes(b)))
+      }
+
+      async function poll(): Promise<void> {
+        const current = await heads()
+        const last = await s.getState<Record<string, string> | null>('lastRev', null)
+        const changed = [...current].filter(([b, rev]) => last?.[b] !== rev)
+        if (!changed.length) return
+        if (!existsSync(mirror)) { await mkdir(s.workdir, { recursive: true }); await git(['init', '-q', '--bare', mirror]) }
+        await git(['fetch', '-q', '--force', opts.repourl, ...changed.map(([b]) => `+refs/heads/${b}:refs/heads/${b}`)], mirror)
+        for (const [branch, rev] of changed) {
+          const prev = last?.[branch]
+          if (!prev && last && false) continue
+          if (!last && opts.buildOnFirstPoll === false) continue
+          let revs = [rev]
+          if (prev) {
+            const list = (await git(['rev-list', '--reverse', '--max-count=100', `${prev}..${rev}`], mirror).catch(() => ({ stdout: rev }))).stdout.trim()
+            revs = list ? list.split('\n') : []
+          }
+          for (const r of revs) {
+            const info = (await git(['show', '-s', '--format=%an <%ae>%x00%cn <%ce>%x00%ct%x00%B', r], mirror)).stdout.split('\u0000')
+            const files = (await git(['diff-tree', '--no-commit-id', '--name-only', '-r', '--root', r], mirror)).stdout.split('\n').filter(Boolean)
+            await s.addChange({
+              author: info[0] ?? '', committer: info[1] ?? null, when_timestamp: Number(info[2]), comments: (info[3] ?? '').trim(),
+              revision: r, branch, repository: opts.repourl, project: opts.project ?? '', category: opts.category ?? 'push', files,
+            })
+          }
+        }
+        await s.setState('lastRev', Object.fromEntries(current))
+      }
+
+      const loop = () => {
+        running = poll().catch((err) => s.log.warn({ repourl: opts.repourl, err: (err as Error).message.split('\n')[0] }, 'git poll failed'))
+          .finally(() => { if (!s.signal.aborted) timer = setTimeout(loop, (opts.pollInterval ?? 60) * 1000) })
+      }
+      return {
+        start() { loop() },
+        async stop() { if (timer) clearTimeout(timer); await running },
+        poll: async () => { await running; await poll() },
+      }
+    },
+  }
+}

@@ -1,0 +1,97 @@
+import { parseArgs } from 'node:util'
+import { existsSync } from 'node:fs'
+import { resolve, join, dirname } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { loadConfig } from '../config/load.ts'
+import { ConfigError } from '../config/errors.ts'
+import { createMaster } from '../master.ts'
+import { hashPassword } from '../http/auth/password.ts'
+
+const HELP: Record<string, string> = {
+  main: `Usage: buildbot-nix <command> [options]
+
+Commands:
+  start          run the master (default config: ./master.config.ts)
+  checkconfig    load and check the config, print every mistake, exit 1 if any
+  hash-password  print a password hash for www.auth.users
+
+Run 'buildbot-nix <command> --help' for a command's options.`,
+  start: `Usage: buildbot-nix start [--config FILE]
+
+Runs the master in the foreground. SIGHUP reloads the config (only what changed is
+restarted; running builds go on). SIGINT/SIGTERM stop it; running builds are re-queued.
+
+Options:
+  -c, --config FILE   the master config (default: master.config.ts)
+  -h, --help          this text`,
+  checkconfig: `Usage: buildbot-nix checkconfig [--config FILE]
+
+Loads the config and prints every mistake (file, key path, fix). Exits 1 if there is any.
+
+Options:
+  -c, --config FILE   the master config (default: master.config.ts)
+  -h, --help          this text`,
+  'hash-password': `Usage: buildbot-nix hash-password PASSWORD
+
+Prints a hash to put in www.auth.users in master.config.ts.`,
+}
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv
+  if (!command || command === '--help' || command === '-h' || command === 'help') { console.log(HELP.main); return command ? 0 : 1 }
+  if (!(command in HELP) || command === 'main') { console.error(`unknown command '${command}'\n\n${HELP.main}`); return 1 }
+  const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } } })
+  if (values.help) { console.log(HELP[command]); return 0 }
+  if (command === 'hash-password') {
+    if (!positionals[0]) { console.error(HELP['hash-password']); return 1 }
+    console.log(hashPassword(positionals[0]))
+    return 0
+  }
+  const file = resolve(values.config ?? 'master.config.ts')
+  let config
+  try {
+    config = await loadConfig(file)
+  } catch (err) {
+    if (err instanceof ConfigError) { for (const l of err.lines) console.error(l); console.error(`${err.lines.length} error(s); the master was not started`) }
+    else console.error(`${file}: ${(err as Error).stack}`)
+    return 1
+  }
+  if (command === 'checkconfig') { console.log(`${file}: config OK (${config.builders.length} builders, ${config.schedulers.length} schedulers, ${config.workers.length} workers)`); return 0 }
+
+  const uiDir = join(config.basedir, 'ui')
+  const master = createMaster({ config, uiDir })
+  try {
+    await master.start()
+  } catch (err) {
+    master.log.fatal({ err: (err as Error).message }, 'master failed to start')
+    await master.stop().catch(() => {})
+    return 1
+  }
+  void buildUiBundle(uiDir).then(
+    (built) => { if (built) master.log.info({ dir: uiDir }, 'web UI built') },
+    (err) => master.log.warn({ err: (err as Error).message }, 'web UI could not be built; the API works without it'))
+  process.on('SIGHUP', () => {
+    master.reconfigure().catch((err) => {
+      const lines = err instanceof ConfigError ? err.lines : [(err as Error).message]
+      master.log.error({ errors: lines }, 'reconfigure refused; the running configuration stays')
+    })
+  })
+  await new Promise<void>((res) => {
+    const stop = () => { master.log.info('stopping'); res() }
+    process.once('SIGINT', stop)
+    process.once('SIGTERM', stop)
+  })
+  await master.stop()
+  return 0
+}
+
+/** Builds the Lit UI bundle into `outDir` when the sources are present. */
+async function buildUiBundle(outDir: string): Promise<boolean> {
+  const build = join(root, 'ui', 'build.ts')
+  if (!existsSync(build)) return false
+  const mod = await import(build) as { buildUi(o: { outDir: string; minify?: boolean }): Promise<unknown> }
+  await mod.buildUi({ outDir, minify: true })
+  return true
+}

@@ -1,0 +1,274 @@
+import { resolve as resolvePath, dirname } from 'node:path'
+import { hostname } from 'node:os'
+import { Cron } from 'croner'
+import { ConfigError, ConfigErrors, didYouMean } from './errors.ts'
+import type { MasterConfig, WorkerDecl } from './define-master.ts'
+import type { Owned, PluginInstance, ResolvedConfig } from './resolved-config.ts'
+import type { PluginApi, PluginUse } from '../plugin/plugin.ts'
+import type { BuilderConfig } from '../process/builder-config.ts'
+import type { SchedulerSpec } from '../schedulers/scheduler.ts'
+import type { ChangeSourceSpec } from '../changes/change-source.ts'
+import type { ReporterSpec } from '../reporters/reporter.ts'
+import type { ChangeHookHandler, RestEndpoint, RpcAction, WwwConfig } from '../http/master-surface.ts'
+import type { TriggerOptions } from '../steps/trigger.ts'
+import { parseDbUrl } from '../db/connect.ts'
+import { isSecretRef } from '../properties/renderable.ts'
+
+const TOP_KEYS = new Set(['title', 'titleURL', 'buildbotURL', 'db', 'basedir', 'www', 'workers', 'protocols', 'changeSources', 'schedulers',
+  'builders', 'reporters', 'plugins', 'secretsProviders', 'collapseRequests', 'properties', 'logLevel', 'masterName', '__master'])
+const WWW_KEYS = new Set(['host', 'port', 'auth', 'authz', 'access', 'allowedOrigins', 'cookieSecret'])
+const BUILDER_KEYS = new Set(['kind', 'name', 'workers', 'steps', 'description', 'tags', 'project', 'properties', 'collapseRequests', 'builddir', 'priority'])
+const NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9_.\/+@:-]*$/
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost'])
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+
+function unknownKeys(errors: ConfigErrors, path: string, obj: Record<string, unknown>, allowed: Set<string>, owner?: string) {
+  for (const k of Object.keys(obj)) {
+    if (!allowed.has(k)) errors.add(path ? `${path}.${k}` : k, `unknown key '${k}'${didYouMean(k, allowed)}; remove it or fix its name`, owner)
+  }
+}
+
+function list<T>(errors: ConfigErrors, cfg: Record<string, unknown>, key: string): T[] {
+  const v = cfg[key]
+  if (v === undefined) return []
+  if (!Array.isArray(v)) { errors.add(key, `must be an array, got ${typeof v}`); return [] }
+  return v as T[]
+}
+
+/**
+ * Normalizes each section, runs plugin setup, then cross-checks names. Throws one ConfigError
+ * listing every mistake (file, key path, fix); nothing starts from a config that fails here.
+ */
+export async function resolveConfig(input: unknown, file: string): Promise<ResolvedConfig> {
+  const errors = new ConfigErrors()
+  if (!isObj(input)) {
+    throw new ConfigError(file, [], [`${file}: the default export must be defineMaster({...}), got ${input === undefined ? 'nothing' : typeof input}`])
+  }
+  const cfg = input as MasterConfig & Record<string, unknown>
+  unknownKeys(errors, '', cfg, TOP_KEYS)
+  const str = (key: keyof MasterConfig, fallback: string): string => {
+    const v = cfg[key]
+    if (v === undefined) return fallback
+    if (typeof v !== 'string') { errors.add(String(key), `must be a string, got ${typeof v}`); return fallback }
+    return v
+  }
+  const title = str('title', 'buildbot-nix')
+  const basedir = resolvePath(dirname(file), str('basedir', 'state'))
+
+  // www
+  const wwwIn = cfg.www ?? {}
+  if (!isObj(wwwIn)) errors.add('www', 'must be an object like { host: "127.0.0.1", port: 8010 }')
+  else unknownKeys(errors, 'www', wwwIn, WWW_KEYS)
+  const w = isObj(wwwIn) ? wwwIn : {}
+  const host = typeof w.host === 'string' ? w.host : '127.0.0.1'
+  let port = 8010
+  if (w.port !== undefined) {
+    if (typeof w.port !== 'number' || !Number.isInteger(w.port) || w.port < 0 || w.port > 65535) errors.add('www.port', `must be a port number 0-65535, got ${JSON.stringify(w.port)}`)
+    else port = w.port
+  }
+  let auth: WwwConfig['auth'] = { kind: 'none' }
+  if (w.auth != null) {
+    const a = w.auth as { users?: unknown }
+    if (!isObj(a) || !isObj(a.users)) errors.add('www.auth', "must be { users: { name: hashPassword('...') } }")
+    else {
+      for (const [u, h] of Object.entries(a.users)) {
+        if (typeof h !== 'string' || !/^scrypt\$[^$]+\$[^$]+$/.test(h)) errors.add(`www.auth.users.${u}`, "must be a password hash made by hashPassword('...') (`npx buildbot-nix hash-password`)")
+      }
+      auth = { kind: 'userpass', users: a.users as Record<string, string> }
+    }
+  }
+  const access = w.access ?? 'public'
+  if (access !== 'public' && access !== 'private') errors.add('www.access', `must be 'public' or 'private', got ${JSON.stringify(access)}`)
+  const authzIn = w.authz as { rules?: unknown; roleMatchers?: unknown } | undefined
+  const www: WwwConfig = {
+    host, port, auth, access: access as 'public' | 'private',
+    authz: authzIn ? { rules: (authzIn.rules as never) ?? [], roleMatchers: (authzIn.roleMatchers as never) ?? [] } : 'default',
+    allowedOrigins: w.allowedOrigins as string[] | undefined, cookieSecret: w.cookieSecret as string | undefined,
+  }
+  let buildbotURL = str('buildbotURL', `http://${LOOPBACK.has(host) || host === '0.0.0.0' ? (host === '0.0.0.0' ? 'localhost' : host) : host}:${port}/`)
+  try { new URL(buildbotURL) } catch { errors.add('buildbotURL', `'${buildbotURL}' is not a URL; use e.g. 'https://ci.example.org/'`) }
+  if (!buildbotURL.endsWith('/')) buildbotURL += '/'
+
+  const db = str('db', 'sqlite:db/state.sqlite')
+  try { parseDbUrl(db, basedir) } catch (e) { errors.add('db', (e as Error).message) }
+
+  let msgpack: ResolvedConfig['msgpack'] = null
+  if (cfg.protocols !== undefined) {
+    const p = cfg.protocols as Record<string, unknown>
+    if (!isObj(p)) errors.add('protocols', 'must be an object like { msgpack: { port: 9989 } }')
+    else {
+      unknownKeys(errors, 'protocols', p, new Set(['msgpack']))
+      const m = p.msgpack as { port?: unknown; host?: unknown } | undefined
+      if (m !== undefined) {
+        if (!isObj(m) || typeof m.port !== 'number' || !Number.isInteger(m.port) || m.port < 0 || m.port > 65535) errors.add('protocols.msgpack.port', 'must be a port number 0-65535')
+        else msgpack = { port: m.port, host: typeof m.host === 'string' ? m.host : '0.0.0.0' }
+      }
+    }
+  }
+
+  const logLevel = str('logLevel', process.env.LOG_LEVEL ?? 'info')
+  if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(logLevel)) errors.add('logLevel', `must be one of trace, debug, info, warn, error, got '${logLevel}'`)
+
+  const workers: Owned<WorkerDecl>[] = []
+  list<WorkerDecl>(errors, cfg, 'workers').forEach((v, i) => {
+    if (!isObj(v) || v.kind !== 'worker') { errors.add(`workers[${i}]`, 'must be made with worker({...}) or localWorker({...})'); return }
+    if (typeof v.name !== 'string' || !NAME_RE.test(v.name)) errors.add(`workers[${i}].name`, `'${String(v.name)}' is not a valid worker name (letters, digits, _ . - only)`)
+    if (v.type === 'remote' && (v.password == null || (typeof v.password !== 'string' && !isSecretRef(v.password)) || v.password === '')) errors.add(`workers[${i}].password`, "a remote worker needs a password: worker({ name, password: secret('worker-pw') })")
+    if (v.maxBuilds !== undefined && (!Number.isInteger(v.maxBuilds) || v.maxBuilds < 1)) errors.add(`workers[${i}].maxBuilds`, `must be a positive integer, got ${JSON.stringify(v.maxBuilds)}`)
+    workers.push({ value: v, owner: 'config' })
+  })
+
+  const builders: Owned<BuilderConfig>[] = list<BuilderConfig>(errors, cfg, 'builders').map((value) => ({ value, owner: 'config' }))
+  const schedulers: Owned<SchedulerSpec>[] = list<SchedulerSpec>(errors, cfg, 'schedulers').map((value) => ({ value, owner: 'config' }))
+  const changeSources: Owned<ChangeSourceSpec>[] = list<ChangeSourceSpec>(errors, cfg, 'changeSources').map((value) => ({ value, owner: 'config' }))
+  const reporters: Owned<ReporterSpec>[] = list<ReporterSpec>(errors, cfg, 'reporters').map((value) => ({ value, owner: 'config' }))
+  const secretsProviders = list<ResolvedConfig['secretsProviders'][number]>(errors, cfg, 'secretsProviders')
+  secretsProviders.forEach((p, i) => { if (!isObj(p) || p.kind !== 'secrets') errors.add(`secretsProviders[${i}]`, 'must be made with secretsFromDir(), secretsFromEnv() or secretsFromObject()') })
+
+  // Plugins: set up in dependency order; each registration records its owner.
+  const changeHooks: ChangeHookHandler[] = []
+  const rpcActions: RpcAction[] = []
+  const restEndpoints: RestEndpoint[] = []
+  const services = new Map<string, unknown>()
+  const plugins: PluginInstance[] = []
+  const uses = list<PluginUse>(errors, cfg, 'plugins')
+  const valid: { use: PluginUse; index: number }[] = []
+  uses.forEach((u, i) => {
+    if (!isObj(u) || u.kind !== 'plugin') errors.add(`plugins[${i}]`, 'must be a plugin created with definePlugin(), called with its options: nix({...})')
+    else valid.push({ use: u as PluginUse, index: i })
+  })
+  const seen = new Map<string, number>()
+  for (const { use, index } of valid) {
+    const prev = seen.get(use.definition.name)
+    if (prev != null) errors.add(`plugins[${index}]`, `plugin '${use.definition.name}' is listed twice (also plugins[${prev}]); keep one`)
+    else seen.set(use.definition.name, index)
+  }
+  const provided = new Map<string, string>()
+  for (const { use } of valid) for (const k of use.definition.provides ?? []) provided.set(k.id, use.definition.name)
+  const order: { use: PluginUse; index: number }[] = []
+  const visiting = new Set<string>()
+  const done = new Set<string>()
+  const byName = new Map(valid.map((v) => [v.use.definition.name, v]))
+  const visit = (v: { use: PluginUse; index: number }) => {
+    const name = v.use.definition.name
+    if (done.has(name)) return
+    if (visiting.has(name)) { errors.add(`plugins[${v.index}]`, `plugin '${name}' is part of a dependency cycle`); return }
+    visiting.add(name)
+    for (const req of v.use.definition.requires ?? []) {
+      const by = provided.get(req.id)
+      if (!by) errors.add(`plugins[${v.index}]`, `plugin '${name}' requires '${req.id}', which no configured plugin provides; add that plugin to 'plugins'`)
+      else visit(byName.get(by)!)
+    }
+    visiting.delete(name)
+    done.add(name)
+    order.push(v)
+  }
+  valid.forEach(visit)
+  for (const { use, index } of order) {
+    const owner = use.definition.name
+    const inst: PluginInstance = { name: owner, starts: [], stops: [], fingerprint: safeFingerprint(use.options) }
+    const allowed = new Set((use.definition.requires ?? []).map((k) => k.id))
+    const api: PluginApi = {
+      name: owner, basedir, buildbotURL,
+      addBuilder: (b) => builders.push({ value: b, owner }),
+      addScheduler: (s) => schedulers.push({ value: s, owner }),
+      addChangeSource: (c) => changeSources.push({ value: c, owner }),
+      addReporter: (r) => reporters.push({ value: r, owner }),
+      addChangeHook: (h) => changeHooks.push({ ...h, owner }),
+      addRpcAction: (a) => rpcActions.push({ ...a, owner }),
+      addRestEndpoint: (e) => restEndpoints.push({ ...e, owner }),
+      provide: (key, value) => { services.set(key.id, value) },
+      use: (key) => {
+        if (!allowed.has(key.id)) throw new Error(`[plugin ${owner}] uses '${key.id}' without listing it in 'requires'`)
+        if (!services.has(key.id)) throw new Error(`[plugin ${owner}] '${key.id}' is not provided`)
+        return services.get(key.id) as never
+      },
+      onStart: (fn) => inst.starts.push(fn),
+      onStop: (fn) => inst.stops.push(fn),
+      error: (path, message) => errors.add(`plugins[${index}].${path}`, message, owner),
+    }
+    try { await use.definition.setup(api, use.options) } catch (e) { errors.add(`plugins[${index}]`, (e as Error).message, owner) }
+    plugins.push(inst)
+  }
+
+  // Each component, then cross references.
+  const workerNames = new Map<string, string>()
+  workers.forEach(({ value }, i) => {
+    if (workerNames.has(value.name)) errors.add(`workers[${i}].name`, `duplicate worker name '${value.name}'; worker names must be unique`)
+    workerNames.set(value.name, `workers[${i}]`)
+  })
+  const builderNames = new Map<string, string>()
+  const builderPaths = new Map<BuilderConfig, string>()
+  builders.forEach(({ value: b, owner }, i) => {
+    const path = owner === 'config' ? `builders[${i}]` : `builders (${owner})`
+    const o = owner === 'config' ? undefined : owner
+    if (!isObj(b) || b.kind !== 'builder') { errors.add(path, 'must be made with builder({...})', o); return }
+    builderPaths.set(b, path)
+    unknownKeys(errors, path, b as unknown as Record<string, unknown>, BUILDER_KEYS, o)
+    if (typeof b.name !== 'string' || !b.name) errors.add(`${path}.name`, 'a builder needs a name', o)
+    else if (builderNames.has(b.name)) errors.add(`${path}.name`, `duplicate builder name '${b.name}' (also ${builderNames.get(b.name)})`, o)
+    else builderNames.set(b.name, path)
+    if (!Array.isArray(b.workers) || !b.workers.length) errors.add(`${path}.workers`, "a builder needs at least one worker name, e.g. workers: ['local']", o)
+    else b.workers.forEach((wn, j) => { if (!workerNames.has(wn)) errors.add(`${path}.workers[${j}]`, `no worker named '${wn}'${didYouMean(wn, workerNames.keys())}`, o) })
+    if (!Array.isArray(b.steps) || !b.steps.length) errors.add(`${path}.steps`, 'a builder needs at least one step, e.g. steps.shell({ command: [...] })', o)
+    else b.steps.forEach((s, j) => { if (!isObj(s) || (s as { kind?: unknown }).kind !== 'step') errors.add(`${path}.steps[${j}]`, 'must be a step made with steps.shell(), steps.git(), ...', o) })
+  })
+  const schedNames = new Map<string, SchedulerSpec>()
+  schedulers.forEach(({ value: s, owner }, i) => {
+    const path = owner === 'config' ? `schedulers[${i}]` : `schedulers (${owner})`
+    const o = owner === 'config' ? undefined : owner
+    if (!isObj(s) || s.kind !== 'scheduler') { errors.add(path, 'must be made with schedulers.force(), schedulers.singleBranch(), ...', o); return }
+    if (schedNames.has(s.name)) errors.add(`${path}.name`, `duplicate scheduler name '${s.name}'`, o)
+    schedNames.set(s.name, s)
+    if (!Array.isArray(s.builderNames)) errors.add(`${path}.builderNames`, 'must be an array of builder names', o)
+    else s.builderNames.forEach((bn, j) => { if (!builderNames.has(bn)) errors.add(`${path}.builderNames[${j}]`, `no builder named '${bn}'${didYouMean(bn, builderNames.keys())}`, o) })
+    const st = (s as unknown as { type: string; fingerprint: { cron?: string; timer?: number | null } })
+    if (st.type === 'nightly' && st.fingerprint.cron) { try { new Cron(st.fingerprint.cron, { paused: true }).stop() } catch (e) { errors.add(`${path}.cron`, `invalid cron expression '${st.fingerprint.cron}': ${(e as Error).message}`, o) } }
+    if (typeof st.fingerprint.timer === 'number' && st.fingerprint.timer < 0) errors.add(`${path}.treeStableTimer`, 'must be zero or more seconds', o)
+  })
+  // Trigger steps must name triggerable schedulers.
+  for (const { value: b, owner } of builders) {
+    if (!isObj(b) || !Array.isArray(b.steps)) continue
+    b.steps.forEach((step, j) => {
+      if (!isObj(step) || step.type !== 'trigger') return
+      const names = (step.options as TriggerOptions).schedulerNames ?? []
+      names.forEach((n, k) => {
+        const s = schedNames.get(n)
+        const path = `${builderPaths.get(b) ?? b.name}.steps[${j}].schedulerNames[${k}]`
+        if (!s) errors.add(path, `no scheduler named '${n}'${didYouMean(n, schedNames.keys())}`, owner === 'config' ? undefined : owner)
+        else if (s.type !== 'triggerable') errors.add(path, `scheduler '${n}' is a ${s.type} scheduler; a Trigger step needs schedulers.triggerable({...})`, owner === 'config' ? undefined : owner)
+      })
+    })
+  }
+  const csNames = new Set<string>()
+  changeSources.forEach(({ value: c, owner }, i) => {
+    if (!isObj(c) || c.kind !== 'changesource') { errors.add(`changeSources[${i}]`, 'must be made with changes.gitPoller({...})'); return }
+    if (csNames.has(c.name)) errors.add(`changeSources[${i}].name`, `duplicate change source '${c.name}'`, owner === 'config' ? undefined : owner)
+    csNames.add(c.name)
+  })
+  const hooks = new Set<string>()
+  for (const h of changeHooks) { if (hooks.has(h.dialect)) errors.add('plugins', `two plugins handle /change_hook/${h.dialect}`, h.owner); hooks.add(h.dialect) }
+  reporters.forEach(({ value: r }, i) => { if (!isObj(r) || r.kind !== 'reporter') errors.add(`reporters[${i}]`, 'must be a reporter spec') })
+
+  if (!errors.empty) {
+    const lines = errors.format(file)
+    throw new ConfigError(file, errors.issues, lines)
+  }
+  const collapseRequests = cfg.collapseRequests ?? true
+  const resolved: ResolvedConfig = {
+    file, basedir, title, titleURL: str('titleURL', 'https://github.com/nix-community/buildbot-nix'), buildbotURL, db, www,
+    workers, msgpack, changeSources, schedulers, builders, reporters, changeHooks, rpcActions, restEndpoints, plugins, services,
+    secretsProviders, collapseRequests, properties: cfg.properties ?? {}, logLevel,
+    masterName: cfg.masterName ?? `${hostname()}:${basedir}`,
+  }
+  return Object.freeze(resolved)
+}
+
+function safeFingerprint(v: unknown): string {
+  try {
+    return JSON.stringify(v, (_k, x) => (typeof x === 'function' ? `fn:${x.toString().length}` : x instanceof RegExp ? String(x) : isSecretRef(x) ? String(x) : x)) ?? ''
+  } catch { return String(Math.random()) }
+}
+
+export const isLoopback = (host: string) => LOOPBACK.has(host)

@@ -1,0 +1,45 @@
+import type { BuilderConfig } from '../process/builder-config.ts'
+import type { SchedulerSpec } from '../schedulers/scheduler.ts'
+import type { ChangeSourceSpec } from '../changes/change-source.ts'
+import type { ReporterSpec } from '../reporters/reporter.ts'
+import type { SecretsProvider } from '../secrets/secrets.ts'
+import type { ChangeHookHandler, RestEndpoint, RpcAction, WwwConfig } from '../http/master-surface.ts'
+import type { WorkerDecl } from './define-master.ts'
+import type { PluginRuntime } from '../plugin/plugin.ts'
+
+export interface Owned<T> { value: T; owner: string }
+
+export interface PluginInstance {
+  name: string
+  starts: ((rt: PluginRuntime) => void | Promise<void>)[]
+  stops: (() => void | Promise<void>)[]
+  /** Identifies the plugin's options, so a reconfigure can tell whether it changed. */
+  fingerprint: string
+}
+
+/** The checked, frozen configuration the master runs. */
+export interface ResolvedConfig {
+  file: string
+  basedir: string
+  title: string
+  titleURL: string
+  buildbotURL: string
+  db: string
+  www: WwwConfig
+  workers: Owned<WorkerDecl>[]
+  msgpack: { port: number; host: string } | null
+  changeSources: Owned<ChangeSourceSpec>[]
+  schedulers: Owned<SchedulerSpec>[]
+  builders: Owned<BuilderConfig>[]
+  reporters: Owned<ReporterSpec>[]
+  changeHooks: ChangeHookHandler[]
+  rpcActions: RpcAction[]
+  restEndpoints: RestEndpoint[]
+  plugins: PluginInstance[]
+  services: Map<string, unknown>
+  secretsProviders: SecretsProvider[]
+  collapseRequests: boolean
+  properties: Record<string, unknown>
+  logLevel: string
+  masterName: string
+}

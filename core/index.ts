@@ -1,0 +1,60 @@
+/**
+ * The public surface of buildbot-nix for `master.config.ts` and plugins.
+ *
+ * @example
+ * ```ts
+ * import { defineMaster, localWorker, builder, steps, schedulers } from 'buildbot-nix'
+ * export default defineMaster({
+ *   workers: [localWorker({ name: 'local' })],
+ *   builders: [builder({ name: 'hello', workers: ['local'], steps: [steps.shell({ command: ['echo', 'hi'] })] })],
+ *   schedulers: [schedulers.force({ name: 'force', builderNames: ['hello'] })],
+ * })
+ * ```
+ */
+export { defineMaster, localWorker, worker } from './config/define-master.ts'
+export type { MasterConfig, WorkerDecl, WwwInput } from './config/define-master.ts'
+export { builder } from './process/builder-config.ts'
+export type { BuilderConfig } from './process/builder-config.ts'
+export { definePlugin } from './plugin/plugin.ts'
+export type { PluginApi, PluginRuntime, PluginUse, PluginDefinition } from './plugin/plugin.ts'
+export { createKey } from './plugin/keys.ts'
+export type { Key } from './plugin/keys.ts'
+export { secret, interpolate, property, renderer } from './properties/renderable.ts'
+export type { Renderable, SecretRef } from './properties/renderable.ts'
+export { secretsFromDir, secretsFromEnv, secretsFromObject } from './secrets/secrets.ts'
+export type { SecretsProvider } from './secrets/secrets.ts'
+export * from './util/results.ts'
+export type { StepContext, StepSpec, StepOptions, LogWriter, StepBuildInfo } from './process/step.ts'
+export type { TriggerRequest, TriggeredBuildset } from './process/trigger-service.ts'
+export type { SchedulerSpec, SchedulerServices, SchedulerRuntime } from './schedulers/scheduler.ts'
+export type { ChangeSourceSpec, ChangeSourceServices } from './changes/change-source.ts'
+export type { ReporterSpec, ReporterServices } from './reporters/reporter.ts'
+export type { ChangeFilter } from './schedulers/change-filter.ts'
+export type { ChangeHookHandler, RpcAction, RestEndpoint, UserInfo } from './http/master-surface.ts'
+export type { WorkerConnection, RemoteCommand, CommandResult } from './workers/worker-connection.ts'
+export type { Data } from './data/data.ts'
+export type { Bus } from './bus/bus.ts'
+export type { Logger } from './util/logger.ts'
+export { createMaster } from './master.ts'
+export type { Master } from './master.ts'
+export { loadConfig } from './config/load.ts'
+
+import { shell } from './steps/shell.ts'
+import { setProperty } from './steps/set-property.ts'
+import { setPropertyFromCommand } from './steps/set-property-from-command.ts'
+import { trigger } from './steps/trigger.ts'
+import { git } from './steps/git.ts'
+import { customStep } from './steps/custom.ts'
+import { singleBranch, anyBranch } from './schedulers/branch-schedulers.ts'
+import { force } from './schedulers/force.ts'
+import { forceParams } from './schedulers/force-parameters.ts'
+import { triggerable } from './schedulers/triggerable.ts'
+import { nightly, periodic } from './schedulers/timed.ts'
+import { gitPoller } from './changes/git-poller.ts'
+
+/** Build steps: `steps.shell({ command: ['make'] })`, `steps.git({ repourl })`, `steps.trigger({...})`, ... */
+export const steps = { shell, setProperty, setPropertyFromCommand, trigger, git, custom: customStep }
+/** Schedulers: `schedulers.singleBranch`, `anyBranch`, `force`, `triggerable`, `nightly`, `periodic`. */
+export const schedulers = { singleBranch, anyBranch, force, triggerable, nightly, periodic, params: forceParams }
+/** Change sources: `changes.gitPoller({ repourl, branches, pollInterval })`. */
+export const changes = { gitPoller }

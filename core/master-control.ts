@@ -1,0 +1,67 @@
+import type { Data } from './data/data.ts'
+import type { BuildRequestDistributor } from './process/build-request-distributor.ts'
+import type { WorkerManager } from './workers/worker-manager.ts'
+import { HttpError, type BuildsetResult, type ForceSchedulerSpec, type MasterControl } from './http/master-surface.ts'
+import { forceFieldSpecs } from './schedulers/force-parameters.ts'
+import type { ForceRuntime, ForceSchedulerOptions } from './schedulers/force.ts'
+import type { SchedulerHost } from './scheduler-host.ts'
+
+const asResult = (r: { bsid: number; brids: Record<number, number> }): BuildsetResult => {
+  const brids: Record<string, number> = {}
+  for (const [k, v] of Object.entries(r.brids)) brids[String(k)] = v
+  return [r.bsid, brids]
+}
+
+/** The master's answers to control calls (JSON-RPC), on top of the data layer and the engine. */
+export function createMasterControl(deps: { data: Data; brd: BuildRequestDistributor; workers: WorkerManager; schedulers: SchedulerHost }): MasterControl {
+  const { data, brd, workers, schedulers } = deps
+  return {
+    forceSchedulers(): ForceSchedulerSpec[] {
+      return schedulers.forceSchedulers().map(({ spec }) => {
+        const o = (spec as unknown as { force: ForceSchedulerOptions }).force
+        return { name: spec.name, button_name: o.buttonName ?? 'Start Build', label: o.label ?? spec.name, builder_names: spec.builderNames, enabled: true, all_fields: forceFieldSpecs(o.params ?? {}) }
+      })
+    },
+    async force(name, params, owner) {
+      const s = schedulers.forceSchedulers().find((f) => f.spec.name === name)
+      if (!s) throw new HttpError(404, `no force scheduler named '${name}'`)
+      const rt = s.runtime as unknown as ForceRuntime
+      let p = params
+      if (params.builderid != null && params.builderNames == null) {
+        const id = Number(params.builderid)
+        const b = brd.builders.get(id)
+        if (!b || !s.spec.builderNames.includes(b.config.name)) throw new Error('builderNames not specified or not supported')
+        p = { ...params, builderNames: [b.config.name] }
+      }
+      return asResult(await rt.force(p, owner))
+    },
+    async stopBuild(buildid, reason) {
+      brd.findBuild(buildid)?.stop(reason || 'stopped by a user')
+    },
+    async rebuild(buildid, owner) {
+      const build = await data.builds.getBuild(buildid)
+      if (!build) throw new HttpError(404, `no build with id ${buildid}`)
+      const br = (await data.buildrequests.load([build.buildrequestid]))[0]
+      const bs = br && await data.buildsets.getBuildset(br.buildsetid)
+      if (!bs) throw new HttpError(404, `build ${buildid} has no buildset`)
+      const props = { ...bs.properties, owner: [owner, 'rebuild'] as [unknown, string] }
+      const [added] = await data.buildsets.addBuildsets([{
+        reason: 'rebuild', sourcestamps: bs.sourcestamps.map((s) => s.ssid), builderids: [build.builderid], properties: props,
+        scheduler: 'rebuild', rebuilt_buildid: buildid, parent_buildid: bs.parent_buildid, parent_relationship: bs.parent_relationship,
+      }])
+      return asResult(added!)
+    },
+    async cancelBuildRequest(brid, reason) {
+      await brd.cancelRequests([brid], reason || 'cancelled by a user')
+    },
+    async setBuildRequestPriority(brid, priority) {
+      await data.buildrequests.setPriority(brid, priority)
+    },
+    async enableScheduler(schedulerid, enabled) {
+      await data.schedulers.setSchedulerEnabled(schedulerid, enabled)
+    },
+    async workerAction(workerid, action, reason) {
+      await workers.action(workerid, action, reason)
+    },
+  }
+}

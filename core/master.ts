@@ -1,0 +1,303 @@
+import { join } from 'node:path'
+import { Bus } from './bus/bus.ts'
+import { connectDb, type Db } from './db/connect.ts'
+import { createData, type Data } from './data/data.ts'
+import { createLogger, type Logger } from './util/logger.ts'
+import type { ResolvedConfig, PluginInstance } from './config/resolved-config.ts'
+import { WorkerManager, type WorkerSlotConfig } from './workers/worker-manager.ts'
+import { LocalWorkerConnection } from './workers/local/local-worker.ts'
+import { BuildRequestDistributor } from './process/build-request-distributor.ts'
+import type { BuildDeps } from './process/build.ts'
+import { SchedulerHost } from './scheduler-host.ts'
+import { createMasterControl } from './master-control.ts'
+import { SecretResolver } from './secrets/secrets.ts'
+import { isSecretRef } from './properties/renderable.ts'
+import type { Properties } from './data/buildsets.ts'
+import type { BuildRequestEntity } from './data/buildrequests.ts'
+import type { ChangeEntity } from './data/changes.ts'
+import type { RoutingKey } from './bus/bus.ts'
+import { worstStatus, type Result } from './util/results.ts'
+import type { ChangeSourceRuntime } from './changes/change-source.ts'
+import type { ReporterRuntime } from './reporters/reporter.ts'
+import type { PluginRuntime } from './plugin/plugin.ts'
+import { createHttpServer } from './http/server.ts'
+import { createMsgpackListener, type MsgpackListener } from './workers/msgpack/msgpack-listener.ts'
+import { cpus } from 'node:os'
+
+export interface MasterOptions {
+  config: ResolvedConfig
+  log?: Logger
+  /** Directory of the built UI to serve at `/`. */
+  uiDir?: string
+}
+
+interface RunningPart<R> { fingerprint: string; runtime: R; abort: AbortController }
+
+/**
+ * The composition root: one master, no module state (two can run side by side in a test).
+ * `start()` opens the database, recovers interrupted work, then starts workers, builders,
+ * schedulers, change sources, plugins, reporters and the HTTP and worker listeners.
+ */
+export function createMaster(opts: MasterOptions) {
+  let config = opts.config
+  const secrets = new SecretResolver(config.secretsProviders)
+  const log = opts.log ?? createLogger({ level: config.logLevel, secrets: () => secrets.values() })
+  const bus = new Bus({ onError: (err, key) => log.error({ key: key.join('/'), err: (err as Error).stack }, 'bus subscriber failed') })
+  let db: Db | undefined
+  let data!: Data
+  let workers!: WorkerManager
+  let brd!: BuildRequestDistributor
+  let schedulers!: SchedulerHost
+  let http: ReturnType<typeof createHttpServer> | undefined
+  let msgpack: MsgpackListener | undefined
+  const changeSources = new Map<string, RunningPart<ChangeSourceRuntime>>()
+  const reporters = new Map<string, RunningPart<ReporterRuntime>>()
+  const plugins = new Map<string, { inst: PluginInstance; abort: AbortController }>()
+  const subs: { unsubscribe(): void }[] = []
+  let ports = { www: 0, msgpack: 0 }
+  let started = false
+
+  const serviceLocator = { get: <T>(key: { id: string }) => { const v = config.services.get(key.id); if (v === undefined) throw new Error(`no service '${key.id}'`); return v as T } }
+
+  const buildDeps = (): BuildDeps => ({
+    data, log, buildbotURL: config.buildbotURL, services: serviceLocator,
+    secret: (n) => secrets.get(n), redact: (t) => secrets.redact(t),
+    async trigger(parent, requests, _props) {
+      const specs = requests.map((r) => {
+        const s = schedulers.get(r.scheduler)
+        if (!s || s.spec.type !== 'triggerable') throw new Error(`no triggerable scheduler named '${r.scheduler}'`)
+        const properties: Properties = {}
+        for (const [k, v] of Object.entries(config.properties)) properties[k] = [v, 'Global']
+        for (const [k, v] of Object.entries(s.spec.properties ?? {})) properties[k] = [v, 'Scheduler']
+        for (const [k, v] of Object.entries(r.properties ?? {})) properties[k] = [v, 'Trigger']
+        return {
+          reason: r.reason ?? `Triggered from ${parent.builderName}`, builderids: schedulers.builderIdsOf(r.scheduler), properties,
+          scheduler: r.scheduler, sourcestamps: r.sourcestamps ?? parent.sourcestamps.map((ss) => ss.ssid),
+          parent_buildid: parent.buildid, parent_relationship: 'Triggered from', priority: r.priority ?? s.spec.priority ?? 0, waited_for: true,
+        }
+      })
+      const added = await data.buildsets.addBuildsets(specs)
+      return added.map((a, i) => ({ ...a, scheduler: requests[i]!.scheduler }))
+    },
+    async waitForBuildsets(bsids, onComplete) {
+      const want = new Set(bsids)
+      const results = new Map<number, Result>()
+      return new Promise((resolve) => {
+        const finish = (bsid: number, r: Result) => {
+          if (!want.delete(bsid)) return
+          results.set(bsid, r)
+          onComplete?.(bsid, r)
+          if (!want.size) { sub.unsubscribe(); resolve(results) }
+        }
+        const sub = bus.subscribe(['buildsets', null, 'complete'], (_k, m) => { const e = m as { bsid: number; results: number }; finish(e.bsid, e.results as Result) })
+        void (async () => {
+          for (let i = 0; i < bsids.length; i += 500) {
+            const rows = await data.db.k.selectFrom('buildsets').select(['bsid', 'results']).where('bsid', 'in', bsids.slice(i, i + 500)).where('complete', '=', 1).execute()
+            for (const r of rows) finish(r.bsid, r.results as Result)
+          }
+          if (!want.size && results.size === bsids.length) { sub.unsubscribe(); resolve(results) }
+        })()
+      })
+    },
+    async cancelBuildsets(bsids, reason) {
+      for (let i = 0; i < bsids.length; i += 500) {
+        const rows = await data.db.k.selectFrom('buildrequests').select('buildrequestid').where('buildsetid', 'in', bsids.slice(i, i + 500)).where('complete', '=', 0).execute()
+        await brd.cancelRequests(rows.map((r) => r.buildrequestid), reason)
+      }
+    },
+  })
+
+  async function resolvePassword(p: unknown): Promise<string | undefined> {
+    if (p == null) return undefined
+    return isSecretRef(p) ? secrets.get(p.secretName) : String(p)
+  }
+
+  async function applyWorkers(): Promise<void> {
+    const decls: WorkerSlotConfig[] = []
+    for (const { value: w } of config.workers) {
+      decls.push({ name: w.name, password: await resolvePassword(w.password), maxBuilds: w.maxBuilds ?? (w.type === 'local' ? Math.max(2, cpus().length * 2) : 1), properties: w.properties ?? {} })
+    }
+    await workers.configure(decls, (name) => brd.workerBuilders(name))
+    for (const { value: w } of config.workers) {
+      if (w.type !== 'local' || workers.get(w.name)?.conn) continue
+      await workers.attach(new LocalWorkerConnection(w.name, w.basedir ?? join(config.basedir, 'workers', w.name)))
+    }
+  }
+
+  async function applyBuilders(): Promise<void> {
+    const list: { config: (typeof config.builders)[number]['value']; builderid: number }[] = []
+    const projectIds = new Map<string, number>()
+    for (const { value: b } of config.builders) {
+      const builderid = await data.builders.findBuilderId(b.name)
+      let projectid: number | null = null
+      if (b.project) {
+        projectid = projectIds.get(b.project) ?? await data.projects.findProjectId(b.project)
+        projectIds.set(b.project, projectid)
+      }
+      await data.builders.updateBuilderInfo(builderid, { description: b.description ?? null, projectid, tags: b.tags ?? [] })
+      list.push({ config: b, builderid })
+    }
+    await data.builders.updateBuilderList(data.masterid, list.map((b) => b.builderid))
+    brd.setBuilders(list)
+    for (const slot of workers.all()) {
+      await data.workers.workerConfigured(slot.workerid, list.filter((b) => b.config.workers.includes(slot.name)).map((b) => b.builderid))
+    }
+  }
+
+  async function applyChangeSources(): Promise<void> {
+    const want = new Map(config.changeSources.map(({ value }) => [value.name, value]))
+    for (const [name, r] of changeSources) {
+      if (want.has(name) && JSON.stringify(want.get(name)!.fingerprint) === r.fingerprint) continue
+      r.abort.abort(); await r.runtime.stop(); changeSources.delete(name)
+    }
+    for (const [name, spec] of want) {
+      if (changeSources.has(name)) continue
+      const abort = new AbortController()
+      const objectid = await data.state.objectId(name, `changesource:${spec.type}`)
+      const runtime = spec.create({
+        data, log: log.child({ changesource: name }), workdir: join(config.basedir, 'changesources', name.replace(/[^A-Za-z0-9_.-]/g, '_')),
+        addChange: (c) => data.changes.addChange(c), signal: abort.signal,
+        getState: (n, f) => data.state.getState(objectid, n, f), setState: (n, v) => data.state.setState(objectid, n, v),
+      })
+      changeSources.set(name, { fingerprint: JSON.stringify(spec.fingerprint), runtime, abort })
+      await runtime.start()
+    }
+  }
+
+  async function applyReporters(): Promise<void> {
+    const want = new Map(config.reporters.map(({ value }) => [value.name, value]))
+    for (const [name, r] of reporters) {
+      if (want.has(name) && JSON.stringify(want.get(name)!.fingerprint) === r.fingerprint) continue
+      r.abort.abort(); await r.runtime.stop(); reporters.delete(name)
+    }
+    for (const [name, spec] of want) {
+      if (reporters.has(name)) continue
+      const abort = new AbortController()
+      const runtime = spec.create({ data, bus, log: log.child({ reporter: name }), buildbotURL: config.buildbotURL, secret: (n) => secrets.get(n), signal: abort.signal })
+      reporters.set(name, { fingerprint: JSON.stringify(spec.fingerprint), runtime, abort })
+      await runtime.start()
+    }
+  }
+
+  async function applyPlugins(): Promise<void> {
+    const want = new Map(config.plugins.map((p) => [p.name, p]))
+    for (const [name, p] of [...plugins].reverse()) {
+      const next = want.get(name)
+      if (next && next.fingerprint === p.inst.fingerprint) { p.inst = next; continue }
+      p.abort.abort()
+      for (const stop of [...p.inst.stops].reverse()) await stop()
+      plugins.delete(name)
+    }
+    for (const inst of config.plugins) {
+      if (plugins.has(inst.name)) continue
+      const abort = new AbortController()
+      const rt: PluginRuntime = {
+        data, bus, log: log.child({ plugin: inst.name }), basedir: config.basedir, buildbotURL: config.buildbotURL,
+        secret: (n) => secrets.get(n), signal: abort.signal, reconfigure: () => master.reconfigure(),
+        scheduler(name) {
+          const s = schedulers.get(name)
+          if (!s) return undefined
+          return {
+            addBuildset: (spec) => data.buildsets.addBuildsets([{
+              reason: spec.reason, sourcestamps: spec.sourcestamps, scheduler: name,
+              builderids: (spec.builderNames ?? s.spec.builderNames).map((n) => brd.builder(n)?.builderid).filter((x): x is number => x != null),
+              properties: Object.fromEntries(Object.entries(spec.properties ?? {}).map(([k, v]) => [k, [v, 'Scheduler']])),
+            }]).then((r) => r[0]!),
+          }
+        },
+      }
+      plugins.set(inst.name, { inst, abort })
+      for (const start of inst.starts) {
+        try { await start(rt) } catch (err) { throw new Error(`[plugin ${inst.name}] failed to start: ${(err as Error).message}`) }
+      }
+    }
+  }
+
+  const master = {
+    get config() { return config },
+    get data() { return data },
+    bus,
+    log,
+    get ports() { return ports },
+    get brd() { return brd },
+    get workers() { return workers },
+
+    async start(): Promise<void> {
+      db = await connectDb(config.db, { baseDir: config.basedir })
+      data = createData({ db, bus })
+      data.setMasterId(await data.masters.masterActive(config.masterName))
+      workers = new WorkerManager(data, log, () => brd.kick(), () => brd.workerLost())
+      brd = new BuildRequestDistributor(data, log, workers, buildDeps, () => config.collapseRequests)
+      schedulers = new SchedulerHost(data, log, brd, () => config.properties)
+      const recovered = await data.recoverInterrupted()
+      if (recovered.builds || recovered.requests) log.warn(recovered, 'recovered work interrupted by an unclean stop: builds marked RETRY, requests queued again')
+      await applyBuilders()
+      await applyWorkers()
+      await applyBuilders()
+      subs.push(bus.subscribe(['buildrequests', null, 'new'], (_k, m) => void brd.onRequest(m as BuildRequestEntity, true).catch((e) => log.error({ err: String(e) }, 'queueing a request failed'))))
+      subs.push(bus.subscribe(['buildrequests', null, 'unclaimed'], (_k, m) => void brd.onRequest(m as BuildRequestEntity, false)))
+      subs.push(bus.subscribe(['changes', null, 'new'], (_k: RoutingKey, m) => void schedulers.onChange(m as ChangeEntity)))
+      await brd.loadPending()
+      await schedulers.apply(config.schedulers.map((s) => s.value))
+      await applyPlugins()
+      await applyChangeSources()
+      await applyReporters()
+      http = createHttpServer({
+        data, bus, log, title: config.title, buildbotURL: config.buildbotURL, www: config.www, uiDir: opts.uiDir,
+        control: createMasterControl({ data, brd, workers, schedulers }),
+        rpcActions: () => config.rpcActions, restEndpoints: () => config.restEndpoints, changeHooks: () => config.changeHooks,
+      })
+      ports.www = (await http.listen()).port
+      if (config.msgpack) {
+        msgpack = createMsgpackListener({ host: config.msgpack.host, port: config.msgpack.port, registry: workers, log, settings: { buffer_timeout: 0.1 } })
+        ports.msgpack = (await msgpack.start()).port
+      }
+      started = true
+      log.info({ url: config.buildbotURL, www: ports.www, msgpack: ports.msgpack || undefined }, 'master started')
+    },
+
+    /** Applies a new configuration: only what changed is started, stopped or replaced; running builds go on. */
+    async reconfigure(next?: ResolvedConfig): Promise<void> {
+      if (!next) {
+        const { loadConfig } = await import('./config/load.ts')
+        next = await loadConfig(config.file)
+      }
+      if (next.www.port !== config.www.port || next.www.host !== config.www.host) log.warn('www host/port changes take effect after a restart')
+      config = next
+      secrets.setProviders(config.secretsProviders)
+      await applyBuilders()
+      await applyWorkers()
+      await applyBuilders()
+      await schedulers.apply(config.schedulers.map((s) => s.value))
+      await applyPlugins()
+      await applyChangeSources()
+      await applyReporters()
+      await brd.loadPending()
+      log.info('reconfigured')
+    },
+
+    /** Stops everything; running builds end as RETRY and their requests run again on the next start. */
+    async stop(): Promise<void> {
+      if (!db) return
+      for (const s of subs.splice(0)) s.unsubscribe()
+      await http?.close()
+      await msgpack?.stop()
+      for (const r of changeSources.values()) { r.abort.abort(); await r.runtime.stop() }
+      changeSources.clear()
+      await schedulers?.stop()
+      await brd?.stop({ interruptBuilds: true })
+      for (const [, p] of [...plugins].reverse()) { p.abort.abort(); for (const stop of [...p.inst.stops].reverse()) await stop() }
+      plugins.clear()
+      for (const r of reporters.values()) { r.abort.abort(); await r.runtime.stop() }
+      reporters.clear()
+      for (const slot of workers?.all() ?? []) await slot.conn?.disconnect('master stopping')
+      if (started) await data.masters.masterStopped(data.masterid)
+      await db.close()
+      db = undefined
+    },
+  }
+  return master
+}
+
+export type Master = ReturnType<typeof createMaster>
+export { worstStatus }

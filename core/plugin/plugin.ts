@@ -1,0 +1,71 @@
+import type { Key } from './keys.ts'
+import type { BuilderConfig } from '../process/builder-config.ts'
+import type { SchedulerSpec } from '../schedulers/scheduler.ts'
+import type { ChangeSourceSpec } from '../changes/change-source.ts'
+import type { ReporterSpec } from '../reporters/reporter.ts'
+import type { ChangeHookHandler, RestEndpoint, RpcAction } from '../http/master-surface.ts'
+import type { Data } from '../data/data.ts'
+import type { Bus } from '../bus/bus.ts'
+import type { Logger } from '../util/logger.ts'
+
+/** What a plugin's start hook gets: the running master's shared parts. */
+export interface PluginRuntime {
+  data: Data
+  bus: Bus
+  log: Logger
+  basedir: string
+  buildbotURL: string
+  secret(name: string): Promise<string>
+  /** Aborted when the plugin is stopped. */
+  signal: AbortSignal
+  /** Adds buildsets from a scheduler of this master by name (e.g. a plugin's force or rebuild). */
+  scheduler(name: string): { addBuildset(spec: { reason: string; sourcestamps: { branch?: string | null; revision?: string | null; repository?: string; project?: string; codebase?: string }[]; properties?: Record<string, unknown>; builderNames?: string[] }): Promise<{ bsid: number; brids: Record<number, number> }> } | undefined
+  /** Asks the master to reload its configuration (plugins that discover projects use it). */
+  reconfigure(): Promise<void>
+}
+
+/** The only way a plugin reaches the master; every registration records the plugin as owner. */
+export interface PluginApi {
+  readonly name: string
+  readonly basedir: string
+  readonly buildbotURL: string
+  addBuilder(b: BuilderConfig): void
+  addScheduler(s: SchedulerSpec): void
+  addChangeSource(c: ChangeSourceSpec): void
+  addReporter(r: ReporterSpec): void
+  addChangeHook(h: Omit<ChangeHookHandler, 'owner'>): void
+  addRpcAction(a: Omit<RpcAction, 'owner'>): void
+  addRestEndpoint(e: Omit<RestEndpoint, 'owner'>): void
+  /** Offers an API to other plugins under a typed key. */
+  provide<T>(key: Key<T>, value: T): void
+  /** Uses another plugin's API; the key must be in `requires`. */
+  use<T>(key: Key<T>): T
+  onStart(fn: (rt: PluginRuntime) => void | Promise<void>): void
+  onStop(fn: () => void | Promise<void>): void
+  /** Reports a configuration mistake in the plugin's options (all are shown at once). */
+  error(path: string, message: string): void
+}
+
+export interface PluginDefinition<O> {
+  readonly name: string
+  /** Keys of plugins that must be set up first. */
+  readonly requires?: readonly Key<unknown>[]
+  /** Keys this plugin provides (so others can depend on it). */
+  readonly provides?: readonly Key<unknown>[]
+  setup(api: PluginApi, options: O): void | Promise<void>
+}
+
+/** A plugin with its options, as listed in `plugins: [...]`. */
+export interface PluginUse<O = unknown> {
+  readonly kind: 'plugin'
+  readonly definition: PluginDefinition<O>
+  readonly options: O
+}
+
+/**
+ * Declares a plugin. The result is called with the plugin's options in `master.config.ts`:
+ * `plugins: [nix({ buildSystems: ['x86_64-linux'] })]`.
+ */
+export function definePlugin<O>(definition: PluginDefinition<O>): (options: O) => PluginUse<O> {
+  return (options: O) => ({ kind: 'plugin', definition, options })
+}

@@ -1,0 +1,208 @@
+import type { Data } from '../data/data.ts'
+import type { Logger } from '../util/logger.ts'
+import { CANCELLED, RETRY, SKIPPED } from '../util/results.ts'
+import type { WorkerManager, WorkerSlot } from '../workers/worker-manager.ts'
+import { Build, type BuildDeps } from './build.ts'
+import type { BuilderConfig } from './builder-config.ts'
+import type { BuildRequestEntity } from '../data/buildrequests.ts'
+import { builderDirName } from '../workers/local/local-worker.ts'
+
+interface Pending { brid: number; bsid: number; priority: number; submitted_at: number; collapseKey?: string; revisionKey?: string }
+export interface BuilderRuntime { config: BuilderConfig; builderid: number; queue: Pending[]; running: Set<Build> }
+
+/**
+ * Pairs unclaimed build requests with free workers. Requests are queued in memory per builder
+ * (highest priority, then oldest first) and claimed in the database before a build starts, so
+ * a second master or a restarted one never runs a request twice.
+ */
+export class BuildRequestDistributor {
+  readonly builders = new Map<number, BuilderRuntime>()
+  private readonly byName = new Map<string, BuilderRuntime>()
+  private scheduled = false
+  private running = false
+  private stopping = false
+  private readonly inflight = new Set<Promise<void>>()
+
+  constructor(private readonly data: Data, private readonly log: Logger, private readonly workers: WorkerManager,
+    private readonly buildDeps: () => BuildDeps, private readonly collapseDefault: () => boolean) {}
+
+  setBuilders(list: { config: BuilderConfig; builderid: number }[]): void {
+    const keep = new Set(list.map((b) => b.builderid))
+    for (const [id, b] of this.builders) if (!keep.has(id)) { this.builders.delete(id); this.byName.delete(b.config.name) }
+    for (const { config, builderid } of list) {
+      const existing = this.builders.get(builderid)
+      if (existing) { existing.config = config; this.byName.set(config.name, existing); continue }
+      const rt: BuilderRuntime = { config, builderid, queue: [], running: new Set() }
+      this.builders.set(builderid, rt)
+      this.byName.set(config.name, rt)
+    }
+    this.kick()
+  }
+
+  builder(name: string): BuilderRuntime | undefined { return this.byName.get(name) }
+  workerBuilders(workerName: string): { name: string; builddir: string }[] {
+    return [...this.builders.values()].filter((b) => b.config.workers.includes(workerName))
+      .map((b) => ({ name: b.config.name, builddir: b.config.builddir ?? builderDirName(b.config.name) }))
+  }
+
+  /** Loads every unclaimed, incomplete request (at start and after a reconfigure). */
+  async loadPending(): Promise<void> {
+    const rows = await this.data.db.k.selectFrom('buildrequests').leftJoin('buildrequest_claims', 'buildrequest_claims.brid', 'buildrequests.buildrequestid')
+      .select(['buildrequestid', 'buildsetid', 'builderid', 'priority', 'submitted_at']).where('complete', '=', 0)
+      .where('buildrequest_claims.brid', 'is', null).orderBy('buildrequestid').execute()
+    for (const b of this.builders.values()) b.queue = []
+    for (const r of rows) this.enqueue({ brid: r.buildrequestid, bsid: r.buildsetid, priority: r.priority, submitted_at: Number(r.submitted_at) }, r.builderid)
+    this.kick()
+  }
+
+  /** A new or unclaimed request (from the bus). */
+  async onRequest(e: BuildRequestEntity, isNew: boolean): Promise<void> {
+    const b = this.builders.get(e.builderid)
+    if (!b || e.complete || b.queue.some((p) => p.brid === e.buildrequestid)) return
+    const p: Pending = { brid: e.buildrequestid, bsid: e.buildsetid, priority: e.priority, submitted_at: e.submitted_at }
+    if (isNew && (b.config.collapseRequests ?? this.collapseDefault())) await this.collapse(b, p)
+    this.enqueue(p, e.builderid)
+    this.kick()
+  }
+
+  onRequestGone(brid: number, builderid: number): void {
+    const b = this.builders.get(builderid)
+    if (b) b.queue = b.queue.filter((p) => p.brid !== brid)
+  }
+
+  private enqueue(p: Pending, builderid: number): void {
+    const b = this.builders.get(builderid)
+    if (!b) return
+    const q = b.queue
+    // Keep the queue sorted: priority desc, then brid asc. Appends are the common case.
+    let i = q.length
+    while (i > 0 && (q[i - 1]!.priority < p.priority || (q[i - 1]!.priority === p.priority && q[i - 1]!.brid > p.brid))) i--
+    q.splice(i, 0, p)
+  }
+
+  /**
+   * Buildbot's default collapsing: older unclaimed requests of the same builder whose source
+   * stamps (repository, branch, codebase, project; equal revisions unless both come from
+   * changes) and buildset properties match are completed as SKIPPED.
+   */
+  private async collapse(b: BuilderRuntime, p: Pending): Promise<void> {
+    await this.computeKeys(p)
+    const older: number[] = []
+    for (const q of b.queue) {
+      if (q.brid >= p.brid) continue
+      await this.computeKeys(q)
+      if (q.collapseKey === p.collapseKey && (q.revisionKey === p.revisionKey || (q.revisionKey === 'changes' && p.revisionKey === 'changes'))) older.push(q.brid)
+    }
+    if (!older.length) return
+    const claimed = await this.data.buildrequests.claimBuildRequests(older)
+    b.queue = b.queue.filter((q) => !claimed.includes(q.brid))
+    await this.data.buildrequests.completeBuildRequests(claimed, SKIPPED)
+  }
+
+  private async computeKeys(p: Pending): Promise<void> {
+    if (p.collapseKey != null) return
+    const bs = await this.data.buildsets.getBuildset(p.bsid)
+    if (!bs) { p.collapseKey = `missing:${p.bsid}`; return }
+    const props = Object.entries(bs.properties).filter(([k]) => !['scheduler', 'reason', 'owner'].includes(k)).sort()
+    p.collapseKey = JSON.stringify([bs.sourcestamps.map((s) => [s.repository, s.branch, s.codebase, s.project, s.patch != null]), props])
+    const withChanges = bs.sourcestamps.length > 0 && (await this.data.db.k.selectFrom('changes').select('changeid')
+      .where('sourcestampid', 'in', bs.sourcestamps.map((s) => s.ssid)).limit(1).execute()).length > 0
+    p.revisionKey = withChanges ? 'changes' : JSON.stringify(bs.sourcestamps.map((s) => s.revision))
+  }
+
+  /** Coalesces many triggers into one pass of the loop. */
+  kick(): void {
+    if (this.scheduled || this.stopping) return
+    this.scheduled = true
+    setImmediate(() => { this.scheduled = false; void this.loop() })
+  }
+
+  private async loop(): Promise<void> {
+    if (this.running) { this.kick(); return }
+    this.running = true
+    try {
+      const order = [...this.builders.values()].filter((b) => b.queue.length)
+        .sort((a, b) => (b.config.priority ?? 0) - (a.config.priority ?? 0) || (a.queue[0]!.submitted_at - b.queue[0]!.submitted_at))
+      for (const b of order) {
+        while (b.queue.length && !this.stopping) {
+          const slot = this.workers.acquire(b.config.workers)
+          if (!slot) break
+          const p = b.queue.shift()!
+          const [got] = await this.data.buildrequests.claimBuildRequests([p.brid])
+          if (got == null) { this.workers.release(slot); continue }
+          this.start(b, p, slot)
+        }
+      }
+    } catch (err) {
+      this.log.error({ err: (err as Error).message }, 'build request distributor failed; retrying')
+      setTimeout(() => this.kick(), 1000).unref()
+    } finally {
+      this.running = false
+    }
+  }
+
+  private start(b: BuilderRuntime, p: Pending, slot: WorkerSlot): void {
+    const run = (async () => {
+      let build: Build | undefined
+      try {
+        const bs = await this.data.buildsets.getBuildset(p.bsid)
+        build = new Build(this.buildDeps(), {
+          name: b.config.name, builderid: b.builderid, steps: b.config.steps, properties: b.config.properties ?? {}, workerid: slot.workerid,
+        }, { buildrequestid: p.brid, buildsetid: p.bsid, builderid: b.builderid, properties: bs?.properties ?? {}, sourcestamps: bs?.sourcestamps ?? [], reason: bs?.reason ?? '' }, slot.conn!)
+        b.running.add(build)
+        const results = await build.run()
+        if (results === RETRY) {
+          await this.data.buildrequests.unclaimBuildRequests([p.brid])
+          if (!this.stopping) this.enqueue({ brid: p.brid, bsid: p.bsid, priority: p.priority, submitted_at: p.submitted_at }, b.builderid)
+        } else {
+          await this.data.buildrequests.completeBuildRequests([p.brid], results)
+        }
+      } catch (err) {
+        this.log.error({ builder: b.config.name, err: (err as Error).stack }, 'build failed to run')
+        await this.data.buildrequests.unclaimBuildRequests([p.brid]).catch(() => {})
+      } finally {
+        if (build) b.running.delete(build)
+        this.workers.release(slot)
+      }
+    })()
+    this.inflight.add(run)
+    void run.finally(() => this.inflight.delete(run))
+  }
+
+  findBuild(buildid: number): Build | undefined {
+    for (const b of this.builders.values()) for (const bld of b.running) if (bld.buildid === buildid) return bld
+    return undefined
+  }
+  findBuildByRequest(brid: number): Build | undefined {
+    for (const b of this.builders.values()) for (const bld of b.running) if (bld.request.buildrequestid === brid) return bld
+    return undefined
+  }
+
+  /** Cancels requests: pending ones complete CANCELLED, running ones have their build stopped. */
+  async cancelRequests(brids: number[], reason: string): Promise<void> {
+    const pending: number[] = []
+    for (const brid of brids) {
+      const running = this.findBuildByRequest(brid)
+      if (running) { running.stop(reason); continue }
+      for (const b of this.builders.values()) {
+        if (b.queue.some((p) => p.brid === brid)) { b.queue = b.queue.filter((p) => p.brid !== brid); pending.push(brid) }
+      }
+    }
+    const claimed = await this.data.buildrequests.claimBuildRequests(pending)
+    await this.data.buildrequests.completeBuildRequests(claimed, CANCELLED)
+    for (const e of await this.data.buildrequests.load(claimed)) this.data.buildrequests.publishCancel(e)
+  }
+
+  /** Workers lost: their running builds end as RETRY by themselves (WorkerLostError). */
+  workerLost(): void { this.kick() }
+
+  /** Stops taking requests; running builds are stopped and end as RETRY so they run again. */
+  async stop(opts: { interruptBuilds: boolean }): Promise<void> {
+    this.stopping = true
+    if (opts.interruptBuilds) for (const b of this.builders.values()) for (const bld of b.running) bld.stop('master shutting down', RETRY)
+    await Promise.allSettled([...this.inflight])
+  }
+
+  waitIdle(): Promise<unknown> { return Promise.allSettled([...this.inflight]) }
+  activeBuildCount(): number { let n = 0; for (const b of this.builders.values()) n += b.running.size; return n }
+}

@@ -1,0 +1,233 @@
+import type { Data } from '../data/data.ts'
+import type { Properties } from '../data/buildsets.ts'
+import type { Logger } from '../util/logger.ts'
+import { CANCELLED, EXCEPTION, FAILURE, RETRY, SKIPPED, SUCCESS, WARNINGS, worstStatus, type Result } from '../util/results.ts'
+import { renderDeep, isRenderable, type RenderContext } from '../properties/renderable.ts'
+import { WorkerLostError, type WorkerConnection } from '../workers/worker-connection.ts'
+import { createLogWriter } from './log-writer.ts'
+import type { LogWriter, ServiceLocator, StepBuildInfo, StepContext, StepSpec } from './step.ts'
+import type { TriggerRequest, TriggeredBuildset } from './trigger-service.ts'
+import type { SourceStampEntity } from '../data/sourcestamps.ts'
+import { stepIdentifier } from '../data/steps.ts'
+
+/** What a build needs from the master. */
+export interface BuildDeps {
+  data: Data
+  log: Logger
+  buildbotURL: string
+  secret(name: string): Promise<string>
+  redact(text: string): string
+  trigger(parent: StepBuildInfo, requests: TriggerRequest[], props: Properties): Promise<TriggeredBuildset[]>
+  waitForBuildsets(bsids: number[], onComplete?: (bsid: number, results: Result) => void): Promise<Map<number, Result>>
+  cancelBuildsets(bsids: number[], reason: string): Promise<void>
+  services: ServiceLocator
+}
+
+export interface BuildRequestInfo {
+  buildrequestid: number
+  buildsetid: number
+  builderid: number
+  properties: Properties
+  sourcestamps: SourceStampEntity[]
+  reason: string
+}
+
+export interface BuilderInfo { name: string; builderid: number; steps: readonly StepSpec[]; properties: Record<string, unknown>; workerid: number }
+
+/** One run of a builder's steps on one worker for one (possibly collapsed) request. */
+export class Build {
+  readonly controller = new AbortController()
+  buildid = 0
+  number = 0
+  private props: Properties = {}
+  private stopReason: string | null = null
+  private results: Result = SUCCESS
+
+  constructor(private readonly deps: BuildDeps, readonly builder: BuilderInfo, readonly request: BuildRequestInfo, readonly worker: WorkerConnection) {}
+
+  private stopResult: Result = CANCELLED
+
+  /** Stops the build: the running command is interrupted; the build ends CANCELLED (or `result`). */
+  stop(reason: string, result: Result = CANCELLED): void {
+    if (this.stopReason) return
+    this.stopReason = reason
+    this.stopResult = result
+    this.controller.abort(new Error(reason))
+  }
+
+  get stopped(): boolean { return this.stopReason != null }
+
+  async run(): Promise<Result> {
+    const { data } = this.deps
+    const ss = this.request.sourcestamps[0]
+    const props: Properties = {}
+    for (const [k, v] of Object.entries(this.builder.properties)) props[k] = [v, 'Builder']
+    Object.assign(props, this.request.properties)
+    const setp = (k: string, v: unknown, src: string) => { props[k] = [v, src] }
+    setp('buildername', this.builder.name, 'Builder')
+    setp('workername', this.worker.workerName, 'Worker')
+    if (ss) {
+      setp('branch', ss.branch, 'Build'); setp('revision', ss.revision, 'Build'); setp('repository', ss.repository, 'Build')
+      setp('codebase', ss.codebase, 'Build'); setp('project', props.project?.[0] ?? ss.project, 'Build')
+    }
+    if (!props.reason) setp('reason', this.request.reason, 'Build')
+    this.props = props
+    const build = await data.builds.addBuild({
+      builderid: this.builder.builderid, buildrequestid: this.request.buildrequestid, workerid: this.builder.workerid,
+      state_string: 'building', properties: props,
+    })
+    this.buildid = build.buildid
+    this.number = build.number
+    await this.setProperty('buildnumber', build.number, 'Build')
+    await this.setProperty('builddir', this.worker.builderDir(this.builder.name), 'Worker')
+
+    const info: StepBuildInfo = {
+      buildid: build.buildid, number: build.number, builderid: this.builder.builderid, builderName: this.builder.name,
+      buildrequestid: this.request.buildrequestid, buildsetid: this.request.buildsetid, workerName: this.worker.workerName,
+      sourcestamps: this.request.sourcestamps, url: `${this.deps.buildbotURL}#/builders/${this.builder.builderid}/builds/${build.number}`,
+    }
+    let halted = false
+    const usedNames = new Set<string>()
+    for (let i = 0; i < this.builder.steps.length; i++) {
+      const spec = this.builder.steps[i]!
+      if ((halted || this.stopped) && !spec.options.alwaysRun) continue
+      let name = stepIdentifier(spec.name)
+      for (let n = 2; usedNames.has(name); n++) name = `${stepIdentifier(spec.name).slice(0, 45)}_${n}`
+      usedNames.add(name)
+      const step = await data.steps.addStep(build.buildid, i, name)
+      const ctx = this.stepContext(info, step.stepid)
+      let result: Result
+      const doIt = spec.options.doStepIf
+      if (doIt === false || (typeof doIt === 'function' && !(await doIt(ctx)))) {
+        await data.steps.startStep(step.stepid)
+        await data.steps.setStepStateString(step.stepid, 'skipped')
+        await data.steps.finishStep(step.stepid, SKIPPED, true)
+        continue
+      }
+      await data.steps.startStep(step.stepid)
+      try {
+        result = await spec.run(ctx)
+        if (this.stopped && result !== SUCCESS) result = this.stopResult
+      } catch (err) {
+        if (err instanceof WorkerLostError) {
+          result = RETRY
+          await ctx.setStateString(err.message)
+        } else if (this.stopped) {
+          result = this.stopResult
+        } else {
+          result = EXCEPTION
+          const log = await ctx.addLog('err', 't')
+          log.write(`${(err as Error).stack ?? String(err)}\n`)
+          await log.finish()
+          this.deps.log.warn({ builder: this.builder.name, step: spec.name, err: (err as Error).message }, 'step raised an exception')
+        }
+      }
+      await (ctx as StepContextImpl).closeLogs()
+      const hide = spec.options.hideStepIf
+      const hidden = typeof hide === 'function' ? hide(result) : hide
+      await data.steps.finishStep(step.stepid, result, hidden || undefined)
+      const o = spec.options
+      if (result === EXCEPTION || result === RETRY || result === CANCELLED) {
+        this.results = worstStatus(this.results, result)
+        halted = true
+      } else if (result === FAILURE) {
+        if (o.flunkOnFailure !== false) this.results = worstStatus(this.results, FAILURE)
+        else if (o.warnOnFailure) this.results = worstStatus(this.results, WARNINGS)
+        if (o.haltOnFailure) halted = true
+      } else if (result === WARNINGS) {
+        this.results = worstStatus(this.results, o.flunkOnWarnings ? FAILURE : WARNINGS)
+      }
+    }
+    if (this.stopped) this.results = worstStatus(this.results, this.stopResult)
+    const text = this.results === SUCCESS ? 'build successful' : this.results === CANCELLED ? `cancelled: ${this.stopReason}` : `build ${['successful', 'warnings', 'failed', 'skipped', 'exception', 'retry', 'cancelled'][this.results]}`
+    await data.builds.setBuildStateString(build.buildid, text)
+    await data.builds.finishBuild(build.buildid, this.results)
+    return this.results
+  }
+
+  private async setProperty(name: string, value: unknown, source: string) {
+    this.props[name] = [value, source]
+    await this.deps.data.builds.setBuildProperties(this.buildid, { [name]: [value, source] })
+  }
+
+  private stepContext(info: StepBuildInfo, stepid: number): StepContext {
+    return new StepContextImpl(this.deps, this, info, stepid, this.props, (n, v, s) => this.setProperty(n, v, s))
+  }
+}
+
+class StepContextImpl implements StepContext {
+  private stdio: LogWriter | undefined
+  private readonly logs: LogWriter[] = []
+  readonly signal: AbortSignal
+  readonly worker: WorkerConnection
+  readonly log: Logger
+  readonly services: ServiceLocator
+  private readonly renderCtx: RenderContext
+
+  constructor(private readonly deps: BuildDeps, private readonly b: Build, readonly build: StepBuildInfo, readonly stepid: number,
+    private readonly props: Properties, private readonly setProp: (n: string, v: unknown, s: string) => Promise<void>) {
+    this.signal = b.controller.signal
+    this.worker = b.worker
+    this.log = deps.log
+    this.services = deps.services
+    this.renderCtx = {
+      getProperty: (n) => this.props[n]?.[0],
+      hasProperty: (n) => n in this.props,
+      secret: (n) => deps.secret(n),
+      source: (_cb, attr) => (build.sourcestamps[0] as unknown as Record<string, unknown> | undefined)?.[attr],
+    }
+  }
+
+  getProperty(name: string) { return this.props[name]?.[0] }
+  hasProperty(name: string) { return name in this.props }
+  setProperty(name: string, value: unknown, source: string) { return this.setProp(name, value, source) }
+  properties() { return { ...this.props } }
+  async render<T>(value: unknown): Promise<T> { return (isRenderable(value) ? await value.render(this.renderCtx) : value) as T }
+  async renderDeep<T>(value: T): Promise<T> { return (await renderDeep(value, this.renderCtx)) as T }
+
+  async addLog(name: string, type: 's' | 't' | 'h' = 't'): Promise<LogWriter> {
+    const log = await this.deps.data.logs.addLog(this.stepid, name, type)
+    const w = createLogWriter(this.deps.data, log.logid, type, { redact: this.deps.redact })
+    this.logs.push(w)
+    return w
+  }
+
+  async closeLogs(): Promise<void> {
+    await Promise.all(this.logs.map((l) => l.finish()))
+  }
+
+  async runCommand(cmd: Parameters<StepContext['runCommand']>[0], opts: Parameters<StepContext['runCommand']>[1] = {}) {
+    let log: LogWriter | undefined
+    if (opts.log !== false) log = opts.log ?? (this.stdio ??= await this.addLog('stdio', 's'))
+    let stdout = ''
+    let stderr = ''
+    const logfiles = new Map<string, LogWriter>()
+    const res = await this.worker.runCommand({ ...cmd, builderName: this.build.builderName }, {
+      output: (stream, text) => {
+        log?.write(text, stream)
+        if (stream === 'o' && opts.collectStdout) stdout += text
+        else if (stream === 'e' && opts.collectStderr) stderr += text
+      },
+      logfile: (name, text) => {
+        let w = logfiles.get(name)
+        if (!w) {
+          const pending = this.addLog(name, 's')
+          const buffered: string[] = [text]
+          logfiles.set(name, { logid: -1, write: (t) => { buffered.push(t) }, finish: async () => {} })
+          void pending.then((real) => { for (const t of buffered) real.write(t); logfiles.set(name, real) })
+          return
+        }
+        w.write(text)
+      },
+    }, this.signal)
+    log?.write(`program finished with exit code ${res.rc}\n`, 'h')
+    if (res.elapsed != null) log?.write(`elapsedTime=${res.elapsed.toFixed(6)}\n`, 'h')
+    return { ...res, stdout, stderr }
+  }
+
+  setStateString(text: string) { return this.deps.data.steps.setStepStateString(this.stepid, text) }
+  addURL(name: string, url: string) { return this.deps.data.steps.addStepURL(this.stepid, name, url) }
+  trigger(requests: TriggerRequest[]) { return this.deps.trigger(this.build, requests, this.props) }
+  waitForBuildsets(bsids: number[], onComplete?: (bsid: number, results: Result) => void) { return this.deps.waitForBuildsets(bsids, onComplete) }
+  cancelBuildsets(bsids: number[], reason: string) { return this.deps.cancelBuildsets(bsids, reason) }
+}

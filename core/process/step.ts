@@ -1,0 +1,96 @@
+import type { Result } from '../util/results.ts'
+import type { Renderable } from '../properties/renderable.ts'
+import type { CommandResult, RemoteCommand, WorkerConnection } from '../workers/worker-connection.ts'
+import type { Logger } from '../util/logger.ts'
+import type { SourceStampEntity } from '../data/sourcestamps.ts'
+import type { TriggerRequest, TriggeredBuildset } from './trigger-service.ts'
+
+/** Options every step accepts (Buildbot's names). */
+export interface StepOptions {
+  name?: string
+  haltOnFailure?: boolean
+  flunkOnFailure?: boolean
+  warnOnFailure?: boolean
+  warnOnWarnings?: boolean
+  flunkOnWarnings?: boolean
+  alwaysRun?: boolean
+  hideStepIf?: boolean | ((result: Result) => boolean)
+  doStepIf?: boolean | ((ctx: StepContext) => boolean | Promise<boolean>)
+  /** Per-step timeout in seconds without output (shell-like steps). */
+  timeout?: number
+  description?: string
+}
+
+/** A step as configured: a name and what to do when a build runs it. */
+export interface StepSpec {
+  readonly kind: 'step'
+  readonly type: string
+  readonly name: string
+  readonly options: StepOptions
+  /** Plain data that identifies the step's configuration (for reconfigure diffs). */
+  readonly fingerprint: unknown
+  run(ctx: StepContext): Promise<Result>
+}
+
+export interface LogWriter {
+  readonly logid: number
+  /** Text may hold partial lines; whole lines are flushed as they complete. */
+  write(text: string, stream?: 'o' | 'e' | 'h'): void
+  finish(): Promise<void>
+}
+
+export interface RunCommandOptions {
+  /** Log the command's output into (default: a `stdio` log of the step). `false`: no log. */
+  log?: LogWriter | false
+  /** Collect stdout (and stderr) into the result. */
+  collectStdout?: boolean
+  collectStderr?: boolean
+}
+
+export interface StepBuildInfo {
+  buildid: number
+  number: number
+  builderid: number
+  builderName: string
+  buildrequestid: number
+  buildsetid: number
+  workerName: string
+  sourcestamps: SourceStampEntity[]
+  /** The eval-style URL of this build in the web UI. */
+  url: string
+}
+
+/** Everything a running step may use. */
+export interface StepContext {
+  readonly build: StepBuildInfo
+  readonly stepid: number
+  readonly worker: WorkerConnection
+  /** Aborted when the build is stopped. */
+  readonly signal: AbortSignal
+  readonly log: Logger
+  getProperty(name: string): unknown
+  hasProperty(name: string): boolean
+  setProperty(name: string, value: unknown, source: string): Promise<void>
+  properties(): Record<string, [unknown, string]>
+  render<T>(value: T | Renderable<T>): Promise<T>
+  /** Renders deeply: renderables inside arrays/objects too. */
+  renderDeep<T>(value: T): Promise<T>
+  addLog(name: string, type?: 's' | 't' | 'h'): Promise<LogWriter>
+  /** Runs a worker command; output streams into the step's stdio log. */
+  runCommand(cmd: Omit<RemoteCommand, 'builderName'>, opts?: RunCommandOptions): Promise<CommandResult & { stdout: string; stderr: string }>
+  setStateString(text: string): Promise<void>
+  addURL(name: string, url: string): Promise<void>
+  /** Fan out: adds buildsets for triggerable schedulers with this build as parent. */
+  trigger(requests: TriggerRequest[]): Promise<TriggeredBuildset[]>
+  /** Waits for triggered buildsets; resolves with each one's result. */
+  waitForBuildsets(bsids: number[], onComplete?: (bsid: number, results: Result) => void): Promise<Map<number, Result>>
+  /** Cancels the unfinished requests (and stops the builds) of these buildsets. */
+  cancelBuildsets(bsids: number[], reason: string): Promise<void>
+  /** Values a plugin put in the build for its steps (by key). */
+  services: ServiceLocator
+}
+
+/** Typed access to services plugins provide (see createKey). */
+export interface ServiceLocator {
+  get<T>(key: { readonly id: string; readonly __type?: T }): T
+}

@@ -1,0 +1,47 @@
+import type { Data } from '../data/data.ts'
+import type { Bus } from '../bus/bus.ts'
+import type { Logger } from '../util/logger.ts'
+import type { ChangeEntity } from '../data/changes.ts'
+import type { SourceStampSpec } from '../data/sourcestamps.ts'
+import type { AddedBuildset } from '../data/buildsets.ts'
+
+/** What a running scheduler may use. */
+export interface SchedulerServices {
+  data: Data
+  bus: Bus
+  log: Logger
+  schedulerid: number
+  /** Adds a buildset for these builders (names), with `scheduler` set to this scheduler's name. */
+  addBuildset(spec: {
+    builderNames?: string[]; reason: string; sourcestamps: (SourceStampSpec | number)[]; properties?: Record<string, unknown>
+    propertySource?: string; priority?: number; external_idstring?: string | null; rebuilt_buildid?: number | null
+  }): Promise<AddedBuildset>
+  enabled(): Promise<boolean>
+}
+
+export interface SchedulerRuntime {
+  start(): Promise<void> | void
+  stop(): Promise<void> | void
+  /** Changes arrive here (only schedulers that want changes define it). */
+  onChange?(change: ChangeEntity): Promise<void>
+}
+
+/** A scheduler as configured. `create` runs when the master starts it. */
+export interface SchedulerSpec {
+  readonly kind: 'scheduler'
+  readonly type: string
+  readonly name: string
+  readonly builderNames: string[]
+  readonly priority?: number
+  readonly properties?: Record<string, unknown>
+  /** Plain data identifying the configuration (reconfigure restarts a scheduler when it changes). */
+  readonly fingerprint: unknown
+  create(services: SchedulerServices): SchedulerRuntime
+}
+
+export interface BaseSchedulerOptions {
+  name: string
+  builderNames: string[]
+  properties?: Record<string, unknown>
+  priority?: number
+}

@@ -1,0 +1,65 @@
+import { Cron } from 'croner'
+import type { BaseSchedulerOptions, SchedulerServices, SchedulerSpec } from './scheduler.ts'
+
+export interface NightlyOptions extends BaseSchedulerOptions {
+  /** A cron expression (`'0 3 * * *'`), evaluated by croner. */
+  cron: string
+  timezone?: string
+  branch?: string | null
+  repository?: string
+  project?: string
+  /** Only build if a change on the branch arrived since the last build. */
+  onlyIfChanged?: boolean
+}
+
+/** Builds at fixed times (Buildbot's Nightly), from a cron expression. */
+export function nightly(opts: NightlyOptions): SchedulerSpec {
+  return {
+    kind: 'scheduler', type: 'nightly', name: opts.name, builderNames: opts.builderNames, priority: opts.priority, properties: opts.properties,
+    fingerprint: { type: 'nightly', cron: opts.cron, tz: opts.timezone ?? null, builderNames: opts.builderNames, branch: opts.branch ?? null },
+    create(s: SchedulerServices) {
+      let job: Cron | undefined
+      let changedSince = false
+      const fire = async () => {
+        if (opts.onlyIfChanged && !changedSince) return
+        changedSince = false
+        await s.addBuildset({ reason: `The Nightly scheduler named '${opts.name}' triggered this build`, properties: opts.properties, priority: opts.priority,
+          sourcestamps: [{ branch: opts.branch ?? null, repository: opts.repository ?? '', project: opts.project ?? '' }] })
+      }
+      return {
+        start() { job = new Cron(opts.cron, { timezone: opts.timezone, protect: true }, () => { void fire().catch((e) => s.log.error({ err: String(e) }, 'nightly failed')) }) },
+        stop() { job?.stop() },
+        async onChange(change) { if (opts.branch === undefined || change.branch === opts.branch) changedSince = true },
+      }
+    },
+  }
+}
+
+export interface PeriodicOptions extends BaseSchedulerOptions { periodicBuildTimer: number; branch?: string | null; repository?: string }
+
+/** Builds every `periodicBuildTimer` seconds, counted from the last build (kept across restarts). */
+export function periodic(opts: PeriodicOptions): SchedulerSpec {
+  return {
+    kind: 'scheduler', type: 'periodic', name: opts.name, builderNames: opts.builderNames, priority: opts.priority, properties: opts.properties,
+    fingerprint: { type: 'periodic', every: opts.periodicBuildTimer, builderNames: opts.builderNames },
+    create(s: SchedulerServices) {
+      let timer: NodeJS.Timeout | undefined
+      let objectid = 0
+      const tick = async () => {
+        await s.data.state.setState(objectid, 'last_build', Date.now())
+        await s.addBuildset({ reason: `The Periodic scheduler named '${opts.name}' triggered this build`, properties: opts.properties, priority: opts.priority,
+          sourcestamps: [{ branch: opts.branch ?? null, repository: opts.repository ?? '' }] })
+        timer = setTimeout(() => void tick(), opts.periodicBuildTimer * 1000)
+      }
+      return {
+        async start() {
+          objectid = await s.data.state.objectId(opts.name, 'PeriodicScheduler')
+          const last = await s.data.state.getState<number>(objectid, 'last_build', 0)
+          const wait = Math.max(0, last + opts.periodicBuildTimer * 1000 - Date.now())
+          timer = setTimeout(() => void tick().catch((e) => s.log.error({ err: String(e) }, 'periodic failed')), wait)
+        },
+        stop() { if (timer) clearTimeout(timer) },
+      }
+    },
+  }
+}

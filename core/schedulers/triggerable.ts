@@ -1,0 +1,10 @@
+import type { BaseSchedulerOptions, SchedulerSpec } from './scheduler.ts'
+
+/** A scheduler only Trigger steps fire; its builders get the triggering build's properties. */
+export function triggerable(opts: BaseSchedulerOptions): SchedulerSpec {
+  return {
+    kind: 'scheduler', type: 'triggerable', name: opts.name, builderNames: opts.builderNames, priority: opts.priority, properties: opts.properties,
+    fingerprint: { type: 'triggerable', builderNames: opts.builderNames },
+    create() { return { start() {}, stop() {} } },
+  }
+}

@@ -1,0 +1,53 @@
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+
+/** Where `secret('name')` values come from. */
+export interface SecretsProvider {
+  readonly kind: 'secrets'
+  readonly description: string
+  get(name: string): Promise<string | undefined>
+}
+
+/** One file per secret in a directory (Buildbot's SecretInAFile); trailing newlines are stripped. */
+export function secretsFromDir(dir: string): SecretsProvider {
+  return {
+    kind: 'secrets', description: `directory ${dir}`,
+    async get(name) {
+      if (!/^[A-Za-z0-9_.-]+$/.test(name) || name.startsWith('.')) return undefined
+      try { return (await readFile(join(dir, name), 'utf8')).replace(/\r?\n$/, '') } catch { return undefined }
+    },
+  }
+}
+
+/** Environment variables: `secret('github-token')` reads `<prefix>GITHUB_TOKEN`. */
+export function secretsFromEnv(prefix = 'BUILDBOT_SECRET_'): SecretsProvider {
+  return {
+    kind: 'secrets', description: `environment variables ${prefix}*`,
+    async get(name) { return process.env[prefix + name.toUpperCase().replace(/[^A-Z0-9]/g, '_')] },
+  }
+}
+
+/** Fixed values, for tests and small set-ups. */
+export function secretsFromObject(values: Record<string, string>): SecretsProvider {
+  return { kind: 'secrets', description: 'inline values', async get(name) { return values[name] } }
+}
+
+/** Resolves secrets through the providers in order and remembers values so they can be redacted. */
+export class SecretResolver {
+  private readonly seen = new Set<string>()
+  constructor(private providers: readonly SecretsProvider[]) {}
+  setProviders(p: readonly SecretsProvider[]) { this.providers = p }
+  async get(name: string): Promise<string> {
+    for (const p of this.providers) {
+      const v = await p.get(name)
+      if (v != null) { if (v.length >= 4) this.seen.add(v); return v }
+    }
+    throw new Error(`secret '${name}' was not found (looked in: ${this.providers.map((p) => p.description).join(', ') || 'no secrets providers configured'}); add it to one of them or configure 'secretsProviders'`)
+  }
+  values(): Iterable<string> { return this.seen }
+  redact(text: string): string {
+    let out = text
+    for (const s of this.seen) if (out.includes(s)) out = out.split(s).join('<secret>')
+    return out
+  }
+}
