@@ -1,5 +1,6 @@
 import { LitElement, html, nothing } from 'lit'
 import { LogController } from '../controllers/log-controller.ts'
+import { ResourceController } from '../controllers/resource-controller.ts'
 import { sharedStyles } from './shared-styles.ts'
 
 /** The `warnings` log of an evaluation step, shown inline when the step has one. */
@@ -7,10 +8,14 @@ export class BbEvalWarnings extends LitElement {
   static override properties = { stepid: { type: Number } }
   static override styles = [sharedStyles]
   declare stepid: number
+  private readonly logs = new ResourceController(this, { path: null })
   private readonly log = new LogController(this)
 
   override willUpdate(): void {
-    this.log.setPath(`steps/${this.stepid}/logs/warnings`)
+    this.logs.setPath(`steps/${this.stepid}/logs`)
+    // Only steps that have a `warnings` log are read, so other steps cost no 404.
+    const warnings = this.logs.items.find((l) => l.slug === 'warnings')
+    this.log.setPath(warnings ? `logs/${warnings.logid}` : null)
   }
 
   override render() {

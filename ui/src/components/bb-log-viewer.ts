@@ -78,6 +78,8 @@ export class BbLogViewer extends LitElement {
       const v = this.virtualizer
       if (!v) return
       await v.updateComplete
+      // New items are laid out on the next frames; scrolling before that targets the old layout.
+      await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))
       try {
         v.element(index)?.scrollIntoView({ block })
         return
