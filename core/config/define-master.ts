@@ -14,7 +14,7 @@ export interface WorkerDecl {
   readonly name: string
   /** Password of a remote `buildbot-worker` (a secret reference or a string). */
   readonly password?: string | SecretRef
-  /** Builds it runs at once (local default: 2 per CPU core, remote default: 1). */
+  /** Builds it runs at once (local default: 2 per CPU core, at least 4; remote default: no limit, as Buildbot). */
   readonly maxBuilds?: number
   readonly properties?: Record<string, unknown>
   /** Local workers: directory for builder folders (default `<basedir>/workers/<name>`). */
