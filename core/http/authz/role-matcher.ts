@@ -1,0 +1,30 @@
+import type { RoleMatcher, UserInfo } from '../master-surface.ts'
+
+/** The owner string Buildbot stores: the first non-empty of email, username, full_name. */
+export function ownerOf(user: UserInfo): string {
+  if (user.anonymous) return 'anonymous'
+  return user.email || user.username || user.full_name || 'anonymous'
+}
+
+/** Roles one matcher gives a user (`owner` roles depend on the target: see `ownerRoles`). */
+export function rolesFrom(m: RoleMatcher, user: UserInfo): string[] {
+  if (user.anonymous) return []
+  const byValue = (value: string | undefined, test: (want: string) => boolean = (w) => w === value) =>
+    value == null ? [] : Object.entries(m.roles ?? {}).filter(([, vals]) => vals.some(test)).map(([role]) => role)
+  switch (m.kind) {
+    case 'groups': {
+      const prefix = m.groupPrefix ?? ''
+      return (user.groups ?? []).filter((g) => g.startsWith(prefix)).map((g) => g.slice(prefix.length))
+    }
+    case 'emails': return byValue(user.email)
+    case 'usernames': return byValue(user.username)
+    case 'domain': return byValue(user.email, (d) => !!user.email && user.email.toLowerCase().endsWith('@' + d.toLowerCase()))
+    case 'owner': return []
+  }
+}
+
+/** The owner role, when the target's owner is this user. */
+export function ownerRoles(m: RoleMatcher, user: UserInfo, owner: string | null | undefined): string[] {
+  if (m.kind !== 'owner' || !m.role || user.anonymous || !owner) return []
+  return [user.email, user.username, user.full_name].includes(owner) ? [m.role] : []
+}

@@ -1,0 +1,64 @@
+import { readFile, stat } from 'node:fs/promises'
+import { extname, join, normalize, sep } from 'node:path'
+import type { FastifyInstance, FastifyReply } from 'fastify'
+import type { HttpSurface, UserInfo } from './master-surface.ts'
+import type { Authz } from './authz/authz.ts'
+import { userCan } from './authz/authz.ts'
+import type { SessionCodec } from './auth/session.ts'
+import { authName } from './auth/auth-routes.ts'
+
+const MIME: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8', '.json': 'application/json; charset=utf-8', '.map': 'application/json; charset=utf-8',
+  '.svg': 'image/svg+xml', '.png': 'image/png', '.ico': 'image/x-icon', '.woff2': 'font/woff2', '.txt': 'text/plain; charset=utf-8',
+}
+const PLACEHOLDER = '<!-- BUILDBOT_CONFIG_PLACEHOLDER -->'
+const NOT_BUILT = '<!doctype html><meta charset="utf-8"><title>buildbot-nix</title><p>The web UI is not built. The API is at <a href="api/v2">api/v2</a>.</p>'
+
+/** The object served at `/config` and injected into index.html as `window.buildbotFrontendConfig`. */
+export function frontendConfig(surface: HttpSurface, authz: Authz, user: UserInfo): Record<string, unknown> {
+  return {
+    title: surface.title, titleURL: surface.buildbotURL, buildbotURL: surface.buildbotURL, multiMaster: false,
+    port: surface.www.port, plugins: {}, auth: { name: authName(surface.www) }, authz: {}, avatar_methods: { name: 'gravatar' },
+    versions: [['buildbot-nix', '0.1.0'], ['Node', process.version]],
+    user, user_can: userCan(authz, user),
+    user_any_access_allowed: authz.allowed({ action: 'get', endpoint: 'masters' }, user),
+  }
+}
+
+/** `/config`, `/` (index.html with the config injected) and the UI's static files. */
+export function registerUiRoutes(app: FastifyInstance, opts: { surface: HttpSurface; authz: Authz; sessions: SessionCodec }) {
+  const { surface, authz, sessions } = opts
+  const userOf = (cookie: string | undefined) => sessions.userOf(cookie)
+
+  app.get('/config', async (req, reply) => reply.header('cache-control', 'public,max-age=0')
+    .header('content-type', 'application/json; charset=utf-8').send(JSON.stringify(frontendConfig(surface, authz, userOf(req.headers.cookie)))))
+
+  async function index(cookie: string | undefined, reply: FastifyReply) {
+    const html = surface.uiDir ? await readFile(join(surface.uiDir, 'index.html'), 'utf8').catch(() => undefined) : undefined
+    reply.header('content-type', 'text/html; charset=utf-8').header('cache-control', 'no-cache')
+    if (html === undefined) return reply.send(NOT_BUILT)
+    // `<` escaped so no config value can close the script element.
+    const json = JSON.stringify(frontendConfig(surface, authz, userOf(cookie))).replace(/</g, '\\u003c')
+    const script = `<script id="bb-config">window.buildbotFrontendConfig = ${json};</script>`
+    return reply.send(html.includes(PLACEHOLDER) ? html.replace(PLACEHOLDER, () => script) : html.replace('</head>', () => `${script}</head>`))
+  }
+
+  app.get('/', async (req, reply) => index(req.headers.cookie, reply))
+  app.get('/*', async (req, reply) => {
+    const rel = decodeURIComponent(req.url.split('?')[0]!).replace(/^\/+/, '')
+    const root = surface.uiDir
+    if (root) {
+      const file = normalize(join(root, rel))
+      if (file.startsWith(normalize(root) + sep)) {
+        const st = await stat(file).catch(() => undefined)
+        if (st?.isFile()) {
+          return reply.header('content-type', MIME[extname(file)] ?? 'application/octet-stream').send(await readFile(file))
+        }
+      }
+    }
+    // Client-side routes (no file extension) get the app; missing files a 404.
+    if (!extname(rel)) return index(req.headers.cookie, reply)
+    return reply.code(404).header('content-type', 'text/plain; charset=utf-8').send('not found')
+  })
+}
