@@ -171,10 +171,17 @@ export class ResourceController<T extends Entity = Entity> implements ReactiveCo
   private changed(): void {
     this.cached = null
     this.version++
-    // Thousands of events in a burst cause one render, not thousands.
+    // Each /ws frame is its own task: batching per animation frame turns a burst of thousands
+    // of events into one render per frame. Hidden tabs get no frames, hence the timeout too.
     if (this.updateQueued) return
     this.updateQueued = true
-    queueMicrotask(() => { this.updateQueued = false; this.host.requestUpdate() })
+    const flush = () => {
+      if (!this.updateQueued) return
+      this.updateQueued = false
+      this.host.requestUpdate()
+    }
+    requestAnimationFrame(flush)
+    setTimeout(flush, 250)
   }
 }
 
