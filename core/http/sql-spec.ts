@@ -52,7 +52,7 @@ export function notNullBool(column: string): SqlField {
   }
 }
 
-export interface SqlPage<R> { rows: R[]; total: number; rest: Pick<ResultSpec, 'filters' | 'order' | 'limit' | 'offset'> }
+export interface SqlPage<R> { rows: R[]; total: number; rest?: Pick<ResultSpec, 'filters' | 'order' | 'limit' | 'offset'> }
 
 /**
  * Pushes filters, order, limit and offset into `base` where the fields map to SQL. Returns the
@@ -81,7 +81,7 @@ export async function runSqlSpec<R>(base: AnySelect, spec: ResultSpec, fields: S
   else if (spec.offset) q = q.limit(dialectMaxLimit)
   if (spec.offset) q = q.offset(spec.offset)
   const [rows, count] = await Promise.all([q.execute() as Promise<R[]>, countQ])
-  return { rows, total: count ? Number((count as { n: number }).n) : rows.length, rest: { filters: [], order: [] } }
+  return { rows, total: count ? Number((count as { n: number }).n) : rows.length }
 }
 
 /** sqlite needs a LIMIT before OFFSET; this is its "no limit". */
