@@ -19,7 +19,7 @@ try {
     const { page, close } = await newPage(h.browser)
     await page.goto(`${server.url}#/builds/${EVAL_BUILD}`)
     await page.locator('[data-testid=matrix-counts]', { hasText: `${JOBS} attributes` }).waitFor()
-    await page.locator('.job[data-attr]').first().waitFor()
+    await page.locator('.job[data-attr]').first().waitFor({ state: 'attached' })
     // Times measured inside the page, from navigation start.
     const t = await page.evaluate(() => new Promise<{ fcp: number | null; usable: number }>((resolve) =>
       requestAnimationFrame(() => resolve({

@@ -22,7 +22,8 @@ export interface Fixtures {
   changes: Row[]
 }
 
-const T0 = 1_790_000_000
+// Recent, so running builds show plausible durations.
+const T0 = Math.floor(Date.now() / 1000) - 3600
 const sourced = (o: Row, source = 'Change'): Row => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, [v, source]]))
 
 export const EVAL_BUILD = 3
@@ -90,7 +91,7 @@ export function makeFixtures(opts: { jobs?: number; logLines?: number } = {}): F
     if (i % 1000 === 7) stdio.push(`e\x1b[31merror:\x1b[0m something odd at line ${i + 1}`)
     else stdio.push(`obuilding step ${i + 1} of pkg-00001`)
   }
-  const warnings = ['twarning: input "nixpkgs" is locked to an old revision']
+  const warnings = ['warning: input "nixpkgs" is locked to an old revision']
   const logs = [log(321, 32, 'stdio', 's', 3), log(322, 32, 'warnings', 't', warnings.length), log(LOG_ID, 41, 'stdio', 's', stdio.length, false)]
   const logLines = new Map<number, string[]>([[321, ['hnix-eval-jobs --flake .#checks', 'oevaluated', 'hexit 0']], [322, warnings], [LOG_ID, stdio]])
   const request = (buildrequestid: number, builderid: number, buildsetid: number, complete: boolean, claimed: boolean) => ({
@@ -114,7 +115,7 @@ export function makeFixtures(opts: { jobs?: number; logLines?: number } = {}): F
     all_fields: [{ ...field('', 'nested'), fullName: null, layout: 'vertical', columns: 1, fields: [field('username', 'username'), field('reason', 'text', { default: 'force build' })] },
       { ...field('', 'nested'), fullName: null, label: 'Source', fields: [field('branch', 'text', { default: 'main' }), field('revision', 'text')] }],
   }]
-  const t0ms = T0 * 1000
+  const t0ms = Date.now() - 150_000
   const nixjobs: Row[] = []
   for (let i = 1; i <= jobCount; i++) {
     const state = i % 50 === 0 ? 'failed' : i % 37 === 0 ? 'building' : i % 41 === 0 ? 'pending' : i % 97 === 0 ? 'dependency-failed' : 'success'

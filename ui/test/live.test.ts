@@ -23,6 +23,7 @@ it('the build matrix shows failures first, filters, searches and follows nixjobs
   await page.locator('details[aria-label="evaluation warnings"]', { hasText: 'locked to an old revision' }).waitFor()
   await page.locator('[data-testid=timeline-stats]', { hasText: 'Slowest' }).waitFor()
   await screenshot(page, 'matrix')
+  await page.locator('bb-matrix-timeline canvas').screenshot({ path: (await screenshot(page, 'matrix-timeline')) })
 
   await page.click('button[data-filter=failed]')
   await page.locator('lit-virtualizer[data-count="6"]').waitFor()
@@ -45,6 +46,7 @@ it('the matrix with 5,000 attributes renders only visible rows', async ({ h }) =
   const { page, close } = await newPage(h!.browser, { viewport: 'phone' })
   await page.goto(`${server.url}#/builds/${EVAL_BUILD}`)
   await page.locator('[data-testid=matrix-counts]', { hasText: '5000 attributes' }).waitFor()
+  await page.locator('lit-virtualizer.list').scrollIntoViewIfNeeded()
   await page.locator('.job[data-attr]').first().waitFor()
   assert.ok(await page.locator('.job[data-attr]').count() < 200)
   await screenshot(page, 'matrix', 'phone')

@@ -13,7 +13,7 @@ const MAX_HEIGHT = 320
 export class BbMatrixTimeline extends LitElement {
   static override properties = { jobs: { attribute: false }, version: { type: Number }, hovered: { state: true } }
   static override styles = [sharedStyles, css`
-    canvas { width: 100%; display: block; border: 1px solid var(--border); border-radius: 4px; background: var(--log-bg); }
+    canvas { width: 100%; max-height: 35vh; display: block; border: 1px solid var(--border); border-radius: 4px; background: var(--log-bg); }
   `]
   declare jobs: NixJob[]
   declare version: number

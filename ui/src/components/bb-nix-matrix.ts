@@ -22,7 +22,7 @@ export class BbNixMatrix extends LitElement {
     .progress { height: .6rem; background: var(--border); border-radius: 3px; overflow: hidden; display: flex; }
     .progress > span { display: block; height: 100%; }
     .list { height: 60vh; border: 1px solid var(--border); border-radius: 4px; }
-    .job { display: grid; grid-template-columns: minmax(0, 1fr) 9rem 9rem 5rem; gap: .5rem; width: 100%;
+    .job { display: grid; grid-template-columns: minmax(0, 1fr) 9rem 10rem 6rem; gap: .5rem; width: 100%;
       padding: .2rem .5rem; border-bottom: 1px solid var(--border); box-sizing: border-box; align-items: center; }
     .head { font-weight: 600; color: var(--muted); font-size: .85rem; }
     .attr { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
@@ -76,6 +76,9 @@ export class BbNixMatrix extends LitElement {
           <span style="width:${pct(done - failed - (counts.get('success') ?? 0))}%; background: var(--skipped)"></span>
           <span style="width:${pct(counts.get('building') ?? 0)}%; background: var(--running)"></span>
         </div>
+        <details open style="margin-top:.5rem"><summary>Timeline</summary>
+          <bb-matrix-timeline .jobs=${all} .version=${this.jobs.version}></bb-matrix-timeline>
+        </details>
         <div class="row filters" role="group" aria-label="filter by state" style="margin:.5rem 0">
           ${FILTERS.map((f) => {
             const n = f === '' ? all.length : f === 'failed' ? failed : counts.get(f) ?? 0
@@ -90,8 +93,6 @@ export class BbNixMatrix extends LitElement {
         <lit-virtualizer class="list" scroller role="list" aria-label="attributes" data-count=${list.length}
           .items=${list} .keyFunction=${(j: NixJob) => j.jobid} .renderItem=${(j: NixJob) => this.renderJob(j)}></lit-virtualizer>
         ${!list.length && !this.jobs.loading ? html`<p class="muted">No attributes${this.query || this.filter ? ' match' : ' yet'}.</p>` : nothing}
-        <h3>Timeline</h3>
-        <bb-matrix-timeline .jobs=${all} .version=${this.jobs.version}></bb-matrix-timeline>
       </section>`
   }
 
