@@ -50,6 +50,7 @@ export function createMaster(opts: MasterOptions) {
   let schedulers!: SchedulerHost
   let http: ReturnType<typeof createHttpServer> | undefined
   let msgpack: MsgpackListener | undefined
+  let control: ReturnType<typeof createMasterControl> | undefined
   const changeSources = new Map<string, RunningPart<ChangeSourceRuntime>>()
   const reporters = new Map<string, RunningPart<ReporterRuntime>>()
   const plugins = new Map<string, { inst: PluginInstance; abort: AbortController }>()
@@ -221,6 +222,9 @@ export function createMaster(opts: MasterOptions) {
     get ports() { return ports },
     get brd() { return brd },
     get workers() { return workers },
+    get schedulers() { return schedulers },
+    /** The control calls (force, stop, cancel, ...) the JSON-RPC surface uses; set once started. */
+    get control() { if (!control) throw new Error('the master is not started'); return control },
 
     async start(): Promise<void> {
       db = await connectDb(config.db, { baseDir: config.basedir })
@@ -242,9 +246,10 @@ export function createMaster(opts: MasterOptions) {
       await applyPlugins()
       await applyChangeSources()
       await applyReporters()
+      control = createMasterControl({ data, brd, workers, schedulers })
       http = createHttpServer({
         data, bus, log, title: config.title, buildbotURL: config.buildbotURL, www: config.www, uiDir: opts.uiDir,
-        control: createMasterControl({ data, brd, workers, schedulers }),
+        control,
         rpcActions: () => config.rpcActions, restEndpoints: () => config.restEndpoints, changeHooks: () => config.changeHooks,
       })
       ports.www = (await http.listen()).port
