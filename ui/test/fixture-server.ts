@@ -18,6 +18,8 @@ export interface FixtureServer {
   subscribed(path: string): Promise<void>
   /** Closes every open `/ws` socket, as a master restart would. */
   dropSockets(): void
+  /** While refused, every new `/ws` connection is closed at once (a master still starting). */
+  refuseSockets(refuse: boolean): void
   close(): Promise<void>
 }
 
@@ -44,6 +46,7 @@ export async function startFixtureServer(opts: FixtureServerOptions): Promise<Fi
   const sockets = new Map<WebSocket, Set<string>>()
   const waiters: { path: string; resolve: () => void }[] = []
   const controls: ControlCall[] = []
+  let refusing = false
   const withProps = (b: Row, q: Query) => {
     const names = q.getAll('property')
     if (!names.length) return { ...b, properties: {} }
@@ -133,6 +136,7 @@ export async function startFixtureServer(opts: FixtureServerOptions): Promise<Fi
   })
   app.register(async (scope) => {
     scope.get('/ws', { websocket: true }, (socket) => {
+      if (refusing) { socket.terminate(); return }
       const paths = new Set<string>()
       sockets.set(socket, paths)
       socket.on('close', () => sockets.delete(socket))
@@ -164,6 +168,7 @@ export async function startFixtureServer(opts: FixtureServerOptions): Promise<Fi
       for (const socket of sockets.keys()) socket.terminate()
       sockets.clear()
     },
+    refuseSockets(refuse) { refusing = refuse },
     close: () => app.close(),
   }
 }

@@ -90,6 +90,23 @@ it('after the socket drops, the UI reconnects, subscribes again and catches up',
   await close()
 })
 
+it('a page loaded while /ws is refused shows REST data, then subscribes once the socket comes up', async ({ h }) => {
+  const server = await h!.start()
+  server.refuseSockets(true)
+  const { page, close } = await newPage(h!.browser)
+  await page.goto(`${server.url}#/buildrequests`)
+  await page.locator('tr[data-buildrequest="7"]').waitFor()
+  await page.locator('[role=status]', { hasText: 'Disconnected' }).waitFor()
+  server.data.buildrequests.push({ ...server.data.buildrequests[5], buildrequestid: 9 })
+  const subscribed = server.subscribed('buildrequests/*/*')
+  server.refuseSockets(false)
+  await subscribed
+  await page.locator('tr[data-buildrequest="9"]').waitFor()
+  server.publish('buildrequests/9/complete', { ...server.data.buildrequests.at(-1), complete: true })
+  await page.locator('tr[data-buildrequest="9"]').waitFor({ state: 'detached' })
+  await close()
+})
+
 it('actions follow user_can, show a 403 and send JSON-RPC with the force fields', async ({ h }) => {
   const server = await h!.start({
     config: { auth: { name: 'GitHub', oauth2: true }, user: { anonymous: true }, user_can: { stop: false, rebuild: true, force: true, cancel: true, reload: false } },

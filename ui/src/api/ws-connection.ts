@@ -31,7 +31,7 @@ export class WsConnection {
   private opened: Promise<void> | null = null
   private retryMs = 0
   private retryTimer: ReturnType<typeof setTimeout> | null = null
-  private everOpened = false
+  private needResync = false
   private closed = false
   connected = false
 
@@ -88,27 +88,30 @@ export class WsConnection {
 
   private open(): Promise<void> {
     if (this.opened) return this.opened
-    this.opened = new Promise<void>((resolve) => {
+    this.opened = new Promise<void>((resolve, reject) => {
       const socket = new WebSocket(this.url)
       this.socket = socket
       socket.onopen = () => {
-        const wasReconnect = this.everOpened
-        this.everOpened = true
         this.retryMs = 0
         this.setConnected(true)
         resolve()
-        if (wasReconnect) void this.resubscribe()
+        // After any lost or failed connection, paths must be consumed again and lists re-read.
+        if (this.needResync) { this.needResync = false; void this.resubscribe() }
       }
       socket.onmessage = (ev) => this.receive(String(ev.data))
       socket.onclose = () => {
+        reject(new Error('websocket closed'))
         for (const p of this.pending.values()) p.reject(new Error('websocket closed'))
         this.pending.clear()
         this.socket = null
         this.opened = null
+        this.needResync = true
         this.setConnected(false)
         if (!this.closed) this.scheduleReconnect()
       }
     })
+    // Callers that await a dead attempt get the rejection; this keeps it from going unhandled.
+    this.opened.catch(() => {})
     return this.opened
   }
 
