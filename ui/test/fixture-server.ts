@@ -101,6 +101,7 @@ export async function startFixtureServer(opts: FixtureServerOptions): Promise<Fi
     }],
     [/^buildrequests$/, (_m, q) => ({ plural: 'buildrequests', items: d.buildrequests.filter((r) => q.get('complete') !== 'false' || !r.complete) })],
     [/^buildrequests\/(\d+)$/, (m) => one('buildrequests', d.buildrequests.find((r) => r.buildrequestid === +m[1]))],
+    [/^buildrequests\/(\d+)\/builds$/, (m, q) => listBuilds(d.builds.filter((b) => b.buildrequestid === +m[1]), q)],
     [/^buildsets\/(\d+)$/, (m) => one('buildsets', d.buildsets.find((s) => s.bsid === +m[1]))],
     [/^workers$/, () => ({ plural: 'workers', items: d.workers })],
     [/^forceschedulers$/, () => ({ plural: 'forceschedulers', items: d.forceschedulers })],

@@ -75,6 +75,8 @@ it('builders, workers and pending requests pages render the API data', async ({ 
   await page.locator('tr[data-buildrequest="6"]').waitFor()
   assert.is(await page.locator('tr[data-buildrequest]').count(), 3)
   await screenshot(page, 'buildrequests', 'desktop')
+  await page.goto(`${server.url}#/buildrequests/4`)
+  await page.locator('a', { hasText: 'build 4' }).waitFor()
   await close()
 })
 

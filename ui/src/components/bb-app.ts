@@ -14,6 +14,7 @@ import '../pages/bb-build-page.ts'
 import '../pages/bb-log-page.ts'
 import '../pages/bb-workers-page.ts'
 import '../pages/bb-buildrequests-page.ts'
+import '../pages/bb-buildrequest-page.ts'
 
 /** The shell: provides the API client and config to every page and picks the page by route. */
 export class BbApp extends LitElement {
@@ -111,6 +112,7 @@ export class BbApp extends LitElement {
       case 'log': return html`<bb-log-page .route=${route}></bb-log-page>`
       case 'workers': return html`<bb-workers-page></bb-workers-page>`
       case 'buildrequests': return html`<bb-buildrequests-page></bb-buildrequests-page>`
+      case 'buildrequest': return html`<bb-buildrequest-page .buildrequestid=${route.buildrequestid}></bb-buildrequest-page>`
       case 'notFound': return html`<p class="error">No page at <code>#/${route.path}</code>. <a href="#/projects">Projects</a></p>`
     }
   }
@@ -120,6 +122,7 @@ function sectionOf(route: Route): string {
   switch (route.name) {
     case 'project': return 'projects'
     case 'builder': case 'build': case 'log': return 'builders'
+    case 'buildrequest': return 'buildrequests'
     default: return route.name
   }
 }

@@ -8,6 +8,7 @@ test('Buildbot links parse', () => {
   assert.equal(parseRoute('#/builders'), { name: 'builders' })
   assert.equal(parseRoute('#/workers'), { name: 'workers' })
   assert.equal(parseRoute('#/buildrequests'), { name: 'buildrequests' })
+  assert.equal(parseRoute('#/buildrequests/5'), { name: 'buildrequest', buildrequestid: 5 })
   assert.equal(parseRoute(''), { name: 'projects' })
   assert.equal(parseRoute('#/projects/4'), { name: 'project', projectid: 4 })
   assert.equal(parseRoute('#/nope/x'), { name: 'notFound', path: 'nope/x' })
@@ -23,7 +24,7 @@ test('log links carry the line', () => {
 test('routeHref is the inverse of parseRoute', () => {
   const routes: Route[] = [
     { name: 'projects' }, { name: 'project', projectid: 2 }, { name: 'builder', builderid: 3 },
-    { name: 'build', buildPath: 'builds/4' }, { name: 'workers' }, { name: 'buildrequests' },
+    { name: 'build', buildPath: 'builds/4' }, { name: 'workers' }, { name: 'buildrequests' }, { name: 'buildrequest', buildrequestid: 3 },
     { name: 'log', buildPath: 'builders/1/builds/2', step: '3', slug: 'stdio', line: 10 },
   ]
   for (const r of routes) assert.equal(parseRoute(routeHref(r)), r)

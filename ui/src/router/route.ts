@@ -9,6 +9,7 @@ export type Route =
   | { name: 'log'; buildPath: string; step: string; slug: string; line: number | null }
   | { name: 'workers' }
   | { name: 'buildrequests' }
+  | { name: 'buildrequest'; buildrequestid: number }
   | { name: 'notFound'; path: string }
 
 const int = (s: string | undefined): number | null => (s && /^\d+$/.test(s) ? Number(s) : null)
@@ -27,6 +28,7 @@ export function parseRoute(hash: string): Route {
   if (n === 2 && s[0] === 'builders' && int(s[1]) !== null) return { name: 'builder', builderid: int(s[1])! }
   if (n === 1 && s[0] === 'workers') return { name: 'workers' }
   if (n === 1 && (s[0] === 'buildrequests' || s[0] === 'pendingbuildrequests')) return { name: 'buildrequests' }
+  if (n === 2 && s[0] === 'buildrequests' && int(s[1]) !== null) return { name: 'buildrequest', buildrequestid: int(s[1])! }
   let buildLen = 0
   if (s[0] === 'builds' && int(s[1]) !== null) buildLen = 2
   else if (s[0] === 'builders' && int(s[1]) !== null && s[2] === 'builds' && int(s[3]) !== null) buildLen = 4
@@ -51,6 +53,7 @@ export function routeHref(route: Route): string {
     case 'log': return `#/${route.buildPath}/steps/${encodeURIComponent(route.step)}/logs/${encodeURIComponent(route.slug)}${route.line !== null ? `?line=${route.line}` : ''}`
     case 'workers': return '#/workers'
     case 'buildrequests': return '#/buildrequests'
+    case 'buildrequest': return `#/buildrequests/${route.buildrequestid}`
     case 'notFound': return `#/${route.path}`
   }
 }

@@ -1,0 +1,43 @@
+import { LitElement, html, nothing } from 'lit'
+import { ResourceController } from '../controllers/resource-controller.ts'
+import { sharedStyles } from '../components/shared-styles.ts'
+import { resultBadge } from '../components/result-badge.ts'
+import { buildHref, builderHref } from '../router/route.ts'
+import { formatEpoch } from '../util/format.ts'
+import '../components/bb-action.ts'
+
+/** One build request (`#/buildrequests/<id>`, as Buildbot links it) and the builds it started. */
+export class BbBuildrequestPage extends LitElement {
+  static override properties = { buildrequestid: { type: Number } }
+  static override styles = [sharedStyles]
+  declare buildrequestid: number
+  private readonly request = new ResourceController(this, { path: null })
+  private readonly builds = new ResourceController(this, { path: null, wsPath: 'builds/*/*', refetchOnNew: true })
+
+  override willUpdate(): void {
+    this.request.setPath(`buildrequests/${this.buildrequestid}`)
+    this.builds.setPath(`buildrequests/${this.buildrequestid}/builds`)
+  }
+
+  override render() {
+    const r = this.request.first
+    if (this.request.error) return html`<p class="error" role="alert">${this.request.error}</p>`
+    if (!r) return html`<p class="muted">Loading…</p>`
+    const builds = this.builds.items.filter((b) => b.buildrequestid === this.buildrequestid)
+    return html`
+      <nav aria-label="Breadcrumb"><a href="#/buildrequests">Pending</a> /</nav>
+      <div class="row" style="justify-content: space-between">
+        <h1>Build request #${r.buildrequestid}</h1>
+        ${!r.complete ? html`<bb-action label="Cancel" action="cancel" path="buildrequests/${r.buildrequestid}" method="cancel"></bb-action>` : nothing}
+      </div>
+      <p class="row">${resultBadge(r.results, r.complete as boolean)}
+        <a href=${builderHref(r.builderid as number)}>builder ${r.builderid}</a>
+        <span class="muted">submitted ${formatEpoch(r.submitted_at)}${r.claimed ? ', claimed' : ''}</span></p>
+      <h2>Builds</h2>
+      ${builds.length ? html`<ul>${builds.map((b) => html`<li>${resultBadge(b.results, b.complete as boolean)}
+        <a href=${buildHref(b.buildid as number)}>build ${b.buildid}</a> <span class="muted">${b.state_string}</span></li>`)}</ul>`
+        : html`<p class="muted">No build started yet.</p>`}`
+  }
+}
+
+customElements.define('bb-buildrequest-page', BbBuildrequestPage)
