@@ -1,0 +1,99 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { createAuthz, policyFromWww, ForbiddenError, userCan } from './authz.ts'
+import { ruleMatches } from './endpoint-matcher.ts'
+import { rolesFrom, ownerRoles, ownerOf } from './role-matcher.ts'
+import { fnmatch } from './fnmatch.ts'
+import type { UserInfo } from '../master-surface.ts'
+
+const anon: UserInfo = { anonymous: true }
+const alice: UserInfo = { username: 'alice', email: 'alice@corp.example', groups: ['gh-admins', 'gh-devs', 'other'] }
+const bob: UserInfo = { username: 'bob', email: 'bob@else.example' }
+
+test('fnmatch', () => {
+  assert.ok(fnmatch('nix-build', 'nix-*'))
+  assert.ok(fnmatch('a.b', 'a?b'))
+  assert.not.ok(fnmatch('axb', 'a.b'))
+  assert.ok(fnmatch('b1', 'b[0-9]'))
+  assert.not.ok(fnmatch('b1', 'b[!0-9]'))
+  assert.ok(fnmatch('anything', '*'))
+})
+
+test('endpoint matchers', () => {
+  assert.ok(ruleMatches({ action: 'any', role: 'r' }, { action: 'get' }))
+  assert.ok(ruleMatches({ action: 'control', role: 'r' }, { action: 'stop', endpoint: 'build' }))
+  assert.not.ok(ruleMatches({ action: 'control', role: 'r' }, { action: 'get' }))
+  assert.ok(ruleMatches({ action: 'view', role: 'r' }, { action: 'get' }))
+  assert.ok(ruleMatches({ action: 'force', role: 'r', builder: 'nix-*' }, { action: 'force', endpoint: 'forcescheduler', builderNames: ['nix-eval'] }))
+  assert.not.ok(ruleMatches({ action: 'force', role: 'r', builder: 'nix-*' }, { action: 'force', endpoint: 'forcescheduler', builderNames: ['lint'] }))
+  assert.not.ok(ruleMatches({ action: 'force', role: 'r' }, { action: 'stop', endpoint: 'build' }))
+  assert.ok(ruleMatches({ action: 'stop', role: 'r' }, { action: 'stop', endpoint: 'build', builderNames: ['x'] }))
+  assert.not.ok(ruleMatches({ action: 'stop', role: 'r' }, { action: 'stop', endpoint: 'worker' }))
+  assert.ok(ruleMatches({ action: 'rebuild', role: 'r' }, { action: 'rebuild', endpoint: 'build' }))
+  assert.ok(ruleMatches({ action: 'cancel', role: 'r' }, { action: 'cancel', endpoint: 'buildrequest' }))
+  assert.ok(ruleMatches({ action: 'enable', role: 'r' }, { action: 'enable', endpoint: 'scheduler' }))
+  assert.ok(ruleMatches({ action: 'reload', role: 'r' }, { action: 'reload', endpoint: 'projects', authzAction: 'reload' }))
+  assert.not.ok(ruleMatches({ action: 'reload', role: 'r' }, { action: 'get', endpoint: 'projects' }))
+})
+
+test('role matchers', () => {
+  assert.equal(rolesFrom({ kind: 'groups', groupPrefix: 'gh-' }, alice), ['admins', 'devs'])
+  assert.equal(rolesFrom({ kind: 'groups' }, alice), ['gh-admins', 'gh-devs', 'other'])
+  assert.equal(rolesFrom({ kind: 'emails', roles: { admins: ['alice@corp.example'] } }, alice), ['admins'])
+  assert.equal(rolesFrom({ kind: 'emails', roles: { admins: ['alice@corp.example'] } }, bob), [])
+  assert.equal(rolesFrom({ kind: 'usernames', roles: { admins: ['bob'], devs: ['bob', 'x'] } }, bob), ['admins', 'devs'])
+  assert.equal(rolesFrom({ kind: 'domain', roles: { staff: ['corp.example'] } }, alice), ['staff'])
+  assert.equal(rolesFrom({ kind: 'domain', roles: { staff: ['corp.example'] } }, bob), [])
+  assert.equal(rolesFrom({ kind: 'usernames', roles: { admins: ['anonymous'] } }, anon), [])
+  assert.equal(ownerRoles({ kind: 'owner', role: 'owner' }, alice, 'alice@corp.example'), ['owner'])
+  assert.equal(ownerRoles({ kind: 'owner', role: 'owner' }, bob, 'alice@corp.example'), [])
+  assert.is(ownerOf(anon), 'anonymous')
+  assert.is(ownerOf(alice), 'alice@corp.example')
+  assert.is(ownerOf({ username: 'u' }), 'u')
+})
+
+test('rules: first match decides, defaultDeny false falls through, no match allows', () => {
+  const authz = createAuthz({
+    private: false,
+    roleMatchers: [{ kind: 'groups', groupPrefix: 'gh-' }, { kind: 'owner', role: 'owner' }],
+    rules: [
+      { action: 'stop', role: 'owner', defaultDeny: false },
+      { action: 'force', role: 'devs', builder: 'nix-*' },
+      { action: 'control', role: 'admins' },
+    ],
+  })
+  const stopTarget = { action: 'stop', endpoint: 'build', builderNames: ['lint'], owner: 'bob@else.example' }
+  assert.ok(authz.allowed(stopTarget, bob))
+  assert.ok(authz.allowed(stopTarget, alice))
+  assert.not.ok(authz.allowed({ ...stopTarget, owner: 'carol' }, bob))
+  assert.ok(authz.allowed({ action: 'force', endpoint: 'forcescheduler', builderNames: ['nix-eval'] }, alice))
+  assert.throws(() => authz.assertAllowed({ action: 'force', endpoint: 'forcescheduler', builderNames: ['nix-eval'] }, bob),
+    (e: unknown) => e instanceof ForbiddenError && e.message === "you need to have role 'devs'")
+  assert.ok(authz.allowed({ action: 'get', endpoint: 'builds' }, anon))
+  assert.throws(() => authz.assertAllowed({ action: 'cancel', endpoint: 'buildrequest' }, anon), /you need to have role 'admins'/)
+})
+
+test('default policy: loopback without auth may control; others are read-only for anonymous', () => {
+  const loop = createAuthz(policyFromWww({ host: '127.0.0.1', auth: { kind: 'none' }, authz: 'default', access: 'public' }))
+  assert.equal(userCan(loop, anon), { force: true, stop: true, rebuild: true, cancel: true, reload: true })
+  for (const host of ['0.0.0.0', '192.168.1.5', '::']) {
+    const pub = createAuthz(policyFromWww({ host, auth: { kind: 'none' }, authz: 'default', access: 'public' }))
+    assert.equal(userCan(pub, anon), { force: false, stop: false, rebuild: false, cancel: false, reload: false }, host)
+    assert.ok(pub.allowed({ action: 'get', endpoint: 'builds' }, anon))
+  }
+  const up = createAuthz(policyFromWww({ host: '0.0.0.0', auth: { kind: 'userpass', users: {} }, authz: 'default', access: 'public' }))
+  assert.not.ok(up.allowed({ action: 'stop', endpoint: 'build' }, anon))
+  assert.ok(up.allowed({ action: 'stop', endpoint: 'build' }, bob))
+  const loopUp = createAuthz(policyFromWww({ host: 'localhost', auth: { kind: 'userpass', users: {} }, authz: 'default', access: 'public' }))
+  assert.not.ok(loopUp.allowed({ action: 'force', endpoint: 'forcescheduler' }, anon))
+  const plugin = createAuthz(policyFromWww({ host: '0.0.0.0', auth: { kind: 'plugin', name: 'GitHub' }, authz: 'default', access: 'public' }))
+  assert.not.ok(plugin.allowed({ action: 'force', endpoint: 'forcescheduler' }, alice))
+})
+
+test('private access requires a logged-in user for reads', () => {
+  const priv = createAuthz(policyFromWww({ host: '0.0.0.0', auth: { kind: 'userpass', users: {} }, authz: 'default', access: 'private' }))
+  assert.throws(() => priv.assertAllowed({ action: 'get', endpoint: 'builds' }, anon), /you need to have role 'user'/)
+  assert.ok(priv.allowed({ action: 'get', endpoint: 'builds' }, bob))
+})
+
+test.run()
