@@ -113,3 +113,25 @@ export async function startMaster(db: TestDatabase, input: MasterConfig, opts: {
 export function rows<T extends 'builds' | 'buildrequests' | 'buildsets' | 'steps' | 'changes'>(h: MasterHarness, table: T) {
   return h.master.data.db.k.selectFrom(table).selectAll().execute()
 }
+
+/**
+ * Registers `title` once per test database (`[sqlite] title`, `[postgres] title`); the master
+ * the body starts with `start(config)` is stopped and its database dropped afterwards.
+ */
+export function eachDb(
+  t: (title: string, fn: () => Promise<void>) => void, title: string,
+  fn: (start: (cfg: MasterConfig, o?: { basedir?: string; dbUrl?: string }) => Promise<MasterHarness>, db: TestDatabase) => Promise<void>,
+  dbs: TestDatabase[],
+): void {
+  for (const db of dbs) {
+    t(`[${db.name}] ${title}`, async () => {
+      const started: MasterHarness[] = []
+      try {
+        await fn(async (cfg, o) => { const h = await startMaster(db, cfg, o); started.push(h); return h }, db)
+      } finally {
+        for (const h of started.reverse()) await h.stop().catch((e) => console.error('stopping a test master failed:', e))
+        await db.cleanup()
+      }
+    })
+  }
+}
