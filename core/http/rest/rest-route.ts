@@ -4,7 +4,7 @@ import { splitApiPath } from '../path-match.ts'
 import type { Authz } from '../authz/authz.ts'
 import { ForbiddenError } from '../authz/authz.ts'
 import type { SessionCodec } from '../auth/session.ts'
-import { fnmatch } from '../authz/fnmatch.ts'
+import { originAllowed } from '../origin.ts'
 import { createRestReader } from './rest-read.ts'
 import { createRpcHandler } from '../rpc/jsonrpc.ts'
 
@@ -26,7 +26,7 @@ export function registerRestRoutes(app: FastifyInstance, opts: { surface: HttpSu
     const segments = splitApiPath(rawPath.slice(prefix.length))
     const origin = req.headers.origin
     if (origin) {
-      if (!allowedOrigins.some((o) => fnmatch(origin, o))) {
+      if (!originAllowed(origin, req.headers.host, allowedOrigins)) {
         return req.method === 'POST'
           ? reply.code(400).header('content-type', 'application/json').send(JSON.stringify({ error: { message: 'invalid origin' } }))
           : textError(reply, 400, 'invalid origin')

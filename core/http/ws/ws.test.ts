@@ -108,4 +108,14 @@ test('a client that does not read is dropped with a close code, not buffered wit
   other.close()
 })
 
+test('a handshake from a foreign origin is refused', async () => {
+  const status = await new Promise<number>((res) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`, { origin: 'http://evil.example' })
+    ws.on('error', () => {})
+    ws.on('unexpected-response', (req, r) => { res(r.statusCode ?? 0); req.destroy() })
+    ws.on('open', () => { res(101); ws.close() })
+  })
+  assert.is(status, 403)
+})
+
 test.run()
