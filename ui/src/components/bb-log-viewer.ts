@@ -104,7 +104,10 @@ export class BbLogViewer extends LitElement {
         <button type="button" aria-label="Previous match" ?disabled=${!this.hits.length} @click=${() => this.step(-1)}>↑</button>
         <button type="button" aria-label="Next match" ?disabled=${!this.hits.length} @click=${() => this.step(1)}>↓</button>
         <label><input type="checkbox" .checked=${this.following} aria-label="Follow the log"
-          @change=${(e: Event) => { this.following = (e.target as HTMLInputElement).checked }}> Follow</label>
+          @change=${(e: Event) => {
+            this.following = (e.target as HTMLInputElement).checked
+            if (this.following && this.lines.length) void this.scrollToLine(this.lines.length - 1, 'end')
+          }}> Follow</label>
         <a class="button" href=${this.rawUrl} download aria-label="Download raw log">Raw</a>
         <span class="muted" data-testid="line-count">${this.lines.length} lines${log && !log.complete ? ' (running)' : ''}</span>
       </div>
