@@ -10,7 +10,7 @@ import { resolveConfig } from '../../core/config/resolve.ts'
 import { newPage, screenshot } from './browser.ts'
 import { createHarness, type Harness } from './harness.ts'
 
-const test = suite<{ h?: Harness; master?: Master; basedir?: string; url?: string }>('ui against a real master')
+const test = suite<{ h?: Harness; master?: Master; basedir?: string; url?: string; config?: Awaited<ReturnType<typeof resolveConfig>> }>('ui against a real master')
 const enabled = haveTool('chromium', 'apt-get install -y chromium')
 const it = enabled ? test : test.skip
 
@@ -30,6 +30,7 @@ test.before(async (ctx) => {
     builders: [builder({ name: 'hello', workers: ['local'], steps: [steps.shell({ name: 'count', command: ['sh', '-c', SCRIPT] })] })],
     schedulers: [schedulers.force({ name: 'force-hello', builderNames: ['hello'] })],
   }), join(ctx.basedir, 'master.config.ts'))
+  ctx.config = config
   ctx.master = createMaster({ config, uiDir: ctx.h.dist })
   await ctx.master.start()
   ctx.url = `http://127.0.0.1:${ctx.master.ports.www}/`
@@ -81,6 +82,20 @@ it('workers and pending pages read the real API', async ({ h, url }) => {
   await page.locator('tr[data-worker="local"]').waitFor()
   await page.goto(`${url}#/buildrequests`)
   await page.locator('text=Nothing is waiting.').waitFor()
+  await close()
+})
+
+it('after a master restart the page reconnects, subscribes again and shows new builds live', async (ctx) => {
+  const { page, close } = await newPage(ctx.h!.browser)
+  await page.goto(`${ctx.url}#/builders/1`)
+  await page.locator('table[aria-label=builds] a', { hasText: '#1' }).waitFor()
+  await ctx.master!.stop()
+  await page.locator('[role=status]', { hasText: 'Disconnected' }).waitFor()
+  ctx.master = createMaster({ config: ctx.config!, uiDir: ctx.h!.dist })
+  await ctx.master.start()
+  await page.locator('[role=status]', { hasText: 'Disconnected' }).waitFor({ state: 'detached' })
+  await ctx.master.control.force('force-hello', { reason: 'after restart' }, 'tester')
+  await page.locator('table[aria-label=builds] tr', { hasText: '#2' }).locator('.badge.success').waitFor({ timeout: 60_000 })
   await close()
 })
 
