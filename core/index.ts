@@ -38,6 +38,11 @@ export type { Logger } from './util/logger.ts'
 export { createMaster } from './master.ts'
 export type { Master } from './master.ts'
 export { loadConfig } from './config/load.ts'
+export { resolveConfig } from './config/resolve.ts'
+export { ConfigError } from './config/errors.ts'
+export { hashPassword } from './http/auth/password.ts'
+/** The `buildbot-nix` command line (`start`, `checkconfig`, `hash-password`). */
+export { main } from './cli/main.ts'
 
 import { shell } from './steps/shell.ts'
 import { setProperty } from './steps/set-property.ts'

@@ -21,7 +21,7 @@ import type { ChangeSourceRuntime } from './changes/change-source.ts'
 import type { ReporterRuntime } from './reporters/reporter.ts'
 import type { PluginRuntime } from './plugin/plugin.ts'
 import { createHttpServer } from './http/server.ts'
-import { createMsgpackListener, type MsgpackListener } from './workers/msgpack/msgpack-listener.ts'
+import type { MsgpackListener } from './workers/msgpack/msgpack-listener.ts'
 import { cpus } from 'node:os'
 
 export interface MasterOptions {
@@ -254,6 +254,7 @@ export function createMaster(opts: MasterOptions) {
       })
       ports.www = (await http.listen()).port
       if (config.msgpack) {
+        const { createMsgpackListener } = await import('./workers/msgpack/msgpack-listener.ts')
         msgpack = createMsgpackListener({ host: config.msgpack.host, port: config.msgpack.port, registry: workers, log, settings: { buffer_timeout: 0.1 } })
         ports.msgpack = (await msgpack.start()).port
       }

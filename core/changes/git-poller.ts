@@ -1,6 +1,5 @@
 import { mkdir } from 'node:fs/promises'
 import { existsSync } from 'node:fs'
-import { execa } from 'execa'
 import type { ChangeSourceSpec } from './change-source.ts'
 
 export interface GitPollerOptions {
@@ -17,7 +16,10 @@ export interface GitPollerOptions {
   buildOnFirstPoll?: boolean
 }
 
-const git = (args: string[], cwd?: string) => execa('git', args, { cwd, env: { GIT_TERMINAL_PROMPT: '0' } })
+const git = async (args: string[], cwd?: string) => {
+  const { execa } = await import('execa')
+  return execa('git', args, { cwd, env: { GIT_TERMINAL_PROMPT: '0' } })
+}
 
 /**
  * Polls a repository with `git ls-remote`, fetches new heads into a bare mirror, and adds one

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util'
 import { existsSync } from 'node:fs'
-import { resolve, join, dirname } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { resolve, join } from 'node:path'
+import { projectRoot } from '../util/project-root.ts'
 import { loadConfig } from '../config/load.ts'
 import { ConfigError } from '../config/errors.ts'
 import { createMaster } from '../master.ts'
@@ -36,7 +36,6 @@ Options:
 Prints a hash to put in www.auth.users in master.config.ts.`,
 }
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv
@@ -87,11 +86,12 @@ export async function main(argv: string[]): Promise<number> {
   return 0
 }
 
-/** Builds the Lit UI bundle into `outDir` when the sources are present. */
+/** Builds the Lit UI bundle into `outDir` (in a child process, so the master stays small). */
 async function buildUiBundle(outDir: string): Promise<boolean> {
-  const build = join(root, 'ui', 'build.ts')
-  if (!existsSync(build)) return false
-  const mod = await import(build) as { buildUi(o: { outDir: string; minify?: boolean }): Promise<unknown> }
-  await mod.buildUi({ outDir, minify: true })
+  const root = projectRoot(import.meta.url)
+  const entry = join(root, 'ui', 'build.ts')
+  if (!existsSync(entry)) return false
+  const { execa } = await import('execa')
+  await execa(process.execPath, ['--import', 'tsx', entry, outDir], { cwd: root })
   return true
 }

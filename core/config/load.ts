@@ -1,25 +1,53 @@
-import { existsSync } from 'node:fs'
-import { resolve } from 'node:path'
-import { pathToFileURL } from 'node:url'
-import { tsImport } from 'tsx/esm/api'
+import { existsSync, mkdirSync, rmSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { createHash } from 'node:crypto'
 import { ConfigError } from './errors.ts'
 import { resolveConfig } from './resolve.ts'
 import type { ResolvedConfig } from './resolved-config.ts'
+import { projectRoot } from '../util/project-root.ts'
+
+/** True when this code runs from the esbuild bundle the CLI makes (not from sources under tsx). */
+const runningFromBundle = () => import.meta.url.endsWith('.mjs')
 
 /**
- * Imports `master.config.ts` with tsx (fresh on every call, so a reconfigure sees edits) and
- * resolves it. Errors name the file.
+ * Imports `master.config.ts` (fresh on every call, so a reconfigure sees edits) and resolves it.
+ * Under the CLI, the config is compiled with esbuild and its imports of buildbot-nix's core are
+ * pointed at the running core bundle, so config and master share one copy of core and no
+ * TypeScript loader stays in memory. Under tsx (tests), tsx imports it.
  */
 export async function loadConfig(file: string): Promise<ResolvedConfig> {
   const abs = resolve(file)
   if (!existsSync(abs)) throw new ConfigError(abs, [], [`${abs}: no such file; create it (see the README) or pass --config <file>`])
   let mod: { default?: unknown }
   try {
-    mod = await tsImport(pathToFileURL(abs).href, import.meta.url) as { default?: unknown }
+    mod = runningFromBundle() ? await importCompiled(abs) : await importWithTsx(abs)
   } catch (err) {
     const e = err as Error
-    throw new ConfigError(abs, [], [`${abs}: failed to load: ${e.message.split('\n')[0]}`])
+    throw new ConfigError(abs, [], [`${abs}: failed to load: ${e.message.split('\n').slice(0, 6).join('\n')}`])
   }
   const exported = (mod.default as { default?: unknown } | undefined)?.default ?? mod.default
   return resolveConfig(exported, abs)
+}
+
+async function importWithTsx(abs: string): Promise<{ default?: unknown }> {
+  const { tsImport } = await import('tsx/esm/api')
+  return tsImport(pathToFileURL(abs).href, import.meta.url) as Promise<{ default?: unknown }>
+}
+
+async function importCompiled(abs: string): Promise<{ default?: unknown }> {
+  const { execFile } = await import('node:child_process')
+  const root = projectRoot(import.meta.url)
+  const outDir = join(root, 'node_modules', '.cache', 'buildbot-nix')
+  mkdirSync(outDir, { recursive: true })
+  const out = join(outDir, `config-${createHash('sha1').update(abs).digest('hex').slice(0, 12)}-${Date.now()}.mjs`)
+  await new Promise<void>((res, rej) => {
+    execFile(process.execPath, [join(root, 'bin', 'compile-config.mjs'), abs, out, fileURLToPath(import.meta.url), join(root, 'core', 'index.ts')],
+      (err, _stdout, stderr) => (err ? rej(new Error(stderr.trim() || err.message)) : res()))
+  })
+  try {
+    return await import(pathToFileURL(out).href) as { default?: unknown }
+  } finally {
+    rmSync(out, { force: true })
+  }
 }

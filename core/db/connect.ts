@@ -2,7 +2,6 @@ import { mkdirSync } from 'node:fs'
 import { dirname, isAbsolute, resolve } from 'node:path'
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely'
 import SqliteDatabase from 'better-sqlite3'
-import pg from 'pg'
 import type { Database } from './schema.ts'
 import { migrate } from './migrations.ts'
 
@@ -46,6 +45,7 @@ export async function connectDb(url: string, opts: { baseDir?: string } = {}): P
     k = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) })
   } else {
     // bigint columns (epoch seconds) come back as numbers; they fit easily.
+    const { default: pg } = await import('pg')
     pg.types.setTypeParser(20, (v: string) => Number(v))
     const pool = new pg.Pool({ connectionString: parsed.connectionString, max: 10 })
     k = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })

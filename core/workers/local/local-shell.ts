@@ -1,4 +1,3 @@
-import { execa } from 'execa'
 import type { CommandListener, CommandResult } from '../worker-connection.ts'
 
 export interface ShellArgs {
@@ -42,6 +41,8 @@ export async function runLocalShell(args: ShellArgs, listener: CommandListener, 
   if (args.logEnviron) listener.output?.('h', ' environment:\n' + Object.entries(env).map(([k, v]) => `  ${k}=${v}\n`).join(''))
 
   let failureReason: string | undefined
+  // Loaded on first use: an idle master does not carry execa.
+  const { execa } = await import('execa')
   const child = execa(file, argv, {
     cwd: args.workdir, env, extendEnv: false, detached: true, buffer: false, reject: false,
     stdin: args.initial_stdin != null ? 'pipe' : 'ignore', stdout: 'pipe', stderr: 'pipe', cleanup: true,

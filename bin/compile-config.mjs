@@ -1,0 +1,27 @@
+#!/usr/bin/env node
+// Compiles a master.config.ts into one ESM file whose imports of buildbot-nix's core point at the
+// running core bundle. Runs as a short-lived child so esbuild never lives in the master process.
+// Usage: compile-config.mjs <config.ts> <out.mjs> <core-bundle.mjs> <core/index.ts>
+import { resolve } from 'node:path'
+import { build } from 'esbuild'
+
+const [file, out, coreBundle, coreEntry] = process.argv.slice(2)
+try {
+  await build({
+    entryPoints: [file], bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', outfile: out, logLevel: 'silent',
+    plugins: [{
+      name: 'shared-core',
+      setup(b) {
+        b.onResolve({ filter: /^buildbot-nix$/ }, () => ({ path: coreBundle, external: true }))
+        b.onResolve({ filter: /core\/index(\.ts)?$/ }, (args) => {
+          const target = resolve(args.resolveDir, args.path.endsWith('.ts') ? args.path : `${args.path}.ts`)
+          return target === coreEntry ? { path: coreBundle, external: true } : undefined
+        })
+      },
+    }],
+  })
+} catch (err) {
+  const msgs = err.errors?.map((e) => `${e.location ? `${e.location.file}:${e.location.line}:${e.location.column}: ` : ''}${e.text}`) ?? [String(err)]
+  process.stderr.write(msgs.join('\n') + '\n')
+  process.exit(1)
+}
