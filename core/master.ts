@@ -248,7 +248,7 @@ export function createMaster(opts: MasterOptions) {
       await applyReporters()
       control = createMasterControl({ data, brd, workers, schedulers })
       http = createHttpServer({
-        data, bus, log, title: config.title, buildbotURL: config.buildbotURL, www: config.www, uiDir: opts.uiDir,
+        data, bus, log, title: config.title, buildbotURL: config.buildbotURL, www: { ...config.www, cookieSecret: config.www.cookieSecret ?? await sessionSecret(data) }, uiDir: opts.uiDir,
         control,
         rpcActions: () => config.rpcActions, restEndpoints: () => config.restEndpoints, changeHooks: () => config.changeHooks,
       })
@@ -303,6 +303,17 @@ export function createMaster(opts: MasterOptions) {
     },
   }
   return master
+}
+
+/** The session-cookie secret, kept in the database (as Buildbot does) so logins survive restarts. */
+async function sessionSecret(data: Data): Promise<string> {
+  const id = await data.state.objectId('www', 'session')
+  const existing = await data.state.getState<string | null>(id, 'secret', null)
+  if (existing) return existing
+  const { randomBytes } = await import('node:crypto')
+  const secret = randomBytes(32).toString('hex')
+  await data.state.setState(id, 'secret', secret)
+  return secret
 }
 
 export type Master = ReturnType<typeof createMaster>
