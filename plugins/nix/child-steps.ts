@@ -1,0 +1,121 @@
+import { unlink } from 'node:fs/promises'
+import { join } from 'node:path'
+import { FAILURE, SUCCESS, steps, type StepContext, type StepSpec } from '../../core/index.ts'
+import { buildInstallable } from './eval/nix-version.ts'
+import { registerGcRoot } from './store/gc-roots.ts'
+import { writeOutputPath } from './store/outputs-path.ts'
+import type { NixPluginState } from './plugin-state.ts'
+import type { StoredJob } from './jobs-store.ts'
+
+const str = (ctx: StepContext, name: string): string => {
+  const v = ctx.getProperty(name)
+  return v == null ? '' : String(v)
+}
+
+/** Records on the job row which child build handles it (and that it is building, for nix-build). */
+async function markChild(state: NixPluginState, ctx: StepContext, building: boolean): Promise<void> {
+  const jobid = Number(ctx.getProperty('nix_jobid'))
+  if (!jobid || !state.jobs) return
+  const patch: Partial<StoredJob> = { child_buildid: ctx.build.buildid, child_builderid: ctx.build.builderid, child_number: ctx.build.number }
+  if (building) Object.assign(patch, { state: 'building', started_at: Date.now() })
+  else patch.started_at = Date.now()
+  await state.jobs.update(jobid, patch)
+}
+
+/** `owner/repo` → owner and repo for outputsPath (`unknown` owner for other names). */
+export function ownerRepo(name: string): { owner: string; repo: string } {
+  const i = name.indexOf('/')
+  return i > 0 ? { owner: name.slice(0, i), repo: name.slice(i + 1).replace(/\//g, '-') } : { owner: 'unknown', repo: name }
+}
+
+/** The `nix build` of one attribute; its output streams into the step's log. */
+export function nixBuildStep(state: NixPluginState): StepSpec {
+  return steps.custom({
+    name: 'nix build', type: 'nix-build', haltOnFailure: true,
+    async run(ctx) {
+      await markChild(state, ctx, true)
+      const nix = await state.nix
+      if (!nix?.ok) {
+        const log = await ctx.addLog('nix_error')
+        log.write(`${nix?.message ?? 'the nix plugin is not started'}\n`)
+        return FAILURE
+      }
+      const attr = str(ctx, 'attr')
+      const drv = str(ctx, 'drv_path')
+      const o = state.opts
+      const command = ['nix', 'build', '-L', '--option', 'keep-going', 'true', '--max-silent-time', String(o.maxSilentTime),
+        '--out-link', `result-${attr}`, buildInstallable(drv, nix.version)]
+      await ctx.setStateString(`building ${attr}`)
+      const res = await ctx.runCommand({ name: 'shell', args: { command, workdir: 'build', timeout: o.buildTimeout, want_stdout: true, want_stderr: true } })
+      await ctx.setStateString(res.rc === 0 ? `built ${attr}` : `${attr} failed (exit ${res.rc}${res.failureReason ? `, ${res.failureReason}` : ''})`)
+      return res.rc === 0 ? SUCCESS : FAILURE
+    },
+  })
+}
+
+/** Keeps the output alive (default branch) and records it in outputsPath; removes the out-link. */
+export function registerOutputsStep(state: NixPluginState): StepSpec {
+  return steps.custom({
+    name: 'register gc root', type: 'nix-gcroot', hideStepIf: (r) => r === SUCCESS,
+    async run(ctx) {
+      const attr = str(ctx, 'attr')
+      const out = str(ctx, 'out_path')
+      const project = state.projects.get(str(ctx, 'project'))
+      const link = join(ctx.worker.builderDir(ctx.build.builderName), 'build', `result-${attr}`)
+      await unlink(link).catch(() => undefined)
+      if (!project || !out || ctx.getProperty('nix_default_branch') !== true) { await ctx.setStateString('not the default branch'); return SUCCESS }
+      const dir = join(state.opts.gcRootsDir, project.slug)
+      const how = await registerGcRoot(dir, attr, out, { signal: ctx.signal })
+      if (state.opts.outputsPath) await writeOutputPath(state.opts.outputsPath, { ...ownerRepo(project.name), branch: project.defaultBranch, attr }, out)
+      await ctx.setStateString(`gc root ${how}`)
+      return SUCCESS
+    },
+  })
+}
+
+/** An attribute that failed to evaluate: its error in log `nix_error`. */
+export function failedEvalStep(state: NixPluginState): StepSpec {
+  return steps.custom({
+    name: 'nix eval error', type: 'nix-failed-eval',
+    async run(ctx) {
+      await markChild(state, ctx, false)
+      const log = await ctx.addLog('nix_error')
+      log.write(`${str(ctx, 'attr')} failed to evaluate:\n${str(ctx, 'error')}\n`)
+      await ctx.setStateString(`${str(ctx, 'attr')} failed to evaluate`)
+      return FAILURE
+    },
+  })
+}
+
+/** An attribute not built because something it depends on failed. */
+export function dependencyFailedStep(state: NixPluginState): StepSpec {
+  return steps.custom({
+    name: 'dependency failed', type: 'nix-dependency-failed',
+    async run(ctx) {
+      await markChild(state, ctx, false)
+      const dep = str(ctx, 'dependency_attr')
+      const log = await ctx.addLog('nix_error')
+      log.write(`${str(ctx, 'attr')} was not built because it depends on a failed build of ${dep}\n`)
+      await ctx.setStateString(`dependency ${dep} failed`)
+      return FAILURE
+    },
+  })
+}
+
+/** A derivation that failed before (failed-build cache): links the first failure. */
+export function cachedFailureStep(state: NixPluginState): StepSpec {
+  return steps.custom({
+    name: 'cached failure', type: 'nix-cached-failure',
+    async run(ctx) {
+      await markChild(state, ctx, false)
+      const url = str(ctx, 'first_failure_url')
+      const log = await ctx.addLog('cached_failure_info', 'h')
+      const esc = (s: string): string => s.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`)
+      log.write(`<p>${esc(str(ctx, 'drv_path'))} failed to build before; it is not built again.</p><p>First failure: <a href="${esc(url)}">${esc(url)}</a></p>\n`)
+      if (url) await ctx.addURL('first failure', url)
+      await ctx.setStateString('failed before (cached)')
+      return FAILURE
+    },
+  })
+}
+

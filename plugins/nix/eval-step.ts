@@ -1,0 +1,192 @@
+import { createHash } from 'node:crypto'
+import { execFile } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { mkdir, readFile, rm } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { FAILURE, SUCCESS, WARNINGS, steps, type LogWriter, type StepContext, type StepSpec } from '../../core/index.ts'
+import { EvalError, type NixJob } from './eval/nix-evaluator.ts'
+import { readRepoConfig } from './repo-config/repo-config.ts'
+import { removeStaleGcRoots } from './store/gc-roots.ts'
+import { drvsExist, validPaths } from './store/store-validity.ts'
+import { createMatrixRun, type MatrixRun } from './matrix-run.ts'
+import { started, type NixPluginState } from './plugin-state.ts'
+import type { ResolvedProject } from './options.ts'
+import type { StoredJob } from './jobs-store.ts'
+
+function git(cwd: string, args: string[]): Promise<string | undefined> {
+  return new Promise((res) => execFile('git', args, { cwd, timeout: 30_000 }, (err, out) => res(err ? undefined : out.trim())))
+}
+
+/** `git+file:<name>#<attribute>` style prefix of the children's virtual builder names. */
+export function refPrefix(project: ResolvedProject, attribute: string): string {
+  const m = /^([a-z][a-z0-9+.-]*):\/\//i.exec(project.url)
+  const scheme = m ? m[1]!.toLowerCase() : /^[^/]+@[^/]+:/.test(project.url) ? 'ssh' : 'file'
+  return `git+${scheme}:${project.name}#${attribute}`
+}
+
+/** Whether this build is a pull request (evaluated on the merge, never registers roots). */
+export function isPullRequest(ctx: StepContext): boolean {
+  return ctx.hasProperty('base_sha') && ctx.hasProperty('head_sha') || String(ctx.getProperty('branch') ?? '').startsWith('refs/pull/')
+}
+
+/** A master stopping re-queues the build (RETRY): its children are left for the next run. */
+export function isShutdown(ctx: StepContext): boolean {
+  return (ctx.signal.reason as Error | undefined)?.message === 'master shutting down'
+}
+
+/** Jobs of an earlier evaluation of the same tree, when all their .drv files still exist. */
+async function reusableJobs(state: NixPluginState, evalKey: string, buildid: number): Promise<{ jobs: NixJob[]; from: number } | undefined> {
+  const { jobs } = started(state)
+  const stored = await jobs.latestWithKey(evalKey, buildid)
+  if (!stored.length) return undefined
+  const drvs = stored.map((j) => j.drv_path).filter((p): p is string => !!p)
+  if (drvs.length && !(await drvsExist(drvs))) return undefined
+  const outs = stored.map((j) => j.out_path).filter((p): p is string => !!p)
+  const valid = await validPaths(outs)
+  const toJob = (j: StoredJob): NixJob => {
+    const attrPath = j.attr.split('.')
+    if (j.state === 'eval-failed') return { attr: j.attr, attrPath, error: j.reason ?? 'failed to evaluate' }
+    return {
+      attr: j.attr, attrPath, system: j.system, drvPath: j.drv_path ?? undefined, outputs: j.out_path ? { out: j.out_path } : {},
+      cacheStatus: j.out_path && valid.has(j.out_path) ? 'local' : 'notBuilt', neededBuilds: JSON.parse(j.needed ?? '[]') as string[],
+    }
+  }
+  return { jobs: stored.map(toJob), from: stored[0]!.buildid }
+}
+
+/**
+ * Reads buildbot-nix.toml, evaluates the flake (or reuses an earlier evaluation of the same
+ * tree) and feeds jobs into the build matrix as they arrive. The matrix goes on in the next step.
+ */
+export function evalStep(state: NixPluginState, project: ResolvedProject): StepSpec {
+  return steps.custom({
+    name: 'evaluate flake', type: 'nix-eval', haltOnFailure: true,
+    async run(ctx) {
+      const { rt, jobs } = started(state)
+      const buildid = ctx.build.buildid
+      const publish = (ev: 'started' | 'finished', extra: Record<string, unknown> = {}): void =>
+        rt.bus.publish(['nix', 'evals', String(buildid), ev], { buildid, project: project.name, branch: ctx.getProperty('branch') ?? null, revision: ctx.getProperty('got_revision') ?? ctx.getProperty('revision') ?? null, ...extra })
+      publish('started')
+      const fail = async (msg: string): Promise<typeof FAILURE> => {
+        const log = await ctx.addLog('nix_error')
+        log.write(msg + '\n')
+        await ctx.setStateString(msg.split('\n')[0]!.slice(0, 200))
+        publish('finished', { results: FAILURE, error: msg })
+        return FAILURE
+      }
+      await ctx.setProperty('project', project.name, 'nix')
+      const nix = await state.nix!
+      if (!nix.ok) return fail(nix.message)
+      const checkout = join(ctx.worker.builderDir(ctx.build.builderName), 'build')
+      if (!existsSync(join(checkout, '.git'))) return fail(`the checkout ${checkout} is not on this machine: evaluation runs on the master, so the nix-eval builder needs a local worker`)
+      const branch = String(ctx.getProperty('branch') ?? '')
+      const isDefault = !isPullRequest(ctx) && branch === project.defaultBranch
+      const { config, warnings: cfgWarnings } = await readRepoConfig({ checkoutRoot: checkout, isDefaultBranch: isDefault })
+      let warnLog: LogWriter | undefined
+      let warnCount = 0
+      const warn = async (text: string): Promise<void> => { warnLog ??= await ctx.addLog('warnings'); warnLog.write(text.endsWith('\n') ? text : text + '\n') }
+      for (const w of cfgWarnings) await warn(w.message)
+      await ctx.setProperty('nix_attribute', config.attribute, 'nix')
+      const flakeDir = resolve(checkout, config.flakeDir)
+      const tree = await git(checkout, ['rev-parse', 'HEAD^{tree}']) ?? ''
+      const lock = await readFile(resolve(flakeDir, config.lockFile), 'utf8').catch(() => '')
+      const dirty = await git(checkout, ['status', '--porcelain', '--untracked-files=no']) ?? 'unknown'
+      const evalKey = createHash('sha256').update(JSON.stringify([tree, dirty, createHash('sha256').update(lock).digest('hex'), config.flakeDir, config.attribute, config.lockFile, nix.evaluator.name])).digest('hex')
+      const run: MatrixRun = createMatrixRun(state, { project, ctx, evalKey, branch, isDefault, refPrefix: refPrefix(project, config.attribute) })
+      state.runs.set(buildid, run)
+
+      const reuse = await reusableJobs(state, evalKey, buildid)
+      if (reuse) {
+        // An earlier run of this evaluation (e.g. interrupted by a restart) may have children still queued.
+        const orphans = await (rt.data.db.k.selectFrom('buildsets').select('bsid').where('parent_buildid', '=', reuse.from).where('complete', '=', 0).execute())
+        if (orphans.length) await ctx.cancelBuildsets(orphans.map((o) => o.bsid), 'superseded by a new run of the same evaluation')
+        const log = await ctx.addLog('stdio', 's')
+        log.write(`reusing the evaluation of build ${reuse.from} (same tree, lock file and attribute; all .drv files present)\n`, 'h')
+        await run.addJobs(reuse.jobs)
+      } else {
+        const stdio = await ctx.addLog('stdio', 's')
+        await ctx.setStateString('waiting for an evaluation slot')
+        let release: (() => void) | undefined
+        try { release = await state.evalSem.acquire(project.slug, ctx.signal) } catch {
+          if (!isShutdown(ctx)) await run.cancel('the evaluation build was stopped')
+          state.runs.delete(buildid)
+          return fail('the evaluation was stopped')
+        }
+        const rootsDir = join(rt.basedir, 'eval-roots', project.slug, String(buildid))
+        try {
+          await mkdir(rootsDir, { recursive: true })
+          await ctx.setStateString(`evaluating ${config.attribute}`)
+          let buf: NixJob[] = []
+          let timer: NodeJS.Timeout | undefined
+          const flush = (): void => { if (timer) clearTimeout(timer); timer = undefined; if (buf.length) { void run.addJobs(buf); buf = [] } }
+          const iter = nix.evaluator.evaluate({
+            flakeDir, attribute: config.attribute, lockFile: config.lockFile, workers: state.opts.evalWorkerCount,
+            maxMemoryMiB: state.opts.evalMaxMemorySize, timeoutSec: state.opts.evalTimeout, gcRootsDir: rootsDir, signal: ctx.signal,
+            onWarning: (text) => { warnCount++; void warn(text) },
+            onLog: (line) => stdio.write(line + '\n', 'e'),
+          })
+          for await (const job of iter) {
+            buf.push(job)
+            timer ??= setTimeout(flush, 2)
+          }
+          flush()
+        } catch (err) {
+          const msg = err instanceof EvalError ? err.message : `evaluation failed: ${(err as Error).stack}`
+          state.runs.delete(buildid)
+          if (isShutdown(ctx)) return fail('interrupted by a master restart')
+          await run.cancel(ctx.signal.aborted ? 'the evaluation build was stopped' : 'the evaluation failed')
+          await run.done
+          return fail(msg)
+        } finally {
+          release?.()
+          await rm(rootsDir, { recursive: true, force: true }).catch(() => undefined)
+        }
+      }
+      await run.evalFinished()
+      if (isDefault) {
+        const removed = await removeStaleGcRoots(join(state.opts.gcRootsDir, project.slug), run.attrs())
+        if (removed.length) (await ctx.addLog('gcroots')).write(`removed GC roots of attributes no longer evaluated: ${removed.join(', ')}\n`)
+      }
+      const n = run.attrs().length
+      await ctx.setStateString(`evaluated ${n} attribute${n === 1 ? '' : 's'}${warnCount ? ` (${warnCount} warning${warnCount === 1 ? '' : 's'})` : ''}`)
+      const result = warnCount || cfgWarnings.length ? WARNINGS : SUCCESS
+      publish('finished', { results: result, jobs: n, warnings: warnCount, reused: !!reuse })
+      return result
+    },
+  })
+}
+
+/** Waits for the build matrix of the evaluation; the result is the worst child's. */
+export function matrixStep(state: NixPluginState): StepSpec {
+  return steps.custom({
+    name: 'build flake', type: 'nix-build-matrix',
+    async run(ctx) {
+      const run = state.runs.get(ctx.build.buildid)
+      if (!run) { await ctx.setStateString('nothing to build'); return SUCCESS }
+      const onAbort = (): void => {
+        // A master shutting down re-queues this build; its next run reuses the jobs and replaces the children.
+        if (isShutdown(ctx)) return
+        void run.cancel('the evaluation build was stopped')
+      }
+      ctx.signal.addEventListener('abort', onAbort, { once: true })
+      const timer = setInterval(() => { void ctx.setStateString(summary(run)) }, 2000)
+      try {
+        const result = await Promise.race([run.done, new Promise<never>((_, rej) => {
+          if (ctx.signal.aborted) rej(ctx.signal.reason)
+          ctx.signal.addEventListener('abort', () => rej(ctx.signal.reason), { once: true })
+        })]).catch((err) => { if (isShutdown(ctx)) throw err; return run.done })
+        await ctx.setStateString(summary(run))
+        return result
+      } finally {
+        clearInterval(timer)
+        ctx.signal.removeEventListener('abort', onAbort)
+        state.runs.delete(ctx.build.buildid)
+      }
+    },
+  })
+}
+
+function summary(run: MatrixRun): string {
+  const parts = [...run.counts].filter(([, n]) => n > 0).map(([s, n]) => `${n} ${s}`)
+  return parts.length ? parts.join(', ') : 'nothing to build'
+}

@@ -1,0 +1,232 @@
+import { join } from 'node:path'
+import { CANCELLED, FAILURE, SKIPPED, SUCCESS, WARNINGS, worstStatus, type Result, type StepContext } from '../../core/index.ts'
+import { createJobGraph } from './eval/job-graph.ts'
+import type { NixJob } from './eval/nix-evaluator.ts'
+import { registerGcRoot } from './store/gc-roots.ts'
+import { writeOutputPath } from './store/outputs-path.ts'
+import { ownerRepo } from './child-steps.ts'
+import type { JobState, StoredJob } from './jobs-store.ts'
+import { started, type NixPluginState } from './plugin-state.ts'
+import type { ResolvedProject } from './options.ts'
+
+export interface MatrixRunInfo {
+  project: ResolvedProject
+  /** The eval build's step context (trigger, wait, cancel act for the eval build). */
+  ctx: StepContext
+  evalKey: string
+  branch: string
+  /** Push to the default branch: outputs get GC roots and outputsPath entries. */
+  isDefault: boolean
+  /** `git+file:<name>#checks`: the prefix of each child's virtual builder name. */
+  refPrefix: string
+}
+
+type ChildKind = 'build' | 'failed-eval' | 'dependency-failed' | 'cached-failure'
+interface Pending { job: StoredJob; kind: ChildKind; scheduler: string; props: Record<string, unknown>; state: JobState; reason: string | null }
+
+/** The out path nix would build for a job: `out`, else the first output. */
+export function outPathOf(j: NixJob): string | null {
+  const o = j.outputs ?? {}
+  return o.out ?? Object.values(o).find((p) => p) ?? null
+}
+
+/**
+ * The build matrix of one evaluation. Jobs are added while the evaluation streams; each job
+ * whose in-matrix dependencies are done is triggered at once as its own child build, failures
+ * turn their waiting dependents into dependency-failed children. `done` resolves with the worst
+ * child result when the evaluation is over and every child has finished.
+ */
+export function createMatrixRun(state: NixPluginState, info: MatrixRunInfo) {
+  const { rt, jobs } = started(state)
+  const { ctx, project } = info
+  const buildid = ctx.build.buildid
+  const slug = project.slug
+  const graph = createJobGraph()
+  const byAttr = new Map<string, StoredJob>()
+  const byBsid = new Map<number, { job: StoredJob; kind: ChildKind }>()
+  const openBsids = new Set<number>()
+  const counts = new Map<string, number>()
+  const systems = new Set(state.opts.buildSystems)
+  let result: Result = SUCCESS
+  let evalDone = false
+  let cancelled = false
+  let failuresReported = 0
+  let matrixStarted = false
+  let chain: Promise<void> = Promise.resolve()
+  let resolveDone!: (r: Result) => void
+  const done = new Promise<Result>((r) => { resolveDone = r })
+
+  const serial = (fn: () => Promise<void>): Promise<void> => {
+    chain = chain.then(fn).catch((err: Error) => { rt.log.error({ buildid, err: err.stack }, 'nix build matrix update failed') })
+    return chain
+  }
+  const count = (s: string, d: number): void => { counts.set(s, (counts.get(s) ?? 0) + d) }
+  const setState = async (job: StoredJob, patch: Partial<StoredJob>): Promise<void> => {
+    if (patch.state && patch.state !== job.state) { count(job.state, -1); count(patch.state, 1) }
+    await jobs.update(job.jobid, patch)
+  }
+  const reportFailure = (job: StoredJob): void => {
+    if (failuresReported >= state.opts.failedBuildReportLimit) return
+    failuresReported++
+    rt.bus.publish(['nix', 'failures', String(buildid), job.attr], { buildid, project: project.name, attr: job.attr, state: job.state, reason: job.reason, child_buildid: job.child_buildid })
+  }
+
+  const childProps = (job: StoredJob): Record<string, unknown> => ({
+    attr: job.attr, system: job.system, drv_path: job.drv_path, out_path: job.out_path, cacheStatus: job.cache_status,
+    virtual_builder_name: `${info.refPrefix}.${job.attr}`, status_name: `nix-build ${info.refPrefix}.${job.attr}`,
+    project: project.name, branch: info.branch, default_branch: project.defaultBranch, nix_default_branch: info.isDefault,
+    nix_jobid: job.jobid, nix_eval_buildid: buildid,
+  })
+
+  async function trigger(items: Pending[]): Promise<void> {
+    if (!items.length) return
+    if (cancelled) {
+      for (const it of items) await setState(it.job, { state: 'cancelled', reason: 'the evaluation was stopped', complete_at: Date.now() })
+      return
+    }
+    if (!matrixStarted) { matrixStarted = true; rt.bus.publish(['nix', 'matrix', String(buildid), 'started'], { buildid, project: project.name }) }
+    const added = await ctx.trigger(items.map((it) => ({ scheduler: it.scheduler, properties: { ...childProps(it.job), ...it.props }, reason: `${it.kind === 'build' ? 'nix-build' : it.kind} ${it.job.attr}` })))
+    const now = Date.now()
+    const bsids: number[] = []
+    for (let i = 0; i < added.length; i++) {
+      const a = added[i]!
+      const it = items[i]!
+      byBsid.set(a.bsid, { job: it.job, kind: it.kind })
+      openBsids.add(a.bsid)
+      bsids.push(a.bsid)
+      await setState(it.job, { state: it.state, reason: it.reason, queued_at: now, buildrequestid: Object.values(a.brids)[0] ?? null })
+    }
+    void ctx.waitForBuildsets(bsids, (bsid, r) => { void serial(() => onComplete(bsid, r)) })
+  }
+
+  async function registerSkipped(job: StoredJob): Promise<void> {
+    if (!info.isDefault || !job.out_path) return
+    try {
+      await registerGcRoot(join(state.opts.gcRootsDir, slug), job.attr, job.out_path)
+      if (state.opts.outputsPath) await writeOutputPath(state.opts.outputsPath, { ...ownerRepo(project.name), branch: project.defaultBranch, attr: job.attr }, job.out_path)
+    } catch (err) { rt.log.warn({ attr: job.attr, err: (err as Error).message }, 'registering the GC root of an already built attribute failed') }
+  }
+
+  /** Starts every job that became ready, repeatedly (skipped jobs release their dependents at once). */
+  async function runReady(): Promise<void> {
+    for (;;) {
+      const { runnable, dependencyFailed } = graph.ready()
+      if (!runnable.length && !dependencyFailed.length) return
+      const items: Pending[] = []
+      for (const attr of runnable) {
+        const job = byAttr.get(attr)!
+        if (job.cache_status === 'local') {
+          await setState(job, { state: 'skipped', reason: 'already built', results: SKIPPED, complete_at: Date.now() })
+          graph.markDone(attr, true)
+          await registerSkipped(job)
+          continue
+        }
+        const cached = state.opts.cacheFailedBuilds && job.drv_path ? await jobs.failedBuild(job.drv_path) : undefined
+        if (cached) {
+          items.push({ job, kind: 'cached-failure', scheduler: `${slug}-nix-cached-failure`, props: { first_failure_url: cached.first_failure_url }, state: 'cached-failure', reason: `failed before: ${cached.first_failure_url}` })
+          await jobs.update(job.jobid, { first_failure_url: cached.first_failure_url })
+          job.first_failure_url = cached.first_failure_url
+          graph.markDone(attr, false)
+          continue
+        }
+        items.push({ job, kind: 'build', scheduler: `${slug}-nix-build`, props: {}, state: 'pending', reason: null })
+      }
+      for (const d of dependencyFailed) {
+        const job = byAttr.get(d.attr)!
+        items.push({ job, kind: 'dependency-failed', scheduler: `${slug}-nix-dependency-failed`, props: { dependency_attr: d.dependency }, state: 'dependency-failed', reason: `depends on ${d.dependency}, which failed` })
+      }
+      await trigger(items)
+    }
+  }
+
+  async function onComplete(bsid: number, r: Result): Promise<void> {
+    const entry = byBsid.get(bsid)
+    if (!entry || !openBsids.delete(bsid)) return
+    const { job, kind } = entry
+    const ok = r === SUCCESS || r === WARNINGS
+    let st: JobState = job.state
+    if (r === CANCELLED) st = 'cancelled'
+    else if (kind === 'build') st = ok ? 'success' : 'failed'
+    const patch: Partial<StoredJob> = { state: st, results: r, complete_at: Date.now() }
+    if (kind === 'build' && !ok && r !== CANCELLED) patch.reason = job.reason ?? 'nix build failed'
+    await setState(job, patch)
+    result = worstStatus(result, r)
+    if (kind === 'build') {
+      graph.markDone(job.attr, ok)
+      if (r === FAILURE && state.opts.cacheFailedBuilds && job.drv_path && job.child_buildid) {
+        const url = `${rt.buildbotURL}#/builders/${job.child_builderid}/builds/${job.child_number}`
+        await jobs.recordFailedBuild(job.drv_path, url, job.child_buildid)
+      }
+    }
+    if (!ok && r !== CANCELLED) reportFailure(job)
+    await runReady()
+    checkDone()
+  }
+
+  function checkDone(): void {
+    if (!evalDone || openBsids.size) return
+    if (graph.pending && !cancelled) return
+    rt.bus.publish(['nix', 'matrix', String(buildid), 'finished'], { buildid, project: project.name, results: result, counts: Object.fromEntries(counts) })
+    jobs.release(buildid)
+    resolveDone(result)
+  }
+
+  return {
+    done,
+    counts,
+    get result() { return result },
+    /** Adds evaluated jobs (streamed or reused) and starts what is ready. */
+    addJobs(batch: NixJob[]): Promise<void> {
+      return serial(async () => {
+        const rows: Omit<StoredJob, 'jobid'>[] = batch.map((j) => {
+          const system = j.system ?? j.attrPath[0] ?? ''
+          const unsupported = !j.error && !systems.has(system)
+          return {
+            buildid, attr: j.attr, system, drv_path: j.drvPath ?? null, out_path: j.error ? null : outPathOf(j),
+            state: j.error ? 'eval-failed' : unsupported ? 'unsupported-system' : 'pending', results: null,
+            reason: j.error ?? (unsupported ? `${system} is not in buildSystems (${[...systems].join(', ')})` : null),
+            child_buildid: null, child_builderid: null, child_number: null, buildrequestid: null, queued_at: null, started_at: null,
+            complete_at: null, first_failure_url: null, eval_key: info.evalKey,
+            needed: j.error ? null : JSON.stringify([...(j.neededBuilds ?? []), ...(j.neededSubstitutes ?? [])]), cache_status: j.cacheStatus ?? null,
+          }
+        })
+        const stored = await jobs.insert(rows)
+        const failedEval: Pending[] = []
+        stored.forEach((job, i) => {
+          const j = batch[i]!
+          count(job.state, 1)
+          byAttr.set(job.attr, job)
+          if (job.state === 'eval-failed') {
+            failedEval.push({ job, kind: 'failed-eval', scheduler: `${slug}-nix-failed-eval`, props: { error: j.error }, state: 'eval-failed', reason: job.reason })
+          } else if (job.state === 'pending') {
+            if (graph.has(job.attr)) return
+            graph.add({ attr: job.attr, drvPath: j.drvPath, neededBuilds: j.neededBuilds, neededSubstitutes: j.neededSubstitutes })
+          }
+        })
+        for (const f of failedEval) reportFailure(f.job)
+        await trigger(failedEval)
+        await runReady()
+      })
+    },
+    /** The evaluation is over (all jobs added). */
+    evalFinished(): Promise<void> {
+      return serial(async () => { evalDone = true; checkDone() })
+    },
+    /** Cancels children not finished yet; jobs not triggered become `cancelled`. */
+    cancel(reason: string): Promise<void> {
+      return serial(async () => {
+        cancelled = true
+        evalDone = true
+        await ctx.cancelBuildsets([...openBsids], reason)
+        for (const job of byAttr.values()) {
+          if (job.state === 'pending' && job.buildrequestid == null) await setState(job, { state: 'cancelled', reason, complete_at: Date.now() })
+        }
+        result = worstStatus(result, CANCELLED)
+        checkDone()
+      })
+    },
+    attrs(): string[] { return [...byAttr.keys()] },
+  }
+}
+
+export type MatrixRun = ReturnType<typeof createMatrixRun>

@@ -1,0 +1,38 @@
+import type { PluginRuntime, StepSpec } from '../../core/index.ts'
+import type { NixEvaluator } from './eval/nix-evaluator.ts'
+import type { NixVersion } from './eval/nix-version.ts'
+import type { FairSemaphore } from './fair-semaphore.ts'
+import type { JobsStore } from './jobs-store.ts'
+import type { ResolvedNixOptions, ResolvedProject } from './options.ts'
+import type { MatrixRun } from './matrix-run.ts'
+
+/** What `nix` this master can use, probed at start. */
+export type NixAvailability =
+  | { ok: true; version: NixVersion; evaluator: NixEvaluator }
+  | { ok: false; message: string }
+
+/**
+ * Everything the plugin's steps share, one object per plugin instance (no module state). The
+ * runtime parts are filled in when the plugin starts.
+ */
+export interface NixPluginState {
+  opts: ResolvedNixOptions
+  projects: Map<string, ResolvedProject>
+  postBuildSteps: StepSpec[]
+  /** The step lists of the nix-build builders (post-build steps go before their last step). */
+  buildStepLists: StepSpec[][]
+  evalSem: FairSemaphore
+  rt?: PluginRuntime
+  jobs?: JobsStore
+  nix?: Promise<NixAvailability>
+  /** Build matrices of running evaluations, by eval build id. */
+  runs: Map<number, MatrixRun>
+}
+
+/** The message an evaluation fails with when nix is not installed. */
+export const NIX_MISSING = "'nix' not found on PATH: install it with `apt-get install nix-bin` or see https://nixos.org/download"
+
+export function started(state: NixPluginState): { rt: PluginRuntime; jobs: JobsStore } {
+  if (!state.rt || !state.jobs) throw new Error('the nix plugin is not started')
+  return { rt: state.rt, jobs: state.jobs }
+}
