@@ -22,6 +22,8 @@ export class BuildRequestDistributor {
   private running = false
   private stopping = false
   private readonly inflight = new Set<Promise<void>>()
+  /** New requests are handled one at a time: collapsing must see every older request already queued. */
+  private arrivals: Promise<void> = Promise.resolve()
 
   constructor(private readonly data: Data, private readonly log: Logger, private readonly workers: WorkerManager,
     private readonly buildDeps: () => BuildDeps, private readonly collapseDefault: () => boolean) {}
@@ -55,12 +57,18 @@ export class BuildRequestDistributor {
     this.kick()
   }
 
-  /** A new or unclaimed request (from the bus). */
-  async onRequest(e: BuildRequestEntity, isNew: boolean): Promise<void> {
+  /** A new or unclaimed request (from the bus), handled in arrival order. */
+  onRequest(e: BuildRequestEntity, isNew: boolean): Promise<void> {
+    const next = this.arrivals.then(() => this.handleRequest(e, isNew))
+    this.arrivals = next.catch(() => {})
+    return next
+  }
+
+  private async handleRequest(e: BuildRequestEntity, isNew: boolean): Promise<void> {
     const b = this.builders.get(e.builderid)
     if (!b || e.complete || b.queue.some((p) => p.brid === e.buildrequestid)) return
     const p: Pending = { brid: e.buildrequestid, bsid: e.buildsetid, priority: e.priority, submitted_at: e.submitted_at }
-    if (isNew && (b.config.collapseRequests ?? this.collapseDefault())) await this.collapse(b, p)
+    if (isNew && (b.config.collapseRequests ?? this.collapseDefault()) && await this.collapse(b, p)) return
     this.enqueue(p, e.builderid)
     this.kick()
   }
@@ -83,20 +91,26 @@ export class BuildRequestDistributor {
   /**
    * Buildbot's default collapsing: older unclaimed requests of the same builder whose source
    * stamps (repository, branch, codebase, project; equal revisions unless both come from
-   * changes) and buildset properties match are completed as SKIPPED.
+   * changes) and buildset properties match are completed as SKIPPED. Requests added in
+   * concurrent transactions may arrive out of order: one that arrives after a newer compatible
+   * request is already queued is itself SKIPPED (returns true).
    */
-  private async collapse(b: BuilderRuntime, p: Pending): Promise<void> {
+  private async collapse(b: BuilderRuntime, p: Pending): Promise<boolean> {
     await this.computeKeys(p)
     const older: number[] = []
+    let newer = false
     for (const q of b.queue) {
-      if (q.brid >= p.brid) continue
       await this.computeKeys(q)
-      if (q.collapseKey === p.collapseKey && (q.revisionKey === p.revisionKey || (q.revisionKey === 'changes' && p.revisionKey === 'changes'))) older.push(q.brid)
+      if (q.collapseKey !== p.collapseKey || !(q.revisionKey === p.revisionKey || (q.revisionKey === 'changes' && p.revisionKey === 'changes'))) continue
+      if (q.brid < p.brid) older.push(q.brid)
+      else if (q.brid > p.brid) newer = true
     }
-    if (!older.length) return
-    const claimed = await this.data.buildrequests.claimBuildRequests(older)
+    const skip = newer ? [p.brid] : older
+    if (!skip.length) return false
+    const claimed = await this.data.buildrequests.claimBuildRequests(skip)
     b.queue = b.queue.filter((q) => !claimed.includes(q.brid))
     await this.data.buildrequests.completeBuildRequests(claimed, SKIPPED)
+    return newer
   }
 
   private async computeKeys(p: Pending): Promise<void> {
