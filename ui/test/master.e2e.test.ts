@@ -71,6 +71,9 @@ it('force a build from the builder page, watch it finish live, read its log', as
   await page.click('button[aria-label="Next match"]')
   await page.locator('.line.match .o span', { hasText: 'red alert' }).waitFor()
   await screenshot(page, 'master-log')
+  // Buildbot's own link form of the same log, with a line permalink.
+  await page.goto(`${url}#/builders/1/builds/1/steps/0/logs/stdio?line=3003`)
+  await page.locator('.line.selected[data-line="3003"]', { hasText: 'red alert' }).waitFor()
   assert.ok(count > 3000)
   assert.equal(errors, [])
   await close()

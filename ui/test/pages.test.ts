@@ -70,7 +70,9 @@ it('builders, workers and pending requests pages render the API data', async ({ 
   await page.locator('a', { hasText: 'reload-github-projects' }).waitFor({ state: 'detached' })
   await page.goto(`${server.url}#/workers`)
   await page.locator('tr[data-worker="local"]', { hasText: 'connected' }).waitFor()
-  assert.match(await page.locator('tr[data-worker="local"]').textContent() ?? '', '#3')
+  // The running builds come from a second request; wait for them rather than read too early.
+  await page.locator('tr[data-worker="local"] a', { hasText: '#3' }).waitFor()
+  assert.match(await page.locator('tr[data-worker="arm-1"]').textContent() ?? '', 'idle')
   await page.goto(`${server.url}#/buildrequests`)
   await page.locator('tr[data-buildrequest="6"]').waitFor()
   assert.is(await page.locator('tr[data-buildrequest]').count(), 3)
@@ -97,6 +99,26 @@ it('the log viewer virtualizes 20,000 lines, jumps to a permalinked line and sea
   await page.locator('.line.match[data-line="1008"]').waitFor()
   assert.ok(await page.locator('.line.match[data-line="1008"] .e span').count() >= 1, 'ANSI colour rendered as a span')
   await screenshot(page, 'log')
+  await close()
+})
+
+it('keyboard: Tab reaches the navigation and Enter follows a link', async ({ h }) => {
+  const server = await h!.start()
+  const { page, close } = await newPage(h!.browser)
+  await page.goto(server.url)
+  await page.locator('article[data-project="1"]').waitFor()
+  const focused = () => page.evaluate(() => {
+    let el: Element | null = document.activeElement
+    while (el?.shadowRoot?.activeElement) el = el.shadowRoot.activeElement
+    return el?.textContent?.trim() ?? ''
+  })
+  await page.keyboard.press('Tab')
+  assert.is(await focused(), 'Fixture CI')
+  await page.keyboard.press('Tab')
+  await page.keyboard.press('Tab')
+  assert.is(await focused(), 'Builders')
+  await page.keyboard.press('Enter')
+  await page.locator('h1', { hasText: 'Builders' }).waitFor()
   await close()
 })
 
