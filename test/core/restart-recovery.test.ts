@@ -1,0 +1,85 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { mkdtempSync, rmSync, writeFileSync, existsSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { execa } from 'execa'
+import { RETRY, SUCCESS, localWorker, builder, steps } from '../../core/index.ts'
+import { connectDb } from '../../core/db/connect.ts'
+import { testDatabases } from '../support/databases.ts'
+import { eachDb } from '../support/master-harness.ts'
+
+const root = resolve(import.meta.dirname, '../..')
+const QUEUED = 6
+
+eachDb(test, 'after kill -9 mid-build, a new master retries the interrupted build and runs every queued request exactly once', async (start, db) => {
+  const basedir = mkdtempSync(join(tmpdir(), 'bbn-restart-'))
+  const gate = join(basedir, 'gate')
+  const pgidFile = join(basedir, 'pgid')
+  const dbUrl = await db.url(basedir)
+  const masterName = `restart-test:${basedir}`
+  const configFile = join(basedir, 'master.config.ts')
+  writeFileSync(join(basedir, 'package.json'), '{"type":"module"}')
+  // The same config serves the child and, below, the in-process master.
+  const cfg = `import { defineMaster, localWorker, builder, steps } from ${JSON.stringify(join(root, 'core/index.ts'))}
+export default defineMaster({
+  basedir: ${JSON.stringify(basedir)}, db: ${JSON.stringify(dbUrl)}, masterName: ${JSON.stringify(masterName)}, logLevel: 'error',
+  www: { port: 0 }, collapseRequests: false,
+  workers: [localWorker({ name: 'local', maxBuilds: 1 })],
+  builders: [builder({ name: 'long', workers: ['local'], steps: [steps.shell({ command: ['sh', '-c', ${JSON.stringify(`ps -o pgid= $$ > ${pgidFile}; while [ ! -e ${gate} ]; do sleep 0.02; done`)}] })] })],
+})
+`
+  writeFileSync(configFile, cfg)
+  const child = execa('node', ['--import', 'tsx', join(root, 'test/core/master-child.ts'), configFile, 'long', String(QUEUED)], { cwd: root, reject: false, buffer: false, stdout: 'pipe', stderr: 'inherit' })
+  try {
+    const ready = await new Promise<{ brids: number[] }>((res, rej) => {
+      let buf = ''
+      child.stdout!.setEncoding('utf8').on('data', (d: string) => { buf += d; const l = buf.split('\n').find((x) => x.startsWith('{"ready"')); if (l) res(JSON.parse(l)) })
+      void child.then((r) => rej(new Error(`child exited early: ${r.exitCode}`)))
+    })
+    assert.is(ready.brids.length, QUEUED)
+    child.kill('SIGKILL')
+    await child
+    // The orphaned command of the killed master is not the new master's business; end it.
+    if (existsSync(pgidFile)) { try { process.kill(-Number(readFileSync(pgidFile, 'utf8').trim()), 'SIGKILL') } catch { /* gone */ } }
+
+    const k0 = await (async () => {
+      const d = await connectDb(dbUrl)
+      const running = await d.k.selectFrom('builds').selectAll().where('complete_at', 'is', null).execute()
+      const claims = await d.k.selectFrom('buildrequest_claims').selectAll().execute()
+      await d.close()
+      return { running: running.length, claims: claims.length }
+    })()
+    assert.equal(k0, { running: 1, claims: 1 }, 'the killed master left one running build and its claim')
+
+    writeFileSync(gate, '')
+    const h = await start({
+      masterName, collapseRequests: false, workers: [localWorker({ name: 'local', maxBuilds: 1 })],
+      builders: [builder({ name: 'long', workers: ['local'], steps: [steps.shell({ command: ['sh', '-c', `while [ ! -e ${gate} ]; do sleep 0.02; done`] })] })],
+    }, { basedir, dbUrl })
+    const k = h.master.data.db.k
+    await h.until(async () => (await k.selectFrom('buildrequests').select('buildrequestid').where('complete', '=', 0).execute()).length === 0, 'every request to complete')
+    const brs = await k.selectFrom('buildrequests').selectAll().orderBy('buildrequestid').execute()
+    assert.equal(brs.map((b) => b.buildrequestid), ready.brids)
+    assert.ok(brs.every((b) => b.results === SUCCESS), JSON.stringify(brs))
+    const builds = await k.selectFrom('builds').selectAll().orderBy('buildid').execute()
+    const per = new Map<number, number[]>()
+    for (const b of builds) per.set(b.buildrequestid, [...(per.get(b.buildrequestid) ?? []), b.results!])
+    assert.equal(per.get(ready.brids[0]!), [RETRY, SUCCESS], 'the interrupted request: RETRY, then run again')
+    for (const brid of ready.brids.slice(1)) assert.equal(per.get(brid), [SUCCESS], `request ${brid} ran exactly once`)
+    const interrupted = builds[0]!
+    assert.match(interrupted.state_string, /interrupted by a master restart/)
+    const openSteps = await k.selectFrom('steps').select('stepid').where('complete_at', 'is', null).execute()
+    assert.is(openSteps.length, 0)
+    const openLogs = await k.selectFrom('logs').select('logid').where('complete', '=', 0).execute()
+    assert.is(openLogs.length, 0)
+    const sets = await k.selectFrom('buildsets').select(['complete', 'results']).execute()
+    assert.ok(sets.every((s) => s.complete === 1 && s.results === SUCCESS))
+    await h.stop()
+  } finally {
+    if (child.exitCode == null) child.kill('SIGKILL')
+    rmSync(basedir, { recursive: true, force: true })
+  }
+}, testDatabases())
+
+test.run()
