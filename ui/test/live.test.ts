@@ -143,4 +143,15 @@ it('actions follow user_can, show a 403 and send JSON-RPC with the force fields'
   await close()
 })
 
+it('a logged-in user sees their name and a logout link', async ({ h }) => {
+  const server = await h!.start({ config: { auth: { name: 'UserPasswordAuth' }, user: { username: 'ada', email: 'ada@example.org' } } })
+  const { page, close } = await newPage(h!.browser)
+  await page.goto(`${server.url}#/workers`)
+  const logout = page.locator('a', { hasText: 'Logout' })
+  await logout.waitFor()
+  assert.is(await logout.getAttribute('href'), 'auth/logout?redirect=%2Fworkers')
+  await page.locator('header', { hasText: 'ada' }).waitFor()
+  await close()
+})
+
 test.run()

@@ -67,13 +67,6 @@ export class ApiClient {
     return body.result
   }
 
-  /** Plain text of a path outside the data API envelope (log contents are JSON; raw is not). */
-  async getText(path: string): Promise<string> {
-    const res = await this.fetchFn(this.url(path), { credentials: 'same-origin' })
-    if (!res.ok) throw new ApiError(res.statusText, res.status)
-    return res.text()
-  }
-
   subscribe(path: string, handler: EventHandler): { ready: Promise<void>; unsubscribe: () => void } {
     return this.ws.subscribe(path, handler)
   }
