@@ -28,7 +28,7 @@ export class BbNixMatrix extends LitElement {
     .attr { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
     .reason { grid-column: 1 / -1; font-size: .8rem; }
     .filters button[aria-pressed='true'] { background: var(--link); color: var(--bg); }
-    @media (max-width: 640px) { .job { grid-template-columns: minmax(0, 1fr) 6.5rem 3.5rem; } .system { display: none; } }
+    @media (max-width: 640px) { .job { grid-template-columns: minmax(0, 1fr) 7.5rem 4rem; gap: .25rem; } .system { display: none; } }
   `]
   declare buildid: number
   declare steps: Record<string, unknown>[]

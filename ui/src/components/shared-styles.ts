@@ -47,6 +47,8 @@ export const sharedStyles = css`
   .sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
   @media (max-width: 640px) {
     .hide-narrow { display: none; }
+    /* Wide tables scroll sideways instead of widening the page. */
+    table { display: block; overflow-x: auto; }
     th, td { padding: .3rem .25rem; }
   }
 `

@@ -43,11 +43,12 @@ export class BbProjectPage extends LitElement {
       ${p?.description ? html`<p class="muted">${p.description}</p>` : nothing}
       <h2>Branches and pull requests</h2>
       ${rows.length ? html`<table aria-label="branches and pull requests">
-        <thead><tr><th>Branch / PR</th><th>Latest evaluation</th><th>Result</th><th class="hide-narrow">Revision</th><th class="hide-narrow">When</th></tr></thead>
+        <thead><tr><th>Branch / PR</th><th>Latest evaluation</th><th>Result</th><th class="hide-narrow">Matrix</th><th class="hide-narrow">Revision</th><th class="hide-narrow">When</th></tr></thead>
         <tbody>${rows.map((r) => html`<tr data-branch=${r.label}>
           <td>${r.label}${r.kind === 'pr' ? html` <span class="muted">(${r.branch})</span>` : nothing}</td>
           <td><a href=${buildHref(r.latest.buildid)}>${builderById.get(r.latest.builderid)?.name} #${r.latest.number}</a></td>
           <td>${resultBadge(r.latest.results, r.latest.complete)}</td>
+          <td class="muted hide-narrow">${r.latest.state_string ?? ''}</td>
           <td class="mono hide-narrow">${String(prop(r.latest.properties, 'revision') ?? '').slice(0, 12)}</td>
           <td class="muted hide-narrow">${timeAgo(r.latest.started_at)}</td>
         </tr>`)}</tbody></table>`
