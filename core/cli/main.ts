@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util'
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { resolve, join } from 'node:path'
 import { projectRoot } from '../util/project-root.ts'
 import { loadConfig } from '../config/load.ts'
@@ -13,6 +13,7 @@ const HELP: Record<string, string> = {
 Commands:
   start          run the master (default config: ./master.config.ts)
   checkconfig    load and check the config, print every mistake, exit 1 if any
+  reconfig       ask the running master to reload its config (SIGHUP)
   hash-password  print a password hash for www.auth.users
 
 Run 'buildbot-nix <command> --help' for a command's options.`,
@@ -27,6 +28,14 @@ Options:
   checkconfig: `Usage: buildbot-nix checkconfig [--config FILE]
 
 Loads the config and prints every mistake (file, key path, fix). Exits 1 if there is any.
+
+Options:
+  -c, --config FILE   the master config (default: master.config.ts)
+  -h, --help          this text`,
+  reconfig: `Usage: buildbot-nix reconfig [--config FILE]
+
+Checks the config, then asks the master running from it (its pid is in <basedir>/master.pid) to
+reload it. Only what changed is restarted; running builds go on.
 
 Options:
   -c, --config FILE   the master config (default: master.config.ts)
@@ -57,6 +66,14 @@ export async function main(argv: string[]): Promise<number> {
     else console.error(`${file}: ${(err as Error).stack}`)
     return 1
   }
+  if (command === 'reconfig') {
+    const pidFile = join(config.basedir, 'master.pid')
+    const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').trim()) : NaN
+    if (!Number.isInteger(pid)) { console.error(`no running master found (${pidFile} is missing); start it with 'buildbot-nix start'`); return 1 }
+    try { process.kill(pid, 'SIGHUP') } catch { console.error(`the master (pid ${pid}) is not running; start it with 'buildbot-nix start'`); return 1 }
+    console.log(`asked the master (pid ${pid}) to reload ${file}`)
+    return 0
+  }
   if (command === 'checkconfig') { console.log(`${file}: config OK (${config.builders.length} builders, ${config.schedulers.length} schedulers, ${config.workers.length} workers)`); return 0 }
 
   const uiDir = join(config.basedir, 'ui')
@@ -68,6 +85,8 @@ export async function main(argv: string[]): Promise<number> {
     await master.stop().catch(() => {})
     return 1
   }
+  const pidFile = join(config.basedir, 'master.pid')
+  writeFileSync(pidFile, `${process.pid}\n`)
   void buildUiBundle(uiDir).then(
     (built) => { if (built) master.log.info({ dir: uiDir }, 'web UI built') },
     (err) => master.log.warn({ err: (err as Error).message }, 'web UI could not be built; the API works without it'))
@@ -83,6 +102,7 @@ export async function main(argv: string[]): Promise<number> {
     process.once('SIGTERM', stop)
   })
   await master.stop()
+  rmSync(pidFile, { force: true })
   return 0
 }
 
