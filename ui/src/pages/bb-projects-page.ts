@@ -1,9 +1,9 @@
-import { LitElement, html, nothing } from 'lit'
+import { LitElement, html, css, nothing } from 'lit'
 import { ResourceController } from '../controllers/resource-controller.ts'
 import { sharedStyles } from '../components/shared-styles.ts'
 import { resultBadge } from '../components/result-badge.ts'
 import { branchRows, defaultBranchRow, isEvalBuild, type BuildLike } from '../util/branches.ts'
-import { resultName, timeAgo } from '../util/format.ts'
+import { prop, resultName, timeAgo } from '../util/format.ts'
 import { buildHref } from '../router/route.ts'
 import { BRANCH_PROPERTIES } from './build-properties-query.ts'
 import '../components/bb-action.ts'
@@ -13,7 +13,11 @@ interface Builder { builderid: number; name: string; projectid?: number | null }
 
 /** Every project with its default-branch state, its last builds and a badge-like summary. */
 export class BbProjectsPage extends LitElement {
-  static override styles = [sharedStyles]
+  static override styles = [sharedStyles, css`
+    .last { list-style: none; padding: 0; margin: .5rem 0 0; display: grid; gap: .25rem; }
+    .last li { display: grid; grid-template-columns: auto minmax(0, 1fr) auto; gap: .5rem; align-items: center; }
+    .last a { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+  `]
   private readonly projects = new ResourceController<Project & Record<string, unknown>>(this, { path: 'projects' })
   private readonly builders = new ResourceController<Builder & Record<string, unknown>>(this, { path: 'builders' })
   private readonly builds = new ResourceController<BuildLike & Record<string, unknown>>(this, {
@@ -53,10 +57,10 @@ export class BbProjectsPage extends LitElement {
         <div class="row muted" style="font-size: .85rem">
           ${rows.filter((r) => r.kind === 'pr').length} open PR builds · ${evals.length} evaluations
         </div>
-        <ul aria-label="last builds" style="list-style: none; padding: 0; margin: .5rem 0 0">
-          ${builds.slice(0, 5).map((b) => html`<li class="row">
+        <ul class="last" aria-label="last evaluations">
+          ${(evals.length ? evals : builds).slice(0, 5).map((b) => html`<li>
             ${resultBadge(b.results, b.complete)}
-            <a href=${buildHref(b.buildid)}>${builderById.get(b.builderid)?.name ?? b.builderid} #${b.number}</a>
+            <a href=${buildHref(b.buildid)} title=${builderById.get(b.builderid)?.name ?? ''}>${buildLabel(b)} · #${b.number}</a>
             <span class="muted hide-narrow">${timeAgo(b.started_at)}</span>
           </li>`)}
         </ul>
@@ -65,3 +69,10 @@ export class BbProjectsPage extends LitElement {
 }
 
 customElements.define('bb-projects-page', BbProjectsPage)
+
+/** `main`, `PR #7`, or the builder's attribute for a child build. */
+function buildLabel(b: BuildLike): string {
+  const pr = prop(b.properties, 'pr_number')
+  if (pr != null && pr !== '') return `PR #${pr}`
+  return String(prop(b.properties, 'branch') ?? prop(b.properties, 'attr') ?? 'build')
+}

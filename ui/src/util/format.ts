@@ -28,10 +28,14 @@ export function formatEpoch(epoch: unknown): string {
   return new Date(epoch * 1000).toLocaleString()
 }
 
+/** `5s ago`, `57m ago`, `3h ago`, `2d ago`: one unit is enough for "how recent". */
 export function timeAgo(epoch: unknown, now = Date.now()): string {
   if (typeof epoch !== 'number') return ''
-  const d = formatDuration(now - epoch * 1000)
-  return d ? `${d} ago` : ''
+  const s = Math.max(0, Math.round(now / 1000 - epoch))
+  if (s < 60) return `${s}s ago`
+  if (s < 3600) return `${Math.floor(s / 60)}m ago`
+  if (s < 86400) return `${Math.floor(s / 3600)}h ago`
+  return `${Math.floor(s / 86400)}d ago`
 }
 
 /** A sourced property value (`{"branch": ["main", "Change"]}`) or undefined. */
