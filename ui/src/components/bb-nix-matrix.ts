@@ -1,7 +1,7 @@
 import { LitElement, html, css, nothing } from 'lit'
 import '@lit-labs/virtualizer'
 import { ResourceController } from '../controllers/resource-controller.ts'
-import { countStates, visibleJobs, jobDuration, FAILED_STATES, ACTIVE_STATES, type NixJob } from '../util/matrix-model.ts'
+import { countStates, inFilter, visibleJobs, jobDuration, FAILED_STATES, ACTIVE_STATES, type NixJob } from '../util/matrix-model.ts'
 import { formatDuration } from '../util/format.ts'
 import { buildHref } from '../router/route.ts'
 import { sharedStyles } from './shared-styles.ts'
@@ -81,7 +81,8 @@ export class BbNixMatrix extends LitElement {
         </details>
         <div class="row filters" role="group" aria-label="filter by state" style="margin:.5rem 0">
           ${FILTERS.map((f) => {
-            const n = f === '' ? all.length : f === 'failed' ? failed : counts.get(f) ?? 0
+            let n = 0
+            for (const [state, c] of counts) if (inFilter(state, f)) n += c
             return html`<button type="button" aria-pressed=${this.filter === f ? 'true' : 'false'} data-filter=${f || 'all'}
               @click=${() => { this.filter = f }}>${f || 'all'} (${n})</button>`
           })}

@@ -14,6 +14,9 @@ test('failures come first, then by name', () => {
   assert.equal(visibleJobs(jobs, 'failed', '').map((j) => j.attr), ['z'])
   assert.equal(visibleJobs(jobs, '', 'A').map((j) => j.attr), ['a'])
   assert.is(countStates(jobs).get('success'), 2)
+  const more = [...jobs, job(5, 'arm', 'unsupported-system'), job(6, 'dep', 'dependency-failed')]
+  assert.equal(visibleJobs(more, 'skipped', '').map((j) => j.attr), ['arm'])
+  assert.equal(visibleJobs(more, 'failed', '').map((j) => j.attr), ['z', 'dep'])
 })
 
 test('timeline finds the slowest and the last to finish', () => {

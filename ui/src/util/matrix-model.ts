@@ -21,6 +21,15 @@ export interface NixJob {
 
 export const FAILED_STATES = new Set(['failed', 'eval-failed', 'dependency-failed', 'cached-failure'])
 export const ACTIVE_STATES = new Set(['pending', 'building'])
+export const SKIPPED_STATES = new Set(['skipped', 'unsupported-system'])
+
+/** Whether a job is shown under a filter: `failed` and `skipped` stand for their whole group. */
+export function inFilter(state: string, filter: string): boolean {
+  if (!filter || state === filter) return true
+  if (filter === 'failed') return FAILED_STATES.has(state)
+  if (filter === 'skipped') return SKIPPED_STATES.has(state)
+  return false
+}
 
 /** Failures first (they are what a reader came for), then running, waiting, done, skipped. */
 const RANK: Record<string, number> = {
@@ -42,7 +51,7 @@ export function countStates(jobs: NixJob[]): Map<string, number> {
 export function visibleJobs(jobs: NixJob[], state: string, query: string): NixJob[] {
   const q = query.trim().toLowerCase()
   return jobs
-    .filter((j) => !state || j.state === state || (state === 'failed' && FAILED_STATES.has(j.state)))
+    .filter((j) => inFilter(j.state, state))
     .filter((j) => !q || j.attr.toLowerCase().includes(q))
     .sort(compareJobs)
 }
