@@ -2,7 +2,6 @@ import { unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { FAILURE, SUCCESS, steps, type StepContext, type StepSpec } from '../../core/index.ts'
 import { buildInstallable } from './eval/nix-version.ts'
-import { registerGcRoot } from './store/gc-roots.ts'
 import { writeOutputPath } from './store/outputs-path.ts'
 import type { NixPluginState } from './plugin-state.ts'
 import type { StoredJob } from './jobs-store.ts'
@@ -46,6 +45,20 @@ export function nixBuildStep(state: NixPluginState): StepSpec {
       const command = ['nix', 'build', '-L', '--option', 'keep-going', 'true', '--max-silent-time', String(o.maxSilentTime),
         '--out-link', `result-${attr}`, buildInstallable(drv, nix.version)]
       await ctx.setStateString(`building ${attr}`)
+      const out = str(ctx, 'out_path')
+      // A local worker shares the master's store: batch with the other children building now.
+      if (state.batcher && out && ctx.worker.info.version === 'local') {
+        const log = await ctx.addLog('stdio', 's')
+        log.write(`nix build (in a process shared with other attributes) ${buildInstallable(drv, nix.version)}\n`, 'h')
+        const r = await Promise.race([
+          state.batcher.build({ installable: buildInstallable(drv, nix.version), drvPath: drv, outPaths: [out], onLog: (t) => log.write(t, 'o') }),
+          new Promise<undefined>((res) => ctx.signal.addEventListener('abort', () => res(undefined), { once: true })),
+        ])
+        if (!r) return FAILURE
+        log.write(r.ok ? `${out} is built\n` : `building ${drv} failed (nix exit code ${r.rc})\n`, 'h')
+        await ctx.setStateString(r.ok ? `built ${attr}` : `${attr} failed`)
+        return r.ok ? SUCCESS : FAILURE
+      }
       const res = await ctx.runCommand({ name: 'shell', args: { command, workdir: 'build', timeout: o.buildTimeout, want_stdout: true, want_stderr: true } })
       await ctx.setStateString(res.rc === 0 ? `built ${attr}` : `${attr} failed (exit ${res.rc}${res.failureReason ? `, ${res.failureReason}` : ''})`)
       return res.rc === 0 ? SUCCESS : FAILURE
@@ -65,7 +78,7 @@ export function registerOutputsStep(state: NixPluginState): StepSpec {
       await unlink(link).catch(() => undefined)
       if (!project || !out || ctx.getProperty('nix_default_branch') !== true) { await ctx.setStateString('not the default branch'); return SUCCESS }
       const dir = join(state.opts.gcRootsDir, project.slug)
-      const how = await registerGcRoot(dir, attr, out, { signal: ctx.signal })
+      const how = await state.roots.register(dir, attr, out)
       if (state.opts.outputsPath) await writeOutputPath(state.opts.outputsPath, { ...ownerRepo(project.name), branch: project.defaultBranch, attr }, out)
       await ctx.setStateString(`gc root ${how}`)
       return SUCCESS

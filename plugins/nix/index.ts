@@ -4,6 +4,8 @@ import { createBuiltinEvaluator } from './eval/builtin-evaluator.ts'
 import { createNixEvalJobsEvaluator } from './eval/nix-eval-jobs.ts'
 import { nixEvalJobsAvailable, probeNixVersion } from './eval/nix-version.ts'
 import { createFairSemaphore } from './fair-semaphore.ts'
+import { createBuildBatcher } from './build-batcher.ts'
+import { createGcRootBatcher } from './gc-root-batcher.ts'
 import { createJobsStore, publicJob } from './jobs-store.ts'
 import { resolveNixOptions, type NixPluginOptions } from './options.ts'
 import { NIX_MISSING, type NixAvailability, type NixPluginState } from './plugin-state.ts'
@@ -49,7 +51,7 @@ export const nix = definePlugin<NixPluginOptions>({
     const opts = resolveNixOptions(options, api.basedir, cpus().length, (path, msg) => api.error(path, msg))
     const state: NixPluginState = {
       opts, projects: new Map(opts.projects.map((p) => [p.name, p])), postBuildSteps: [], buildStepLists: [],
-      evalSem: createFairSemaphore(opts.maxConcurrentEvals), runs: new Map(),
+      evalSem: createFairSemaphore(opts.maxConcurrentEvals), runs: new Map(), roots: createGcRootBatcher(),
     }
     for (const p of opts.projects) addProject(api, state, p)
     api.provide(NixKey, {
@@ -71,9 +73,13 @@ export const nix = definePlugin<NixPluginOptions>({
       await state.jobs.ensureSchema()
       state.nix = probe()
       const nix = await state.nix
+      if (nix.ok && opts.shareNixProcesses) state.batcher = createBuildBatcher({ maxSilentTime: opts.maxSilentTime, timeout: opts.buildTimeout })
       if (nix.ok) rt.log.info({ nix: nix.version.version.join('.'), evaluator: nix.evaluator.name }, 'nix plugin ready')
       else rt.log.error({ missing: 'nix' }, `${nix.message}; evaluations will fail until it is installed`)
     })
-    api.onStop(() => { state.rt = undefined })
+    api.onStop(async () => {
+      await state.batcher?.drain()
+      state.rt = undefined
+    })
   },
 })

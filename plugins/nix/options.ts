@@ -39,6 +39,11 @@ export interface NixPluginOptions {
   cacheFailedBuilds?: boolean
   /** Failure events published per evaluation at most (default 50). */
   failedBuildReportLimit?: number
+  /**
+   * Children on a local worker share `nix build` processes (requests within a few ms go to one
+   * process; logs and results are split per derivation). Default true.
+   */
+  shareNixProcesses?: boolean
 }
 
 export interface ResolvedProject {
@@ -64,6 +69,7 @@ export interface ResolvedNixOptions {
   outputsPath?: string
   cacheFailedBuilds: boolean
   failedBuildReportLimit: number
+  shareNixProcesses: boolean
 }
 
 /** The nix system of this machine (`x86_64-linux`, `aarch64-darwin`, …). */
@@ -121,5 +127,6 @@ export function resolveNixOptions(o: NixPluginOptions | undefined, basedir: stri
     outputsPath: opts.outputsPath,
     cacheFailedBuilds: opts.cacheFailedBuilds ?? false,
     failedBuildReportLimit: opts.failedBuildReportLimit ?? 50,
+    shareNixProcesses: opts.shareNixProcesses ?? true,
   }
 }

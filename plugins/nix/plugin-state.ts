@@ -5,6 +5,8 @@ import type { FairSemaphore } from './fair-semaphore.ts'
 import type { JobsStore } from './jobs-store.ts'
 import type { ResolvedNixOptions, ResolvedProject } from './options.ts'
 import type { MatrixRun } from './matrix-run.ts'
+import type { NixBuildBatcher } from './build-batcher.ts'
+import type { GcRootBatcher } from './gc-root-batcher.ts'
 
 /** What `nix` this master can use, probed at start. */
 export type NixAvailability =
@@ -27,6 +29,9 @@ export interface NixPluginState {
   nix?: Promise<NixAvailability>
   /** Build matrices of running evaluations, by eval build id. */
   runs: Map<number, MatrixRun>
+  /** Shared `nix build` processes for children on a local worker (unless `shareNixProcesses: false`). */
+  batcher?: NixBuildBatcher
+  roots: GcRootBatcher
 }
 
 /** The message an evaluation fails with when nix is not installed. */

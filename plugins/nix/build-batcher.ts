@@ -1,0 +1,129 @@
+import { spawn } from 'node:child_process'
+import { validPaths } from './store/store-validity.ts'
+
+export interface BatchBuildRequest {
+  /** The installable (`<drv>` or `<drv>^*`). */
+  installable: string
+  drvPath: string
+  /** Outputs that must be valid afterwards for the build to count as a success. */
+  outPaths: string[]
+  /** Receives this derivation's log lines (with newline) as nix prints them. */
+  onLog(text: string): void
+}
+
+export interface BatchBuildResult { ok: boolean; rc: number | null }
+
+export interface BuildBatcherOptions {
+  maxSilentTime: number
+  /** Seconds without any output of the shared process before it is killed. */
+  timeout: number
+  /** How long requests are collected before a process starts (default 5 ms). */
+  delayMs?: number
+  /** Derivations per process at most (default 500). */
+  maxBatch?: number
+  nixBin?: string
+}
+
+interface Waiting { req: BatchBuildRequest; resolve(r: BatchBuildResult): void }
+
+// eslint-disable-next-line no-control-regex
+const ANSI = /\x1b\[[0-9;]*m/g
+const DRV = /\/nix\/store\/[0-9a-z]{32}-[^\s'"]+\.drv/g
+
+/**
+ * Lets concurrent nix-build children on the master's machine share `nix build` processes: the
+ * derivations requested within a few milliseconds are built by one
+ * `nix build --keep-going --log-format internal-json`, whose log is split per derivation
+ * (build-log lines belong to the `building '<drv>'` activity), and each derivation's result is
+ * whether its outputs are valid afterwards. Starting one process per attribute costs more than
+ * building a trivial derivation.
+ */
+export function createBuildBatcher(opts: BuildBatcherOptions) {
+  let queue: Waiting[] = []
+  let timer: NodeJS.Timeout | undefined
+  const delay = opts.delayMs ?? 5
+  const max = opts.maxBatch ?? 500
+  const running = new Set<Promise<void>>()
+
+  async function runBatch(batch: Waiting[]): Promise<void> {
+    const byDrv = new Map<string, Waiting[]>()
+    for (const w of batch) {
+      const list = byDrv.get(w.req.drvPath)
+      if (list) list.push(w)
+      else byDrv.set(w.req.drvPath, [w])
+    }
+    const installables = [...new Set(batch.map((w) => w.req.installable))]
+    const owner = new Map<string, string>()
+    const unowned: string[] = []
+    const emit = (drv: string | undefined, text: string): void => {
+      const list = drv ? byDrv.get(drv) : undefined
+      if (list) for (const w of list) w.req.onLog(text)
+      else { unowned.push(text); if (unowned.length > 200) unowned.shift() }
+    }
+    const onLine = (line: string): void => {
+      if (!line.startsWith('@nix ')) { emit(undefined, line + '\n'); return }
+      let m: { action: string; id?: number; type?: number; fields?: unknown[]; text?: string; msg?: string; level?: number }
+      try { m = JSON.parse(line.slice(5)) } catch { return }
+      if (m.action === 'start' && m.type === 105 && typeof m.fields?.[0] === 'string') {
+        owner.set(String(m.id), m.fields[0])
+        emit(m.fields[0], `${m.text ?? `building '${m.fields[0]}'`}\n`)
+      } else if (m.action === 'result' && (m.type === 101 || m.type === 107) && typeof m.fields?.[0] === 'string') {
+        emit(owner.get(String(m.id)), m.fields[0] + '\n')
+      } else if (m.action === 'msg' && typeof m.msg === 'string' && (m.level ?? 9) <= 1) {
+        const text = m.msg.replace(ANSI, '')
+        const named = [...new Set(text.match(DRV) ?? [])].filter((d) => byDrv.has(d))
+        if (named.length) for (const d of named) emit(d, text + '\n')
+        else emit(undefined, text + '\n')
+      }
+    }
+    const args = ['build', '--no-link', '--keep-going', '--log-format', 'internal-json', '-v', '--max-silent-time', String(opts.maxSilentTime), ...installables]
+    const rc = await new Promise<number | null>((resolve) => {
+      const p = spawn(opts.nixBin ?? 'nix', args, { stdio: ['ignore', 'ignore', 'pipe'] })
+      let silent: NodeJS.Timeout | undefined
+      const arm = (): void => { if (silent) silent.refresh(); else silent = setTimeout(() => p.kill('SIGKILL'), opts.timeout * 1000) }
+      arm()
+      let rest = ''
+      p.stderr.setEncoding('utf8')
+      p.stderr.on('data', (chunk: string) => {
+        arm()
+        const lines = (rest + chunk).split('\n')
+        rest = lines.pop()!
+        for (const l of lines) onLine(l)
+      })
+      p.on('error', (err) => { emit(undefined, `cannot run nix: ${err.message}\n`); if (silent) clearTimeout(silent); resolve(null) })
+      p.on('close', (code) => { if (rest) onLine(rest); if (silent) clearTimeout(silent); resolve(code) })
+    })
+    const valid = await validPaths(batch.flatMap((w) => w.req.outPaths)).catch(() => new Set<string>())
+    for (const w of batch) {
+      const ok = w.req.outPaths.length > 0 && w.req.outPaths.every((p) => valid.has(p))
+      if (!ok && rc !== 0 && unowned.length) w.req.onLog(`--- output of the shared nix build not tied to one derivation (last ${unowned.length} lines) ---\n${unowned.join('')}`)
+      w.resolve({ ok, rc })
+    }
+  }
+
+  const start = (): void => {
+    if (timer) { clearTimeout(timer); timer = undefined }
+    while (queue.length) {
+      const batch = queue.slice(0, max)
+      queue = queue.slice(max)
+      const p = runBatch(batch).catch((err: Error) => { for (const w of batch) { w.req.onLog(`shared nix build failed: ${err.message}\n`); w.resolve({ ok: false, rc: null }) } })
+      running.add(p)
+      void p.finally(() => running.delete(p))
+    }
+  }
+
+  return {
+    /** Builds `req` together with the requests arriving in the next few milliseconds. */
+    build(req: BatchBuildRequest): Promise<BatchBuildResult> {
+      return new Promise((resolve) => {
+        queue.push({ req, resolve })
+        if (queue.length >= max) start()
+        else timer ??= setTimeout(start, delay)
+      })
+    },
+    /** Waits for the running processes (at stop). */
+    async drain(): Promise<void> { start(); await Promise.allSettled([...running]) },
+  }
+}
+
+export type NixBuildBatcher = ReturnType<typeof createBuildBatcher>

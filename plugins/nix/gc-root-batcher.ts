@@ -1,0 +1,55 @@
+import { execFile } from 'node:child_process'
+import { lstat, mkdir, readlink } from 'node:fs/promises'
+import { gcRootPath } from './store/gc-roots.ts'
+
+type How = 'created' | 'updated' | 'unchanged'
+interface Waiting { path: string; attr: string; out: string; existed: boolean; resolve(h: How): void; reject(e: Error): void }
+
+// One shell runs the registrations of a batch, so the master forks once instead of per root.
+const SCRIPT = 'while [ $# -gt 1 ]; do if err=$(nix-store --add-root "$1" -r "$2" 2>&1 >/dev/null); then echo "ok"; else echo "fail $(printf %s "$err" | tr "\\n" " ")"; fi; shift 2; done'
+
+/**
+ * `registerGcRoot` for many attributes at once (same checks: a non-symlink at the root path is
+ * never replaced, a root already pointing at the output is left alone).
+ */
+export function createGcRootBatcher(opts: { delayMs?: number; maxBatch?: number; nixStore?: string } = {}) {
+  let queue: Waiting[] = []
+  let timer: NodeJS.Timeout | undefined
+  const max = opts.maxBatch ?? 200
+
+  const run = (batch: Waiting[]): void => {
+    const args = ['-c', SCRIPT.replace('nix-store', opts.nixStore ?? 'nix-store'), 'sh', ...batch.flatMap((w) => [w.path, w.out])]
+    execFile('/bin/sh', args, { maxBuffer: 16 << 20 }, (err, stdout) => {
+      const lines = String(stdout).split('\n')
+      batch.forEach((w, i) => {
+        const l = lines[i]
+        if (l === 'ok') w.resolve(w.existed ? 'updated' : 'created')
+        else w.reject(new Error(`nix-store --add-root ${w.path} -r ${w.out} failed: ${l?.slice(5) || err?.message || 'no answer'}`))
+      })
+    })
+  }
+  const flush = (): void => {
+    if (timer) { clearTimeout(timer); timer = undefined }
+    while (queue.length) { run(queue.slice(0, max)); queue = queue.slice(max) }
+  }
+
+  return {
+    async register(dir: string, attr: string, outPath: string): Promise<How> {
+      if (!outPath.startsWith('/')) throw new Error(`'${outPath}' is not a store path`)
+      const path = gcRootPath(dir, attr)
+      await mkdir(dir, { recursive: true })
+      const st = await lstat(path).catch(() => undefined)
+      if (st && !st.isSymbolicLink()) {
+        throw new Error(`cannot register a GC root for '${attr}': ${path} exists and is not a symlink (a ${st.isDirectory() ? 'directory' : 'file'}); remove it by hand`)
+      }
+      if (st && (await readlink(path)) === outPath) return 'unchanged'
+      return new Promise<How>((resolve, reject) => {
+        queue.push({ path, attr, out: outPath, existed: !!st, resolve, reject })
+        if (queue.length >= max) flush()
+        else timer ??= setTimeout(flush, opts.delayMs ?? 5)
+      })
+    },
+  }
+}
+
+export type GcRootBatcher = ReturnType<typeof createGcRootBatcher>
