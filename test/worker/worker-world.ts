@@ -32,10 +32,12 @@ export interface WorkerWorld {
   stop(): Promise<void>
 }
 
-export async function startWorld(cfg: MasterConfig): Promise<WorkerWorld> {
+/** `cfg` may be a function of the scratch folder (for paths the steps use). */
+export async function startWorld(cfg: MasterConfig | ((scratch: string) => MasterConfig)): Promise<WorkerWorld> {
   const db = testDatabases()[0]!
   const scratch = mkdtempSync(join(tmpdir(), 'bbn-worker-e2e-'))
-  const h = await startMaster(db, { protocols: { msgpack: { port: 0, host: '127.0.0.1' } }, ...cfg })
+  const input = typeof cfg === 'function' ? cfg(scratch) : cfg
+  const h = await startMaster(db, { protocols: { msgpack: { port: 0, host: '127.0.0.1' } }, ...input })
   const workers: TestWorker[] = []
   const base = () => `http://127.0.0.1:${h.master.ports.www}/api/v2/`
   const get = async (path: string) => {
@@ -88,9 +90,19 @@ export async function startWorld(cfg: MasterConfig): Promise<WorkerWorld> {
 export async function processRunning(needle: string): Promise<boolean> {
   const { readdir, readFile } = await import('node:fs/promises')
   for (const pid of await readdir('/proc')) {
-    if (!/^\d+$/.test(pid)) continue
+    if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue
     const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')
     if (cmd.replace(/\0/g, ' ').includes(needle)) return true
   }
   return false
+}
+
+/** SIGKILLs every process whose command line contains `needle` (orphans of a killed worker). */
+export async function killProcesses(needle: string): Promise<void> {
+  const { readdir, readFile } = await import('node:fs/promises')
+  for (const pid of await readdir('/proc')) {
+    if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue
+    const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')
+    if (cmd.replace(/\0/g, ' ').includes(needle)) { try { process.kill(Number(pid), 'SIGKILL') } catch { /* already gone */ } }
+  }
 }
