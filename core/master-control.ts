@@ -36,7 +36,13 @@ export function createMasterControl(deps: { data: Data; brd: BuildRequestDistrib
       return asResult(await rt.force(p, owner))
     },
     async stopBuild(buildid, reason) {
-      brd.findBuild(buildid)?.stop(reason || 'stopped by a user')
+      // Right after `builds/N/new` the build may not know its id yet; its request identifies it.
+      let build = brd.findBuild(buildid)
+      if (!build) {
+        const row = await data.builds.getBuild(buildid)
+        if (row && !row.complete) build = brd.findBuildByRequest(row.buildrequestid)
+      }
+      build?.stop(reason || 'stopped by a user')
     },
     async rebuild(buildid, owner) {
       const build = await data.builds.getBuild(buildid)
