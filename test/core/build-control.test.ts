@@ -153,6 +153,23 @@ eachDb(test, 'cancelling a pending request: CANCELLED and it never runs', async 
   } finally { rmSync(g.gate, { force: true }) }
 }, dbs)
 
+eachDb(test, 'a stop sent the moment the build is announced still cancels it', async (start) => {
+  const h = await start({
+    workers: [localWorker({ name: 'local' })],
+    builders: [builder({ name: 'sleepy', workers: ['local'], steps: [steps.shell({ name: 'sleep', command: ['sleep', '300'] })] })],
+    schedulers: [schedulers.force({ name: 'force', builderNames: ['sleepy'] })],
+  })
+  const stopped = new Promise<void>((resolve, reject) => {
+    const sub = h.master.bus.subscribe('builds/*/new', (_k, m) => {
+      sub.unsubscribe()
+      h.master.control.stopBuild((m as { buildid: number }).buildid, 'at once').then(resolve, reject)
+    })
+  })
+  const { bsid } = await h.force('force')
+  await stopped
+  assert.is(await h.waitBuildset(bsid), CANCELLED)
+}, dbs)
+
 function alive(pid: number): boolean {
   try { process.kill(pid, 0); return true } catch { return false }
 }
