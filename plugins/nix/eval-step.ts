@@ -122,7 +122,12 @@ export function evalStep(state: NixPluginState, project: ResolvedProject): StepS
           const iter = nix.evaluator.evaluate({
             flakeDir, attribute: config.attribute, lockFile: config.lockFile, workers: state.opts.evalWorkerCount,
             maxMemoryMiB: state.opts.evalMaxMemorySize, timeoutSec: state.opts.evalTimeout, gcRootsDir: rootsDir, signal: ctx.signal,
-            onWarning: (text) => { warnCount++; void warn(text) },
+            onWarning: (text) => {
+              // Store lock contention with concurrent builds is retried by nix; not the flake's warning.
+              if (/SQLite database .* is busy/.test(text)) return
+              warnCount++
+              void warn(text)
+            },
             onLog: (line) => stdio.write(line + '\n', 'e'),
           })
           for await (const job of iter) {

@@ -44,7 +44,6 @@ export function createMatrixRun(state: NixPluginState, info: MatrixRunInfo) {
   const byAttr = new Map<string, StoredJob>()
   const byBsid = new Map<number, { job: StoredJob; kind: ChildKind }>()
   const openBsids = new Set<number>()
-  const counts = new Map<string, number>()
   const systems = new Set(state.opts.buildSystems)
   let result: Result = SUCCESS
   let evalDone = false
@@ -59,11 +58,13 @@ export function createMatrixRun(state: NixPluginState, info: MatrixRunInfo) {
     chain = chain.then(fn).catch((err: Error) => { rt.log.error({ buildid, err: err.stack }, 'nix build matrix update failed') })
     return chain
   }
-  const count = (s: string, d: number): void => { counts.set(s, (counts.get(s) ?? 0) + d) }
-  const setState = async (job: StoredJob, patch: Partial<StoredJob>): Promise<void> => {
-    if (patch.state && patch.state !== job.state) { count(job.state, -1); count(patch.state, 1) }
-    await jobs.update(job.jobid, patch)
+  const counts = (): Map<string, number> => {
+    const m = new Map<string, number>()
+    for (const j of byAttr.values()) m.set(j.state, (m.get(j.state) ?? 0) + 1)
+    return m
   }
+  // The row objects are the store's live rows: updates by child builds show here too.
+  const setState = async (job: StoredJob, patch: Partial<StoredJob>): Promise<void> => { await jobs.update(job.jobid, patch) }
   const reportFailure = (job: StoredJob): void => {
     if (failuresReported >= state.opts.failedBuildReportLimit) return
     failuresReported++
@@ -165,14 +166,14 @@ export function createMatrixRun(state: NixPluginState, info: MatrixRunInfo) {
   function checkDone(): void {
     if (!evalDone || openBsids.size) return
     if (graph.pending && !cancelled) return
-    rt.bus.publish(['nix', 'matrix', String(buildid), 'finished'], { buildid, project: project.name, results: result, counts: Object.fromEntries(counts) })
+    rt.bus.publish(['nix', 'matrix', String(buildid), 'finished'], { buildid, project: project.name, results: result, counts: Object.fromEntries(counts()) })
     jobs.release(buildid)
     resolveDone(result)
   }
 
   return {
     done,
-    counts,
+    get counts() { return counts() },
     get result() { return result },
     /** Adds evaluated jobs (streamed or reused) and starts what is ready. */
     addJobs(batch: NixJob[]): Promise<void> {
@@ -193,7 +194,6 @@ export function createMatrixRun(state: NixPluginState, info: MatrixRunInfo) {
         const failedEval: Pending[] = []
         stored.forEach((job, i) => {
           const j = batch[i]!
-          count(job.state, 1)
           byAttr.set(job.attr, job)
           if (job.state === 'eval-failed') {
             failedEval.push({ job, kind: 'failed-eval', scheduler: `${slug}-nix-failed-eval`, props: { error: j.error }, state: 'eval-failed', reason: job.reason })
