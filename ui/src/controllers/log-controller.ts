@@ -82,11 +82,21 @@ export class LogController implements ReactiveController {
       if (key.endsWith('/append') || key.endsWith('/finished')) void this.catchUp(client, gen)
       this.host.requestUpdate()
     })
-    this.stopFns.push(sub.unsubscribe, client.ws.onReconnect(() => { void this.catchUp(client, gen) }))
+    this.stopFns.push(sub.unsubscribe, client.ws.onReconnect(() => { void this.refreshEntity(client, gen) }))
     await ApiClient.settle(sub.ready)
     await this.catchUp(client, gen)
     this.loading = false
     this.host.requestUpdate()
+  }
+
+  /** After a reconnect: events were missed, so re-read `num_lines` before catching up. */
+  private async refreshEntity(client: ApiClient, gen: number): Promise<void> {
+    try {
+      const res = await client.get(`logs/${this.log!.logid}`)
+      if (gen !== this.generation || !res.items[0]) return
+      this.log = { ...this.log!, ...(res.items[0] as unknown as LogEntity) }
+    } catch { /* keep what we have; the next event catches up */ }
+    await this.catchUp(client, gen)
   }
 
   /** Fetches the lines after those already loaded; calls made meanwhile coalesce into one more. */
@@ -97,6 +107,9 @@ export class LogController implements ReactiveController {
         this.again = false
         const log = this.log!
         const offset = this.lines.length
+        // Past the end the server answers 404; asking only when lines are known to exist
+        // keeps the console clean.
+        if (offset >= log.num_lines) break
         try {
           const res = await client.get(`logs/${log.logid}/contents?offset=${offset}`)
           if (gen !== this.generation) return
