@@ -1,0 +1,79 @@
+// Core engine figures, one JSON line each ({"bench":"core","metric":...,"value":...,"unit":...}):
+// idle RSS after start, master CPU and wall overhead per trivial build on the local worker, and
+// the time of a 1,000-child Trigger fan-out. sqlite always; PostgreSQL too when TEST_PG_URL is set.
+// Run: node --import tsx bench/core.bench.ts   (BENCH_BUILDS=200 BENCH_FANOUT=1000 to change sizes)
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { localWorker, builder, steps, schedulers, SUCCESS } from '../core/index.ts'
+import { runLocalShell } from '../core/workers/local/local-shell.ts'
+import { testDatabases } from '../test/support/databases.ts'
+import { startMaster } from '../test/support/master-harness.ts'
+
+const BUILDS = Number(process.env.BENCH_BUILDS ?? 200)
+const FANOUT = Number(process.env.BENCH_FANOUT ?? 1000)
+const emit = (metric: string, value: number, unit: string, extra: Record<string, unknown> = {}) =>
+  console.log(JSON.stringify({ bench: 'core', metric, value: Math.round(value * 100) / 100, unit, ...extra }))
+
+/** CPU seconds of waited-for children (utime+stime), from /proc: the `true` processes, not the master. */
+function childrenCpuMs(): number {
+  const f = readFileSync('/proc/self/stat', 'utf8').slice(readFileSync('/proc/self/stat', 'utf8').lastIndexOf(')') + 2).split(' ')
+  return ((Number(f[13]) + Number(f[14])) * 1000) / 100
+}
+const cpuMs = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000 }
+
+async function reference(dir: string): Promise<number> {
+  const t0 = performance.now()
+  for (let i = 0; i < BUILDS; i++) {
+    const r = await runLocalShell({ command: ['true'], workdir: dir, timeout: 1200 }, { output: () => {} })
+    if (r.rc !== 0) throw new Error('true failed')
+  }
+  return performance.now() - t0
+}
+
+for (const db of testDatabases()) {
+  const tag = { db: db.name }
+  const h = await startMaster(db, {
+    logLevel: 'warn',
+    workers: [localWorker({ name: 'local' })],
+    builders: [
+      builder({ name: 'trivial', workers: ['local'], steps: [steps.shell({ command: ['true'] })] }),
+      builder({ name: 'parent', workers: ['local'], steps: [steps.trigger({ waitForFinish: true, schedulersAndProperties: () => Array.from({ length: FANOUT }, (_, i) => ({ scheduler: 'children', properties: { i } })) })] }),
+      builder({ name: 'child', workers: ['local'], steps: [steps.custom({ name: 'noop', run: async () => SUCCESS })] }),
+    ],
+    schedulers: [schedulers.force({ name: 'force', builderNames: ['trivial'] }), schedulers.force({ name: 'fan', builderNames: ['parent'] }), schedulers.triggerable({ name: 'children', builderNames: ['child'] })],
+  })
+  try {
+    await new Promise((r) => setTimeout(r, 1000))
+    emit('idle_rss', process.memoryUsage().rss / 1048576, 'MiB', tag)
+
+    // Warm up the paths (JIT, statement caches) so the figures are the steady state.
+    for (let i = 0; i < 5; i++) await h.waitBuildset((await h.force('force')).bsid)
+
+    const refDir = mkdtempSync(join(tmpdir(), 'bbn-bench-ref-'))
+    const refMs = await reference(refDir)
+    rmSync(refDir, { recursive: true, force: true })
+
+    const cpu0 = cpuMs(), child0 = childrenCpuMs(), t0 = performance.now()
+    for (let i = 0; i < BUILDS; i++) {
+      const res = await h.waitBuildset((await h.force('force')).bsid)
+      if (res !== SUCCESS) throw new Error(`build ${i} ended ${res}`)
+    }
+    const wall = performance.now() - t0
+    const cpu = cpuMs() - cpu0
+    const childCpu = childrenCpuMs() - child0
+    emit('master_cpu_per_build', cpu / BUILDS, 'ms', { ...tag, builds: BUILDS, children_cpu_ms_per_build: Math.round((childCpu / BUILDS) * 100) / 100, target: 5 })
+    emit('wall_per_build', wall / BUILDS, 'ms', { ...tag, builds: BUILDS })
+    emit('reference_true_per_run', refMs / BUILDS, 'ms', tag)
+    emit('wall_overhead_per_build', (wall - refMs) / BUILDS, 'ms', { ...tag, target: 10 })
+
+    const f0 = performance.now()
+    const res = await h.waitBuildset((await h.force('fan')).bsid, 600_000)
+    if (res !== SUCCESS) throw new Error(`fan-out ended ${res}`)
+    emit('fanout_time', performance.now() - f0, 'ms', { ...tag, children: FANOUT, target: 3000 })
+    emit('rss_after', process.memoryUsage().rss / 1048576, 'MiB', tag)
+  } finally {
+    await h.stop()
+    await db.cleanup()
+  }
+}
