@@ -21,6 +21,7 @@ import type { ChangeSourceRuntime } from './changes/change-source.ts'
 import type { ReporterRuntime } from './reporters/reporter.ts'
 import type { PluginRuntime } from './plugin/plugin.ts'
 import { createHttpServer } from './http/server.ts'
+import type { HttpSurface } from './http/master-surface.ts'
 import type { MsgpackListener } from './workers/msgpack/msgpack-listener.ts'
 import { cpus } from 'node:os'
 
@@ -247,12 +248,20 @@ export function createMaster(opts: MasterOptions) {
       await applyChangeSources()
       await applyReporters()
       control = createMasterControl({ data, brd, workers, schedulers })
-      http = createHttpServer({
+      const surface: HttpSurface = {
         data, bus, log, title: config.title, buildbotURL: config.buildbotURL, www: { ...config.www, cookieSecret: config.www.cookieSecret ?? await sessionSecret(data) }, uiDir: opts.uiDir,
         control,
         rpcActions: () => config.rpcActions, restEndpoints: () => config.restEndpoints, changeHooks: () => config.changeHooks,
-      })
+      }
+      http = createHttpServer(surface)
       ports.www = (await http.listen()).port
+      const url = new URL(config.buildbotURL)
+      if (url.port === '0') {
+        // `www.port: 0` picks a free port; links must name the real one.
+        url.port = String(ports.www)
+        config = Object.freeze({ ...config, buildbotURL: url.href })
+        surface.buildbotURL = url.href
+      }
       if (config.msgpack) {
         const { createMsgpackListener } = await import('./workers/msgpack/msgpack-listener.ts')
         msgpack = createMsgpackListener({ host: config.msgpack.host, port: config.msgpack.port, registry: workers, log, settings: { buffer_timeout: 0.1 } })
