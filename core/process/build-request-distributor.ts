@@ -8,7 +8,8 @@ import type { BuildRequestEntity } from '../data/buildrequests.ts'
 import { builderDirName } from '../workers/local/local-worker.ts'
 
 interface Pending { brid: number; bsid: number; priority: number; submitted_at: number; collapseKey?: string; revisionKey?: string }
-export interface BuilderRuntime { config: BuilderConfig; builderid: number; queue: Pending[]; running: Set<Build> }
+/** `busy`: workers with a build of this builder claimed or running (set before the build object exists). */
+export interface BuilderRuntime { config: BuilderConfig; builderid: number; queue: Pending[]; running: Set<Build>; busy: Map<string, number> }
 
 /**
  * Pairs unclaimed build requests with free workers. Requests are queued in memory per builder
@@ -34,7 +35,7 @@ export class BuildRequestDistributor {
     for (const { config, builderid } of list) {
       const existing = this.builders.get(builderid)
       if (existing) { existing.config = config; this.byName.set(config.name, existing); continue }
-      const rt: BuilderRuntime = { config, builderid, queue: [], running: new Set() }
+      const rt: BuilderRuntime = { config, builderid, queue: [], running: new Set(), busy: new Map() }
       this.builders.set(builderid, rt)
       this.byName.set(config.name, rt)
     }
@@ -96,6 +97,7 @@ export class BuildRequestDistributor {
    * request is already queued is itself SKIPPED (returns true).
    */
   private async collapse(b: BuilderRuntime, p: Pending): Promise<boolean> {
+    if (!b.queue.length) return false
     await this.computeKeys(p)
     const older: number[] = []
     let newer = false
@@ -139,11 +141,12 @@ export class BuildRequestDistributor {
         .sort((a, b) => (b.config.priority ?? 0) - (a.config.priority ?? 0) || (a.queue[0]!.submitted_at - b.queue[0]!.submitted_at))
       for (const b of order) {
         while (b.queue.length && !this.stopping) {
-          const slot = this.workers.acquire(b.config.workers)
+          const slot = this.workers.acquire(b.config.workers, b.busy)
           if (!slot) break
           const p = b.queue.shift()!
+          b.busy.set(slot.name, (b.busy.get(slot.name) ?? 0) + 1)
           const [got] = await this.data.buildrequests.claimBuildRequests([p.brid])
-          if (got == null) { this.workers.release(slot); continue }
+          if (got == null) { this.unbusy(b, slot.name); this.workers.release(slot); continue }
           this.start(b, p, slot)
         }
       }
@@ -176,11 +179,18 @@ export class BuildRequestDistributor {
         await this.data.buildrequests.unclaimBuildRequests([p.brid]).catch(() => {})
       } finally {
         if (build) b.running.delete(build)
+        this.unbusy(b, slot.name)
         this.workers.release(slot)
       }
     })()
     this.inflight.add(run)
     void run.finally(() => this.inflight.delete(run))
+  }
+
+  private unbusy(b: BuilderRuntime, worker: string): void {
+    const n = (b.busy.get(worker) ?? 1) - 1
+    if (n > 0) b.busy.set(worker, n)
+    else b.busy.delete(worker)
   }
 
   findBuild(buildid: number): Build | undefined {

@@ -78,12 +78,17 @@ export class WorkerManager implements WorkerRegistry {
     this.onAvailable()
   }
 
-  /** A connected, unpaused worker among `names` with a free slot, least busy first. */
-  acquire(names: readonly string[]): WorkerSlot | undefined {
+  /**
+   * A connected, unpaused worker among `names` with a free slot, least busy first. A remote
+   * worker (one with a password) named in `busyForBuilder` is skipped: as in Buildbot, it runs
+   * one build per builder at a time, since those builds would share one build directory.
+   */
+  acquire(names: readonly string[], busyForBuilder?: { has(name: string): boolean }): WorkerSlot | undefined {
     let best: WorkerSlot | undefined
     for (const n of names) {
       const s = this.slots.get(n)
       if (!s || !s.conn || s.paused || s.graceful || s.running >= s.config.maxBuilds) continue
+      if (s.config.password != null && busyForBuilder?.has(n)) continue
       if (!best || s.running < best.running) best = s
     }
     if (best) best.running++
