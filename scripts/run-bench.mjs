@@ -20,9 +20,9 @@ for (const file of files) {
       buf += d
       const lines = buf.split('\n')
       buf = lines.pop()
-      for (const l of lines) (l.startsWith('{') ? process.stdout : process.stderr).write(l + '\n')
+      for (const l of lines) (l.includes('"bench"') ? process.stdout : process.stderr).write(l + '\n')
     })
-    child.on('close', (c) => { if (buf) (buf.startsWith('{') ? process.stdout : process.stderr).write(buf + '\n'); resolve(c) })
+    child.on('close', (c) => { if (buf) (buf.includes('"bench"') ? process.stdout : process.stderr).write(buf + '\n'); resolve(c) })
   })
   if (code !== 0) { failed.push(rel); process.stderr.write(`# ${rel} failed (exit ${code})\n`) }
 }

@@ -93,7 +93,7 @@ test('the local worker interrupts on abort (whole group), runs file commands and
     const ac = new AbortController()
     const pidFile = join(dir, 'pid')
     const running = w.runCommand({ name: 'shell', builderName: 'b', args: { command: ['sh', '-c', `sleep 300 & echo $! > ${pidFile}; echo started; wait`], workdir: 'build' } },
-      { output: (_s, t) => { out.push(t); if (t.includes('started')) ac.abort() } }, ac.signal)
+      { output: (s, t) => { out.push(t); if (s === 'o' && t.includes('started')) ac.abort() } }, ac.signal)
     const res = await running
     assert.is(res.failureReason, 'interrupted')
     assert.ok(res.rc !== 0)
