@@ -25,6 +25,27 @@ export function parseDbUrl(url: string, baseDir: string): { dialect: Dialect; pa
   return { dialect: 'sqlite', path: isAbsolute(path) ? path : resolve(baseDir, path) }
 }
 
+/**
+ * better-sqlite3 compiles a statement on every `prepare`, and Kysely prepares each query it runs.
+ * The master runs the same few dozen queries over and over, so compiled statements are kept
+ * (bounded, least recently used out first). Kysely never iterates two results of one statement
+ * at once, so sharing a statement is safe.
+ */
+function cachedStatements(raw: SqliteDatabase.Database, max = 500): { close(): void; prepare(sql: string): SqliteDatabase.Statement } {
+  const cache = new Map<string, SqliteDatabase.Statement>()
+  return {
+    close: () => { cache.clear(); raw.close() },
+    prepare(sql: string) {
+      let stmt = cache.get(sql)
+      if (stmt) { cache.delete(sql); cache.set(sql, stmt); return stmt }
+      stmt = raw.prepare(sql)
+      cache.set(sql, stmt)
+      if (cache.size > max) cache.delete(cache.keys().next().value!)
+      return stmt
+    },
+  }
+}
+
 /** Opens the database, runs migrations, refuses corrupt or newer-schema databases. */
 export async function connectDb(url: string, opts: { baseDir?: string } = {}): Promise<Db> {
   const parsed = parseDbUrl(url, opts.baseDir ?? process.cwd())
@@ -42,7 +63,7 @@ export async function connectDb(url: string, opts: { baseDir?: string } = {}): P
     } catch (err) {
       throw new Error(`cannot open the sqlite database '${path}': ${(err as Error).message}; restore it from a backup or move it away to start with a fresh one`)
     }
-    k = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) })
+    k = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachedStatements(raw) }) })
   } else {
     // bigint columns (epoch seconds) come back as numbers; they fit easily.
     const { default: pg } = await import('pg')
