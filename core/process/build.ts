@@ -71,6 +71,7 @@ export class Build {
       setp('codebase', ss.codebase, 'Build'); setp('project', props.project?.[0] ?? ss.project, 'Build')
     }
     if (!props.reason) setp('reason', this.request.reason, 'Build')
+    setp('builddir', this.worker.builderDir(this.builder.name), 'Worker')
     this.props = props
     const build = await data.builds.addBuild({
       builderid: this.builder.builderid, buildrequestid: this.request.buildrequestid, workerid: this.builder.workerid,
@@ -79,7 +80,6 @@ export class Build {
     this.buildid = build.buildid
     this.number = build.number
     await this.setProperty('buildnumber', build.number, 'Build')
-    await this.setProperty('builddir', this.worker.builderDir(this.builder.name), 'Worker')
 
     const info: StepBuildInfo = {
       buildid: build.buildid, number: build.number, builderid: this.builder.builderid, builderName: this.builder.name,
