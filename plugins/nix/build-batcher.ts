@@ -9,6 +9,8 @@ export interface BatchBuildRequest {
   outPaths: string[]
   /** Receives this derivation's log lines (with newline) as nix prints them. */
   onLog(text: string): void
+  /** The child was stopped: it stops waiting; a process no child waits for any more is killed. */
+  signal?: AbortSignal
 }
 
 export interface BatchBuildResult { ok: boolean; rc: number | null }
@@ -45,7 +47,9 @@ export function createBuildBatcher(opts: BuildBatcherOptions) {
   const max = opts.maxBatch ?? 500
   const running = new Set<Promise<void>>()
 
-  async function runBatch(batch: Waiting[]): Promise<void> {
+  async function runBatch(all: Waiting[]): Promise<void> {
+    const batch = all.filter((w) => !w.req.signal?.aborted)
+    if (!batch.length) return
     const byDrv = new Map<string, Waiting[]>()
     for (const w of batch) {
       const list = byDrv.get(w.req.drvPath)
@@ -77,8 +81,17 @@ export function createBuildBatcher(opts: BuildBatcherOptions) {
       }
     }
     const args = ['build', '--no-link', '--keep-going', '--log-format', 'internal-json', '-v', '--max-silent-time', String(opts.maxSilentTime), ...installables]
+    let waiting = batch.length
+    const settled = new Set<Waiting>()
+    const settle = (w: Waiting, r: BatchBuildResult): void => { if (settled.has(w)) return; settled.add(w); w.resolve(r) }
     const rc = await new Promise<number | null>((resolve) => {
       const p = spawn(opts.nixBin ?? 'nix', args, { stdio: ['ignore', 'ignore', 'pipe'] })
+      for (const w of batch) {
+        w.req.signal?.addEventListener('abort', () => {
+          settle(w, { ok: false, rc: null })
+          if (--waiting === 0) p.kill('SIGTERM')
+        }, { once: true })
+      }
       let silent: NodeJS.Timeout | undefined
       const arm = (): void => { if (silent) silent.refresh(); else silent = setTimeout(() => p.kill('SIGKILL'), opts.timeout * 1000) }
       arm()
@@ -97,7 +110,7 @@ export function createBuildBatcher(opts: BuildBatcherOptions) {
     for (const w of batch) {
       const ok = w.req.outPaths.length > 0 && w.req.outPaths.every((p) => valid.has(p))
       if (!ok && rc !== 0 && unowned.length) w.req.onLog(`--- output of the shared nix build not tied to one derivation (last ${unowned.length} lines) ---\n${unowned.join('')}`)
-      w.resolve({ ok, rc })
+      settle(w, { ok, rc })
     }
   }
 
@@ -116,7 +129,15 @@ export function createBuildBatcher(opts: BuildBatcherOptions) {
     /** Builds `req` together with the requests arriving in the next few milliseconds. */
     build(req: BatchBuildRequest): Promise<BatchBuildResult> {
       return new Promise((resolve) => {
-        queue.push({ req, resolve })
+        if (req.signal?.aborted) { resolve({ ok: false, rc: null }); return }
+        const w: Waiting = { req, resolve }
+        // Stopped while still queued: leave the queue at once.
+        req.signal?.addEventListener('abort', () => {
+          if (!queue.includes(w)) return
+          queue = queue.filter((x) => x !== w)
+          resolve({ ok: false, rc: null })
+        }, { once: true })
+        queue.push(w)
         if (queue.length >= max) start()
         else timer ??= setTimeout(start, delay)
       })

@@ -50,11 +50,8 @@ export function nixBuildStep(state: NixPluginState): StepSpec {
       if (state.batcher && out && ctx.worker.info.version === 'local') {
         const log = await ctx.addLog('stdio', 's')
         log.write(`nix build (in a process shared with other attributes) ${buildInstallable(drv, nix.version)}\n`, 'h')
-        const r = await Promise.race([
-          state.batcher.build({ installable: buildInstallable(drv, nix.version), drvPath: drv, outPaths: [out], onLog: (t) => log.write(t, 'o') }),
-          new Promise<undefined>((res) => ctx.signal.addEventListener('abort', () => res(undefined), { once: true })),
-        ])
-        if (!r) return FAILURE
+        const r = await state.batcher.build({ installable: buildInstallable(drv, nix.version), drvPath: drv, outPaths: [out], onLog: (t) => log.write(t, 'o'), signal: ctx.signal })
+        if (ctx.signal.aborted) return FAILURE
         log.write(r.ok ? `${out} is built\n` : `building ${drv} failed (nix exit code ${r.rc})\n`, 'h')
         await ctx.setStateString(r.ok ? `built ${attr}` : `${attr} failed`)
         return r.ok ? SUCCESS : FAILURE

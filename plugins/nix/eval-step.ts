@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdir, readFile, rm } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import { FAILURE, SUCCESS, WARNINGS, steps, type LogWriter, type StepContext, type StepSpec } from '../../core/index.ts'
+import { CANCELLED, FAILURE, SUCCESS, WARNINGS, steps, type LogWriter, type StepContext, type StepSpec } from '../../core/index.ts'
 import { EvalError, type NixJob } from './eval/nix-evaluator.ts'
 import { readRepoConfig } from './repo-config/repo-config.ts'
 import { removeStaleGcRoots } from './store/gc-roots.ts'
@@ -148,6 +148,7 @@ export function evalStep(state: NixPluginState, project: ResolvedProject): StepS
         }
       }
       await run.evalFinished()
+      await jobs.recordEval(buildid, evalKey)
       if (isDefault) {
         const removed = await removeStaleGcRoots(join(state.opts.gcRootsDir, project.slug), run.attrs())
         if (removed.length) (await ctx.addLog('gcroots')).write(`removed GC roots of attributes no longer evaluated: ${removed.join(', ')}\n`)
@@ -164,27 +165,28 @@ export function evalStep(state: NixPluginState, project: ResolvedProject): StepS
 /** Waits for the build matrix of the evaluation; the result is the worst child's. */
 export function matrixStep(state: NixPluginState): StepSpec {
   return steps.custom({
-    name: 'build flake', type: 'nix-build-matrix',
+    // Runs even when the build was stopped right after the evaluation, to cancel the children.
+    name: 'build flake', type: 'nix-build-matrix', alwaysRun: true,
     async run(ctx) {
       const run = state.runs.get(ctx.build.buildid)
       if (!run) { await ctx.setStateString('nothing to build'); return SUCCESS }
-      const onAbort = (): void => {
-        // A master shutting down re-queues this build; its next run reuses the jobs and replaces the children.
-        if (isShutdown(ctx)) return
-        void run.cancel('the evaluation build was stopped')
-      }
-      ctx.signal.addEventListener('abort', onAbort, { once: true })
+      const stopped = new Promise<void>((res) => {
+        if (ctx.signal.aborted) res()
+        else ctx.signal.addEventListener('abort', () => res(), { once: true })
+      })
       const timer = setInterval(() => { void ctx.setStateString(summary(run)) }, 2000)
       try {
-        const result = await Promise.race([run.done, new Promise<never>((_, rej) => {
-          if (ctx.signal.aborted) rej(ctx.signal.reason)
-          ctx.signal.addEventListener('abort', () => rej(ctx.signal.reason), { once: true })
-        })]).catch((err) => { if (isShutdown(ctx)) throw err; return run.done })
+        const first = await Promise.race([run.done, stopped.then(() => 'stopped' as const)])
+        if (first === 'stopped') {
+          // A master shutting down re-queues this build; its next run reuses the jobs and replaces the children.
+          if (isShutdown(ctx)) return CANCELLED
+          await run.cancel('the evaluation build was stopped')
+        }
+        const result = await run.done
         await ctx.setStateString(summary(run))
         return result
       } finally {
         clearInterval(timer)
-        ctx.signal.removeEventListener('abort', onAbort)
         state.runs.delete(ctx.build.buildid)
       }
     },

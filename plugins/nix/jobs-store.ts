@@ -37,6 +37,7 @@ interface Tables {
   nix_jobs: StoredJob
   nix_schema: { name: string; version: number }
   nix_failed_builds: { drv_path: string; first_failure_url: string; buildid: number; failed_at: number }
+  nix_evals: { buildid: number; eval_key: string; evaluated_at: number }
 }
 
 const SCHEMA_VERSION = 1
@@ -69,7 +70,6 @@ export function createJobsStore(data: Data, bus: Bus) {
       await k.schema.createTable('nix_schema').ifNotExists().addColumn('name', 'text', (c) => c.primaryKey()).addColumn('version', 'integer', (c) => c.notNull()).execute()
       const row = await k.selectFrom('nix_schema').select('version').where('name', '=', 'nix').executeTakeFirst()
       if (row && row.version > SCHEMA_VERSION) throw new Error(`the nix tables are at schema version ${row.version}, newer than this master (${SCHEMA_VERSION}); upgrade the master`)
-      if (row) return
       await k.schema.createTable('nix_jobs').ifNotExists()
         .addColumn('jobid', pg ? 'serial' : 'integer', (c) => (pg ? c.primaryKey() : c.primaryKey().autoIncrement()))
         .addColumn('buildid', 'integer', (c) => c.notNull()).addColumn('attr', 'text', (c) => c.notNull()).addColumn('system', 'text', (c) => c.notNull())
@@ -81,7 +81,10 @@ export function createJobsStore(data: Data, bus: Bus) {
       await k.schema.createIndex('nix_jobs_eval_key').ifNotExists().on('nix_jobs').column('eval_key').execute()
       await k.schema.createTable('nix_failed_builds').ifNotExists().addColumn('drv_path', 'text', (c) => c.primaryKey())
         .addColumn('first_failure_url', 'text', (c) => c.notNull()).addColumn('buildid', 'integer', (c) => c.notNull()).addColumn('failed_at', big, (c) => c.notNull()).execute()
-      await k.insertInto('nix_schema').values({ name: 'nix', version: SCHEMA_VERSION }).execute()
+      await k.schema.createTable('nix_evals').ifNotExists().addColumn('buildid', 'integer', (c) => c.primaryKey())
+        .addColumn('eval_key', 'text', (c) => c.notNull()).addColumn('evaluated_at', big, (c) => c.notNull()).execute()
+      await k.schema.createIndex('nix_evals_eval_key').ifNotExists().on('nix_evals').column('eval_key').execute()
+      if (!row) await k.insertInto('nix_schema').values({ name: 'nix', version: SCHEMA_VERSION }).execute()
     },
 
     async insert(rows: Omit<StoredJob, 'jobid'>[]): Promise<StoredJob[]> {
@@ -118,9 +121,14 @@ export function createJobsStore(data: Data, bus: Bus) {
       return rows.map((r) => norm(r as StoredJob))
     },
 
-    /** The jobs of the newest earlier evaluation with this key (same tree, lock file, attribute, systems). */
+    /** Marks the evaluation of `buildid` complete: its rows hold every job, so it may be reused. */
+    async recordEval(buildid: number, evalKey: string): Promise<void> {
+      await k.insertInto('nix_evals').values({ buildid, eval_key: evalKey, evaluated_at: Date.now() }).execute()
+    },
+
+    /** The jobs of the newest complete earlier evaluation with this key (same tree, lock file, attribute). */
     async latestWithKey(evalKey: string, exceptBuildid: number): Promise<StoredJob[]> {
-      const last = await k.selectFrom('nix_jobs').select('buildid').where('eval_key', '=', evalKey).where('buildid', '!=', exceptBuildid)
+      const last = await k.selectFrom('nix_evals').select('buildid').where('eval_key', '=', evalKey).where('buildid', '!=', exceptBuildid)
         .orderBy('buildid', 'desc').limit(1).executeTakeFirst()
       return last ? this.list(Number(last.buildid)) : []
     },

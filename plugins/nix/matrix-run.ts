@@ -42,6 +42,10 @@ export function createMatrixRun(state: NixPluginState, info: MatrixRunInfo) {
   const slug = project.slug
   const graph = createJobGraph()
   const byAttr = new Map<string, StoredJob>()
+  const knownDrvs = new Set<string>()
+  // Jobs needing derivations not (yet) seen in this evaluation: added to the graph once all of
+  // them are, or when the evaluation ends, so a dependency evaluated later is still waited for.
+  const held = new Map<string, NixJob>()
   const byBsid = new Map<number, { job: StoredJob; kind: ChildKind }>()
   const openBsids = new Set<number>()
   const systems = new Set(state.opts.buildSystems)
@@ -163,6 +167,15 @@ export function createMatrixRun(state: NixPluginState, info: MatrixRunInfo) {
     checkDone()
   }
 
+  function releaseHeld(all: boolean): void {
+    for (const [attr, j] of held) {
+      const needed = [...(j.neededBuilds ?? []), ...(j.neededSubstitutes ?? [])]
+      if (!all && !needed.every((d) => knownDrvs.has(d))) continue
+      held.delete(attr)
+      graph.add({ attr, drvPath: j.drvPath, neededBuilds: j.neededBuilds, neededSubstitutes: j.neededSubstitutes })
+    }
+  }
+
   function checkDone(): void {
     if (!evalDone || openBsids.size) return
     if (graph.pending && !cancelled) return
@@ -195,13 +208,14 @@ export function createMatrixRun(state: NixPluginState, info: MatrixRunInfo) {
         stored.forEach((job, i) => {
           const j = batch[i]!
           byAttr.set(job.attr, job)
+          if (j.drvPath) knownDrvs.add(j.drvPath)
           if (job.state === 'eval-failed') {
             failedEval.push({ job, kind: 'failed-eval', scheduler: `${slug}-nix-failed-eval`, props: { error: j.error }, state: 'eval-failed', reason: job.reason })
-          } else if (job.state === 'pending') {
-            if (graph.has(job.attr)) return
-            graph.add({ attr: job.attr, drvPath: j.drvPath, neededBuilds: j.neededBuilds, neededSubstitutes: j.neededSubstitutes })
+          } else if (job.state === 'pending' && !graph.has(job.attr)) {
+            held.set(job.attr, j)
           }
         })
+        releaseHeld(false)
         for (const f of failedEval) reportFailure(f.job)
         await trigger(failedEval)
         await runReady()
@@ -209,13 +223,19 @@ export function createMatrixRun(state: NixPluginState, info: MatrixRunInfo) {
     },
     /** The evaluation is over (all jobs added). */
     evalFinished(): Promise<void> {
-      return serial(async () => { evalDone = true; checkDone() })
+      return serial(async () => {
+        evalDone = true
+        releaseHeld(true)
+        await runReady()
+        checkDone()
+      })
     },
     /** Cancels children not finished yet; jobs not triggered become `cancelled`. */
     cancel(reason: string): Promise<void> {
       return serial(async () => {
         cancelled = true
         evalDone = true
+        held.clear()
         await ctx.cancelBuildsets([...openBsids], reason)
         for (const job of byAttr.values()) {
           if (job.state === 'pending' && job.buildrequestid == null) await setState(job, { state: 'cancelled', reason, complete_at: Date.now() })

@@ -1,4 +1,22 @@
-import { FAILURE, SUCCESS, steps, type StepSpec } from '../../core/index.ts'
+import { FAILURE, SUCCESS, steps, type StepContext, type StepSpec } from '../../core/index.ts'
+import type { NixPluginState } from './plugin-state.ts'
+
+const PR_PROPERTIES = ['base_sha', 'head_sha', 'base_branch', 'head_branch', 'pr_number', 'event', 'github.base.sha', 'github.head.sha']
+
+/**
+ * Copies pull-request properties of the build's change (`base_sha`, `head_sha`, …) into the
+ * build when the scheduler did not, and maps GitHub's `github.base.sha`/`github.head.sha`.
+ */
+async function adoptChangeProperties(state: NixPluginState, ctx: StepContext): Promise<void> {
+  const ssid = ctx.build.sourcestamps[0]?.ssid
+  if (state.rt && ssid != null && !(ctx.hasProperty('base_sha') && ctx.hasProperty('head_sha'))) {
+    const row = await state.rt.data.db.k.selectFrom('changes').select('properties').where('sourcestampid', '=', ssid).orderBy('changeid', 'desc').limit(1).executeTakeFirst()
+    const props = row ? JSON.parse(row.properties) as Record<string, [unknown, string]> : {}
+    for (const k of PR_PROPERTIES) if (props[k] && !ctx.hasProperty(k)) await ctx.setProperty(k, props[k][0], 'Change')
+  }
+  if (!ctx.hasProperty('base_sha') && ctx.hasProperty('github.base.sha')) await ctx.setProperty('base_sha', ctx.getProperty('github.base.sha'), 'nix')
+  if (!ctx.hasProperty('head_sha') && ctx.hasProperty('github.head.sha')) await ctx.setProperty('head_sha', ctx.getProperty('github.head.sha'), 'nix')
+}
 
 const SCRIPT = `set -eu
 git cat-file -e "$HEAD^{commit}" 2>/dev/null && git cat-file -e "$BASE^{commit}" 2>/dev/null || git fetch -q -f "$REPO" "$BASE" "$HEAD"
@@ -15,10 +33,13 @@ git rev-parse HEAD
  * For pull requests (properties `base_sha` and `head_sha`): evaluate the head merged with the
  * base as of the event, as buildbot-nix does, since the forge's merge ref may lag behind.
  */
-export function prMergeStep(repourl: string): StepSpec {
+export function prMergeStep(state: NixPluginState, repourl: string): StepSpec {
   return steps.custom({
     name: 'merge base into head', type: 'nix-pr-merge', haltOnFailure: true,
-    doStepIf: (ctx) => ctx.hasProperty('base_sha') && ctx.hasProperty('head_sha'),
+    doStepIf: async (ctx) => {
+      await adoptChangeProperties(state, ctx)
+      return ctx.hasProperty('base_sha') && ctx.hasProperty('head_sha')
+    },
     async run(ctx) {
       const base = String(ctx.getProperty('base_sha'))
       const head = String(ctx.getProperty('head_sha'))

@@ -23,7 +23,7 @@ export function addProject(api: PluginApi, state: NixPluginState, p: ResolvedPro
   const common = { workers, project: p.name, tags: ['nix'] }
   api.addBuilder(builder({
     ...common, name: b.eval, description: `evaluates ${p.name} and builds its matrix`,
-    steps: [steps.git({ repourl: p.url }), prMergeStep(p.url), evalStep(state, p), matrixStep(state)],
+    steps: [steps.git({ repourl: p.url }), prMergeStep(state, p.url), evalStep(state, p), matrixStep(state)],
   }))
   // Plugins set up after this one add post-build steps into this list (before the GC root step).
   const buildSteps = [nixBuildStep(state), ...state.postBuildSteps, registerOutputsStep(state)]

@@ -121,7 +121,7 @@ eachDb(maybe, 'a push builds one child per attribute with the right results, GC 
   assert.is(jobs2.get('x86_64-linux.bad')!.state, 'eval-failed')
 
   // An attribute that disappears loses its root after the next default-branch evaluation
-  makeFlakeRepo(repo, { checks: { dep: { deps: ['ok'] }, ok: {} }, salt: 'third' })
+  makeFlakeRepo(repo, { checks: { dep: { deps: ['ok'] }, ok: {} }, salt: `third-${Date.now()}` })
   const third = await runEval(h)
   assert.is(third.results, SUCCESS)
   assert.ok(existsSync(join(roots, 'x86_64-linux.ok')))

@@ -1,0 +1,157 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { haveTool } from '../support/tools.ts'
+import { eachDb, type MasterHarness } from '../support/master-harness.ts'
+import { testDatabases } from '../support/databases.ts'
+import { makeFlakeRepo } from '../fixtures/nix/make-flake.ts'
+import { localWorker, CANCELLED, FAILURE, SUCCESS, type MasterConfig } from '../../core/index.ts'
+import { nix, type NixPluginOptions } from '../../plugins/nix/index.ts'
+import type { NixJobRow } from '../../plugins/nix/jobs-store.ts'
+
+const hasNix = haveTool('nix', 'apt-get install -y nix-bin')
+const maybe = hasNix ? test : test.skip
+const tmp = mkdtempSync(join(tmpdir(), 'nix-flow-'))
+const dbs = testDatabases()
+
+const git = (cwd: string, ...args: string[]): string =>
+  execFileSync('git', ['-c', 'user.email=t@example.com', '-c', 'user.name=t', ...args], { cwd, encoding: 'utf8' }).trim()
+
+function config(repo: string, extra: Partial<NixPluginOptions> = {}): MasterConfig {
+  return {
+    workers: [localWorker({ name: 'local', maxBuilds: 8 })],
+    plugins: [nix({ projects: [{ name: 'acme/flow', url: repo }], workers: ['local'], buildSystems: ['x86_64-linux'], evalWorkerCount: 2, ...extra })],
+  }
+}
+
+async function jobsOf(h: MasterHarness, buildid: number): Promise<Map<string, NixJobRow>> {
+  const r = await fetch(`http://127.0.0.1:${h.master.ports.www}/api/v2/builds/${buildid}/nixjobs`)
+  const body = await r.json() as { nixjobs: NixJobRow[] }
+  return new Map(body.nixjobs.map((j) => [j.attr.replace(/^x86_64-linux\./, ''), j]))
+}
+
+async function evalBuilds(h: MasterHarness): Promise<{ buildid: number; results: number | null }[]> {
+  return h.master.data.db.k.selectFrom('builds').select(['buildid', 'results']).where('builderid', '=', h.builderId('acme/flow/nix-eval')).orderBy('buildid').execute()
+}
+
+async function force(h: MasterHarness): Promise<{ buildid: number; results: number }> {
+  const { bsid } = await h.force('acme-flow-force')
+  const results = await h.waitBuildset(bsid, 60_000)
+  const all = await evalBuilds(h)
+  return { buildid: all[all.length - 1]!.buildid, results }
+}
+
+async function stepOf(h: MasterHarness, buildid: number, name: string) {
+  return h.master.data.db.k.selectFrom('steps').select(['results', 'state_string']).where('buildid', '=', buildid).where('name', '=', name).executeTakeFirst()
+}
+
+const MERGED = 'mk { name = "merged"; system = "x86_64-linux"; outputs = [ "out" ]; deps = [ ]; script = if builtins.pathExists ./base.txt && builtins.pathExists ./head.txt then "echo both > $out" else "echo a side is missing; exit 1"; }'
+
+eachDb(maybe, 'pull requests are evaluated on the head merged with the base; a conflict is a clear failure', async (start) => {
+  const repo = join(tmp, 'pr')
+  makeFlakeRepo(repo, { checks: { merged: { expr: MERGED } } })
+  git(repo, 'checkout', '-q', '-b', 'feature')
+  writeFileSync(join(repo, 'head.txt'), 'head\n'); git(repo, 'add', 'head.txt'); git(repo, 'commit', '-q', '-m', 'head')
+  const head = git(repo, 'rev-parse', 'HEAD')
+  git(repo, 'checkout', '-q', 'main')
+  git(repo, 'checkout', '-q', '-b', 'clash')
+  writeFileSync(join(repo, 'base.txt'), 'other\n'); git(repo, 'add', 'base.txt'); git(repo, 'commit', '-q', '-m', 'clash')
+  const clash = git(repo, 'rev-parse', 'HEAD')
+  git(repo, 'checkout', '-q', 'main')
+  writeFileSync(join(repo, 'base.txt'), 'base\n'); git(repo, 'add', 'base.txt'); git(repo, 'commit', '-q', '-m', 'base')
+  const base = git(repo, 'rev-parse', 'HEAD')
+
+  const h = await start(config(repo))
+  const evalBuilder = h.builderId('acme/flow/nix-eval')
+  const pr = async (n: number, headSha: string): Promise<{ buildid: number; results: number }> => {
+    const done = h.waitFor<{ buildid: number; builderid: number; results: number }>('builds/*/finished', (m) => m.builderid === evalBuilder, 60_000)
+    await h.master.data.changes.addChange({
+      author: 'dev', branch: `refs/pull/${n}/merge`, revision: headSha, repository: repo, project: 'acme/flow', category: 'pull',
+      properties: { base_sha: base, head_sha: headSha, event: 'pull_request' },
+    })
+    const b = await done
+    return { buildid: b.buildid, results: b.results }
+  }
+  const ok = await pr(1, head)
+  assert.is(ok.results, SUCCESS)
+  assert.is((await jobsOf(h, ok.buildid)).get('merged')?.state, 'success')
+  const props = await h.master.data.db.k.selectFrom('build_properties').select(['name', 'value']).where('buildid', '=', ok.buildid).execute().catch(() => [])
+  const gotRevision = props.find((p) => p.name === 'got_revision')
+  if (gotRevision) assert.ok(String(gotRevision.value).includes(head))
+
+  const bad = await pr(2, clash)
+  assert.is(bad.results, FAILURE)
+  const merge = await stepOf(h, bad.buildid, 'merge_base_into_head')
+  assert.is(merge?.results, FAILURE)
+  assert.match(merge!.state_string, /merging .* into .* failed/)
+  assert.is((await jobsOf(h, bad.buildid)).size, 0)
+  // no GC roots for pull requests
+  assert.equal(execFileSync('ls', ['-A', join(h.basedir)], { encoding: 'utf8' }).split('\n').includes('gcroots'), false)
+}, dbs)
+
+eachDb(maybe, 'stopping the evaluation cancels its running and pending children', async (start) => {
+  const repo = join(tmp, 'cancel')
+  makeFlakeRepo(repo, { checks: { slow: { script: '/bin/sleep 30; echo > $out' }, after: { deps: ['slow'] }, quick: {} } })
+  const h = await start(config(repo))
+  const building = h.waitFor<NixJobRow>('builds/*/nixjobs/*/update', (j) => j.attr === 'x86_64-linux.slow' && j.state === 'building', 60_000)
+  const { bsid } = await h.force('acme-flow-force')
+  const job = await building
+  await h.master.control.stopBuild(job.buildid, 'stopped by the test')
+  assert.is(await h.waitBuildset(bsid, 30_000), CANCELLED)
+  const jobs = await jobsOf(h, job.buildid)
+  assert.is(jobs.get('slow')!.state, 'cancelled')
+  assert.is(jobs.get('after')!.state, 'cancelled')
+  assert.ok(['success', 'cancelled'].includes(jobs.get('quick')!.state))
+  const open = await h.master.data.db.k.selectFrom('buildrequests').select('buildrequestid').where('complete', '=', 0).execute()
+  assert.is(open.length, 0)
+}, dbs)
+
+eachDb(maybe, 'failed-build cache, status events and the failure report limit', async (start) => {
+  const repo = join(tmp, 'cache')
+  const salt = `cache-${process.pid}-${Date.now()}`
+  const checks = { broken: { script: 'echo no; exit 1' }, broken2: { script: 'exit 2' }, needs: { deps: ['broken'] }, fine: {} }
+  makeFlakeRepo(repo, { checks, salt })
+  const h = await start(config(repo, { cacheFailedBuilds: true, failedBuildReportLimit: 1 }))
+  const events: string[] = []
+  h.master.bus.subscribe('nix/*/*/*', (k) => events.push(`${k[1]}/${k[3]}`))
+  const failures: string[] = []
+  h.master.bus.subscribe('nix/failures/*/*', (k) => failures.push(k[3]!))
+  const first = await force(h)
+  assert.is(first.results, FAILURE)
+  const j1 = await jobsOf(h, first.buildid)
+  assert.is(j1.get('broken')!.state, 'failed')
+  assert.is(j1.get('needs')!.state, 'dependency-failed')
+  assert.is(failures.length, 1, 'failures reported up to the limit')
+  for (const e of ['evals/started', 'evals/finished', 'matrix/started', 'matrix/finished']) assert.ok(events.includes(e), e)
+
+  // a new commit with the same failing derivation: not built again
+  makeFlakeRepo(repo, { checks: { ...checks, extra: {} }, salt })
+  const second = await force(h)
+  assert.is(second.results, FAILURE)
+  const j2 = await jobsOf(h, second.buildid)
+  assert.is(j2.get('broken')!.state, 'cached-failure')
+  assert.match(j2.get('broken')!.first_failure_url!, new RegExp(`#/builders/\\d+/builds/${j1.get('broken')!.child_number}$`))
+  assert.is(j2.get('needs')!.state, 'dependency-failed')
+  assert.is(j2.get('fine')!.state, 'skipped')
+  assert.is(j2.get('extra')!.state, 'success')
+}, dbs)
+
+eachDb(maybe, 'without nix on PATH the master starts and evaluations fail saying what to install', async (start) => {
+  const repo = join(tmp, 'nonix')
+  makeFlakeRepo(repo, { checks: { a: {} } })
+  const path = process.env.PATH
+  let h: MasterHarness
+  process.env.PATH = join(tmp, 'empty-bin')
+  try { h = await start(config(repo)) } finally { process.env.PATH = path }
+  const r = await force(h)
+  assert.is(r.results, FAILURE)
+  const step = await stepOf(h, r.buildid, 'evaluate_flake')
+  assert.is(step?.results, FAILURE)
+  assert.match(step!.state_string, /'nix' not found.*apt-get install nix-bin/)
+}, dbs)
+
+test.after(() => rmSync(tmp, { recursive: true, force: true }))
+test.run()
