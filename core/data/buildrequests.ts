@@ -61,12 +61,15 @@ export function createBuildRequestsData(ctx: DataContext, onComplete: (buildseti
       await db.k.deleteFrom('buildrequest_claims').where('brid', 'in', brids).execute()
       for (const e of await load(brids)) if (!e.complete) publish(e, 'unclaimed')
     },
-    /** Completes requests (claiming any unclaimed ones first), then completes finished buildsets. */
-    async completeBuildRequests(brids: number[], results: number): Promise<void> {
+    /**
+     * Completes requests (claiming any unclaimed ones first, unless the caller holds the claims),
+     * then completes finished buildsets.
+     */
+    async completeBuildRequests(brids: number[], results: number, opts: { claimed?: boolean } = {}): Promise<void> {
       if (!brids.length) return
       const now = ctx.now()
       const masterid = ctx.masterid()
-      await db.k.insertInto('buildrequest_claims').values(brids.map((brid) => ({ brid, masterid, claimed_at: now })))
+      if (!opts.claimed) await db.k.insertInto('buildrequest_claims').values(brids.map((brid) => ({ brid, masterid, claimed_at: now })))
         .onConflict((oc) => oc.column('brid').doNothing()).execute()
       await db.k.updateTable('buildrequests').set({ complete: 1, results, complete_at: now })
         .where('buildrequestid', 'in', brids).where('complete', '=', 0).execute()

@@ -46,10 +46,12 @@ export function createBuildsData(ctx: DataContext) {
     async addBuild(spec: { builderid: number; buildrequestid: number; workerid: number | null; state_string: string; properties?: Properties }): Promise<BuildEntity> {
       let row: Selectable<BuildsTable> | undefined
       for (let attempt = 0; !row; attempt++) {
+        const n = await number(spec.builderid, attempt > 0)
+        // Every build has its number as a property (as in Buildbot); set with the row, not after.
         const values = {
-          number: await number(spec.builderid, attempt > 0), builderid: spec.builderid, buildrequestid: spec.buildrequestid,
+          number: n, builderid: spec.builderid, buildrequestid: spec.buildrequestid,
           workerid: spec.workerid, masterid: ctx.masterid(), started_at: ctx.now(), complete_at: null,
-          state_string: spec.state_string, results: null, properties: JSON.stringify(spec.properties ?? {}),
+          state_string: spec.state_string, results: null, properties: JSON.stringify({ ...spec.properties, buildnumber: [n, 'Build'] }),
         }
         try {
           row = await db.k.insertInto('builds').values(values).returningAll().executeTakeFirstOrThrow()
@@ -68,14 +70,15 @@ export function createBuildsData(ctx: DataContext) {
       row.state_string = state_string
       publish(row, 'update')
     },
-    async finishBuild(buildid: number, results: number): Promise<BuildEntity | undefined> {
+    /** Completes a build; `state_string` (optional) is its final text, written in the same update. */
+    async finishBuild(buildid: number, results: number, state_string?: string): Promise<BuildEntity | undefined> {
       const complete_at = ctx.now()
-      await db.k.updateTable('builds').set({ complete_at, results }).where('buildid', '=', buildid).execute()
+      const set = state_string == null ? { complete_at, results } : { complete_at, results, state_string }
+      await db.k.updateTable('builds').set(set).where('buildid', '=', buildid).execute()
       const row = live.get(buildid) ?? await db.k.selectFrom('builds').selectAll().where('buildid', '=', buildid).executeTakeFirst()
       live.delete(buildid)
       if (!row) return undefined
-      row.complete_at = complete_at
-      row.results = results
+      Object.assign(row, set)
       publish(row, 'finished')
       return toBuild(row)
     },

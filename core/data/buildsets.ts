@@ -3,7 +3,7 @@ import type { BuildsetsTable } from '../db/schema.ts'
 import type { DataContext } from './context.ts'
 import { bool, parseJson } from './context.ts'
 import type { SourceStampEntity, SourceStampSpec } from './sourcestamps.ts'
-import { createSourceStampsData } from './sourcestamps.ts'
+import { createSourceStampsData, toSourceStamp } from './sourcestamps.ts'
 import { buildRequestKeys, toBuildRequest } from './buildrequests.ts'
 import { worstStatus, SUCCESS, type Result } from '../util/results.ts'
 
@@ -39,14 +39,17 @@ export function createBuildsetsData(ctx: DataContext) {
   const { db, bus } = ctx
   const ss = createSourceStampsData(ctx)
 
+  /** Source stamps of buildsets, in the order they were added (one query). */
   async function stampsOf(bsids: number[]): Promise<Map<number, SourceStampEntity[]>> {
-    const links = bsids.length ? await db.k.selectFrom('buildset_sourcestamps').selectAll().where('buildsetid', 'in', bsids).execute() : []
-    const stamps = new Map((await ss.getSourceStamps([...new Set(links.map((l) => l.sourcestampid))])).map((s) => [s.ssid, s]))
     const out = new Map<number, SourceStampEntity[]>()
-    for (const l of links) {
-      const list = out.get(l.buildsetid) ?? []
-      list.push(stamps.get(l.sourcestampid)!)
-      out.set(l.buildsetid, list)
+    if (!bsids.length) return out
+    const rows = await db.k.selectFrom('buildset_sourcestamps').innerJoin('sourcestamps', 'sourcestamps.ssid', 'buildset_sourcestamps.sourcestampid')
+      .selectAll('sourcestamps').select('buildset_sourcestamps.buildsetid').where('buildset_sourcestamps.buildsetid', 'in', bsids)
+      .orderBy('buildset_sourcestamps.id').execute()
+    for (const { buildsetid, ...r } of rows) {
+      const list = out.get(buildsetid) ?? []
+      list.push(toSourceStamp(r))
+      out.set(buildsetid, list)
     }
     return out
   }
@@ -124,10 +127,9 @@ export function createBuildsetsData(ctx: DataContext) {
         let results: Result = SUCCESS
         for (const b of brs) results = worstStatus(results, b.results as Result)
         const now = ctx.now()
-        const upd = await db.k.updateTable('buildsets').set({ complete: 1, complete_at: now, results })
-          .where('bsid', '=', bsid).where('complete', '=', 0).executeTakeFirst()
-        if (Number(upd.numUpdatedRows) === 0) continue
-        const row = await db.k.selectFrom('buildsets').selectAll().where('bsid', '=', bsid).executeTakeFirstOrThrow()
+        const row = await db.k.updateTable('buildsets').set({ complete: 1, complete_at: now, results })
+          .where('bsid', '=', bsid).where('complete', '=', 0).returningAll().executeTakeFirst()
+        if (!row) continue
         const e = toBuildset(row, (await stampsOf([bsid])).get(bsid) ?? [])
         bus.publish(['buildsets', String(bsid), 'complete'], e)
       }

@@ -57,8 +57,7 @@ export function createData(opts: { db: Db; bus: Bus; now?: () => number }) {
           for (const l of logs) await data.logs.finishLog(l.logid)
           await data.steps.finishStep(s.stepid, RETRY)
         }
-        await data.builds.setBuildStateString(b.buildid, 'interrupted by a master restart (retry)')
-        await data.builds.finishBuild(b.buildid, RETRY)
+        await data.builds.finishBuild(b.buildid, RETRY, 'interrupted by a master restart (retry)')
       }
       const claimed = await k.selectFrom('buildrequest_claims').innerJoin('buildrequests', 'buildrequests.buildrequestid', 'buildrequest_claims.brid')
         .select('brid').where('buildrequest_claims.masterid', '=', masterid).where('buildrequests.complete', '=', 0).execute()

@@ -27,10 +27,17 @@ export function createLogsData(ctx: DataContext) {
 
   return {
     async addLog(stepid: number, name: string, type: 's' | 't' | 'h'): Promise<LogEntity> {
-      let slug = logSlug(name)
-      const taken = new Set((await db.k.selectFrom('logs').select('slug').where('stepid', '=', stepid).execute()).map((r) => r.slug))
-      for (let i = 2; taken.has(slug); i++) slug = `${logSlug(name).slice(0, 45)}_${i}`
-      const row = await db.k.insertInto('logs').values({ name, slug, stepid, complete: 0, num_lines: 0, type }).returningAll().executeTakeFirstOrThrow()
+      const insert = (slug: string) => db.k.insertInto('logs').values({ name, slug, stepid, complete: 0, num_lines: 0, type })
+        .onConflict((oc) => oc.columns(['stepid', 'slug']).doNothing()).returningAll().executeTakeFirst()
+      // The slug is free unless the step already has a log of that name: look the others up only then.
+      let row = await insert(logSlug(name))
+      if (!row) {
+        const taken = new Set((await db.k.selectFrom('logs').select('slug').where('stepid', '=', stepid).execute()).map((r) => r.slug))
+        let slug = logSlug(name)
+        for (let i = 2; taken.has(slug); i++) slug = `${logSlug(name).slice(0, 45)}_${i}`
+        row = await insert(slug)
+        if (!row) throw new Error(`log slug '${slug}' of step ${stepid} was taken concurrently`)
+      }
       live.set(row.logid, row)
       publish(row, 'new')
       return toLog(row)

@@ -172,7 +172,7 @@ export class BuildRequestDistributor {
           await this.data.buildrequests.unclaimBuildRequests([p.brid])
           if (!this.stopping) this.enqueue({ brid: p.brid, bsid: p.bsid, priority: p.priority, submitted_at: p.submitted_at }, b.builderid)
         } else {
-          await this.data.buildrequests.completeBuildRequests([p.brid], results)
+          await this.data.buildrequests.completeBuildRequests([p.brid], results, { claimed: true })
         }
       } catch (err) {
         this.log.error({ builder: b.config.name, err: (err as Error).stack }, 'build failed to run')

@@ -140,8 +140,7 @@ export class Build {
     }
     if (this.stopped) this.results = worstStatus(this.results, this.stopResult)
     const text = this.results === SUCCESS ? 'build successful' : this.results === CANCELLED ? `cancelled: ${this.stopReason}` : `build ${['successful', 'warnings', 'failed', 'skipped', 'exception', 'retry', 'cancelled'][this.results]}`
-    await data.builds.setBuildStateString(build.buildid, text)
-    await data.builds.finishBuild(build.buildid, this.results)
+    await data.builds.finishBuild(build.buildid, this.results, text)
     return this.results
   }
 
