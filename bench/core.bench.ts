@@ -2,7 +2,8 @@
 // idle RSS after start, master CPU and wall overhead per trivial build on the local worker, and
 // the time of a 1,000-child Trigger fan-out. sqlite always; PostgreSQL too when TEST_PG_URL is set.
 // Run: node --import tsx bench/core.bench.ts   (BENCH_BUILDS=200 BENCH_FANOUT=1000 to change sizes)
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { spawn } from 'node:child_process'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { localWorker, builder, steps, schedulers, SUCCESS } from '../core/index.ts'
@@ -31,8 +32,38 @@ async function reference(dir: string): Promise<{ wall: number; cpu: number }> {
   return { wall: performance.now() - t0, cpu: cpuMs() - c0 }
 }
 
+/**
+ * RSS of a real master process (`buildbot-nix start`, as deployed) once it has started and
+ * idled for 2 s, with one local worker, a builder and a force scheduler.
+ */
+async function idleRss(dbUrl: string, dir: string): Promise<number> {
+  const root = new URL('..', import.meta.url).pathname
+  writeFileSync(join(dir, 'package.json'), '{"type":"module"}')
+  writeFileSync(join(dir, 'master.config.ts'), `import { defineMaster, localWorker, builder, steps, schedulers } from ${JSON.stringify(join(root, 'core/index.ts'))}
+export default defineMaster({ db: ${JSON.stringify(dbUrl)}, www: { port: 0 }, logLevel: 'info', workers: [localWorker({ name: 'local' })],
+  builders: [builder({ name: 'b', workers: ['local'], steps: [steps.shell({ command: ['true'] })] })],
+  schedulers: [schedulers.force({ name: 'force', builderNames: ['b'] })] })
+`)
+  const child = spawn(process.execPath, [join(root, 'bin/buildbot-nix.mjs'), 'start', '-c', join(dir, 'master.config.ts')], { cwd: dir, stdio: ['ignore', 'pipe', 'inherit'] })
+  try {
+    await new Promise<void>((resolve, reject) => {
+      let buf = ''
+      child.stdout!.setEncoding('utf8').on('data', (d: string) => { buf += d; if (buf.includes('"master started"')) resolve() })
+      child.on('exit', (c) => reject(new Error(`master exited with ${c} before starting:\n${buf}`)))
+    })
+    await new Promise((r) => setTimeout(r, 2000))
+    const status = readFileSync(`/proc/${child.pid}/status`, 'utf8')
+    return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024
+  } finally {
+    child.kill('SIGTERM')
+    await new Promise((r) => child.once('close', r))
+  }
+}
+
 for (const db of testDatabases()) {
   const tag = { db: db.name }
+  const rssDir = mkdtempSync(join(tmpdir(), 'bbn-bench-rss-'))
+  try { emit('idle_rss', await idleRss(await db.url(rssDir), rssDir), 'MiB', { ...tag, process: 'buildbot-nix start', target: 80 }) } finally { rmSync(rssDir, { recursive: true, force: true }) }
   const h = await startMaster(db, {
     logLevel: 'warn',
     workers: [localWorker({ name: 'local' })],
@@ -44,8 +75,7 @@ for (const db of testDatabases()) {
     schedulers: [schedulers.force({ name: 'force', builderNames: ['trivial'] }), schedulers.force({ name: 'fan', builderNames: ['parent'] }), schedulers.triggerable({ name: 'children', builderNames: ['child'] })],
   })
   try {
-    await new Promise((r) => setTimeout(r, 1000))
-    emit('idle_rss', process.memoryUsage().rss / 1048576, 'MiB', tag)
+    emit('bench_process_rss_at_start', process.memoryUsage().rss / 1048576, 'MiB', tag)
 
     // Warm up the paths (JIT, statement caches) so the figures are the steady state.
     for (let i = 0; i < 5; i++) await h.waitBuildset((await h.force('force')).bsid)
