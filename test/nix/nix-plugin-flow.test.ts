@@ -50,8 +50,8 @@ async function stepOf(h: MasterHarness, buildid: number, name: string) {
 
 const MERGED = 'mk { name = "merged"; system = "x86_64-linux"; outputs = [ "out" ]; deps = [ ]; script = if builtins.pathExists ./base.txt && builtins.pathExists ./head.txt then "echo both > $out" else "echo a side is missing; exit 1"; }'
 
-eachDb(maybe, 'pull requests are evaluated on the head merged with the base; a conflict is a clear failure', async (start) => {
-  const repo = join(tmp, 'pr')
+eachDb(maybe, 'pull requests are evaluated on the head merged with the base; a conflict is a clear failure', async (start, db) => {
+  const repo = join(tmp, `pr-${db.name}`)
   makeFlakeRepo(repo, { checks: { merged: { expr: MERGED } } })
   git(repo, 'checkout', '-q', '-b', 'feature')
   writeFileSync(join(repo, 'head.txt'), 'head\n'); git(repo, 'add', 'head.txt'); git(repo, 'commit', '-q', '-m', 'head')
@@ -78,9 +78,9 @@ eachDb(maybe, 'pull requests are evaluated on the head merged with the base; a c
   const ok = await pr(1, head)
   assert.is(ok.results, SUCCESS)
   assert.is((await jobsOf(h, ok.buildid)).get('merged')?.state, 'success')
-  const props = await h.master.data.db.k.selectFrom('build_properties').select(['name', 'value']).where('buildid', '=', ok.buildid).execute().catch(() => [])
-  const gotRevision = props.find((p) => p.name === 'got_revision')
-  if (gotRevision) assert.ok(String(gotRevision.value).includes(head))
+  const props = await (await fetch(`http://127.0.0.1:${h.master.ports.www}/api/v2/builds/${ok.buildid}/properties`)).json() as { properties: Record<string, [unknown, string]>[] }
+  assert.is(props.properties[0]!.got_revision![0], head)
+  assert.is(props.properties[0]!.base_sha![0], base)
 
   const bad = await pr(2, clash)
   assert.is(bad.results, FAILURE)
@@ -92,8 +92,8 @@ eachDb(maybe, 'pull requests are evaluated on the head merged with the base; a c
   assert.equal(execFileSync('ls', ['-A', join(h.basedir)], { encoding: 'utf8' }).split('\n').includes('gcroots'), false)
 }, dbs)
 
-eachDb(maybe, 'stopping the evaluation cancels its running and pending children', async (start) => {
-  const repo = join(tmp, 'cancel')
+eachDb(maybe, 'stopping the evaluation cancels its running and pending children', async (start, db) => {
+  const repo = join(tmp, `cancel-${db.name}`)
   makeFlakeRepo(repo, { checks: { slow: { script: '/bin/sleep 30; echo > $out' }, after: { deps: ['slow'] }, quick: {} } })
   const h = await start(config(repo))
   const building = h.waitFor<NixJobRow>('builds/*/nixjobs/*/update', (j) => j.attr === 'x86_64-linux.slow' && j.state === 'building', 60_000)
@@ -103,14 +103,15 @@ eachDb(maybe, 'stopping the evaluation cancels its running and pending children'
   assert.is(await h.waitBuildset(bsid, 30_000), CANCELLED)
   const jobs = await jobsOf(h, job.buildid)
   assert.is(jobs.get('slow')!.state, 'cancelled')
-  assert.is(jobs.get('after')!.state, 'cancelled')
-  assert.ok(['success', 'cancelled'].includes(jobs.get('quick')!.state))
+  assert.ok(!jobs.has('after') || jobs.get('after')!.state === 'cancelled')
+  // quick may not even be evaluated when the stop comes
+  assert.ok(!jobs.has('quick') || ['success', 'cancelled'].includes(jobs.get('quick')!.state))
   const open = await h.master.data.db.k.selectFrom('buildrequests').select('buildrequestid').where('complete', '=', 0).execute()
   assert.is(open.length, 0)
 }, dbs)
 
-eachDb(maybe, 'failed-build cache, status events and the failure report limit', async (start) => {
-  const repo = join(tmp, 'cache')
+eachDb(maybe, 'failed-build cache, status events and the failure report limit', async (start, db) => {
+  const repo = join(tmp, `cache-${db.name}`)
   const salt = `cache-${process.pid}-${Date.now()}`
   const checks = { broken: { script: 'echo no; exit 1' }, broken2: { script: 'exit 2' }, needs: { deps: ['broken'] }, fine: {} }
   makeFlakeRepo(repo, { checks, salt })
@@ -139,8 +140,8 @@ eachDb(maybe, 'failed-build cache, status events and the failure report limit', 
   assert.is(j2.get('extra')!.state, 'success')
 }, dbs)
 
-eachDb(maybe, 'without nix on PATH the master starts and evaluations fail saying what to install', async (start) => {
-  const repo = join(tmp, 'nonix')
+eachDb(maybe, 'without nix on PATH the master starts and evaluations fail saying what to install', async (start, db) => {
+  const repo = join(tmp, `nonix-${db.name}`)
   makeFlakeRepo(repo, { checks: { a: {} } })
   const path = process.env.PATH
   let h: MasterHarness

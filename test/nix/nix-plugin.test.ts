@@ -54,8 +54,8 @@ async function runEval(h: MasterHarness): Promise<{ buildid: number; results: nu
   return { buildid: await evalBuildOf(h, bsid), results, finished: await finished }
 }
 
-eachDb(maybe, 'a push builds one child per attribute with the right results, GC roots, reuse and removal of stale roots', async (start) => {
-  const repo = join(tmp, 'repo1')
+eachDb(maybe, 'a push builds one child per attribute with the right results, GC roots, reuse and removal of stale roots', async (start, db) => {
+  const repo = join(tmp, `repo1-${db.name}`)
   makeFlakeRepo(repo, {
     checks: {
       ok: {}, dep: { deps: ['ok'] }, broken: { script: 'echo about to fail; exit 3' }, needsBroken: { deps: ['broken'] },
@@ -128,8 +128,8 @@ eachDb(maybe, 'a push builds one child per attribute with the right results, GC 
   assert.not.ok(existsSync(join(roots, 'x86_64-linux.slow')), 'root of the removed attribute is gone')
 }, testDatabases())
 
-eachDb(maybe, 'buildbot-nix.toml: flake_dir and a custom attribute; warnings make the evaluation WARNINGS', async (start) => {
-  const repo = join(tmp, 'repo2')
+eachDb(maybe, 'buildbot-nix.toml: flake_dir and a custom attribute; warnings make the evaluation WARNINGS', async (start, db) => {
+  const repo = join(tmp, `repo2-${db.name}`)
   makeFlakeRepo(repo, {
     subdir: 'nix', outputs: { 'hydraJobs.linux.hello': {}, 'hydraJobs.linux.world': { deps: ['hydraJobs.linux.hello'] } },
     files: { 'buildbot-nix.toml': 'flake_dir = "nix"\nattribute = "hydraJobs"\nunknown_key = 1\n' },
