@@ -59,6 +59,8 @@ export function createBuildBatcher(opts: BuildBatcherOptions) {
     const installables = [...new Set(batch.map((w) => w.req.installable))]
     const owner = new Map<string, string>()
     const unowned: string[] = []
+    const errors: string[] = []
+    const gotError = new Set<string>()
     const emit = (drv: string | undefined, text: string): void => {
       const list = drv ? byDrv.get(drv) : undefined
       if (list) for (const w of list) w.req.onLog(text)
@@ -75,7 +77,11 @@ export function createBuildBatcher(opts: BuildBatcherOptions) {
         emit(owner.get(String(m.id)), m.fields[0] + '\n')
       } else if (m.action === 'msg' && typeof m.msg === 'string' && (m.level ?? 9) <= 1) {
         const text = m.msg.replace(ANSI, '')
+        // nix prints a build failure twice (when it happens and in the final summary)
+        if (errors.includes(text)) return
+        errors.push(text)
         const named = [...new Set(text.match(DRV) ?? [])].filter((d) => byDrv.has(d))
+        for (const d of named) gotError.add(d)
         if (named.length) for (const d of named) emit(d, text + '\n')
         else emit(undefined, text + '\n')
       }
@@ -109,6 +115,10 @@ export function createBuildBatcher(opts: BuildBatcherOptions) {
     const valid = await validPaths(batch.flatMap((w) => w.req.outPaths)).catch(() => new Set<string>())
     for (const w of batch) {
       const ok = w.req.outPaths.length > 0 && w.req.outPaths.every((p) => valid.has(p))
+      if (!ok && !gotError.has(w.req.drvPath)) {
+        // nix 2.8 does not say which requested derivation a failed dependency stopped.
+        w.req.onLog(`${w.req.drvPath} was not built; errors of the shared nix build:\n${errors.join('\n') || '(none)'}\n`)
+      }
       if (!ok && rc !== 0 && unowned.length) w.req.onLog(`--- output of the shared nix build not tied to one derivation (last ${unowned.length} lines) ---\n${unowned.join('')}`)
       settle(w, { ok, rc })
     }

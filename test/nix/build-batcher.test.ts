@@ -1,0 +1,80 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { haveTool } from '../support/tools.ts'
+import { createBuildBatcher } from '../../plugins/nix/build-batcher.ts'
+import { createFairSemaphore } from '../../plugins/nix/fair-semaphore.ts'
+
+const hasNix = haveTool('nix', 'apt-get install -y nix-bin')
+const maybe = hasNix ? test : test.skip
+const tmp = mkdtempSync(join(tmpdir(), 'batcher-'))
+
+function instantiate(): Record<string, { drv: string; out: string }> {
+  const salt = `${process.pid}-${Date.now()}`
+  writeFileSync(join(tmp, 'd.nix'), `let mk = name: script: deps: derivation { inherit name deps; salt = "${salt}"; system = "x86_64-linux"; builder = "/bin/sh"; args = [ "-c" script ]; };
+    a = mk "a" "echo hello from a; echo a > $out" [ ];
+    b = mk "b" "echo b is about to fail; exit 3" [ ];
+    c = mk "c" "echo c > $out" [ b ];
+    d = mk "d" "/bin/sleep 60; echo d > $out" [ ];
+  in { inherit a b c d; }`)
+  const out: Record<string, { drv: string; out: string }> = {}
+  for (const n of ['a', 'b', 'c', 'd']) {
+    const drv = execFileSync('nix-instantiate', [join(tmp, 'd.nix'), '-A', n], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
+    const o = execFileSync('nix-store', ['-q', '--outputs', drv], { encoding: 'utf8' }).trim()
+    out[n] = { drv, out: o }
+  }
+  return out
+}
+
+maybe('one nix process builds several derivations; logs and results are split per derivation', async () => {
+  const d = instantiate()
+  const batcher = createBuildBatcher({ maxSilentTime: 60, timeout: 60 })
+  const logs: Record<string, string> = { a: '', b: '', c: '' }
+  const build = (n: 'a' | 'b' | 'c') => batcher.build({ installable: d[n]!.drv, drvPath: d[n]!.drv, outPaths: [d[n]!.out], onLog: (t) => { logs[n] += t } })
+  const [a, b, c] = await Promise.all([build('a'), build('b'), build('c')])
+  assert.ok(a.ok)
+  assert.not.ok(b.ok)
+  assert.not.ok(c.ok)
+  assert.is(a.rc, b.rc, 'one shared process')
+  assert.match(logs.a!, /hello from a/)
+  assert.not.match(logs.a!, /about to fail/)
+  assert.match(logs.b!, /b is about to fail/)
+  assert.match(logs.b!, /failed with exit code 3/)
+  assert.match(logs.c!, /was not built; errors of the shared nix build:\n.*b.drv' failed with exit code 3/)
+})
+
+maybe('a stopped request stops waiting, and a process nobody waits for is killed', async () => {
+  const d = instantiate()
+  const batcher = createBuildBatcher({ maxSilentTime: 120, timeout: 120 })
+  const ctl = new AbortController()
+  const p = batcher.build({ installable: d.d!.drv, drvPath: d.d!.drv, outPaths: [d.d!.out], onLog: () => {}, signal: ctl.signal })
+  setTimeout(() => ctl.abort(), 300)
+  assert.equal(await p, { ok: false, rc: null })
+  await batcher.drain()
+  const queued = new AbortController()
+  queued.abort()
+  assert.equal(await batcher.build({ installable: d.a!.drv, drvPath: d.a!.drv, outPaths: [d.a!.out], onLog: () => {}, signal: queued.signal }), { ok: false, rc: null })
+})
+
+test('the evaluation semaphore serves projects in turn and limits concurrency', async () => {
+  const sem = createFairSemaphore(1)
+  const order: string[] = []
+  const first = await sem.acquire('a')
+  // each waiter frees its slot as soon as it gets it
+  const waits = ['a2', 'a3', 'b1'].map((name) => sem.acquire(name[0]!).then((release) => { order.push(name); release() }))
+  const ctl = new AbortController()
+  const cancelled = sem.acquire('c', ctl.signal)
+  ctl.abort(new Error('stop'))
+  await cancelled.then(() => assert.unreachable(), (e) => assert.is((e as Error).message, 'stop'))
+  assert.is(sem.active, 1)
+  first()
+  await Promise.all(waits)
+  assert.equal(order, ['a2', 'b1', 'a3'])
+  assert.is(sem.active, 0)
+})
+
+test.after(() => rmSync(tmp, { recursive: true, force: true }))
+test.run()
