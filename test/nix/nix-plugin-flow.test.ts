@@ -48,6 +48,14 @@ async function stepOf(h: MasterHarness, buildid: number, name: string) {
   return h.master.data.db.k.selectFrom('steps').select(['results', 'state_string']).where('buildid', '=', buildid).where('name', '=', name).executeTakeFirst()
 }
 
+async function childLog(h: MasterHarness, buildid: number): Promise<string> {
+  const k = h.master.data.db.k
+  const step = await k.selectFrom('steps').select('stepid').where('buildid', '=', buildid).where('name', '=', 'nix_build').executeTakeFirstOrThrow()
+  const log = await k.selectFrom('logs').select('logid').where('stepid', '=', step.stepid).where('name', '=', 'stdio').executeTakeFirstOrThrow()
+  const body = await (await fetch(`http://127.0.0.1:${h.master.ports.www}/api/v2/logs/${log.logid}/contents`)).json() as { logchunks: { content: string }[] }
+  return body.logchunks.map((c) => c.content).join('')
+}
+
 const MERGED = 'mk { name = "merged"; system = "x86_64-linux"; outputs = [ "out" ]; deps = [ ]; script = if builtins.pathExists ./base.txt && builtins.pathExists ./head.txt then "echo both > $out" else "echo a side is missing; exit 1"; }'
 
 eachDb(maybe, 'pull requests are evaluated on the head merged with the base; a conflict is a clear failure', async (start, db) => {
@@ -153,6 +161,26 @@ eachDb(maybe, 'without nix on PATH the master starts and evaluations fail saying
   assert.is(step?.results, FAILURE)
   assert.match(step!.state_string, /'nix' not found.*apt-get install nix-bin/)
 }, dbs)
+
+for (const share of [true, false]) {
+  eachDb(maybe, `child logs carry the builder's output (${share ? 'shared nix process' : 'one nix build -L per child'})`, async (start, db) => {
+    const repo = join(tmp, `logs-${share}-${db.name}`)
+    makeFlakeRepo(repo, { checks: { good: { script: 'echo building good now; echo > $out' }, bad: { script: 'echo bad says goodbye; exit 4' } } })
+    const h = await start(config(repo, { shareNixProcesses: share }))
+    const r = await force(h)
+    assert.is(r.results, FAILURE)
+    const jobs = await jobsOf(h, r.buildid)
+    assert.is(jobs.get('good')!.state, 'success')
+    assert.is(jobs.get('bad')!.state, 'failed')
+    const good = await childLog(h, jobs.get('good')!.child_buildid!)
+    const bad = await childLog(h, jobs.get('bad')!.child_buildid!)
+    assert.match(good, /building good now/)
+    assert.not.match(good, /bad says goodbye/)
+    assert.match(bad, /bad says goodbye/)
+    assert.match(bad, /failed with exit code 4/)
+    if (!share) assert.match(good, /program finished with exit code 0/)
+  }, dbs)
+}
 
 test.after(() => rmSync(tmp, { recursive: true, force: true }))
 test.run()
