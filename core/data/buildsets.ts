@@ -1,5 +1,5 @@
 import type { Selectable } from 'kysely'
-import type { BuildsetsTable } from '../db/schema.ts'
+import type { BuildrequestsTable, BuildsetsTable } from '../db/schema.ts'
 import type { DataContext } from './context.ts'
 import { bool, parseJson } from './context.ts'
 import type { SourceStampEntity, SourceStampSpec } from './sourcestamps.ts'
@@ -74,29 +74,42 @@ export function createBuildsetsData(ctx: DataContext) {
         }
         resolved.push(ids)
       }
+      // Multi-row inserts, a few hundred rows per statement: a 1,000-child fan-out is a handful
+      // of round trips, not thousands. Ids of one INSERT are assigned in VALUES order, so sorting
+      // the returned rows by id pairs them with their specs.
+      const CHUNK = 400
       const added = await db.k.transaction().execute(async (trx) => {
-        const out: { bs: Selectable<BuildsetsTable>; brs: Awaited<ReturnType<typeof insertBrs>> }[] = []
-        async function insertBrs(bsid: number, spec: BuildsetSpec) {
-          if (!spec.builderids.length) return []
-          return trx.insertInto('buildrequests').values(spec.builderids.map((builderid) => ({
-            buildsetid: bsid, builderid, priority: spec.priority ?? 0, complete: 0, results: -1, submitted_at: now,
-            complete_at: null, waited_for: spec.waited_for ? 1 : 0,
-          }))).returningAll().execute()
-        }
-        for (let i = 0; i < specs.length; i++) {
-          const spec = specs[i]!
-          const props: Properties = { ...(spec.properties ?? {}) }
-          if (spec.scheduler && !props.scheduler) props.scheduler = [spec.scheduler, 'Scheduler']
-          const bs = await trx.insertInto('buildsets').values({
-            external_idstring: spec.external_idstring ?? null, reason: spec.reason, submitted_at: now, complete: 0,
-            complete_at: null, results: -1, parent_buildid: spec.parent_buildid ?? null,
-            parent_relationship: spec.parent_relationship ?? null, rebuilt_buildid: spec.rebuilt_buildid ?? null,
-            scheduler: spec.scheduler ?? null, properties: JSON.stringify(props),
-          }).returningAll().executeTakeFirstOrThrow()
-          if (resolved[i]!.length) {
-            await trx.insertInto('buildset_sourcestamps').values(resolved[i]!.map((sourcestampid) => ({ buildsetid: bs.bsid, sourcestampid }))).execute()
+        const out: { bs: Selectable<BuildsetsTable>; brs: Selectable<BuildrequestsTable>[] }[] = []
+        for (let at = 0; at < specs.length; at += CHUNK) {
+          const part = specs.slice(at, at + CHUNK)
+          const sets = (await trx.insertInto('buildsets').values(part.map((spec) => {
+            const props: Properties = { ...(spec.properties ?? {}) }
+            if (spec.scheduler && !props.scheduler) props.scheduler = [spec.scheduler, 'Scheduler']
+            return {
+              external_idstring: spec.external_idstring ?? null, reason: spec.reason, submitted_at: now, complete: 0,
+              complete_at: null, results: -1, parent_buildid: spec.parent_buildid ?? null,
+              parent_relationship: spec.parent_relationship ?? null, rebuilt_buildid: spec.rebuilt_buildid ?? null,
+              scheduler: spec.scheduler ?? null, properties: JSON.stringify(props),
+            }
+          })).returningAll().execute()).sort((a, b) => a.bsid - b.bsid)
+          const links = sets.flatMap((bs, j) => resolved[at + j]!.map((sourcestampid) => ({ buildsetid: bs.bsid, sourcestampid })))
+          for (let i = 0; i < links.length; i += CHUNK) await trx.insertInto('buildset_sourcestamps').values(links.slice(i, i + CHUNK)).execute()
+          const reqs = sets.flatMap((bs, j) => {
+            const spec = part[j]!
+            return spec.builderids.map((builderid) => ({
+              buildsetid: bs.bsid, builderid, priority: spec.priority ?? 0, complete: 0, results: -1, submitted_at: now,
+              complete_at: null, waited_for: spec.waited_for ? 1 : 0,
+            }))
+          })
+          const brsBySet = new Map<number, Selectable<BuildrequestsTable>[]>()
+          for (let i = 0; i < reqs.length; i += CHUNK) {
+            for (const br of (await trx.insertInto('buildrequests').values(reqs.slice(i, i + CHUNK)).returningAll().execute()).sort((a, b) => a.buildrequestid - b.buildrequestid)) {
+              const list = brsBySet.get(br.buildsetid) ?? []
+              list.push(br)
+              brsBySet.set(br.buildsetid, list)
+            }
           }
-          out.push({ bs, brs: await insertBrs(bs.bsid, spec) })
+          for (const bs of sets) out.push({ bs, brs: brsBySet.get(bs.bsid) ?? [] })
         }
         return out
       })
