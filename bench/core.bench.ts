@@ -36,7 +36,7 @@ async function reference(dir: string): Promise<{ wall: number; cpu: number }> {
  * RSS of a real master process (`buildbot-nix start`, as deployed) once it has started and
  * idled for 2 s, with one local worker, a builder and a force scheduler.
  */
-async function idleRss(dbUrl: string, dir: string): Promise<number> {
+async function idleRss(dbUrl: string, dir: string, nodeFlags: string[] = []): Promise<number> {
   const root = new URL('..', import.meta.url).pathname
   writeFileSync(join(dir, 'package.json'), '{"type":"module"}')
   writeFileSync(join(dir, 'master.config.ts'), `import { defineMaster, localWorker, builder, steps, schedulers } from ${JSON.stringify(join(root, 'core/index.ts'))}
@@ -44,7 +44,7 @@ export default defineMaster({ db: ${JSON.stringify(dbUrl)}, www: { port: 0 }, lo
   builders: [builder({ name: 'b', workers: ['local'], steps: [steps.shell({ command: ['true'] })] })],
   schedulers: [schedulers.force({ name: 'force', builderNames: ['b'] })] })
 `)
-  const child = spawn(process.execPath, [join(root, 'bin/buildbot-nix.mjs'), 'start', '-c', join(dir, 'master.config.ts')], { cwd: dir, stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, [...nodeFlags, join(root, 'bin/buildbot-nix.mjs'), 'start', '-c', join(dir, 'master.config.ts')], { cwd: dir, stdio: ['ignore', 'pipe', 'inherit'] })
   try {
     await new Promise<void>((resolve, reject) => {
       let buf = ''
@@ -63,7 +63,11 @@ export default defineMaster({ db: ${JSON.stringify(dbUrl)}, www: { port: 0 }, lo
 for (const db of testDatabases()) {
   const tag = { db: db.name }
   const rssDir = mkdtempSync(join(tmpdir(), 'bbn-bench-rss-'))
-  try { emit('idle_rss', await idleRss(await db.url(rssDir), rssDir), 'MiB', { ...tag, process: 'buildbot-nix start', target: 80 }) } finally { rmSync(rssDir, { recursive: true, force: true }) }
+  try {
+    const url = await db.url(rssDir)
+    emit('idle_rss', await idleRss(url, rssDir), 'MiB', { ...tag, process: 'node bin/buildbot-nix.mjs start', target: 80 })
+    emit('idle_rss_small_young_gen', await idleRss(url, rssDir, ['--max-semi-space-size=1']), 'MiB', { ...tag, process: 'node --max-semi-space-size=1 bin/buildbot-nix.mjs start', target: 80 })
+  } finally { rmSync(rssDir, { recursive: true, force: true }) }
   const h = await startMaster(db, {
     logLevel: 'warn',
     workers: [localWorker({ name: 'local' })],
