@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process'
 import type { CommandListener, CommandResult } from '../worker-connection.ts'
 
 export interface ShellArgs {
@@ -30,7 +31,7 @@ function buildEnv(base: NodeJS.ProcessEnv, extra: ShellArgs['env']): Record<stri
  * Runs a `shell` command in-process: its own process group, killed as a group on interrupt,
  * on `timeout` seconds without output and on `maxTime` seconds in all.
  */
-export async function runLocalShell(args: ShellArgs, listener: CommandListener, signal?: AbortSignal): Promise<CommandResult> {
+export async function runLocalShell(args: ShellArgs, listener: CommandListener, signal?: AbortSignal, groups?: Set<number>): Promise<CommandResult> {
   const started = performance.now()
   const cmd = args.command
   const file = typeof cmd === 'string' ? '/bin/sh' : real(cmd[0]!)
@@ -41,13 +42,16 @@ export async function runLocalShell(args: ShellArgs, listener: CommandListener, 
   if (args.logEnviron) listener.output?.('h', ' environment:\n' + Object.entries(env).map(([k, v]) => `  ${k}=${v}\n`).join(''))
 
   let failureReason: string | undefined
-  // Loaded on first use: an idle master does not carry execa.
-  const { execa } = await import('execa')
-  const child = execa(file, argv, {
-    cwd: args.workdir, env, extendEnv: false, detached: true, buffer: false, reject: false,
-    stdin: args.initial_stdin != null ? 'pipe' : 'ignore', stdout: 'pipe', stderr: 'pipe', cleanup: true,
+  // Plain spawn (not execa): this runs once per shell step, and execa's extra machinery doubled
+  // the master's CPU per trivial build. `groups` lets the worker kill what is left on exit.
+  const child = spawn(file, argv, { cwd: args.workdir, env, detached: true, stdio: [args.initial_stdin != null ? 'pipe' : 'ignore', 'pipe', 'pipe'] })
+  let startError: Error | undefined
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('error', (err) => { startError ??= err; if (child.pid == null) resolve({ code: null, signal: null }) })
+    child.once('close', (code, sig) => resolve({ code, signal: sig }))
   })
-  if (args.initial_stdin != null) child.stdin?.end(args.initial_stdin)
+  if (child.pid != null) groups?.add(child.pid)
+  if (args.initial_stdin != null) { child.stdin?.on('error', () => { /* the command did not read it all */ }); child.stdin?.end(args.initial_stdin) }
 
   const killGroup = (reason: string) => {
     if (!failureReason) failureReason = reason
@@ -75,16 +79,17 @@ export async function runLocalShell(args: ShellArgs, listener: CommandListener, 
   child.stdout?.setEncoding('utf8').on('data', (d: string) => { armSilent(); listener.output?.('o', d) })
   child.stderr?.setEncoding('utf8').on('data', (d: string) => { armSilent(); listener.output?.('e', d) })
 
-  const res = await child
+  const res = await exited
+  if (child.pid != null) groups?.delete(child.pid)
   if (silentTimer) clearTimeout(silentTimer)
   if (maxTimer) clearTimeout(maxTimer)
   signal?.removeEventListener('abort', onAbort)
-  let rc = res.exitCode ?? -1
+  let rc = res.code ?? -1
   if (res.signal) {
     listener.output?.('h', `process killed by signal ${res.signal}\n`)
     rc = -1
-  } else if (res.failed && res.exitCode == null) {
-    listener.output?.('e', `${res.shortMessage ?? 'command failed to start'}\n`)
+  } else if (startError && res.code == null) {
+    listener.output?.('e', `${startError.message}\n`)
     rc = -1
   }
   if (failureReason === 'timeout_without_output') listener.output?.('h', `command timed out: ${args.timeout} seconds without output, attempting to kill\n`)

@@ -19,11 +19,15 @@ export class LocalWorkerConnection implements WorkerConnection {
   readonly closed: Promise<string>
   private close!: (reason: string) => void
   private readonly basedir: string
+  /** Process groups of running commands, killed if the master process exits under them. */
+  private readonly groups = new Set<number>()
+  private readonly killGroups = () => { for (const pid of this.groups) { try { process.kill(-pid, 'SIGKILL') } catch { /* gone */ } } }
 
   constructor(readonly workerName: string, basedir: string) {
     this.basedir = resolve(basedir)
     this.info = { basedir: this.basedir, system: 'posix', host: hostname(), version: 'local', numcpus: 0, admin: null as unknown as string }
     this.closed = new Promise((r) => { this.close = r })
+    process.on('exit', this.killGroups)
   }
 
   builderDir(builderName: string): string { return join(this.basedir, builderDirName(builderName)) }
@@ -40,7 +44,7 @@ export class LocalWorkerConnection implements WorkerConnection {
     if (Array.isArray(args.paths)) args.paths = (args.paths as string[]).map(abs)
     if (cmd.name === 'shell') {
       await mkdir(args.workdir as string, { recursive: true })
-      return runLocalShell(args as unknown as ShellArgs, listener, signal)
+      return runLocalShell(args as unknown as ShellArgs, listener, signal, this.groups)
     }
     const started = performance.now()
     const res = await runLocalFileCommand(cmd.name, args, listener, { writer: cmd.writer, reader: cmd.reader })
@@ -49,5 +53,8 @@ export class LocalWorkerConnection implements WorkerConnection {
 
   async ping(): Promise<boolean> { return true }
 
-  async disconnect(reason: string): Promise<void> { this.close(reason) }
+  async disconnect(reason: string): Promise<void> {
+    process.off('exit', this.killGroups)
+    this.close(reason)
+  }
 }
