@@ -6,6 +6,8 @@ import { Build, type BuildDeps } from './build.ts'
 import type { BuilderConfig } from './builder-config.ts'
 import type { BuildRequestEntity } from '../data/buildrequests.ts'
 import { builderDirName } from '../workers/local/local-worker.ts'
+import { parseJson } from '../data/context.ts'
+import type { Properties } from '../data/buildsets.ts'
 
 interface Pending { brid: number; bsid: number; priority: number; submitted_at: number; collapseKey?: string; revisionKey?: string }
 /** `busy`: workers with a build of this builder claimed or running (set before the build object exists). */
@@ -23,8 +25,12 @@ export class BuildRequestDistributor {
   private running = false
   private stopping = false
   private readonly inflight = new Set<Promise<void>>()
-  /** New requests are handled one at a time: collapsing must see every older request already queued. */
-  private arrivals: Promise<void> = Promise.resolve()
+  /**
+   * Arriving requests, handled in arrival order and in batches: collapsing must see every older
+   * request already queued, and a burst (a fan-out) looks its buildsets up in a few queries.
+   */
+  private incoming: { e: BuildRequestEntity; isNew: boolean; resolve(): void; reject(err: unknown): void }[] = []
+  private draining = false
 
   constructor(private readonly data: Data, private readonly log: Logger, private readonly workers: WorkerManager,
     private readonly buildDeps: () => BuildDeps, private readonly collapseDefault: () => boolean) {}
@@ -60,17 +66,49 @@ export class BuildRequestDistributor {
 
   /** A new or unclaimed request (from the bus), handled in arrival order. */
   onRequest(e: BuildRequestEntity, isNew: boolean): Promise<void> {
-    const next = this.arrivals.then(() => this.handleRequest(e, isNew))
-    this.arrivals = next.catch(() => {})
-    return next
+    return new Promise((resolve, reject) => {
+      this.incoming.push({ e, isNew, resolve, reject })
+      void this.drain()
+    })
   }
 
-  private async handleRequest(e: BuildRequestEntity, isNew: boolean): Promise<void> {
-    const b = this.builders.get(e.builderid)
-    if (!b || e.complete || b.queue.some((p) => p.brid === e.buildrequestid)) return
-    const p: Pending = { brid: e.buildrequestid, bsid: e.buildsetid, priority: e.priority, submitted_at: e.submitted_at }
-    if (isNew && (b.config.collapseRequests ?? this.collapseDefault()) && await this.collapse(b, p)) return
-    this.enqueue(p, e.builderid)
+  private async drain(): Promise<void> {
+    if (this.draining) return
+    this.draining = true
+    try {
+      while (this.incoming.length) {
+        const batch = this.incoming.splice(0)
+        try {
+          await this.handleRequests(batch)
+          for (const x of batch) x.resolve()
+        } catch (err) {
+          for (const x of batch) x.reject(err)
+        }
+      }
+    } finally {
+      this.draining = false
+    }
+  }
+
+  private async handleRequests(batch: { e: BuildRequestEntity; isNew: boolean }[]): Promise<void> {
+    const items: { b: BuilderRuntime; p: Pending; collapse: boolean }[] = []
+    const seen = new Set<number>()
+    for (const { e, isNew } of batch) {
+      const b = this.builders.get(e.builderid)
+      if (!b || e.complete || seen.has(e.buildrequestid) || b.queue.some((p) => p.brid === e.buildrequestid)) continue
+      seen.add(e.buildrequestid)
+      items.push({ b, collapse: isNew && (b.config.collapseRequests ?? this.collapseDefault()), p: { brid: e.buildrequestid, bsid: e.buildsetid, priority: e.priority, submitted_at: e.submitted_at } })
+    }
+    // Keys of everything the collapse checks below compare, looked up together.
+    const perBuilder = new Map<BuilderRuntime, Pending[]>()
+    for (const it of items) if (it.collapse) perBuilder.set(it.b, [...(perBuilder.get(it.b) ?? []), it.p])
+    const need: Pending[] = []
+    for (const [b, ps] of perBuilder) if (b.queue.length + ps.length > 1) need.push(...ps, ...b.queue)
+    await this.computeKeys(need)
+    for (const { b, p, collapse } of items) {
+      if (collapse && await this.collapse(b, p)) continue
+      this.enqueue(p, b.builderid)
+    }
     this.kick()
   }
 
@@ -98,11 +136,10 @@ export class BuildRequestDistributor {
    */
   private async collapse(b: BuilderRuntime, p: Pending): Promise<boolean> {
     if (!b.queue.length) return false
-    await this.computeKeys(p)
+    await this.computeKeys([p, ...b.queue])
     const older: number[] = []
     let newer = false
     for (const q of b.queue) {
-      await this.computeKeys(q)
       if (q.collapseKey !== p.collapseKey || !(q.revisionKey === p.revisionKey || (q.revisionKey === 'changes' && p.revisionKey === 'changes'))) continue
       if (q.brid < p.brid) older.push(q.brid)
       else if (q.brid > p.brid) newer = true
@@ -115,15 +152,35 @@ export class BuildRequestDistributor {
     return newer
   }
 
-  private async computeKeys(p: Pending): Promise<void> {
-    if (p.collapseKey != null) return
-    const bs = await this.data.buildsets.getBuildset(p.bsid)
-    if (!bs) { p.collapseKey = `missing:${p.bsid}`; return }
-    const props = Object.entries(bs.properties).filter(([k]) => !['scheduler', 'reason', 'owner'].includes(k)).sort()
-    p.collapseKey = JSON.stringify([bs.sourcestamps.map((s) => [s.repository, s.branch, s.codebase, s.project, s.patch != null]), props])
-    const withChanges = bs.sourcestamps.length > 0 && (await this.data.db.k.selectFrom('changes').select('changeid')
-      .where('sourcestampid', 'in', bs.sourcestamps.map((s) => s.ssid)).limit(1).execute()).length > 0
-    p.revisionKey = withChanges ? 'changes' : JSON.stringify(bs.sourcestamps.map((s) => s.revision))
+  /** Fills in the collapse keys of requests that lack them, a few queries per 500 buildsets. */
+  private async computeKeys(ps: Pending[]): Promise<void> {
+    const missing = ps.filter((p) => p.collapseKey == null)
+    const bsids = [...new Set(missing.map((p) => p.bsid))]
+    const keys = new Map<number, { collapseKey: string; revisionKey: string }>()
+    for (let i = 0; i < bsids.length; i += 500) {
+      const part = bsids.slice(i, i + 500)
+      const rows = await this.data.db.k.selectFrom('buildsets').select(['bsid', 'properties']).where('bsid', 'in', part).execute()
+      const stamps = await this.data.buildsets.stampsOf(part)
+      const ssids = [...new Set([...stamps.values()].flat().map((s) => s.ssid))]
+      const fromChanges = new Set<number>()
+      for (let j = 0; j < ssids.length; j += 500) {
+        const ch = await this.data.db.k.selectFrom('changes').select('sourcestampid').distinct().where('sourcestampid', 'in', ssids.slice(j, j + 500)).execute()
+        for (const c of ch) fromChanges.add(c.sourcestampid)
+      }
+      for (const r of rows) {
+        const ss = stamps.get(r.bsid) ?? []
+        const props = Object.entries(parseJson<Properties>(r.properties, {})).filter(([k]) => !['scheduler', 'reason', 'owner'].includes(k)).sort()
+        keys.set(r.bsid, {
+          collapseKey: JSON.stringify([ss.map((s) => [s.repository, s.branch, s.codebase, s.project, s.patch != null]), props]),
+          revisionKey: ss.length > 0 && ss.some((s) => fromChanges.has(s.ssid)) ? 'changes' : JSON.stringify(ss.map((s) => s.revision)),
+        })
+      }
+    }
+    for (const p of missing) {
+      const k = keys.get(p.bsid)
+      p.collapseKey = k?.collapseKey ?? `missing:${p.bsid}`
+      p.revisionKey = k?.revisionKey ?? ''
+    }
   }
 
   /** Coalesces many triggers into one pass of the loop. */
