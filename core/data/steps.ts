@@ -32,12 +32,14 @@ export function createStepsData(ctx: DataContext) {
   const get = async (stepid: number) => live.get(stepid) ?? await db.k.selectFrom('steps').selectAll().where('stepid', '=', stepid).executeTakeFirstOrThrow()
 
   return {
-    async addStep(buildid: number, number: number, name: string, hidden = false): Promise<StepEntity> {
+    /** Adds a step; `started` also starts it in the same write (`new`, then `started`, are published). */
+    async addStep(buildid: number, number: number, name: string, hidden = false, started = false): Promise<StepEntity> {
       const row = await db.k.insertInto('steps').values({
-        number, name, buildid, started_at: null, complete_at: null, state_string: 'pending', results: null, urls: '[]', hidden: hidden ? 1 : 0,
+        number, name, buildid, started_at: started ? ctx.now() : null, complete_at: null, state_string: 'pending', results: null, urls: '[]', hidden: hidden ? 1 : 0,
       }).returningAll().executeTakeFirstOrThrow()
       live.set(row.stepid, row)
-      publish(row, 'new')
+      if (started) publish({ ...row, started_at: null }, 'new')
+      publish(row, started ? 'started' : 'new')
       return toStep(row)
     },
     async startStep(stepid: number): Promise<void> {

@@ -94,17 +94,16 @@ export class Build {
       let name = stepIdentifier(spec.name)
       for (let n = 2; usedNames.has(name); n++) name = `${stepIdentifier(spec.name).slice(0, 45)}_${n}`
       usedNames.add(name)
-      const step = await data.steps.addStep(build.buildid, i, name)
+      // As in Buildbot, a step is started before doStepIf decides whether it runs.
+      const step = await data.steps.addStep(build.buildid, i, name, false, true)
       const ctx = this.stepContext(info, step.stepid)
       let result: Result
       const doIt = spec.options.doStepIf
       if (doIt === false || (typeof doIt === 'function' && !(await doIt(ctx)))) {
-        await data.steps.startStep(step.stepid)
         await data.steps.setStepStateString(step.stepid, 'skipped')
         await data.steps.finishStep(step.stepid, SKIPPED, true)
         continue
       }
-      await data.steps.startStep(step.stepid)
       try {
         result = await spec.run(ctx)
         if (this.stopped && result !== SUCCESS) result = this.stopResult
