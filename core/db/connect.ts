@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs'
+import { createHash } from 'node:crypto'
 import { dirname, isAbsolute, resolve } from 'node:path'
-import { Kysely, PostgresDialect, SqliteDialect } from 'kysely'
+import { Kysely, PostgresDialect, SqliteDialect, type PostgresPool, type PostgresPoolClient } from 'kysely'
 import SqliteDatabase from 'better-sqlite3'
 import type { Database } from './schema.ts'
 import { migrate } from './migrations.ts'
@@ -46,6 +47,30 @@ function cachedStatements(raw: SqliteDatabase.Database, max = 500): { close(): v
   }
 }
 
+/**
+ * PostgreSQL parses and plans every unnamed query again. The master's queries are a small fixed
+ * set, so each connection prepares them once under a name derived from the text. Texts with
+ * many parameters (long `in (...)` lists) vary too much to be worth keeping and stay unnamed.
+ */
+function namedStatements(pool: import('pg').Pool): PostgresPool {
+  type Client = import('pg').PoolClient
+  const names = new Map<string, string>()
+  const nameOf = (sql: string, n: number): string | undefined => {
+    if (n > 16 || sql.length > 4000) return undefined
+    let name = names.get(sql)
+    if (!name) names.set(sql, (name = `bbn_${createHash('sha1').update(sql).digest('hex').slice(0, 20)}`))
+    return name
+  }
+  const wrap = (c: Client) => ({
+    query: (sql: string, values: readonly unknown[]) => c.query({ name: nameOf(sql, values.length), text: sql, values: [...values] }),
+    release: (err?: Error | boolean) => c.release(err),
+  })
+  return {
+    connect: async () => wrap(await pool.connect()) as unknown as PostgresPoolClient,
+    end: () => pool.end(),
+  }
+}
+
 /** Opens the database, runs migrations, refuses corrupt or newer-schema databases. */
 export async function connectDb(url: string, opts: { baseDir?: string } = {}): Promise<Db> {
   const parsed = parseDbUrl(url, opts.baseDir ?? process.cwd())
@@ -69,7 +94,7 @@ export async function connectDb(url: string, opts: { baseDir?: string } = {}): P
     const { default: pg } = await import('pg')
     pg.types.setTypeParser(20, (v: string) => Number(v))
     const pool = new pg.Pool({ connectionString: parsed.connectionString, max: 10 })
-    k = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
+    k = new Kysely<Database>({ dialect: new PostgresDialect({ pool: namedStatements(pool) }) })
   }
   try {
     await migrate(k, parsed.dialect)
