@@ -1,11 +1,10 @@
-import type { Selectable } from 'kysely'
+import { sql, type Selectable } from 'kysely'
 import type { BuildrequestsTable, BuildsetsTable } from '../db/schema.ts'
 import type { DataContext } from './context.ts'
 import { bool, parseJson } from './context.ts'
 import type { SourceStampEntity, SourceStampSpec } from './sourcestamps.ts'
 import { createSourceStampsData, toSourceStamp } from './sourcestamps.ts'
 import { buildRequestKeys, toBuildRequest } from './buildrequests.ts'
-import { worstStatus, SUCCESS, type Result } from '../util/results.ts'
 
 export type Properties = Record<string, [unknown, string]>
 
@@ -40,11 +39,23 @@ export function createBuildsetsData(ctx: DataContext) {
   const ss = createSourceStampsData(ctx)
 
   /** Source stamps of buildsets, in the order they were added (one query). */
+  /**
+   * A buildset's source stamps never change once added, so those of recent buildsets are kept
+   * (bounded): starting and completing a build then need no lookup.
+   */
+  const recentStamps = new Map<number, SourceStampEntity[]>()
+  const remember = (bsid: number, stamps: SourceStampEntity[]) => {
+    recentStamps.set(bsid, stamps)
+    if (recentStamps.size > 5000) recentStamps.delete(recentStamps.keys().next().value!)
+  }
+
+  /** Source stamps of buildsets, in the order they were added (at most one query). */
   async function stampsOf(bsids: number[]): Promise<Map<number, SourceStampEntity[]>> {
     const out = new Map<number, SourceStampEntity[]>()
-    if (!bsids.length) return out
+    const missing = bsids.filter((id) => { const c = recentStamps.get(id); if (c) out.set(id, c); return !c })
+    if (!missing.length) return out
     const rows = await db.k.selectFrom('buildset_sourcestamps').innerJoin('sourcestamps', 'sourcestamps.ssid', 'buildset_sourcestamps.sourcestampid')
-      .selectAll('sourcestamps').select('buildset_sourcestamps.buildsetid').where('buildset_sourcestamps.buildsetid', 'in', bsids)
+      .selectAll('sourcestamps').select('buildset_sourcestamps.buildsetid').where('buildset_sourcestamps.buildsetid', 'in', missing)
       .orderBy('buildset_sourcestamps.id').execute()
     for (const { buildsetid, ...r } of rows) {
       const list = out.get(buildsetid) ?? []
@@ -117,6 +128,7 @@ export function createBuildsetsData(ctx: DataContext) {
       const byId = new Map(stamps.map((s) => [s.ssid, s]))
       return added.map(({ bs, brs }, i) => {
         const sourcestamps = resolved[i]!.map((id) => byId.get(id)!)
+        remember(bs.bsid, sourcestamps)
         bus.publish(['buildsets', String(bs.bsid), 'new'], {
           bsid: bs.bsid, external_idstring: bs.external_idstring, reason: bs.reason, parent_buildid: bs.parent_buildid,
           rebuilt_buildid: bs.rebuilt_buildid, submitted_at: now, complete: false, complete_at: null, results: null,
@@ -135,13 +147,17 @@ export function createBuildsetsData(ctx: DataContext) {
     /** Marks buildsets complete once all their requests are; results = the worst of them. */
     async maybeCompleteBuildsets(bsids: number[]): Promise<void> {
       for (const bsid of bsids) {
-        const brs = await db.k.selectFrom('buildrequests').select(['complete', 'results']).where('buildsetid', '=', bsid).execute()
-        if (brs.some((b) => !b.complete)) continue
-        let results: Result = SUCCESS
-        for (const b of brs) results = worstStatus(results, b.results as Result)
-        const now = ctx.now()
-        const row = await db.k.updateTable('buildsets').set({ complete: 1, complete_at: now, results })
-          .where('bsid', '=', bsid).where('complete', '=', 0).returningAll().executeTakeFirst()
+        // One statement: complete it only if no request is left, with the worst result of them
+        // (Buildbot's order: CANCELLED > RETRY > EXCEPTION > FAILURE > WARNINGS > SUCCESS > SKIPPED).
+        const row = await db.k.updateTable('buildsets').set({
+          complete: 1, complete_at: ctx.now(),
+          // Severities 0..6, folded from SUCCESS as Buildbot does (all SKIPPED, or none, is SUCCESS).
+          results: sql<number>`(select case max(sev) when 6 then 6 when 5 then 5 when 4 then 4 when 3 then 2 when 2 then 1 else 0 end
+            from (select case results when 6 then 6 when 5 then 5 when 4 then 4 when 2 then 3 when 1 then 2 when 0 then 1 else 0 end as sev
+              from buildrequests where buildsetid = ${bsid} union all select 1 as sev) severities)`,
+        }).where('bsid', '=', bsid).where('complete', '=', 0)
+          .where(({ not, exists, selectFrom }) => not(exists(selectFrom('buildrequests').select('buildrequestid').where('buildsetid', '=', bsid).where('complete', '=', 0))))
+          .returningAll().executeTakeFirst()
         if (!row) continue
         const e = toBuildset(row, (await stampsOf([bsid])).get(bsid) ?? [])
         bus.publish(['buildsets', String(bsid), 'complete'], e)
