@@ -85,10 +85,20 @@ export async function startMaster(db: TestDatabase, input: MasterConfig, opts: {
       })
     },
     async waitBuildset(bsid, ms = 30_000) {
-      const ev = h.waitFor<{ results: number }>(`buildsets/${bsid}/complete`, () => true, ms)
-      const row = await master.data.db.k.selectFrom('buildsets').select(['complete', 'results']).where('bsid', '=', bsid).executeTakeFirst()
-      if (row?.complete) { ev.catch(() => {}); return row.results as Result }
-      return (await ev).results as Result
+      // Subscribed before the database check, so a completion in between is not missed.
+      let sub: { unsubscribe(): void } | undefined
+      let timer: NodeJS.Timeout | undefined
+      const ev = new Promise<Result>((resolve, reject) => {
+        timer = setTimeout(() => { sub?.unsubscribe(); reject(new Error(`buildset ${bsid} did not complete within ${ms} ms`)) }, ms)
+        sub = master.bus.subscribe(`buildsets/${bsid}/complete`, (_k, m) => resolve((m as { results: number }).results as Result))
+      })
+      try {
+        const row = await master.data.db.k.selectFrom('buildsets').select(['complete', 'results']).where('bsid', '=', bsid).executeTakeFirst()
+        return row?.complete ? row.results as Result : await ev
+      } finally {
+        clearTimeout(timer)
+        sub?.unsubscribe()
+      }
     },
     async until(check, what, ms = 30_000) {
       const deadline = Date.now() + ms
