@@ -126,6 +126,11 @@ t('graceful stop over JSON-RPC: the running build finishes, then the worker disc
     await w.until(async () => (await w.workerEntity('w1')).connected_to.length === 0, 'w1 to disconnect')
     // The master asked the worker process to shut down, and it did.
     await tw.exited
+    // A new process under the same name is an ordinary worker again.
+    await w.startWorker('w1', 'pw')
+    await connected(w, 'w1')
+    assert.is((await w.workerEntity('w1')).graceful, false)
+    assert.is(await w.h.waitBuildset(await force(w, 'gated'), 45_000), SUCCESS)
   } finally { await w.stop() }
 })
 
