@@ -57,7 +57,7 @@ function branchScheduler(type: 'singleBranch' | 'anyBranch', opts: BranchSchedul
           const pending = await s.data.schedulers.getClassifiedChanges(s.schedulerid)
           const streams = new Set<string>()
           for (const c of pending) { const ch = await s.data.changes.getChange(c.changeid); if (ch) streams.add(streamOf(ch)) }
-          for (const st of streams) timers.set(st, setTimeout(() => void fire(st), (opts.treeStableTimer ?? 0) * 1000))
+          for (const st of streams) timers.set(st, setTimeout(() => void fire(st).catch((err) => s.log.error({ err: String(err) }, 'scheduler failed')), (opts.treeStableTimer ?? 0) * 1000))
         },
         stop() { stopped = true; for (const t of timers.values()) clearTimeout(t); timers.clear() },
         async onChange(change) {

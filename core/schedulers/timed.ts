@@ -45,20 +45,27 @@ export function periodic(opts: PeriodicOptions): SchedulerSpec {
     create(s: SchedulerServices) {
       let timer: NodeJS.Timeout | undefined
       let objectid = 0
+      let stopped = false
+      // Every tick re-arms the next one, also after a failure; a stopped scheduler arms nothing.
+      const schedule = (ms: number) => {
+        if (stopped) return
+        timer = setTimeout(() => {
+          void tick().catch((e) => s.log.error({ err: String(e) }, 'periodic failed')).finally(() => schedule(opts.periodicBuildTimer * 1000))
+        }, ms)
+      }
       const tick = async () => {
+        if (stopped) return
         await s.data.state.setState(objectid, 'last_build', Date.now())
         await s.addBuildset({ reason: `The Periodic scheduler named '${opts.name}' triggered this build`, properties: opts.properties, priority: opts.priority,
           sourcestamps: [{ branch: opts.branch ?? null, repository: opts.repository ?? '' }] })
-        timer = setTimeout(() => void tick(), opts.periodicBuildTimer * 1000)
       }
       return {
         async start() {
           objectid = await s.data.state.objectId(opts.name, 'PeriodicScheduler')
           const last = await s.data.state.getState<number>(objectid, 'last_build', 0)
-          const wait = Math.max(0, last + opts.periodicBuildTimer * 1000 - Date.now())
-          timer = setTimeout(() => void tick().catch((e) => s.log.error({ err: String(e) }, 'periodic failed')), wait)
+          schedule(Math.max(0, last + opts.periodicBuildTimer * 1000 - Date.now()))
         },
-        stop() { if (timer) clearTimeout(timer) },
+        stop() { stopped = true; if (timer) clearTimeout(timer) },
       }
     },
   }
