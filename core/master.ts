@@ -240,7 +240,7 @@ export function createMaster(opts: MasterOptions) {
       await applyWorkers()
       await applyBuilders()
       subs.push(bus.subscribe(['buildrequests', null, 'new'], (_k, m) => void brd.onRequest(m as BuildRequestEntity, true).catch((e) => log.error({ err: String(e) }, 'queueing a request failed'))))
-      subs.push(bus.subscribe(['buildrequests', null, 'unclaimed'], (_k, m) => void brd.onRequest(m as BuildRequestEntity, false)))
+      subs.push(bus.subscribe(['buildrequests', null, 'unclaimed'], (_k, m) => void brd.onRequest(m as BuildRequestEntity, false).catch((e) => log.error({ err: String(e) }, 'queueing a request failed'))))
       subs.push(bus.subscribe(['changes', null, 'new'], (_k: RoutingKey, m) => void schedulers.onChange(m as ChangeEntity)))
       await brd.loadPending()
       await schedulers.apply(config.schedulers.map((s) => s.value))

@@ -202,7 +202,16 @@ export class BuildRequestDistributor {
           if (!slot) break
           const p = b.queue.shift()!
           b.busy.set(slot.name, (b.busy.get(slot.name) ?? 0) + 1)
-          const [got] = await this.data.buildrequests.claimBuildRequests([p.brid])
+          let got: number | undefined
+          try {
+            [got] = await this.data.buildrequests.claimBuildRequests([p.brid])
+          } catch (err) {
+            // Nothing was started: give the slot back and keep the request queued for the retry.
+            this.unbusy(b, slot.name)
+            this.workers.release(slot)
+            this.enqueue(p, b.builderid)
+            throw err
+          }
           if (got == null) { this.unbusy(b, slot.name); this.workers.release(slot); continue }
           this.start(b, p, slot)
         }
