@@ -134,6 +134,22 @@ eachDb(test, 'periodic and nightly (every-second cron) schedulers add buildsets'
   assert.ok((await h.master.data.state.getState<number>(objectid, 'last_build', 0)) > 0)
 }, dbs)
 
+eachDb(test, 'a periodic scheduler stopped while it adds a buildset adds no more', async (start) => {
+  const h = await start({ workers: local, builders: [trivial('p')], schedulers: [schedulers.periodic({ name: 'per', builderNames: ['p'], periodicBuildTimer: 1 })] })
+  const first = new Promise<number>((resolve) => {
+    const sub = h.master.bus.subscribe('buildsets/*/new', (_k, m) => {
+      sub.unsubscribe()
+      // Stopped from inside the tick (as a reconfigure can): the tick must not re-arm itself.
+      void h.master.schedulers.get('per')!.runtime.stop()
+      resolve((m as { bsid: number }).bsid)
+    })
+  })
+  await h.waitBuildset(await first)
+  // Absence can only be shown by waiting: three periods.
+  await new Promise((r) => setTimeout(r, 3000))
+  assert.is((await buildsets(h)).length, 1)
+}, dbs)
+
 eachDb(test, 'priorities: queued requests run highest priority first, then oldest', async (start, db) => {
   const cfg = (gate: string): MasterConfig => ({
     workers: [localWorker({ name: 'local', maxBuilds: 1 })], collapseRequests: false,
