@@ -1,6 +1,6 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { localWorker, builder, steps, schedulers, FAILURE, SUCCESS } from '../../core/index.ts'
+import { localWorker, builder, steps, schedulers, CANCELLED, FAILURE, SUCCESS } from '../../core/index.ts'
 import { testDatabases } from '../support/databases.ts'
 import { eachDb } from '../support/master-harness.ts'
 
@@ -48,6 +48,31 @@ eachDb(test, `a Trigger fan-out of ${CHILDREN} children waits for all; the paren
   assert.is(parent.results, FAILURE)
   const step = await k.selectFrom('steps').selectAll().where('buildid', '=', parent.buildid).executeTakeFirstOrThrow()
   assert.is(step.state_string, `triggered ${CHILDREN} builds`)
+}, testDatabases())
+
+eachDb(test, 'stopping a fan-out parent cancels its pending children and stops the running ones', async (start) => {
+  const h = await start({
+    workers: [localWorker({ name: 'local', maxBuilds: 4 })],
+    builders: [
+      builder({ name: 'parent', workers: ['local'], steps: [steps.trigger({ waitForFinish: true, schedulersAndProperties: () => Array.from({ length: 100 }, (_, i) => ({ scheduler: 'each', properties: { i } })) })] }),
+      builder({ name: 'child', workers: ['local'], steps: [steps.shell({ command: ['sleep', '300'] })] }),
+    ],
+    schedulers: [schedulers.force({ name: 'force', builderNames: ['parent'] }), schedulers.triggerable({ name: 'each', builderNames: ['child'] })],
+  })
+  const k = h.master.data.db.k
+  const parentBuild = h.waitFor<{ buildid: number }>('builds/*/new')
+  const { bsid } = await h.force('force')
+  const { buildid } = await parentBuild
+  // Wait until three children run (the parent holds the fourth slot).
+  await h.until(async () => (await k.selectFrom('steps').select('stepid').where('name', '=', 'shell').where('started_at', 'is not', null).execute()).length >= 3, 'children to run')
+  await h.master.control.stopBuild(buildid, 'enough')
+  assert.is(await h.waitBuildset(bsid), CANCELLED)
+  const children = await k.selectFrom('buildsets').select(['complete', 'results']).where('parent_buildid', '=', buildid).execute()
+  assert.is(children.length, 100)
+  assert.ok(children.every((c) => c.complete === 1 && c.results === CANCELLED), JSON.stringify(children.filter((c) => c.results !== CANCELLED)))
+  const childBuilds = await k.selectFrom('builds').select(['results']).where('builderid', '=', h.builderId('child')).execute()
+  assert.ok(childBuilds.length >= 3 && childBuilds.every((b) => b.results === CANCELLED))
+  assert.is(h.master.brd.activeBuildCount(), 0)
 }, testDatabases())
 
 test.run()
