@@ -17,7 +17,7 @@ import { isSecretRef } from '../properties/renderable.ts'
 const TOP_KEYS = new Set(['title', 'titleURL', 'buildbotURL', 'db', 'basedir', 'www', 'workers', 'protocols', 'changeSources', 'schedulers',
   'builders', 'reporters', 'plugins', 'secretsProviders', 'collapseRequests', 'properties', 'logLevel', 'masterName', '__master'])
 const WWW_KEYS = new Set(['host', 'port', 'auth', 'authz', 'access', 'allowedOrigins', 'cookieSecret'])
-const BUILDER_KEYS = new Set(['kind', 'name', 'workers', 'steps', 'description', 'tags', 'project', 'properties', 'collapseRequests', 'builddir', 'priority'])
+const BUILDER_KEYS = new Set(['kind', 'name', 'workers', 'steps', 'description', 'tags', 'project', 'properties', 'collapseRequests', 'builddir', 'priority', 'maxBuildsPerWorker'])
 const NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9_.\/+@:-]*$/
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost'])
 
@@ -106,6 +106,8 @@ export async function resolveConfig(input: unknown, file: string): Promise<Resol
       }
     }
   }
+
+  if (msgpack && msgpack.port !== 0 && msgpack.port === port) errors.add('protocols.msgpack.port', `port ${port} is also www.port; give the worker protocol its own port (Buildbot's default is 9989)`)
 
   const logLevel = str('logLevel', process.env.LOG_LEVEL ?? 'info')
   if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(logLevel)) errors.add('logLevel', `must be one of trace, debug, info, warn, error, got '${logLevel}'`)
@@ -212,7 +214,10 @@ export async function resolveConfig(input: unknown, file: string): Promise<Resol
     if (!Array.isArray(b.workers) || !b.workers.length) errors.add(`${path}.workers`, "a builder needs at least one worker name, e.g. workers: ['local']", o)
     else b.workers.forEach((wn, j) => { if (!workerNames.has(wn)) errors.add(`${path}.workers[${j}]`, `no worker named '${wn}'${didYouMean(wn, workerNames.keys())}`, o) })
     if (!Array.isArray(b.steps) || !b.steps.length) errors.add(`${path}.steps`, 'a builder needs at least one step, e.g. steps.shell({ command: [...] })', o)
-    else b.steps.forEach((s, j) => { if (!isObj(s) || (s as { kind?: unknown }).kind !== 'step') errors.add(`${path}.steps[${j}]`, 'must be a step made with steps.shell(), steps.git(), ...', o) })
+    else b.steps.forEach((s, j) => {
+      if (!isObj(s) || (s as { kind?: unknown }).kind !== 'step') errors.add(`${path}.steps[${j}]`, 'must be a step made with steps.shell(), steps.git(), ...', o)
+      else if (['shell', 'setPropertyFromCommand'].includes(String(s.type)) && (s.options as { command?: unknown }).command == null) errors.add(`${path}.steps[${j}].command`, "a shell step needs a command, e.g. steps.shell({ command: ['make', 'check'] })", o)
+    })
   })
   const schedNames = new Map<string, SchedulerSpec>()
   schedulers.forEach(({ value: s, owner }, i) => {
@@ -222,9 +227,15 @@ export async function resolveConfig(input: unknown, file: string): Promise<Resol
     if (schedNames.has(s.name)) errors.add(`${path}.name`, `duplicate scheduler name '${s.name}'`, o)
     schedNames.set(s.name, s)
     if (!Array.isArray(s.builderNames)) errors.add(`${path}.builderNames`, 'must be an array of builder names', o)
+    else if (!s.builderNames.length) errors.add(`${path}.builderNames`, `scheduler '${s.name}' names no builder; list at least one in builderNames`, o)
     else s.builderNames.forEach((bn, j) => { if (!builderNames.has(bn)) errors.add(`${path}.builderNames[${j}]`, `no builder named '${bn}'${didYouMean(bn, builderNames.keys())}`, o) })
-    const st = (s as unknown as { type: string; fingerprint: { cron?: string; timer?: number | null } })
-    if (st.type === 'nightly' && st.fingerprint.cron) { try { new Cron(st.fingerprint.cron, { paused: true }).stop() } catch (e) { errors.add(`${path}.cron`, `invalid cron expression '${st.fingerprint.cron}': ${(e as Error).message}`, o) } }
+    const st = (s as unknown as { type: string; fingerprint: { cron?: string; tz?: string | null; timer?: number | null; every?: unknown } })
+    if (st.type === 'nightly') {
+      if (typeof st.fingerprint.cron !== 'string' || !st.fingerprint.cron) errors.add(`${path}.cron`, "a nightly scheduler needs a cron expression, e.g. cron: '0 3 * * *'", o)
+      else { try { new Cron(st.fingerprint.cron, { paused: true }).stop() } catch (e) { errors.add(`${path}.cron`, `invalid cron expression '${st.fingerprint.cron}': ${(e as Error).message}`, o) } }
+      if (st.fingerprint.tz) { try { new Intl.DateTimeFormat('en', { timeZone: st.fingerprint.tz }) } catch { errors.add(`${path}.timezone`, `unknown time zone '${st.fingerprint.tz}'; use an IANA name such as 'Europe/Berlin'`, o) } }
+    }
+    if (st.type === 'periodic' && !(typeof st.fingerprint.every === 'number' && st.fingerprint.every > 0)) errors.add(`${path}.periodicBuildTimer`, `must be a number of seconds above zero, got ${JSON.stringify(st.fingerprint.every)}`, o)
     if (typeof st.fingerprint.timer === 'number' && st.fingerprint.timer < 0) errors.add(`${path}.treeStableTimer`, 'must be zero or more seconds', o)
   })
   // Trigger steps must name triggerable schedulers.
