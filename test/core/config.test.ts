@@ -20,7 +20,8 @@ const needsCache = definePlugin<{}>({ name: 'needs-cache', requires: [CacheKey],
 const twice = definePlugin<{}>({ name: 'twice', setup() {} })
 export default defineMaster({
   titel: 'typo',
-  www: { port: 70000 },
+  www: { port: 9989 },
+  protocols: { msgpack: { port: 9989 } },
   db: 'mysql://nope',
   workers: [localWorker({ name: 'local' }), localWorker({ name: 'local' }), worker({ name: 'remote' } as any)],
   builders: [
@@ -29,10 +30,14 @@ export default defineMaster({
     builder({ name: 'empty', workers: ['local'], steps: [] }),
     builder({ name: 'nonstep', workers: ['local'], steps: [{ command: 'make' } as any] }),
     builder({ name: 'fan', workers: ['local'], steps: [steps.trigger({ schedulerNames: ['force'] })] }),
+    builder({ name: 'nocmd', workers: ['local'], steps: [steps.shell({} as any)] }),
   ],
   schedulers: [
     schedulers.force({ name: 'force', builderNames: ['a', 'nosuch'] }),
     schedulers.nightly({ name: 'nightly', builderNames: ['a'], cron: 'every tuesday' }),
+    schedulers.nightly({ name: 'tz', builderNames: ['a'], cron: '0 3 * * *', timezone: 'Mars/Olympus' }),
+    schedulers.periodic({ name: 'spin', builderNames: ['a'], periodicBuildTimer: 0 }),
+    schedulers.triggerable({ name: 'nobody', builderNames: [] }),
   ],
   plugins: [needsCache({}), twice({}), twice({})],
 })
@@ -41,7 +46,7 @@ export default defineMaster({
 /** path → what the message must say (a hint at the fix included). */
 const EXPECTED: [string, RegExp][] = [
   ['titel', /unknown key 'titel' \(did you mean 'title'\?\); remove it/],
-  ['www.port', /must be a port number 0-65535, got 70000/],
+  ['protocols.msgpack.port', /port 9989 is also www.port; give the worker protocol its own port/],
   ['db', /unsupported database url 'mysql:\/\/nope': use 'sqlite:<file>'/],
   ['workers[1].name', /duplicate worker name 'local'; worker names must be unique/],
   ['workers[2].password', /a remote worker needs a password: worker\(\{ name, password: secret/],
@@ -52,6 +57,10 @@ const EXPECTED: [string, RegExp][] = [
   ['builders[4].steps[0].schedulerNames[0]', /scheduler 'force' is a force scheduler; a Trigger step needs schedulers.triggerable/],
   ['schedulers[0].builderNames[1]', /no builder named 'nosuch'/],
   ['schedulers[1].cron', /invalid cron expression 'every tuesday'/],
+  ['schedulers[2].timezone', /unknown time zone 'Mars\/Olympus'; use an IANA name/],
+  ['schedulers[3].periodicBuildTimer', /must be a number of seconds above zero, got 0/],
+  ['schedulers[4].builderNames', /scheduler 'nobody' names no builder; list at least one/],
+  ['builders[5].steps[0].command', /a shell step needs a command, e.g. steps.shell/],
   ['plugins[0]', /requires 'cache', which no configured plugin provides; add that plugin to 'plugins'/],
   ['plugins[2]', /plugin 'twice' is listed twice \(also plugins\[1\]\); keep one/],
 ]
@@ -63,7 +72,7 @@ function withDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
   return fn(dir).finally(() => rmSync(dir, { recursive: true, force: true }))
 }
 
-test('a config with 14 mistakes reports all of them at once, each with file, key path and fix', () => withDir(async (dir) => {
+test('a config with 18 mistakes reports all of them at once, each with file, key path and fix', () => withDir(async (dir) => {
   const file = join(dir, 'master.config.ts')
   writeFileSync(file, BAD)
   let err: unknown
@@ -78,6 +87,12 @@ test('a config with 14 mistakes reports all of them at once, each with file, key
   assert.is(ce.lines.length, EXPECTED.length, `unexpected extra errors:\n${ce.lines.join('\n')}`)
   assert.match(ce.message, new RegExp(`^${EXPECTED.length} configuration errors:`))
 }))
+
+test('a bad www port is reported with the range', async () => {
+  try { await resolveConfig({ www: { port: 70000 } }, '/x/m.ts'); assert.unreachable() } catch (e) {
+    assert.equal((e as ConfigError).lines, ['/x/m.ts: www.port: must be a port number 0-65535, got 70000'])
+  }
+})
 
 test('resolveConfig refuses a non-object and a wrong section type without starting anything', async () => {
   try { await resolveConfig(undefined, '/x/master.config.ts'); assert.unreachable() } catch (e) {
