@@ -16,11 +16,13 @@ const FANOUT = Number(process.env.BENCH_FANOUT ?? 1000)
 const emit = (metric: string, value: number, unit: string, extra: Record<string, unknown> = {}) =>
   console.log(JSON.stringify({ bench: 'core', metric, value: Math.round(value * 100) / 100, unit, ...extra }))
 
-/** CPU seconds of waited-for children (utime+stime), from /proc: the `true` processes, not the master. */
+/** CPU ms of waited-for children (cutime + cstime, 100 ticks/s), from /proc: the commands, not the master. */
 function childrenCpuMs(): number {
-  const f = readFileSync('/proc/self/stat', 'utf8').slice(readFileSync('/proc/self/stat', 'utf8').lastIndexOf(')') + 2).split(' ')
+  const stat = readFileSync('/proc/self/stat', 'utf8')
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   return ((Number(f[13]) + Number(f[14])) * 1000) / 100
 }
+/** The master's own CPU ms: process.cpuUsage() counts this process only, never its children. */
 const cpuMs = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000 }
 
 async function reference(dir: string): Promise<{ wall: number; cpu: number }> {
