@@ -63,8 +63,22 @@ export function createBuildBatcher(opts: BuildBatcherOptions) {
     const gotError = new Set<string>()
     const emit = (drv: string | undefined, text: string): void => {
       const list = drv ? byDrv.get(drv) : undefined
-      if (list) for (const w of list) w.req.onLog(text)
+      if (list) for (const w of list) { if (!settled.has(w)) w.req.onLog(text) }
       else { unowned.push(text); if (unowned.length > 200) unowned.shift() }
+    }
+    // A derivation whose build activity stopped may be done: confirm its outputs and answer its
+    // children at once instead of when the whole shared process ends.
+    const finishedDrvs = new Set<string>()
+    let doneBuilds = 0
+    let checkTimer: NodeJS.Timeout | undefined
+    const checkFinished = async (): Promise<void> => {
+      checkTimer = undefined
+      const drvs = [...finishedDrvs]
+      finishedDrvs.clear()
+      const ws = drvs.flatMap((d) => byDrv.get(d) ?? []).filter((w) => !settled.has(w))
+      if (!ws.length) return
+      const valid = await validPaths(ws.flatMap((w) => w.req.outPaths)).catch(() => new Set<string>())
+      for (const w of ws) if (w.req.outPaths.length && w.req.outPaths.every((p) => valid.has(p))) settle(w, { ok: true, rc: 0 })
     }
     const onLine = (line: string): void => {
       if (!line.startsWith('@nix ')) { emit(undefined, line + '\n'); return }
@@ -73,6 +87,12 @@ export function createBuildBatcher(opts: BuildBatcherOptions) {
       if (m.action === 'start' && m.type === 105 && typeof m.fields?.[0] === 'string') {
         owner.set(String(m.id), m.fields[0])
         emit(m.fields[0], `${m.text ?? `building '${m.fields[0]}'`}\n`)
+      } else if (m.action === 'result' && m.type === 105 && typeof m.fields?.[0] === 'number' && m.fields[0] > doneBuilds) {
+        // The count of finished builds went up (nix 2.8 ends build activities only at exit):
+        // check the derivations whose builds have started.
+        doneBuilds = m.fields[0]
+        for (const d of owner.values()) finishedDrvs.add(d)
+        checkTimer ??= setTimeout(() => { early = early.then(checkFinished) }, 5)
       } else if (m.action === 'result' && (m.type === 101 || m.type === 107) && typeof m.fields?.[0] === 'string') {
         emit(owner.get(String(m.id)), m.fields[0] + '\n')
       } else if (m.action === 'msg' && typeof m.msg === 'string' && (m.level ?? 9) <= 1) {
@@ -88,16 +108,21 @@ export function createBuildBatcher(opts: BuildBatcherOptions) {
     }
     const args = ['build', '--no-link', '--keep-going', '--log-format', 'internal-json', '-v', '--max-silent-time', String(opts.maxSilentTime), ...installables]
     let waiting = batch.length
+    let early: Promise<void> = Promise.resolve()
     const settled = new Set<Waiting>()
-    const settle = (w: Waiting, r: BatchBuildResult): void => { if (settled.has(w)) return; settled.add(w); w.resolve(r) }
+    let proc: ReturnType<typeof spawn> | undefined
+    let exited = false
+    // Nobody waits for the process any more (all answered or stopped): end it.
+    const settle = (w: Waiting, r: BatchBuildResult): void => {
+      if (settled.has(w)) return
+      settled.add(w)
+      w.resolve(r)
+      if (--waiting === 0 && proc && !exited) proc.kill('SIGTERM')
+    }
     const rc = await new Promise<number | null>((resolve) => {
       const p = spawn(opts.nixBin ?? 'nix', args, { stdio: ['ignore', 'ignore', 'pipe'] })
-      for (const w of batch) {
-        w.req.signal?.addEventListener('abort', () => {
-          settle(w, { ok: false, rc: null })
-          if (--waiting === 0) p.kill('SIGTERM')
-        }, { once: true })
-      }
+      proc = p
+      for (const w of batch) w.req.signal?.addEventListener('abort', () => settle(w, { ok: false, rc: null }), { once: true })
       let silent: NodeJS.Timeout | undefined
       const arm = (): void => { if (silent) silent.refresh(); else silent = setTimeout(() => p.kill('SIGKILL'), opts.timeout * 1000) }
       arm()
@@ -109,11 +134,24 @@ export function createBuildBatcher(opts: BuildBatcherOptions) {
         rest = lines.pop()!
         for (const l of lines) onLine(l)
       })
-      p.on('error', (err) => { emit(undefined, `cannot run nix: ${err.message}\n`); if (silent) clearTimeout(silent); resolve(null) })
-      p.on('close', (code) => { if (rest) onLine(rest); if (silent) clearTimeout(silent); resolve(code) })
+      p.on('error', (err) => {
+        exited = true
+        emit(undefined, `cannot run nix: ${err.message}\n`)
+        if (silent) clearTimeout(silent)
+        resolve(null)
+      })
+      p.on('close', (code) => {
+        exited = true
+        if (rest) onLine(rest)
+        if (silent) clearTimeout(silent)
+        resolve(code)
+      })
     })
-    const valid = await validPaths(batch.flatMap((w) => w.req.outPaths)).catch(() => new Set<string>())
+    if (checkTimer) { clearTimeout(checkTimer); checkTimer = undefined }
+    await early
+    const valid = await validPaths(batch.filter((w) => !settled.has(w)).flatMap((w) => w.req.outPaths)).catch(() => new Set<string>())
     for (const w of batch) {
+      if (settled.has(w)) continue
       const ok = w.req.outPaths.length > 0 && w.req.outPaths.every((p) => valid.has(p))
       if (!ok && !gotError.has(w.req.drvPath)) {
         // nix 2.8 does not say which requested derivation a failed dependency stopped.

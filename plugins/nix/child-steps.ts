@@ -1,8 +1,7 @@
 import { unlink } from 'node:fs/promises'
 import { join } from 'node:path'
-import { FAILURE, SUCCESS, steps, type StepContext, type StepSpec } from '../../core/index.ts'
+import { FAILURE, SUCCESS, WARNINGS, steps, type StepContext, type StepSpec } from '../../core/index.ts'
 import { buildInstallable } from './eval/nix-version.ts'
-import { writeOutputPath } from './store/outputs-path.ts'
 import type { NixPluginState } from './plugin-state.ts'
 import type { StoredJob } from './jobs-store.ts'
 
@@ -75,8 +74,17 @@ export function registerOutputsStep(state: NixPluginState): StepSpec {
       await unlink(link).catch(() => undefined)
       if (!project || !out || ctx.getProperty('nix_default_branch') !== true) { await ctx.setStateString('not the default branch'); return SUCCESS }
       const dir = join(state.opts.gcRootsDir, project.slug)
-      const how = await state.roots.register(dir, attr, out)
-      if (state.opts.outputsPath) await writeOutputPath(state.opts.outputsPath, { ...ownerRepo(project.name), branch: project.defaultBranch, attr }, out)
+      let how: string
+      try {
+        how = await state.roots.register(dir, attr, out)
+        await state.writeOutput({ ...ownerRepo(project.name), branch: project.defaultBranch, attr }, out)
+      } catch (err) {
+        // The build itself succeeded: keep that result, say what to fix.
+        const log = await ctx.addLog('gcroot_error')
+        log.write(`${(err as Error).message}\n`)
+        await ctx.setStateString('registering the GC root failed')
+        return WARNINGS
+      }
       await ctx.setStateString(`gc root ${how}`)
       return SUCCESS
     },

@@ -10,6 +10,7 @@ import { createJobsStore, publicJob } from './jobs-store.ts'
 import { resolveNixOptions, type NixPluginOptions } from './options.ts'
 import { NIX_MISSING, type NixAvailability, type NixPluginState } from './plugin-state.ts'
 import { addProject } from './project.ts'
+import { writeOutputPath } from './store/outputs-path.ts'
 
 export type { NixPluginOptions, NixProjectOptions } from './options.ts'
 export type { NixJobRow, JobState } from './jobs-store.ts'
@@ -49,9 +50,16 @@ export const nix = definePlugin<NixPluginOptions>({
   provides: [NixKey],
   setup(api, options) {
     const opts = resolveNixOptions(options, api.basedir, cpus().length, (path, msg) => api.error(path, msg))
+    let outputs: Promise<void> = Promise.resolve()
     const state: NixPluginState = {
       opts, projects: new Map(opts.projects.map((p) => [p.name, p])), postBuildSteps: [], buildStepLists: [],
       evalSem: createFairSemaphore(opts.maxConcurrentEvals), runs: new Map(), roots: createGcRootBatcher(),
+      writeOutput: (loc, outPath) => {
+        if (!opts.outputsPath) return Promise.resolve()
+        const next = outputs.then(() => writeOutputPath(opts.outputsPath!, loc, outPath)).then(() => undefined)
+        outputs = next.catch(() => undefined)
+        return next
+      },
     }
     for (const p of opts.projects) addProject(api, state, p)
     api.provide(NixKey, {

@@ -2,7 +2,6 @@ import { join } from 'node:path'
 import { CANCELLED, FAILURE, SKIPPED, SUCCESS, WARNINGS, worstStatus, type Result, type StepContext } from '../../core/index.ts'
 import { createJobGraph } from './eval/job-graph.ts'
 import type { NixJob } from './eval/nix-evaluator.ts'
-import { writeOutputPath } from './store/outputs-path.ts'
 import { ownerRepo } from './child-steps.ts'
 import type { JobState, StoredJob } from './jobs-store.ts'
 import { started, type NixPluginState } from './plugin-state.ts'
@@ -107,7 +106,7 @@ export function createMatrixRun(state: NixPluginState, info: MatrixRunInfo) {
     if (!info.isDefault || !job.out_path) return
     try {
       await state.roots.register(join(state.opts.gcRootsDir, slug), job.attr, job.out_path)
-      if (state.opts.outputsPath) await writeOutputPath(state.opts.outputsPath, { ...ownerRepo(project.name), branch: project.defaultBranch, attr: job.attr }, job.out_path)
+      await state.writeOutput({ ...ownerRepo(project.name), branch: project.defaultBranch, attr: job.attr }, job.out_path)
     } catch (err) { rt.log.warn({ attr: job.attr, err: (err as Error).message }, 'registering the GC root of an already built attribute failed') }
   }
 

@@ -7,6 +7,7 @@ import type { ResolvedNixOptions, ResolvedProject } from './options.ts'
 import type { MatrixRun } from './matrix-run.ts'
 import type { NixBuildBatcher } from './build-batcher.ts'
 import type { GcRootBatcher } from './gc-root-batcher.ts'
+import type { OutputLocation } from './store/outputs-path.ts'
 
 /** What `nix` this master can use, probed at start. */
 export type NixAvailability =
@@ -32,6 +33,8 @@ export interface NixPluginState {
   /** Shared `nix build` processes for children on a local worker (unless `shareNixProcesses: false`). */
   batcher?: NixBuildBatcher
   roots: GcRootBatcher
+  /** Writes outputsPath entries one at a time (concurrent writes in one directory may share a temp name). */
+  writeOutput(loc: OutputLocation, outPath: string): Promise<void>
 }
 
 /** The message an evaluation fails with when nix is not installed. */

@@ -162,6 +162,33 @@ eachDb(maybe, 'without nix on PATH the master starts and evaluations fail saying
   assert.match(step!.state_string, /'nix' not found.*apt-get install nix-bin/)
 }, dbs)
 
+eachDb(maybe, 'a push is picked up by the poller: the default branch and branch globs are built, other branches are not', async (start, db) => {
+  const repo = join(tmp, `poll-${db.name}`)
+  makeFlakeRepo(repo, { checks: { a: {} } })
+  const h = await start({
+    workers: [localWorker({ name: 'local', maxBuilds: 8 })],
+    plugins: [nix({ projects: [{ name: 'acme/flow', url: repo, branches: ['release-*'], pollInterval: 1 }], workers: ['local'] })],
+  })
+  const evalBuilder = h.builderId('acme/flow/nix-eval')
+  const branchesBuilt = async (): Promise<string[]> => {
+    const rows = await h.master.data.db.k.selectFrom('builds').innerJoin('buildrequests', 'buildrequests.buildrequestid', 'builds.buildrequestid')
+      .innerJoin('buildset_sourcestamps', 'buildset_sourcestamps.buildsetid', 'buildrequests.buildsetid')
+      .innerJoin('sourcestamps', 'sourcestamps.ssid', 'buildset_sourcestamps.sourcestampid')
+      .select(['sourcestamps.branch', 'builds.complete_at']).where('builds.builderid', '=', evalBuilder).execute()
+    return rows.filter((r) => r.complete_at != null).map((r) => r.branch ?? '').sort()
+  }
+  await h.until(async () => (await branchesBuilt()).includes('main'), 'the first poll builds main', 60_000)
+  git(repo, 'checkout', '-q', '-b', 'other')
+  makeFlakeRepo(repo, { checks: { a: {}, b: {} } })
+  git(repo, 'checkout', '-q', '-b', 'release-1')
+  makeFlakeRepo(repo, { checks: { a: {}, c: {} } })
+  await h.until(async () => (await branchesBuilt()).includes('release-1'), 'release-1 built', 60_000)
+  assert.equal(await branchesBuilt(), ['main', 'release-1'])
+  // no GC roots for a branch other than the default one
+  const rootsDir = join(h.basedir, 'gcroots', 'acme-flow')
+  assert.equal(execFileSync('ls', [rootsDir], { encoding: 'utf8' }).split('\n').filter(Boolean), ['x86_64-linux.a'])
+}, dbs)
+
 for (const share of [true, false]) {
   eachDb(maybe, `child logs carry the builder's output (${share ? 'shared nix process' : 'one nix build -L per child'})`, async (start, db) => {
     const repo = join(tmp, `logs-${share}-${db.name}`)

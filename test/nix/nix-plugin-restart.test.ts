@@ -41,7 +41,8 @@ eachDb(maybe, 'a master restarted mid-matrix re-runs the evaluation from the sto
   assert.is(await h2.waitBuildset(bsid, 60_000), SUCCESS)
   const k = h2.master.data.db.k
   const again = await k.selectFrom('builds').select('buildid').where('builderid', '=', h2.builderId('acme/restart/nix-eval')).orderBy('buildid', 'desc').executeTakeFirstOrThrow()
-  assert.ok(again.buildid > firstEval)
+  const all = await k.selectFrom('builds').select(['buildid', 'builderid', 'results', 'state_string', 'buildrequestid']).execute()
+  assert.ok(again.buildid > firstEval, `the evaluation ran again after the restart: ${JSON.stringify(all)}`)
   const step = await k.selectFrom('steps').select('stepid').where('buildid', '=', again.buildid).where('name', '=', 'evaluate_flake').executeTakeFirstOrThrow()
   const log = await k.selectFrom('logs').select('logid').where('stepid', '=', step.stepid).where('name', '=', 'stdio').executeTakeFirstOrThrow()
   const text = await (await fetch(`http://127.0.0.1:${h2.master.ports.www}/api/v2/logs/${log.logid}/contents`)).text()

@@ -1,6 +1,6 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { existsSync, mkdtempSync, readlinkSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { haveTool } from '../support/tools.ts'
@@ -62,7 +62,8 @@ eachDb(maybe, 'a push builds one child per attribute with the right results, GC 
       bad: { throws: 'this check is broken' }, arm: { system: 'aarch64-linux' }, slow: { expr: SLOW },
     },
   })
-  const h = await start(config(repo))
+  const outputs = join(tmp, `outputs-${db.name}`)
+  const h = await start(config(repo, { outputsPath: outputs }))
   const childStarts: number[] = []
   let evalEnd = 0
   const buildBuilder = h.builderId('acme/demo/nix-build')
@@ -108,6 +109,7 @@ eachDb(maybe, 'a push builds one child per attribute with the right results, GC 
   assert.is(readlinkSync(join(roots, 'x86_64-linux.ok')), ok.out_path)
   assert.ok(existsSync(join(roots, 'x86_64-linux.dep')))
   assert.not.ok(existsSync(join(roots, 'x86_64-linux.broken')))
+  assert.is(readFileSync(join(outputs, 'acme', 'demo', 'main', 'x86_64-linux.ok'), 'utf8'), ok.out_path)
 
   // Same tree again: the stored jobs are reused, built outputs are not built again
   const again = await runEval(h)
