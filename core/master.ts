@@ -117,7 +117,7 @@ export function createMaster(opts: MasterOptions) {
   async function applyWorkers(): Promise<void> {
     const decls: WorkerSlotConfig[] = []
     for (const { value: w } of config.workers) {
-      decls.push({ name: w.name, password: await resolvePassword(w.password), maxBuilds: w.maxBuilds ?? (w.type === 'local' ? Math.max(4, cpus().length * 2) : Infinity), properties: w.properties ?? {} })
+      decls.push({ name: w.name, password: await resolvePassword(w.password), maxBuilds: w.maxBuilds ?? (w.type === 'local' ? Math.max(4, cpus().length * 2) : Infinity), properties: w.properties ?? {}, remote: w.type === 'remote' })
     }
     await workers.configure(decls, (name) => brd.workerBuilders(name))
     for (const { value: w } of config.workers) {

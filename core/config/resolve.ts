@@ -213,6 +213,7 @@ export async function resolveConfig(input: unknown, file: string): Promise<Resol
     else builderNames.set(b.name, path)
     if (!Array.isArray(b.workers) || !b.workers.length) errors.add(`${path}.workers`, "a builder needs at least one worker name, e.g. workers: ['local']", o)
     else b.workers.forEach((wn, j) => { if (!workerNames.has(wn)) errors.add(`${path}.workers[${j}]`, `no worker named '${wn}'${didYouMean(wn, workerNames.keys())}`, o) })
+    if (b.maxBuildsPerWorker !== undefined && (!Number.isInteger(b.maxBuildsPerWorker) || b.maxBuildsPerWorker < 1)) errors.add(`${path}.maxBuildsPerWorker`, `must be a positive integer, got ${JSON.stringify(b.maxBuildsPerWorker)}`, o)
     if (!Array.isArray(b.steps) || !b.steps.length) errors.add(`${path}.steps`, 'a builder needs at least one step, e.g. steps.shell({ command: [...] })', o)
     else b.steps.forEach((s, j) => {
       if (!isObj(s) || (s as { kind?: unknown }).kind !== 'step') errors.add(`${path}.steps[${j}]`, 'must be a step made with steps.shell(), steps.git(), ...', o)

@@ -10,8 +10,12 @@ import { parseJson } from '../data/context.ts'
 import type { Properties } from '../data/buildsets.ts'
 
 interface Pending { brid: number; bsid: number; priority: number; submitted_at: number; collapseKey?: string; revisionKey?: string }
-/** `busy`: workers with a build of this builder claimed or running (set before the build object exists). */
-export interface BuilderRuntime { config: BuilderConfig; builderid: number; queue: Pending[]; running: Set<Build>; busy: Map<string, number> }
+/**
+ * `busy`: per worker, the build-directory slots of this builder taken by claimed or running builds
+ * (set before the build object exists). Slot 1 is the builder's own directory; concurrent builds
+ * on one worker get `<builder>.slot<k>`, so they never share a directory.
+ */
+export interface BuilderRuntime { config: BuilderConfig; builderid: number; queue: Pending[]; running: Set<Build>; busy: Map<string, Set<number>> }
 
 /**
  * Pairs unclaimed build requests with free workers. Requests are queued in memory per builder
@@ -198,22 +202,22 @@ export class BuildRequestDistributor {
         .sort((a, b) => (b.config.priority ?? 0) - (a.config.priority ?? 0) || (a.queue[0]!.submitted_at - b.queue[0]!.submitted_at))
       for (const b of order) {
         while (b.queue.length && !this.stopping) {
-          const slot = this.workers.acquire(b.config.workers, b.busy)
+          const slot = this.workers.acquire(b.config.workers, (s) => (b.busy.get(s.name)?.size ?? 0) < this.perWorkerLimit(b, s))
           if (!slot) break
           const p = b.queue.shift()!
-          b.busy.set(slot.name, (b.busy.get(slot.name) ?? 0) + 1)
+          const dirSlot = this.takeDirSlot(b, slot.name)
           let got: number | undefined
           try {
             [got] = await this.data.buildrequests.claimBuildRequests([p.brid])
           } catch (err) {
             // Nothing was started: give the slot back and keep the request queued for the retry.
-            this.unbusy(b, slot.name)
+            this.unbusy(b, slot.name, dirSlot)
             this.workers.release(slot)
             this.enqueue(p, b.builderid)
             throw err
           }
-          if (got == null) { this.unbusy(b, slot.name); this.workers.release(slot); continue }
-          this.start(b, p, slot)
+          if (got == null) { this.unbusy(b, slot.name, dirSlot); this.workers.release(slot); continue }
+          this.start(b, p, slot, dirSlot)
         }
       }
     } catch (err) {
@@ -224,13 +228,14 @@ export class BuildRequestDistributor {
     }
   }
 
-  private start(b: BuilderRuntime, p: Pending, slot: WorkerSlot): void {
+  private start(b: BuilderRuntime, p: Pending, slot: WorkerSlot, dirSlot: number): void {
     const run = (async () => {
       let build: Build | undefined
       try {
         const bs = await this.data.buildsets.getBuildset(p.bsid)
         build = new Build(this.buildDeps(), {
           name: b.config.name, builderid: b.builderid, steps: b.config.steps, properties: b.config.properties ?? {}, workerid: slot.workerid,
+          dirKey: dirSlot === 1 ? b.config.name : `${b.config.name}.slot${dirSlot}`,
         }, { buildrequestid: p.brid, buildsetid: p.bsid, builderid: b.builderid, properties: bs?.properties ?? {}, sourcestamps: bs?.sourcestamps ?? [], reason: bs?.reason ?? '' }, slot.conn!)
         b.running.add(build)
         const results = await build.run()
@@ -245,7 +250,7 @@ export class BuildRequestDistributor {
         await this.data.buildrequests.unclaimBuildRequests([p.brid]).catch(() => {})
       } finally {
         if (build) b.running.delete(build)
-        this.unbusy(b, slot.name)
+        this.unbusy(b, slot.name, dirSlot)
         this.workers.release(slot)
       }
     })()
@@ -253,10 +258,24 @@ export class BuildRequestDistributor {
     void run.finally(() => this.inflight.delete(run))
   }
 
-  private unbusy(b: BuilderRuntime, worker: string): void {
-    const n = (b.busy.get(worker) ?? 1) - 1
-    if (n > 0) b.busy.set(worker, n)
-    else b.busy.delete(worker)
+  /** Builds of one builder a worker may run at once: as Buildbot, one on a remote worker unless configured. */
+  private perWorkerLimit(b: BuilderRuntime, s: WorkerSlot): number {
+    return b.config.maxBuildsPerWorker ?? (s.config.remote ? 1 : Infinity)
+  }
+
+  private takeDirSlot(b: BuilderRuntime, worker: string): number {
+    let used = b.busy.get(worker)
+    if (!used) b.busy.set(worker, (used = new Set()))
+    let k = 1
+    while (used.has(k)) k++
+    used.add(k)
+    return k
+  }
+
+  private unbusy(b: BuilderRuntime, worker: string, dirSlot: number): void {
+    const used = b.busy.get(worker)
+    used?.delete(dirSlot)
+    if (used && !used.size) b.busy.delete(worker)
   }
 
   findBuild(buildid: number): Build | undefined {

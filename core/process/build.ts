@@ -32,7 +32,11 @@ export interface BuildRequestInfo {
   reason: string
 }
 
-export interface BuilderInfo { name: string; builderid: number; steps: readonly StepSpec[]; properties: Record<string, unknown>; workerid: number }
+export interface BuilderInfo {
+  name: string; builderid: number; steps: readonly StepSpec[]; properties: Record<string, unknown>; workerid: number
+  /** The name whose directory the build uses on the worker (the builder's, or a slot of it). */
+  dirKey?: string
+}
 
 /** One run of a builder's steps on one worker for one (possibly collapsed) request. */
 export class Build {
@@ -71,7 +75,7 @@ export class Build {
       setp('codebase', ss.codebase, 'Build'); setp('project', props.project?.[0] ?? ss.project, 'Build')
     }
     if (!props.reason) setp('reason', this.request.reason, 'Build')
-    setp('builddir', this.worker.builderDir(this.builder.name), 'Worker')
+    setp('builddir', this.worker.builderDir(this.builder.dirKey ?? this.builder.name), 'Worker')
     this.props = props
     const build = await data.builds.addBuild({
       builderid: this.builder.builderid, buildrequestid: this.request.buildrequestid, workerid: this.builder.workerid,
@@ -200,7 +204,7 @@ class StepContextImpl implements StepContext {
     let stdout = ''
     let stderr = ''
     const logfiles = new Map<string, LogWriter>()
-    const res = await this.worker.runCommand({ ...cmd, builderName: this.build.builderName }, {
+    const res = await this.worker.runCommand({ ...cmd, builderName: this.b.builder.dirKey ?? this.build.builderName }, {
       output: (stream, text) => {
         log?.write(text, stream)
         if (stream === 'o' && opts.collectStdout) stdout += text

@@ -15,6 +15,11 @@ export interface BuilderConfig {
   collapseRequests?: boolean
   /** Directory name on the worker (default: the name with unsafe characters replaced). */
   builddir?: string
+  /**
+   * Builds of this builder one worker runs at once, each in its own directory. Default: one on a
+   * remote worker (as Buildbot), no limit beyond the worker's own on a local worker.
+   */
+  maxBuildsPerWorker?: number
   /** Higher runs first among builders competing for the same worker. */
   priority?: number
 }

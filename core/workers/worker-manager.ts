@@ -3,7 +3,7 @@ import type { Data } from '../data/data.ts'
 import type { Logger } from '../util/logger.ts'
 import type { WorkerConnection, WorkerRegistry } from './worker-connection.ts'
 
-export interface WorkerSlotConfig { name: string; password?: string; maxBuilds: number; properties: Record<string, unknown> }
+export interface WorkerSlotConfig { name: string; password?: string; maxBuilds: number; properties: Record<string, unknown>; remote: boolean }
 
 /** A configured worker and its live connection, if any. */
 export interface WorkerSlot {
@@ -79,16 +79,15 @@ export class WorkerManager implements WorkerRegistry {
   }
 
   /**
-   * A connected, unpaused worker among `names` with a free slot, least busy first. A remote
-   * worker (one with a password) named in `busyForBuilder` is skipped: as in Buildbot, it runs
-   * one build per builder at a time, since those builds would share one build directory.
+   * A connected, unpaused worker among `names` with a free slot, least busy first; `allowed`
+   * lets the caller apply per-builder limits (see BuilderConfig.maxBuildsPerWorker).
    */
-  acquire(names: readonly string[], busyForBuilder?: { has(name: string): boolean }): WorkerSlot | undefined {
+  acquire(names: readonly string[], allowed: (slot: WorkerSlot) => boolean = () => true): WorkerSlot | undefined {
     let best: WorkerSlot | undefined
     for (const n of names) {
       const s = this.slots.get(n)
       if (!s || !s.conn || s.paused || s.graceful || s.running >= s.config.maxBuilds) continue
-      if (s.config.password != null && busyForBuilder?.has(n)) continue
+      if (!allowed(s)) continue
       if (!best || s.running < best.running) best = s
     }
     if (best) best.running++
