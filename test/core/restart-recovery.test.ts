@@ -82,4 +82,36 @@ export default defineMaster({
   }
 }, testDatabases())
 
+eachDb(test, 'a clean stop mid-build ends the build RETRY and the next start runs its request again', async (start, db) => {
+  const basedir = mkdtempSync(join(tmpdir(), 'bbn-stop-'))
+  const gate = join(basedir, 'gate')
+  try {
+    const dbUrl = await db.url(basedir)
+    const cfg = {
+      masterName: `stop-test:${basedir}`, collapseRequests: false, workers: [localWorker({ name: 'local', maxBuilds: 1 })],
+      builders: [builder({ name: 'long', workers: ['local'], steps: [steps.shell({ command: ['sh', '-c', `while [ ! -e ${gate} ]; do sleep 0.02; done`] })] })],
+    }
+    const first = await start(cfg, { basedir, dbUrl })
+    const running = first.waitFor('steps/*/started')
+    const a = await first.addBuildset(['long'])
+    const b = await first.addBuildset(['long'])
+    await running
+    await first.stop()
+    const k0 = await connectDb(dbUrl)
+    const left = await k0.k.selectFrom('builds').select(['results', 'complete_at']).execute()
+    const claims = await k0.k.selectFrom('buildrequest_claims').selectAll().execute()
+    await k0.close()
+    assert.equal(left.map((r) => r.results), [RETRY])
+    assert.is(claims.length, 0, 'no claim is left behind')
+
+    writeFileSync(gate, '')
+    const second = await start(cfg, { basedir, dbUrl })
+    assert.is(await second.waitBuildset(a.bsid), SUCCESS)
+    assert.is(await second.waitBuildset(b.bsid), SUCCESS)
+    const builds = await second.master.data.db.k.selectFrom('builds').select(['buildrequestid', 'results']).orderBy('buildid').execute()
+    const brA = a.brids[second.builderId('long')]!, brB = b.brids[second.builderId('long')]!
+    assert.equal(builds.map((x) => [x.buildrequestid, x.results]), [[brA, RETRY], [brA, SUCCESS], [brB, SUCCESS]])
+  } finally { rmSync(basedir, { recursive: true, force: true }) }
+}, testDatabases())
+
 test.run()
