@@ -83,11 +83,16 @@ export function projectSlug(name: string): string {
   return name.replace(/[/.]/g, '-').replace(/[^A-Za-z0-9_-]/g, '_')
 }
 
+const KEYS = ['projects', 'workers', 'buildSystems', 'evalWorkerCount', 'evalMaxMemorySize', 'evalTimeout', 'maxConcurrentEvals', 'buildTimeout',
+  'maxSilentTime', 'gcRootsDir', 'outputsPath', 'cacheFailedBuilds', 'failedBuildReportLimit', 'shareNixProcesses']
+const PROJECT_KEYS = ['name', 'url', 'defaultBranch', 'branches', 'pollInterval']
+
 const posInt = (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v) && v > 0
 
 /** Checks the options, reporting every mistake through `error(path, message)`. */
 export function resolveNixOptions(o: NixPluginOptions | undefined, basedir: string, cpus: number, error: (path: string, message: string) => void): ResolvedNixOptions {
   const opts = (o ?? {}) as Partial<NixPluginOptions>
+  for (const k of Object.keys(opts)) if (!KEYS.includes(k)) error(k, `unknown option '${k}'; known: ${KEYS.join(', ')}`)
   if (!Array.isArray(opts.workers) || !opts.workers.length || !opts.workers.every((w) => typeof w === 'string')) {
     error('workers', "list the worker names the nix builders may use, e.g. workers: ['local']")
   }
@@ -97,6 +102,7 @@ export function resolveNixOptions(o: NixPluginOptions | undefined, basedir: stri
   ;(opts.projects ?? []).forEach((p, i) => {
     if (!p || typeof p.name !== 'string' || !p.name) { error(`projects[${i}].name`, "a project needs a name, e.g. 'owner/repo'"); return }
     if (typeof p.url !== 'string' || !p.url) { error(`projects[${i}].url`, `project '${p.name}' needs a git url or local path`); return }
+    for (const k of Object.keys(p)) if (!PROJECT_KEYS.includes(k)) error(`projects[${i}].${k}`, `unknown project option '${k}'; known: ${PROJECT_KEYS.join(', ')}`)
     const slug = projectSlug(p.name)
     if (seen.has(slug)) { error(`projects[${i}].name`, `project '${p.name}' is listed twice (or two names give the slug '${slug}')`); return }
     seen.add(slug)

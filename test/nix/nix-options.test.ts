@@ -5,14 +5,14 @@ import { nix, type NixPluginOptions } from '../../plugins/nix/index.ts'
 import { projectSlug, resolveNixOptions } from '../../plugins/nix/options.ts'
 
 test('every option mistake is reported at once with its path', async () => {
-  const bad = { projects: [{ name: 'a/b', url: '' }, { name: 'x', url: '/r', pollInterval: -1 }, { name: 'x', url: '/s' }], evalWorkerCount: 0 } as unknown as NixPluginOptions
+  const bad = { projects: [{ name: 'a/b', url: '' }, { name: 'x', url: '/r', pollInterval: -1 }, { name: 'x', url: '/s' }], evalWorkerCount: 0, evalWorkers: 3 } as unknown as NixPluginOptions
   try {
     await resolveConfig(defineMaster({ workers: [localWorker({ name: 'local' })], plugins: [nix(bad)] }), '/tmp/nix-options/master.config.ts')
     assert.unreachable('no error')
   } catch (e) {
     assert.instance(e, ConfigError)
     const text = (e as Error).message
-    for (const want of ['plugins[0].workers', 'plugins[0].projects[0].url', 'plugins[0].projects[1].pollInterval', 'plugins[0].projects[2].name', 'plugins[0].evalWorkerCount']) {
+    for (const want of ['plugins[0].workers', 'plugins[0].projects[0].url', 'plugins[0].projects[1].pollInterval', 'plugins[0].projects[2].name', 'plugins[0].evalWorkerCount', 'plugins[0].evalWorkers']) {
       assert.ok(text.includes(want), `${want} in ${text}`)
     }
   }
