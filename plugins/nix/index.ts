@@ -85,9 +85,7 @@ export const nix = definePlugin<NixPluginOptions>({
       if (nix.ok) rt.log.info({ nix: nix.version.version.join('.'), evaluator: nix.evaluator.name }, 'nix plugin ready')
       else rt.log.error({ missing: 'nix' }, `${nix.message}; evaluations will fail until it is installed`)
     })
-    api.onStop(async () => {
-      await state.batcher?.drain()
-      state.rt = undefined
-    })
+    // Nothing to stop: a master stopping interrupts the builds first, which ends their shared nix
+    // processes; on a reconfigure, running builds keep this state and finish normally.
   },
 })
