@@ -48,10 +48,10 @@ async function stepOf(h: MasterHarness, buildid: number, name: string) {
   return h.master.data.db.k.selectFrom('steps').select(['results', 'state_string']).where('buildid', '=', buildid).where('name', '=', name).executeTakeFirst()
 }
 
-async function childLog(h: MasterHarness, buildid: number): Promise<string> {
+async function childLog(h: MasterHarness, buildid: number, stepName = 'nix_build', logName = 'stdio'): Promise<string> {
   const k = h.master.data.db.k
-  const step = await k.selectFrom('steps').select('stepid').where('buildid', '=', buildid).where('name', '=', 'nix_build').executeTakeFirstOrThrow()
-  const log = await k.selectFrom('logs').select('logid').where('stepid', '=', step.stepid).where('name', '=', 'stdio').executeTakeFirstOrThrow()
+  const step = await k.selectFrom('steps').select('stepid').where('buildid', '=', buildid).where('name', '=', stepName).executeTakeFirstOrThrow()
+  const log = await k.selectFrom('logs').select('logid').where('stepid', '=', step.stepid).where('name', '=', logName).executeTakeFirstOrThrow()
   const body = await (await fetch(`http://127.0.0.1:${h.master.ports.www}/api/v2/logs/${log.logid}/contents`)).json() as { logchunks: { content: string }[] }
   return body.logchunks.map((c) => c.content).join('')
 }
@@ -187,6 +187,21 @@ eachDb(maybe, 'a push is picked up by the poller: the default branch and branch 
   // no GC roots for a branch other than the default one
   const rootsDir = join(h.basedir, 'gcroots', 'acme-flow')
   assert.equal(execFileSync('ls', [rootsDir], { encoding: 'utf8' }).split('\n').filter(Boolean), ['x86_64-linux.a'])
+}, dbs)
+
+eachDb(maybe, 'a flake that does not evaluate at all fails the evaluation with nix\'s error and triggers nothing', async (start, db) => {
+  const repo = join(tmp, `broken-${db.name}`)
+  makeFlakeRepo(repo, { checks: { a: {} } })
+  writeFileSync(join(repo, 'flake.nix'), '{ outputs = { self }: { checks = builtins.throw "the whole flake is broken"; }; }\n')
+  git(repo, 'commit', '-q', '-am', 'break it')
+  const h = await start(config(repo))
+  const r = await force(h)
+  assert.is(r.results, FAILURE)
+  const step = await stepOf(h, r.buildid, 'evaluate_flake')
+  assert.is(step?.results, FAILURE)
+  assert.match(step!.state_string, /evaluating checks failed/)
+  assert.match(await childLog(h, r.buildid, 'evaluate_flake', 'nix_error'), /the whole flake is broken/)
+  assert.is((await jobsOf(h, r.buildid)).size, 0)
 }, dbs)
 
 for (const share of [true, false]) {
