@@ -92,7 +92,9 @@ export function evalStep(state: NixPluginState, project: ResolvedProject): StepS
       const lock = await readFile(resolve(flakeDir, config.lockFile), 'utf8').catch(() => '')
       const dirty = await git(checkout, ['status', '--porcelain', '--untracked-files=no']) ?? 'unknown'
       const evalKey = createHash('sha256').update(JSON.stringify([tree, dirty, createHash('sha256').update(lock).digest('hex'), config.flakeDir, config.attribute, config.lockFile, nix.evaluator.name])).digest('hex')
-      const run: MatrixRun = createMatrixRun(state, { project, ctx, evalKey, branch, isDefault, refPrefix: refPrefix(project, config.attribute) })
+      const bs = await rt.data.db.k.selectFrom('buildsets').select('rebuilt_buildid').where('bsid', '=', ctx.build.buildsetid).executeTakeFirst()
+      const isRebuild = bs?.rebuilt_buildid != null || ctx.getProperty('reason') === 'rebuild'
+      const run: MatrixRun = createMatrixRun(state, { project, ctx, evalKey, branch, isDefault, isRebuild, refPrefix: refPrefix(project, config.attribute) })
       state.runs.set(buildid, run)
 
       const reuse = await reusableJobs(state, evalKey, buildid)

@@ -137,6 +137,10 @@ export function createJobsStore(data: Data, bus: Bus) {
       return k.selectFrom('nix_failed_builds').select('first_failure_url').where('drv_path', '=', drvPath).executeTakeFirst()
     },
 
+    async forgetFailedBuild(drvPath: string): Promise<void> {
+      await k.deleteFrom('nix_failed_builds').where('drv_path', '=', drvPath).execute()
+    },
+
     async recordFailedBuild(drvPath: string, url: string, buildid: number): Promise<void> {
       const exists = await this.failedBuild(drvPath)
       if (exists) return

@@ -17,6 +17,8 @@ export interface MatrixRunInfo {
   isDefault: boolean
   /** `git+file:<name>#checks`: the prefix of each child's virtual builder name. */
   refPrefix: string
+  /** A rebuild asked for by a user: cached failures are forgotten and built again. */
+  isRebuild: boolean
 }
 
 type ChildKind = 'build' | 'failed-eval' | 'dependency-failed' | 'cached-failure'
@@ -124,7 +126,8 @@ export function createMatrixRun(state: NixPluginState, info: MatrixRunInfo) {
           await registerSkipped(job)
           continue
         }
-        const cached = state.opts.cacheFailedBuilds && job.drv_path ? await jobs.failedBuild(job.drv_path) : undefined
+        if (info.isRebuild && state.opts.cacheFailedBuilds && job.drv_path) await jobs.forgetFailedBuild(job.drv_path)
+        const cached = state.opts.cacheFailedBuilds && !info.isRebuild && job.drv_path ? await jobs.failedBuild(job.drv_path) : undefined
         if (cached) {
           items.push({ job, kind: 'cached-failure', scheduler: `${slug}-nix-cached-failure`, props: { first_failure_url: cached.first_failure_url }, state: 'cached-failure', reason: `failed before: ${cached.first_failure_url}` })
           await jobs.update(job.jobid, { first_failure_url: cached.first_failure_url })

@@ -146,6 +146,13 @@ eachDb(maybe, 'failed-build cache, status events and the failure report limit', 
   assert.is(j2.get('needs')!.state, 'dependency-failed')
   assert.is(j2.get('fine')!.state, 'skipped')
   assert.is(j2.get('extra')!.state, 'success')
+
+  // a rebuild of the evaluation forgets the cached failure and builds it again
+  const [bsid] = (await h.master.control.rebuild(second.buildid, 'tester')) as unknown as [number]
+  await h.waitBuildset(bsid, 60_000)
+  const third = await evalBuilds(h)
+  const j3 = await jobsOf(h, third[third.length - 1]!.buildid)
+  assert.is(j3.get('broken')!.state, 'failed')
 }, dbs)
 
 eachDb(maybe, 'without nix on PATH the master starts and evaluations fail saying what to install', async (start, db) => {
