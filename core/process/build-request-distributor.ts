@@ -108,10 +108,20 @@ export class BuildRequestDistributor {
     for (const it of items) if (it.collapse) perBuilder.set(it.b, [...(perBuilder.get(it.b) ?? []), it.p])
     const need: Pending[] = []
     for (const [b, ps] of perBuilder) if (b.queue.length + ps.length > 1) need.push(...ps, ...b.queue)
-    await this.computeKeys(need)
+    // Collapsing is an optimisation: if its lookups fail, the requests are queued uncollapsed
+    // rather than dropped from the queue.
+    let canCollapse = true
+    try { await this.computeKeys(need) } catch (err) {
+      canCollapse = false
+      this.log.error({ err: (err as Error).message }, 'collapse lookup failed; queueing the requests as they are')
+    }
     for (const { b, p, collapse } of items) {
-      if (collapse && await this.collapse(b, p)) continue
-      this.enqueue(p, b.builderid)
+      try {
+        if (canCollapse && collapse && await this.collapse(b, p)) continue
+      } catch (err) {
+        this.log.error({ brid: p.brid, err: (err as Error).message }, 'collapsing failed; queueing the request as it is')
+      }
+      if (!b.queue.some((q) => q.brid === p.brid)) this.enqueue(p, b.builderid)
     }
     this.kick()
   }
