@@ -37,7 +37,7 @@ eachDb(test, 'singleBranch without a timer: one buildset per change, at that cha
 }, dbs)
 
 eachDb(test, 'singleBranch with treeStableTimer: changes collected into one buildset at the newest', async (start) => {
-  const h = await start({ workers: local, builders: [trivial('b')], schedulers: [schedulers.singleBranch({ name: 'sb', builderNames: ['b'], treeStableTimer: 1 })] })
+  const h = await start({ workers: local, builders: [trivial('b')], schedulers: [schedulers.singleBranch({ name: 'sb', builderNames: ['b'], treeStableTimer: 2 })] })
   const made = h.waitFor<{ bsid: number }>('buildsets/*/new')
   for (const r of ['r1', 'r2', 'r3']) await change(h, 'main', r)
   await h.waitBuildset((await made).bsid)
@@ -49,7 +49,7 @@ eachDb(test, 'singleBranch with treeStableTimer: changes collected into one buil
 }, dbs)
 
 eachDb(test, 'anyBranch with a timer: one stream (and one buildset) per branch', async (start) => {
-  const h = await start({ workers: local, builders: [trivial('b')], schedulers: [schedulers.anyBranch({ name: 'ab', builderNames: ['b'], treeStableTimer: 1 })], collapseRequests: false })
+  const h = await start({ workers: local, builders: [trivial('b')], schedulers: [schedulers.anyBranch({ name: 'ab', builderNames: ['b'], treeStableTimer: 2 })], collapseRequests: false })
   const seen: number[] = []
   const two = new Promise<void>((resolve) => { const s = h.master.bus.subscribe('buildsets/*/new', (_k, m) => { seen.push((m as { bsid: number }).bsid); if (seen.length === 2) { s.unsubscribe(); resolve() } }) })
   await change(h, 'main', 'm1'); await change(h, 'dev', 'd1'); await change(h, 'main', 'm2'); await change(h, 'dev', 'd2')
