@@ -105,7 +105,9 @@ export class Build {
       const doIt = spec.options.doStepIf
       if (doIt === false || (typeof doIt === 'function' && !(await doIt(ctx)))) {
         await data.steps.setStepStateString(step.stepid, 'skipped')
-        await data.steps.finishStep(step.stepid, SKIPPED, true)
+        // Shown as skipped unless hideStepIf says otherwise (as in Buildbot).
+        const hideSkipped = spec.options.hideStepIf
+        await data.steps.finishStep(step.stepid, SKIPPED, (typeof hideSkipped === 'function' ? hideSkipped(SKIPPED) : hideSkipped) || undefined)
         continue
       }
       try {
