@@ -21,6 +21,7 @@ eachDb(test, 'step flow: doStepIf, haltOnFailure, alwaysRun, flunk/warn options,
     builders: [builder({ name: 'flow', workers: ['local'], properties: { greeting: 'hello' }, steps: [
       steps.setProperty({ name: 'set', property: 'who', value: interpolate('%(prop:greeting)s world') }),
       steps.shell({ name: 'skipped', command: ['false'], doStepIf: (ctx) => ctx.getProperty('who') !== 'hello world' }),
+      steps.shell({ name: 'skipped-hidden', command: ['false'], doStepIf: false, hideStepIf: (r) => r === SKIPPED }),
       steps.shell({ name: 'soft-fail', command: ['false'], flunkOnFailure: false, warnOnFailure: true }),
       steps.shell({ name: 'hidden', command: ['true'], hideStepIf: (r) => r === SUCCESS }),
       steps.custom({ name: 'boom', async run() { throw new Error('kaput') }, haltOnFailure: true }),
@@ -31,7 +32,7 @@ eachDb(test, 'step flow: doStepIf, haltOnFailure, alwaysRun, flunk/warn options,
   })
   const { build, steps: s } = await run(h)
   assert.equal(s.map((x) => [x.name, x.results, x.hidden, x.started]), [
-    ['set', SUCCESS, 0, true], ['skipped', SKIPPED, 1, true], ['soft-fail', FAILURE, 0, true], ['hidden', SUCCESS, 1, true],
+    ['set', SUCCESS, 0, true], ['skipped', SKIPPED, 0, true], ['skipped-hidden', SKIPPED, 1, true], ['soft-fail', FAILURE, 0, true], ['hidden', SUCCESS, 1, true],
     ['boom', EXCEPTION, 0, true], ['cleanup', SUCCESS, 0, true],
   ])
   assert.is(build.results, EXCEPTION)
