@@ -39,6 +39,9 @@ interface RunningPart<R> { fingerprint: string; runtime: R; abort: AbortControll
  * `start()` opens the database, recovers interrupted work, then starts workers, builders,
  * schedulers, change sources, plugins, reporters and the HTTP and worker listeners.
  */
+const HEARTBEAT_MS = 60_000
+const MASTER_EXPIRY_S = 180
+
 export function createMaster(opts: MasterOptions) {
   let config = opts.config
   const secrets = new SecretResolver(config.secretsProviders)
@@ -58,6 +61,13 @@ export function createMaster(opts: MasterOptions) {
   const subs: { unsubscribe(): void }[] = []
   let ports = { www: 0, msgpack: 0 }
   let started = false
+  let heartbeat: NodeJS.Timeout | undefined
+
+  async function expireDeadMasters(): Promise<void> {
+    for (const r of await data.expireMasters(MASTER_EXPIRY_S)) {
+      log.warn(r, 'a master stopped reporting; its interrupted builds are marked RETRY and its requests queued again')
+    }
+  }
 
   const serviceLocator = { get: <T>(key: { id: string }) => { const v = config.services.get(key.id); if (v === undefined) throw new Error(`no service '${key.id}'`); return v as T } }
 
@@ -236,6 +246,7 @@ export function createMaster(opts: MasterOptions) {
       schedulers = new SchedulerHost(data, log, brd, () => config.properties)
       const recovered = await data.recoverInterrupted()
       if (recovered.builds || recovered.requests) log.warn(recovered, 'recovered work interrupted by an unclean stop: builds marked RETRY, requests queued again')
+      await expireDeadMasters()
       await applyBuilders()
       await applyWorkers()
       await applyBuilders()
@@ -267,6 +278,11 @@ export function createMaster(opts: MasterOptions) {
         msgpack = createMsgpackListener({ host: config.msgpack.host, port: config.msgpack.port, registry: workers, log, settings: { buffer_timeout: 0.1 } })
         ports.msgpack = (await msgpack.start()).port
       }
+      // Buildbot's heartbeat: report every minute; masters silent for 3 minutes are dead.
+      heartbeat = setInterval(() => {
+        void data.masters.touch(data.masterid).then(expireDeadMasters).catch((err) => log.error({ err: String(err) }, 'master heartbeat failed'))
+      }, HEARTBEAT_MS)
+      heartbeat.unref()
       started = true
       log.info({ url: config.buildbotURL, www: ports.www, msgpack: ports.msgpack || undefined }, 'master started')
     },
@@ -294,6 +310,7 @@ export function createMaster(opts: MasterOptions) {
     /** Stops everything; running builds end as RETRY and their requests run again on the next start. */
     async stop(): Promise<void> {
       if (!db) return
+      if (heartbeat) clearInterval(heartbeat)
       for (const s of subs.splice(0)) s.unsubscribe()
       await http?.close()
       await msgpack?.stop()

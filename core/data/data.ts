@@ -47,9 +47,9 @@ export function createData(opts: { db: Db; bus: Bus; now?: () => number }) {
      * After an unclean stop of this master: its unfinished builds end in RETRY (steps and logs
      * closed) and their requests are unclaimed, so they run again. Nothing queued is lost.
      */
-    async recoverInterrupted(): Promise<{ builds: number; requests: number }> {
+    async recoverInterrupted(of: number = masterid): Promise<{ builds: number; requests: number }> {
       const k = opts.db.k
-      const builds = await k.selectFrom('builds').select(['buildid', 'buildrequestid']).where('masterid', '=', masterid).where('complete_at', 'is', null).execute()
+      const builds = await k.selectFrom('builds').select(['buildid', 'buildrequestid']).where('masterid', '=', of).where('complete_at', 'is', null).execute()
       for (const b of builds) {
         const steps = await k.selectFrom('steps').select('stepid').where('buildid', '=', b.buildid).where('complete_at', 'is', null).execute()
         for (const s of steps) {
@@ -60,9 +60,27 @@ export function createData(opts: { db: Db; bus: Bus; now?: () => number }) {
         await data.builds.finishBuild(b.buildid, RETRY, 'interrupted by a master restart (retry)')
       }
       const claimed = await k.selectFrom('buildrequest_claims').innerJoin('buildrequests', 'buildrequests.buildrequestid', 'buildrequest_claims.brid')
-        .select('brid').where('buildrequest_claims.masterid', '=', masterid).where('buildrequests.complete', '=', 0).execute()
+        .select('brid').where('buildrequest_claims.masterid', '=', of).where('buildrequests.complete', '=', 0).execute()
       await data.buildrequests.unclaimBuildRequests(claimed.map((c) => c.brid))
       return { builds: builds.length, requests: claimed.length }
+    },
+    /**
+     * Other masters marked active that have not reported for `maxAgeSeconds` are dead (killed,
+     * or restarted under another name, e.g. a new container host name): they are marked
+     * stopped and their interrupted work is recovered as for this master after a crash.
+     */
+    async expireMasters(maxAgeSeconds: number): Promise<{ masterid: number; builds: number; requests: number }[]> {
+      const k = opts.db.k
+      const dead = await k.selectFrom('masters').select('masterid').where('active', '=', 1)
+        .where('last_active', '<', ctx.now() - maxAgeSeconds).where('masterid', '!=', masterid).execute()
+      const out = []
+      for (const { masterid: id } of dead) {
+        const upd = await k.updateTable('masters').set({ active: 0 }).where('masterid', '=', id).where('active', '=', 1).executeTakeFirst()
+        if (Number(upd.numUpdatedRows) === 0) continue
+        out.push({ masterid: id, ...await data.recoverInterrupted(id) })
+        await data.masters.masterStopped(id)
+      }
+      return out
     },
   }
   return data
