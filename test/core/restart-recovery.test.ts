@@ -12,7 +12,9 @@ import { eachDb } from '../support/master-harness.ts'
 const root = resolve(import.meta.dirname, '../..')
 const QUEUED = 6
 
-eachDb(test, 'after kill -9 mid-build, a new master retries the interrupted build and runs every queued request exactly once', async (start, db) => {
+for (const renamed of [false, true]) eachDb(test, renamed
+  ? 'after kill -9, a master under another name (new host name) takes over once the dead one is 3 minutes silent'
+  : 'after kill -9 mid-build, a new master retries the interrupted build and runs every queued request exactly once', async (start, db) => {
   const basedir = mkdtempSync(join(tmpdir(), 'bbn-restart-'))
   const gate = join(basedir, 'gate')
   const pgidFile = join(basedir, 'pgid')
@@ -52,9 +54,15 @@ export default defineMaster({
     })()
     assert.equal(k0, { running: 1, claims: 1 }, 'the killed master left one running build and its claim')
 
+    if (renamed) {
+      // The killed master last reported long ago.
+      const d = await connectDb(dbUrl)
+      await d.k.updateTable('masters').set({ last_active: Math.floor(Date.now() / 1000) - 1000 }).execute()
+      await d.close()
+    }
     writeFileSync(gate, '')
     const h = await start({
-      masterName, collapseRequests: false, workers: [localWorker({ name: 'local', maxBuilds: 1 })],
+      masterName: renamed ? `${masterName}-renamed` : masterName, collapseRequests: false, workers: [localWorker({ name: 'local', maxBuilds: 1 })],
       builders: [builder({ name: 'long', workers: ['local'], steps: [steps.shell({ command: ['sh', '-c', `while [ ! -e ${gate} ]; do sleep 0.02; done`] })] })],
     }, { basedir, dbUrl })
     const k = h.master.data.db.k
@@ -75,6 +83,8 @@ export default defineMaster({
     assert.is(openLogs.length, 0)
     const sets = await k.selectFrom('buildsets').select(['complete', 'results']).execute()
     assert.ok(sets.every((s) => s.complete === 1 && s.results === SUCCESS))
+    const masters = await k.selectFrom('masters').select(['name', 'active']).orderBy('masterid').execute()
+    assert.equal(masters.map((m) => m.active), renamed ? [0, 1] : [1])
     await h.stop()
   } finally {
     if (child.exitCode == null) child.kill('SIGKILL')
