@@ -119,11 +119,6 @@ export async function startMaster(db: TestDatabase, input: MasterConfig, opts: {
   return h
 }
 
-/** Reads every row of a table (for assertions on what the database holds). */
-export function rows<T extends 'builds' | 'buildrequests' | 'buildsets' | 'steps' | 'changes'>(h: MasterHarness, table: T) {
-  return h.master.data.db.k.selectFrom(table).selectAll().execute()
-}
-
 /**
  * Registers `title` once per test database (`[sqlite] title`, `[postgres] title`); the master
  * the body starts with `start(config)` is stopped and its database dropped afterwards.
