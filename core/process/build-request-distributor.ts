@@ -143,8 +143,8 @@ export class BuildRequestDistributor {
 
   /**
    * Buildbot's default collapsing: older unclaimed requests of the same builder whose source
-   * stamps (repository, branch, codebase, project; equal revisions unless both come from
-   * changes) and buildset properties match are completed as SKIPPED. Requests added in
+   * stamps (repository, branch, codebase, project; no patch; equal revisions unless both come
+   * from changes) and scheduler-set buildset properties match are completed as SKIPPED. Requests added in
    * concurrent transactions may arrive out of order: one that arrives after a newer compatible
    * request is already queued is itself SKIPPED (returns true).
    */
@@ -183,9 +183,11 @@ export class BuildRequestDistributor {
       }
       for (const r of rows) {
         const ss = stamps.get(r.bsid) ?? []
-        const props = Object.entries(parseJson<Properties>(r.properties, {})).filter(([k]) => !['scheduler', 'reason', 'owner'].includes(k)).sort()
+        // As Buildbot: only properties a scheduler set (source 'Scheduler') count, `scheduler`
+        // excepted; a request with a patch never collapses.
+        const props = Object.entries(parseJson<Properties>(r.properties, {})).filter(([k, v]) => k !== 'scheduler' && v?.[1] === 'Scheduler').sort()
         keys.set(r.bsid, {
-          collapseKey: JSON.stringify([ss.map((s) => [s.repository, s.branch, s.codebase, s.project, s.patch != null]), props]),
+          collapseKey: ss.some((s) => s.patch != null) ? `patch:${r.bsid}` : JSON.stringify([ss.map((s) => [s.repository, s.branch, s.codebase, s.project]).sort(), props]),
           revisionKey: ss.length > 0 && ss.some((s) => fromChanges.has(s.ssid)) ? 'changes' : JSON.stringify(ss.map((s) => s.revision)),
         })
       }
