@@ -76,7 +76,7 @@ for (const db of testDatabases()) {
     builders: [
       builder({ name: 'trivial', workers: ['local'], steps: [steps.shell({ command: ['true'] })] }),
       builder({ name: 'parent', workers: ['local'], steps: [steps.trigger({ waitForFinish: true, schedulersAndProperties: () => Array.from({ length: FANOUT }, (_, i) => ({ scheduler: 'children', properties: { i } })) })] }),
-      builder({ name: 'child', workers: ['local'], steps: [steps.custom({ name: 'noop', run: async () => SUCCESS })] }),
+      builder({ name: 'child', workers: ['local'], collapseRequests: false, steps: [steps.custom({ name: 'noop', run: async () => SUCCESS })] }),
     ],
     schedulers: [schedulers.force({ name: 'force', builderNames: ['trivial'] }), schedulers.force({ name: 'fan', builderNames: ['parent'] }), schedulers.triggerable({ name: 'children', builderNames: ['child'] })],
   })

@@ -84,6 +84,31 @@ eachDb(test, 'collapsing never merges requests on different branches', async (st
   } finally { rmSync(g.gate, { force: true }) }
 }, dbs)
 
+eachDb(test, 'collapsing compares only scheduler-set properties; requests with a patch never collapse', async (start) => {
+  const g = gated('collapse-props')
+  const h = await start(g.cfg)
+  try {
+    const blocker = await h.addBuildset(['b'], { reason: 'blocker' })
+    await h.waitFor('builds/*/new')
+    const bid = h.builderId('b')
+    const add = async (properties: Record<string, [unknown, string]>, patch = false) => (await h.master.data.buildsets.addBuildsets([{
+      reason: 'r', builderids: [bid], properties,
+      sourcestamps: [{ branch: 'main', repository: 'r', patch: patch ? { level: 1, subdir: '', author: 'a', comment: 'c', body: 'diff' } : null }],
+    }]))[0]!
+    const a = await add({ flavour: ['x', 'Scheduler'], owner: ['alice', 'Force Build Form'] })
+    const b = await add({ flavour: ['x', 'Scheduler'], owner: ['bob', 'Force Build Form'] }) // collapses a: only owner differs, not scheduler-set
+    const c = await add({ flavour: ['y', 'Scheduler'] }) // scheduler-set property differs: b stays
+    const p1 = await add({}, true)
+    const p2 = await add({}, true) // patches: neither collapses
+    await h.waitBuildset(a.bsid)
+    g.open()
+    const all = [blocker, a, b, c, p1, p2]
+    for (const x of all) await h.waitBuildset(x.bsid)
+    const rs = new Map((await requests(h)).map((r) => [r.buildsetid, r.results]))
+    assert.equal(all.map((x) => rs.get(x.bsid)), [SUCCESS, SKIPPED, SUCCESS, SUCCESS, SUCCESS, SUCCESS])
+  } finally { rmSync(g.gate, { force: true }) }
+}, dbs)
+
 eachDb(test, 'collapsing under a burst of requests: only the newest of the burst runs', async (start) => {
   const g = gated('collapse-burst')
   const h = await start(g.cfg)

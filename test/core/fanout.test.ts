@@ -17,9 +17,11 @@ eachDb(test, `a Trigger fan-out of ${CHILDREN} children waits for all; the paren
           schedulersAndProperties: () => Array.from({ length: CHILDREN }, (_, i) => ({ scheduler: 'each', properties: { index: i, attr: `pkg-${i}` } })),
         })],
       }),
-      // One child in 100 fails; the rest only set a property from what they were given.
+      // One child in 100 fails; the rest only set a property from what they were given. As in
+      // Buildbot (and buildbot-nix), children only differ in Trigger-set properties, which
+      // collapsing ignores: their builder turns it off.
       builder({
-        name: 'child', workers: ['local'],
+        name: 'child', workers: ['local'], collapseRequests: false,
         steps: [steps.custom({
           name: 'check', async run(ctx) {
             const i = ctx.getProperty('index') as number
@@ -55,7 +57,7 @@ eachDb(test, 'stopping a fan-out parent cancels its pending children and stops t
     workers: [localWorker({ name: 'local', maxBuilds: 4 })],
     builders: [
       builder({ name: 'parent', workers: ['local'], steps: [steps.trigger({ waitForFinish: true, schedulersAndProperties: () => Array.from({ length: 100 }, (_, i) => ({ scheduler: 'each', properties: { i } })) })] }),
-      builder({ name: 'child', workers: ['local'], steps: [steps.shell({ command: ['sleep', '300'] })] }),
+      builder({ name: 'child', workers: ['local'], collapseRequests: false, steps: [steps.shell({ command: ['sleep', '300'] })] }),
     ],
     schedulers: [schedulers.force({ name: 'force', builderNames: ['parent'] }), schedulers.triggerable({ name: 'each', builderNames: ['child'] })],
   })
