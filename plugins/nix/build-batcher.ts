@@ -71,8 +71,22 @@ export function createBuildBatcher(opts: BuildBatcherOptions) {
     const finishedDrvs = new Set<string>()
     let doneBuilds = 0
     let checkTimer: NodeJS.Timeout | undefined
+    // At most one check runs at a time and checks are spaced out: each forks a nix-store.
+    let checking = false
+    let again = false
+    const scheduleCheck = (): void => {
+      if (exited) return
+      if (checking) { again = true; return }
+      checkTimer ??= setTimeout(() => {
+        checkTimer = undefined
+        checking = true
+        early = checkFinished().finally(() => {
+          checking = false
+          if (again) { again = false; scheduleCheck() }
+        })
+      }, 100)
+    }
     const checkFinished = async (): Promise<void> => {
-      checkTimer = undefined
       const drvs = [...finishedDrvs]
       finishedDrvs.clear()
       const ws = drvs.flatMap((d) => byDrv.get(d) ?? []).filter((w) => !settled.has(w))
@@ -92,7 +106,7 @@ export function createBuildBatcher(opts: BuildBatcherOptions) {
         // check the derivations whose builds have started.
         doneBuilds = m.fields[0]
         for (const d of owner.values()) finishedDrvs.add(d)
-        checkTimer ??= setTimeout(() => { early = early.then(checkFinished) }, 5)
+        scheduleCheck()
       } else if (m.action === 'result' && (m.type === 101 || m.type === 107) && typeof m.fields?.[0] === 'string') {
         emit(owner.get(String(m.id)), m.fields[0] + '\n')
       } else if (m.action === 'msg' && typeof m.msg === 'string' && (m.level ?? 9) <= 1) {

@@ -46,7 +46,7 @@ export function createGcRootBatcher(opts: { delayMs?: number; maxBatch?: number;
       return new Promise<How>((resolve, reject) => {
         queue.push({ path, attr, out: outPath, existed: !!st, resolve, reject })
         if (queue.length >= max) flush()
-        else timer ??= setTimeout(flush, opts.delayMs ?? 5)
+        else timer ??= setTimeout(flush, opts.delayMs ?? 50)
       })
     },
   }
