@@ -28,7 +28,7 @@ export default defineMaster({
   basedir: ${JSON.stringify(basedir)}, db: ${JSON.stringify(dbUrl)}, masterName: ${JSON.stringify(masterName)}, logLevel: 'error',
   www: { port: 0 }, collapseRequests: false,
   workers: [localWorker({ name: 'local', maxBuilds: 1 })],
-  builders: [builder({ name: 'long', workers: ['local'], steps: [steps.shell({ command: ['sh', '-c', ${JSON.stringify(`ps -o pgid= $$ > ${pgidFile}; while [ ! -e ${gate} ]; do sleep 0.02; done`)}] })] })],
+  builders: [builder({ name: 'long', workers: ['local'], steps: [steps.shell({ command: ['sh', '-c', ${JSON.stringify(`echo $$ > ${pgidFile}; while [ ! -e ${gate} ]; do sleep 0.02; done`)}] })] })],
 })
 `
   writeFileSync(configFile, cfg)
@@ -43,7 +43,9 @@ export default defineMaster({
     child.kill('SIGKILL')
     await child
     // The orphaned command of the killed master is not the new master's business; end it.
-    if (existsSync(pgidFile)) { try { process.kill(-Number(readFileSync(pgidFile, 'utf8').trim()), 'SIGKILL') } catch { /* gone */ } }
+    // The command runs in its own process group, led by the shell.
+    const pgid = existsSync(pgidFile) ? Number(readFileSync(pgidFile, 'utf8').trim()) : 0
+    if (pgid > 1) { try { process.kill(-pgid, 'SIGKILL') } catch { /* gone */ } }
 
     const k0 = await (async () => {
       const d = await connectDb(dbUrl)
