@@ -107,8 +107,16 @@ test('the local worker interrupts on abort (whole group), runs file commands and
     assert.is(st.rc, 0)
     const missing = await w.runCommand({ name: 'stat', builderName: 'b', args: { path: 'nope' } }, {})
     assert.ok(missing.rc !== 0)
-    const nostart = await w.runCommand({ name: 'shell', builderName: 'b', args: { command: ['/nonexistent/cmd'], workdir: 'build' } }, { output: (_s, t) => out.push(t) })
+    const errs: string[] = []
+    const nostart = await w.runCommand({ name: 'shell', builderName: 'b', args: { command: ['/nonexistent/cmd'], workdir: 'build' } }, { output: (s, t) => { if (s === 'e') errs.push(t) } })
     assert.is(nostart.rc, -1)
+    assert.match(errs.join(''), /ENOENT/)
+    const got: string[] = []
+    const stdin = await w.runCommand({ name: 'shell', builderName: 'b', args: { command: 'tr a-z A-Z', workdir: 'build', initial_stdin: 'shout\n', logEnviron: true, env: { MARK: 'm1' } } },
+      { output: (s, t) => got.push(`${s}:${t}`) })
+    assert.is(stdin.rc, 0)
+    assert.ok(got.some((l) => l.startsWith('o:') && l.includes('SHOUT')), got.join(''))
+    assert.ok(got.some((l) => l.startsWith('h:') && l.includes('  MARK=m1\n')), 'logEnviron lists the environment')
   } finally { rmSync(dir, { recursive: true, force: true }) }
 })
 
