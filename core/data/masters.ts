@@ -29,8 +29,9 @@ export function createMastersData(ctx: DataContext) {
       const row = await db.k.selectFrom('masters').select('name').where('masterid', '=', id).executeTakeFirst()
       bus.publish(['masters', String(id), 'stopped'], { masterid: id, name: row?.name ?? '', active: false })
     },
+    /** The heartbeat: this master is alive (active again if another master had expired it). */
     async touch(id: number): Promise<void> {
-      await db.k.updateTable('masters').set({ last_active: ctx.now() }).where('masterid', '=', id).execute()
+      await db.k.updateTable('masters').set({ last_active: ctx.now(), active: 1 }).where('masterid', '=', id).execute()
     },
   }
 }
