@@ -70,7 +70,7 @@ export function registerOutputsStep(state: NixPluginState): StepSpec {
       const attr = str(ctx, 'attr')
       const out = str(ctx, 'out_path')
       const project = state.projects.get(str(ctx, 'project'))
-      const link = join(ctx.worker.builderDir(ctx.build.builderName), 'build', `result-${attr}`)
+      const link = join(String(ctx.getProperty('builddir') ?? ctx.worker.builderDir(ctx.build.builderName)), 'build', `result-${attr}`)
       await unlink(link).catch(() => undefined)
       if (!project || !out || ctx.getProperty('nix_default_branch') !== true) { await ctx.setStateString('not the default branch'); return SUCCESS }
       const dir = join(state.opts.gcRootsDir, project.slug)

@@ -77,7 +77,8 @@ export function evalStep(state: NixPluginState, project: ResolvedProject): StepS
       await ctx.setProperty('project', project.name, 'nix')
       const nix = await state.nix!
       if (!nix.ok) return fail(nix.message)
-      const checkout = join(ctx.worker.builderDir(ctx.build.builderName), 'build')
+      // `builddir` names this build's directory (concurrent builds of a builder get their own).
+      const checkout = join(String(ctx.getProperty('builddir') ?? ctx.worker.builderDir(ctx.build.builderName)), 'build')
       if (!existsSync(join(checkout, '.git'))) return fail(`the checkout ${checkout} is not on this machine: evaluation runs on the master, so the nix-eval builder needs a local worker`)
       const branch = String(ctx.getProperty('branch') ?? '')
       const isDefault = !isPullRequest(ctx) && branch === project.defaultBranch
@@ -96,6 +97,10 @@ export function evalStep(state: NixPluginState, project: ResolvedProject): StepS
       const isRebuild = bs?.rebuilt_buildid != null || ctx.getProperty('reason') === 'rebuild'
       const run: MatrixRun = createMatrixRun(state, { project, ctx, evalKey, branch, isDefault, isRebuild, refPrefix: refPrefix(project, config.attribute) })
       state.runs.set(buildid, run)
+      // A newer push to the same branch (or pull request) replaces older evaluations still running.
+      for (const other of state.runs.values()) {
+        if (other !== run && other.project === run.project && other.branchKey === run.branchKey && other.buildid < buildid) void other.supersede(buildid)
+      }
 
       const reuse = await reusableJobs(state, evalKey, buildid)
       if (reuse) {
@@ -109,7 +114,7 @@ export function evalStep(state: NixPluginState, project: ResolvedProject): StepS
         const stdio = await ctx.addLog('stdio', 's')
         await ctx.setStateString('waiting for an evaluation slot')
         let release: (() => void) | undefined
-        try { release = await state.evalSem.acquire(project.slug, ctx.signal) } catch {
+        try { release = await state.evalSem.acquire(project.slug, AbortSignal.any([ctx.signal, run.supersededSignal])) } catch {
           if (!isShutdown(ctx)) await run.cancel('the evaluation build was stopped')
           state.runs.delete(buildid)
           return fail('the evaluation was stopped')
@@ -123,7 +128,8 @@ export function evalStep(state: NixPluginState, project: ResolvedProject): StepS
           const flush = (): void => { if (timer) clearTimeout(timer); timer = undefined; if (buf.length) { void run.addJobs(buf); buf = [] } }
           const iter = nix.evaluator.evaluate({
             flakeDir, attribute: config.attribute, lockFile: config.lockFile, workers: state.opts.evalWorkerCount,
-            maxMemoryMiB: state.opts.evalMaxMemorySize, timeoutSec: state.opts.evalTimeout, gcRootsDir: rootsDir, signal: ctx.signal,
+            maxMemoryMiB: state.opts.evalMaxMemorySize, timeoutSec: state.opts.evalTimeout, gcRootsDir: rootsDir,
+            signal: AbortSignal.any([ctx.signal, run.supersededSignal]),
             onWarning: (text) => {
               // Store lock contention with concurrent builds is retried by nix; not the flake's warning.
               if (/SQLite database .* is busy/.test(text)) return
@@ -141,6 +147,12 @@ export function evalStep(state: NixPluginState, project: ResolvedProject): StepS
           const msg = err instanceof EvalError ? err.message : `evaluation failed: ${(err as Error).stack}`
           state.runs.delete(buildid)
           if (isShutdown(ctx)) return fail('interrupted by a master restart')
+          if (run.supersededSignal.aborted) {
+            await run.done
+            await ctx.setStateString((run.supersededSignal.reason as Error).message)
+            publish('finished', { results: CANCELLED, error: (run.supersededSignal.reason as Error).message })
+            return CANCELLED
+          }
           await run.cancel(ctx.signal.aborted ? 'the evaluation build was stopped' : 'the evaluation failed')
           await run.done
           return fail(msg)

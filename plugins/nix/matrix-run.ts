@@ -21,6 +21,12 @@ export interface MatrixRunInfo {
   isRebuild: boolean
 }
 
+/** Evaluations of the same project and key replace each other (`refs/pull/N/*` → `refs/pull/N`). */
+export function branchKey(branch: string): string {
+  const m = /^(refs\/(?:pull|merge-requests)\/\d+)\/[^/]+$/.exec(branch)
+  return m ? m[1]! : branch
+}
+
 type ChildKind = 'build' | 'failed-eval' | 'dependency-failed' | 'cached-failure'
 interface Pending { job: StoredJob; kind: ChildKind; scheduler: string; props: Record<string, unknown>; state: JobState; reason: string | null }
 
@@ -186,8 +192,22 @@ export function createMatrixRun(state: NixPluginState, info: MatrixRunInfo) {
     resolveDone(result)
   }
 
+  // Aborts the evaluation when a newer evaluation of the same branch replaces this one.
+  const superseded = new AbortController()
+
   return {
     done,
+    project: project.name,
+    branchKey: branchKey(info.branch),
+    buildid,
+    /** Aborted when a newer evaluation of the same branch takes over. */
+    supersededSignal: superseded.signal,
+    /** Stops this evaluation and its children in favour of `by`. */
+    supersede(by: number): Promise<void> {
+      const reason = `superseded by a newer evaluation of the same branch (build ${by})`
+      superseded.abort(new Error(reason))
+      return this.cancel(reason)
+    },
     get counts() { return counts() },
     get result() { return result },
     /** Adds evaluated jobs (streamed or reused) and starts what is ready. */

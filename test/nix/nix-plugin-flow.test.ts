@@ -118,6 +118,20 @@ eachDb(maybe, 'stopping the evaluation cancels its running and pending children'
   assert.is(open.length, 0)
 }, dbs)
 
+eachDb(maybe, 'a newer evaluation of the same branch replaces a running one', async (start, db) => {
+  const repo = join(tmp, `supersede-${db.name}`)
+  makeFlakeRepo(repo, { checks: { slow: { script: '/bin/sleep 30; echo > $out' }, quick: {} } })
+  const h = await start(config(repo))
+  const building = h.waitFor<NixJobRow>('builds/*/nixjobs/*/update', (j) => j.attr === 'x86_64-linux.slow' && j.state === 'building', 60_000)
+  const first = await h.force('acme-flow-force')
+  const job = await building
+  makeFlakeRepo(repo, { checks: { quick: {}, other: {} } })
+  const second = await h.force('acme-flow-force')
+  assert.is(await h.waitBuildset(first.bsid, 30_000), CANCELLED)
+  assert.is(await h.waitBuildset(second.bsid, 60_000), SUCCESS)
+  assert.is((await jobsOf(h, job.buildid)).get('slow')!.state, 'cancelled')
+}, dbs)
+
 eachDb(maybe, 'failed-build cache, status events and the failure report limit', async (start, db) => {
   const repo = join(tmp, `cache-${db.name}`)
   const salt = `cache-${process.pid}-${Date.now()}`
