@@ -94,6 +94,9 @@ export async function connectDb(url: string, opts: { baseDir?: string } = {}): P
     const { default: pg } = await import('pg')
     pg.types.setTypeParser(20, (v: string) => Number(v))
     const pool = new pg.Pool({ connectionString: parsed.connectionString, max: 10 })
+    // An idle connection that dies (server restart, admin termination) must not take the master
+    // down: the pool drops it and opens a new one when needed; queries in flight fail and retry.
+    pool.on('error', () => {})
     k = new Kysely<Database>({ dialect: new PostgresDialect({ pool: namedStatements(pool) }) })
   }
   try {
