@@ -73,6 +73,7 @@ export function createBuildsetsData(ctx: DataContext) {
     async addBuildsets(specs: BuildsetSpec[]): Promise<AddedBuildset[]> {
       const now = ctx.now()
       const ssidCache = new Map<string, number>()
+      const known = new Map<number, SourceStampEntity>()
       const resolved: number[][] = []
       for (const spec of specs) {
         const ids: number[] = []
@@ -80,7 +81,11 @@ export function createBuildsetsData(ctx: DataContext) {
           if (typeof s === 'number') { ids.push(s); continue }
           const key = JSON.stringify(s)
           let id = ssidCache.get(key)
-          if (id == null) ssidCache.set(key, (id = await ss.findSourceStampId(s)))
+          if (id == null) {
+            const stamp = await ss.findSourceStamp(s)
+            known.set((id = stamp.ssid), stamp)
+            ssidCache.set(key, id)
+          }
           ids.push(id)
         }
         resolved.push(ids)
@@ -124,8 +129,8 @@ export function createBuildsetsData(ctx: DataContext) {
         }
         return out
       })
-      const stamps = await ss.getSourceStamps([...new Set(resolved.flat())])
-      const byId = new Map(stamps.map((s) => [s.ssid, s]))
+      const byId = new Map(known)
+      for (const s of await ss.getSourceStamps([...new Set(resolved.flat())].filter((id) => !known.has(id)))) byId.set(s.ssid, s)
       return added.map(({ bs, brs }, i) => {
         const sourcestamps = resolved[i]!.map((id) => byId.get(id)!)
         remember(bs.bsid, sourcestamps)

@@ -32,7 +32,8 @@ export function createChangesData(ctx: DataContext) {
       const repository = spec.repository ?? ''
       const codebase = spec.codebase ?? ''
       const project = spec.project ?? ''
-      const sourcestampid = await ss.findSourceStampId({ branch: spec.branch, revision: spec.revision, repository, codebase, project })
+      const stamp = await ss.findSourceStamp({ branch: spec.branch, revision: spec.revision, repository, codebase, project })
+      const sourcestampid = stamp.ssid
       const props: Record<string, [unknown, string]> = {}
       for (const [k, v] of Object.entries(spec.properties ?? {})) props[k] = [v, 'Change']
       const prev = await db.k.selectFrom('changes').select('changeid').where('repository', '=', repository)
@@ -45,8 +46,7 @@ export function createChangesData(ctx: DataContext) {
         parent_changeids: JSON.stringify(prev ? [prev.changeid] : []), files: JSON.stringify(spec.files ?? []),
         properties: JSON.stringify(props),
       }).returningAll().executeTakeFirstOrThrow()
-      const [stamp] = await ss.getSourceStamps([sourcestampid])
-      const entity = toChange(row, stamp!)
+      const entity = toChange(row, stamp)
       bus.publish(['changes', String(row.changeid), 'new'], entity)
       return entity
     },

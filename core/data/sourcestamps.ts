@@ -26,23 +26,27 @@ function ssHash(s: Required<Omit<SourceStampSpec, 'patch'>> & { patch: string | 
 
 export function createSourceStampsData(ctx: DataContext) {
   const { db } = ctx
+  /** Finds or creates a sourcestamp (deduplicated by content, as Buildbot does). */
+  async function findSourceStamp(spec: SourceStampSpec): Promise<SourceStampEntity> {
+    const s = {
+      branch: spec.branch ?? null, revision: spec.revision ?? null, repository: spec.repository ?? '',
+      codebase: spec.codebase ?? '', project: spec.project ?? '', patch: spec.patch ? JSON.stringify(spec.patch) : null,
+    }
+    const ss_hash = ssHash(s)
+    const row = await db.k.selectFrom('sourcestamps').selectAll().where('ss_hash', '=', ss_hash).executeTakeFirst()
+    if (row) return toSourceStamp(row)
+    try {
+      return toSourceStamp(await db.k.insertInto('sourcestamps').values({ ...s, ss_hash, created_at: ctx.now() }).returningAll().executeTakeFirstOrThrow())
+    } catch (err) {
+      const again = await db.k.selectFrom('sourcestamps').selectAll().where('ss_hash', '=', ss_hash).executeTakeFirst()
+      if (again) return toSourceStamp(again)
+      throw err
+    }
+  }
   return {
-    /** Finds or creates a sourcestamp (deduplicated by content, as Buildbot does). */
+    findSourceStamp,
     async findSourceStampId(spec: SourceStampSpec): Promise<number> {
-      const s = {
-        branch: spec.branch ?? null, revision: spec.revision ?? null, repository: spec.repository ?? '',
-        codebase: spec.codebase ?? '', project: spec.project ?? '', patch: spec.patch ? JSON.stringify(spec.patch) : null,
-      }
-      const ss_hash = ssHash(s)
-      const row = await db.k.selectFrom('sourcestamps').select('ssid').where('ss_hash', '=', ss_hash).executeTakeFirst()
-      if (row) return row.ssid
-      try {
-        return (await db.k.insertInto('sourcestamps').values({ ...s, ss_hash, created_at: ctx.now() }).returning('ssid').executeTakeFirstOrThrow()).ssid
-      } catch (err) {
-        const again = await db.k.selectFrom('sourcestamps').select('ssid').where('ss_hash', '=', ss_hash).executeTakeFirst()
-        if (again) return again.ssid
-        throw err
-      }
+      return (await findSourceStamp(spec)).ssid
     },
     async getSourceStamps(ssids: number[]): Promise<SourceStampEntity[]> {
       if (!ssids.length) return []
