@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert'
 import { localWorker, builder, steps, SUCCESS } from '../../core/index.ts'
 import { testDatabases } from '../support/databases.ts'
 import { eachDb } from '../support/master-harness.ts'
+import pgLib from 'pg'
 
 // Two masters in one process on one sqlite file would block each other's event loop on the
 // file lock, so the shared-database case runs on PostgreSQL (two masters, one database).
@@ -33,6 +34,24 @@ eachDb(test, 'two masters sharing a database run every request exactly once', as
   const masters = new Set(builds.map((x) => x.masterid))
   assert.ok(masters.has(a.master.data.masterid))
   void b
+}, pg)
+
+eachDb(test, "the master survives its idle PostgreSQL connections being terminated", async (start) => {
+  const h = await start({
+    workers: [localWorker({ name: 'local' })],
+    builders: [builder({ name: 'b', workers: ['local'], steps: [steps.shell({ command: ['true'] })] })],
+  })
+  assert.is(await h.waitBuildset((await h.addBuildset(['b'])).bsid), SUCCESS)
+  const dbName = new URL(h.dbUrl).pathname.slice(1)
+  const admin = new pgLib.Client({ connectionString: process.env.TEST_PG_URL })
+  await admin.connect()
+  try {
+    const { rowCount } = await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [dbName])
+    assert.ok((rowCount ?? 0) > 0, 'the master had connections to terminate')
+  } finally { await admin.end() }
+  // Give the terminations time to reach the idle clients (that is where an unhandled error would crash).
+  await new Promise((r) => setTimeout(r, 300))
+  assert.is(await h.waitBuildset((await h.addBuildset(['b'])).bsid), SUCCESS)
 }, pg)
 
 test.run()

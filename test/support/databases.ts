@@ -44,7 +44,16 @@ export function testDatabases(): TestDatabase[] {
       const names = created.splice(0)
       if (!names.length) return
       await withAdmin(async (c) => {
-        for (const n of names) await c.query(`DROP DATABASE IF EXISTS ${n} WITH (FORCE)`)
+        for (const n of names) {
+          // A closed pool's connections may still be saying goodbye; terminating them mid-way
+          // would raise an error in the test process. Wait for them first (FORCE only as a last resort).
+          for (let i = 0; i < 100; i++) {
+            const { rows } = await c.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [n])
+            if (rows[0].n === 0) break
+            await new Promise((r) => setTimeout(r, 50))
+          }
+          await c.query(`DROP DATABASE IF EXISTS ${n} WITH (FORCE)`)
+        }
       })
     },
   })
