@@ -120,7 +120,10 @@ export function createBuildBatcher(opts: BuildBatcherOptions) {
         else emit(undefined, text + '\n')
       }
     }
-    const args = ['build', '--no-link', '--keep-going', '--log-format', 'internal-json', '-v', '--max-silent-time', String(opts.maxSilentTime), ...installables]
+    // As many builds at once as children wait (each would otherwise run its own nix process):
+    // nix's default max-jobs of 1 would serialize the batch.
+    const args = ['build', '--no-link', '--keep-going', '--max-jobs', String(byDrv.size), '--log-format', 'internal-json', '-v',
+      '--max-silent-time', String(opts.maxSilentTime), ...installables]
     let waiting = batch.length
     let early: Promise<void> = Promise.resolve()
     const settled = new Set<Waiting>()
