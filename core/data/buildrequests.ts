@@ -47,6 +47,17 @@ export function createBuildRequestsData(ctx: DataContext, onComplete: (buildseti
     async claimBuildRequests(brids: number[]): Promise<number[]> {
       const masterid = ctx.masterid()
       const now = ctx.now()
+      if (!brids.length) return []
+      if (db.dialect === 'postgres') {
+        // One round trip: the claims that went in, joined with their requests.
+        const rows = await db.k.with('c', (q) => q.insertInto('buildrequest_claims').values(brids.map((brid) => ({ brid, masterid, claimed_at: now })))
+          .onConflict((oc) => oc.column('brid').doNothing()).returning(['brid', 'masterid', 'claimed_at']))
+          .selectFrom('buildrequests').innerJoin('c', 'c.brid', 'buildrequests.buildrequestid')
+          .selectAll('buildrequests').select(['c.claimed_at', 'c.masterid as claimed_by_masterid']).execute()
+        const got = rows.map(toBuildRequest)
+        for (const e of got) publish(e, 'claimed')
+        return got.map((e) => e.buildrequestid)
+      }
       const got: number[] = []
       for (const brid of brids) {
         const res = await db.k.insertInto('buildrequest_claims').values({ brid, masterid, claimed_at: now })
@@ -71,9 +82,18 @@ export function createBuildRequestsData(ctx: DataContext, onComplete: (buildseti
       const masterid = ctx.masterid()
       if (!opts.claimed) await db.k.insertInto('buildrequest_claims').values(brids.map((brid) => ({ brid, masterid, claimed_at: now })))
         .onConflict((oc) => oc.column('brid').doNothing()).execute()
-      await db.k.updateTable('buildrequests').set({ complete: 1, results, complete_at: now })
-        .where('buildrequestid', 'in', brids).where('complete', '=', 0).execute()
-      const done = await load(brids)
+      // Only requests this call completed are announced (and their buildsets checked).
+      let done: BuildRequestEntity[]
+      if (db.dialect === 'postgres') {
+        done = (await db.k.with('u', (q) => q.updateTable('buildrequests').set({ complete: 1, results, complete_at: now })
+          .where('buildrequestid', 'in', brids).where('complete', '=', 0).returningAll())
+          .selectFrom('u').leftJoin('buildrequest_claims', 'buildrequest_claims.brid', 'u.buildrequestid')
+          .selectAll('u').select(['buildrequest_claims.claimed_at', 'buildrequest_claims.masterid as claimed_by_masterid']).execute()).map(toBuildRequest)
+      } else {
+        const updated = await db.k.updateTable('buildrequests').set({ complete: 1, results, complete_at: now })
+          .where('buildrequestid', 'in', brids).where('complete', '=', 0).returning('buildrequestid').execute()
+        done = await load(updated.map((r) => r.buildrequestid))
+      }
       for (const e of done) publish(e, 'complete')
       await onComplete([...new Set(done.map((e) => e.buildsetid))])
     },
