@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process'
+import { cpus } from 'node:os'
 import { validPaths } from './store/store-validity.ts'
 
 export interface BatchBuildRequest {
@@ -24,6 +25,8 @@ export interface BuildBatcherOptions {
   /** Derivations per process at most (default 500). */
   maxBatch?: number
   nixBin?: string
+  /** Parallel builds per shared process at most (default: CPU count). */
+  maxJobs?: number
 }
 
 interface Waiting { req: BatchBuildRequest; resolve(r: BatchBuildResult): void }
@@ -120,9 +123,9 @@ export function createBuildBatcher(opts: BuildBatcherOptions) {
         else emit(undefined, text + '\n')
       }
     }
-    // As many builds at once as children wait (each would otherwise run its own nix process):
-    // nix's default max-jobs of 1 would serialize the batch.
-    const args = ['build', '--no-link', '--keep-going', '--max-jobs', String(byDrv.size), '--log-format', 'internal-json', '-v',
+    // Builds of one shared process run in parallel like separate processes would (nix's default
+    // max-jobs of 1 would serialize them), up to `maxJobs` (default: CPU count, nix's `auto`).
+    const args = ['build', '--no-link', '--keep-going', '--max-jobs', String(Math.min(byDrv.size, opts.maxJobs ?? cpus().length)), '--log-format', 'internal-json', '-v',
       '--max-silent-time', String(opts.maxSilentTime), ...installables]
     let waiting = batch.length
     let early: Promise<void> = Promise.resolve()
