@@ -95,20 +95,34 @@ export function createMaster(opts: MasterOptions) {
       const want = new Set(bsids)
       const results = new Map<number, Result>()
       return new Promise((resolve) => {
+        let settled = false
+        const settle = () => {
+          if (settled || want.size) return
+          settled = true
+          sub.unsubscribe()
+          clearInterval(timer)
+          resolve(results)
+        }
         const finish = (bsid: number, r: Result) => {
           if (!want.delete(bsid)) return
           results.set(bsid, r)
           onComplete?.(bsid, r)
-          if (!want.size) { sub.unsubscribe(); resolve(results) }
+          settle()
         }
         const sub = bus.subscribe(['buildsets', null, 'complete'], (_k, m) => { const e = m as { bsid: number; results: number }; finish(e.bsid, e.results as Result) })
-        void (async () => {
-          for (let i = 0; i < bsids.length; i += 500) {
-            const rows = await data.db.k.selectFrom('buildsets').select(['bsid', 'results']).where('bsid', 'in', bsids.slice(i, i + 500)).where('complete', '=', 1).execute()
+        // Buildsets completed before the subscription, or by another master sharing the database
+        // (whose bus this one does not hear), are read from the database: now, then every 10 s.
+        const check = async () => {
+          const ids = [...want]
+          for (let i = 0; i < ids.length && !settled; i += 500) {
+            const rows = await data.db.k.selectFrom('buildsets').select(['bsid', 'results']).where('bsid', 'in', ids.slice(i, i + 500)).where('complete', '=', 1).execute()
             for (const r of rows) finish(r.bsid, r.results as Result)
           }
-          if (!want.size && results.size === bsids.length) { sub.unsubscribe(); resolve(results) }
-        })()
+          settle()
+        }
+        const timer = setInterval(() => void check().catch((err) => log.warn({ err: String(err) }, 'checking triggered buildsets failed')), 10_000)
+        timer.unref()
+        void check().catch((err) => log.warn({ err: String(err) }, 'checking triggered buildsets failed'))
       })
     },
     async cancelBuildsets(bsids, reason) {

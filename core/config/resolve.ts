@@ -169,7 +169,7 @@ export async function resolveConfig(input: unknown, file: string): Promise<Resol
   valid.forEach(visit)
   for (const { use, index } of order) {
     const owner = use.definition.name
-    const inst: PluginInstance = { name: owner, starts: [], stops: [], fingerprint: safeFingerprint(use.options) }
+    const inst: PluginInstance = { name: owner, starts: [], stops: [] }
     const allowed = new Set((use.definition.requires ?? []).map((k) => k.id))
     const api: PluginApi = {
       name: owner, basedir, buildbotURL,
@@ -275,12 +275,6 @@ export async function resolveConfig(input: unknown, file: string): Promise<Resol
     masterName: cfg.masterName ?? `${hostname()}:${basedir}`,
   }
   return Object.freeze(resolved)
-}
-
-function safeFingerprint(v: unknown): string {
-  try {
-    return JSON.stringify(v, (_k, x) => (typeof x === 'function' ? `fn:${x.toString().length}` : x instanceof RegExp ? String(x) : isSecretRef(x) ? String(x) : x)) ?? ''
-  } catch { return String(Math.random()) }
 }
 
 export const isLoopback = (host: string) => LOOPBACK.has(host)

@@ -13,8 +13,6 @@ export interface PluginInstance {
   name: string
   starts: ((rt: PluginRuntime) => void | Promise<void>)[]
   stops: (() => void | Promise<void>)[]
-  /** Identifies the plugin's options, so a reconfigure can tell whether it changed. */
-  fingerprint: string
 }
 
 /** The checked, frozen configuration the master runs. */

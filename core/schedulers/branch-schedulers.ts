@@ -47,7 +47,9 @@ function branchScheduler(type: 'singleBranch' | 'anyBranch', opts: BranchSchedul
         if (!(await s.enabled())) return
         await s.addBuildset({
           reason: opts.reason ?? `The ${type === 'singleBranch' ? 'SingleBranchScheduler' : 'AnyBranchScheduler'} scheduler named '${opts.name}' triggered this build`,
-          sourcestamps: [change.sourcestamp.ssid], properties: opts.properties, priority: opts.priority,
+          // The change's properties come along (as Buildbot's), the scheduler's own win.
+          sourcestamps: [change.sourcestamp.ssid], priority: opts.priority,
+          properties: { ...Object.fromEntries(Object.entries(change.properties).map(([k, [v]]) => [k, v])), ...(opts.properties ?? {}) },
         })
       }
 

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { mkdir, rename, writeFile } from 'node:fs/promises'
 import { dirname, join, relative, resolve, sep, isAbsolute } from 'node:path'
 
@@ -37,7 +38,7 @@ export function outputPathFile(outputsPath: string, loc: OutputLocation): string
 export async function writeOutputPath(outputsPath: string, loc: OutputLocation, outPath: string): Promise<string> {
   const file = outputPathFile(outputsPath, loc)
   await mkdir(dirname(file), { recursive: true })
-  const tmp = join(dirname(file), `.${process.pid}.${Date.now()}.tmp`)
+  const tmp = join(dirname(file), `.${process.pid}.${randomBytes(6).toString("hex")}.tmp`)
   await writeFile(tmp, outPath)
   await rename(tmp, file)
   return file
