@@ -1,6 +1,6 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { localWorker, builder, steps, SUCCESS } from '../../core/index.ts'
+import { localWorker, builder, steps, schedulers, SUCCESS } from '../../core/index.ts'
 import { testDatabases } from '../support/databases.ts'
 import { eachDb } from '../support/master-harness.ts'
 import pgLib from 'pg'
@@ -52,6 +52,27 @@ eachDb(test, "the master survives its idle PostgreSQL connections being terminat
   // Give the terminations time to reach the idle clients (that is where an unhandled error would crash).
   await new Promise((r) => setTimeout(r, 300))
   assert.is(await h.waitBuildset((await h.addBuildset(['b'])).bsid), SUCCESS)
+}, pg)
+
+eachDb(test, 'a Trigger waiting on children that another master runs still completes', async (start) => {
+  const cfg = (name: string) => ({
+    masterName: name,
+    workers: [localWorker({ name: 'local', maxBuilds: 2 })],
+    builders: [
+      builder({ name: 'parent', workers: ['local'], steps: [steps.trigger({ waitForFinish: true, schedulersAndProperties: () => Array.from({ length: 20 }, (_, i) => ({ scheduler: 'kids', properties: { i } })) })] }),
+      builder({ name: 'child', workers: ['local'], collapseRequests: false, steps: [steps.shell({ command: ['sh', '-c', 'sleep 0.1'] })] }),
+    ],
+    schedulers: [schedulers.force({ name: 'force', builderNames: ['parent'] }), schedulers.triggerable({ name: 'kids', builderNames: ['child'] })],
+  })
+  const a = await start(cfg('master-a'))
+  const { bsid } = await a.force('force')
+  const b = await start(cfg('master-b'), { dbUrl: a.dbUrl })
+  // Give master b the children it can see: it loads them when it starts, and on every new one.
+  await b.master.brd.loadPending()
+  assert.is(await a.waitBuildset(bsid, 60_000), SUCCESS)
+  const perMaster = await a.master.data.db.k.selectFrom('builds').select('masterid').where('builderid', '=', a.builderId('child')).execute()
+  assert.is(perMaster.length, 20)
+  assert.ok(perMaster.some((r) => r.masterid === b.master.data.masterid), 'master b ran some of the children')
 }, pg)
 
 test.run()
