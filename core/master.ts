@@ -206,10 +206,9 @@ export function createMaster(opts: MasterOptions) {
   }
 
   async function applyPlugins(): Promise<void> {
-    const want = new Map(config.plugins.map((p) => [p.name, p]))
+    // Every plugin instance of the new config is started: its setup ran again for this config,
+    // so keeping the old running instance would leave the new registrations without a runtime.
     for (const [name, p] of [...plugins].reverse()) {
-      const next = want.get(name)
-      if (next && next.fingerprint === p.inst.fingerprint) { p.inst = next; continue }
       p.abort.abort()
       for (const stop of [...p.inst.stops].reverse()) await stop()
       plugins.delete(name)
