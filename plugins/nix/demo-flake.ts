@@ -3,11 +3,12 @@ import { existsSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 
-const FLAKE = `{
+// `salt` makes a new demo repository's outputs new to the store, so its first evaluation builds.
+const flake = (salt: string) => `{
   description = "buildbot-nix demo";
   outputs = { self }: let
     sys = "x86_64-linux";
-    mk = name: script: deps: derivation { inherit name deps; system = sys; builder = "/bin/sh"; args = [ "-c" script ]; };
+    mk = name: script: deps: derivation { inherit name deps; salt = "${salt}"; system = sys; builder = "/bin/sh"; args = [ "-c" script ]; };
     hello = mk "hello" "echo hello > $out" [ ];
     greeting = mk "greeting" "read -r line < \${hello}; echo \\"$line, world\\" > $out" [ hello ];
   in {
@@ -33,7 +34,7 @@ export async function ensureDemoFlake(dir: string): Promise<string> {
   const abs = resolve(dir)
   if (existsSync(join(abs, '.git'))) return abs
   await mkdir(abs, { recursive: true })
-  await writeFile(join(abs, 'flake.nix'), FLAKE)
+  await writeFile(join(abs, 'flake.nix'), flake(new Date().toISOString()))
   await writeFile(join(abs, 'flake.lock'), LOCK)
   await git(abs, ['init', '-q', '-b', 'main'])
   await git(abs, ['add', '-A'])
