@@ -1,4 +1,4 @@
-import { FAILURE, SUCCESS, steps, type StepContext, type StepSpec } from '../../core/index.ts'
+import { FAILURE, SKIPPED, SUCCESS, steps, type StepContext, type StepSpec } from '../../core/index.ts'
 import type { NixPluginState } from './plugin-state.ts'
 
 const PR_PROPERTIES = ['base_sha', 'head_sha', 'base_branch', 'head_branch', 'pr_number', 'event', 'github.base.sha', 'github.head.sha']
@@ -36,6 +36,8 @@ git rev-parse HEAD
 export function prMergeStep(state: NixPluginState, repourl: string): StepSpec {
   return steps.custom({
     name: 'merge base into head', type: 'nix-pr-merge', haltOnFailure: true,
+    // Only pull requests merge; on other builds the step stays out of sight.
+    hideStepIf: (result) => result === SKIPPED,
     doStepIf: async (ctx) => {
       await adoptChangeProperties(state, ctx)
       return ctx.hasProperty('base_sha') && ctx.hasProperty('head_sha')
