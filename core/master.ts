@@ -170,40 +170,38 @@ export function createMaster(opts: MasterOptions) {
     }
   }
 
-  async function applyChangeSources(): Promise<void> {
-    const want = new Map(config.changeSources.map(({ value }) => [value.name, value]))
-    for (const [name, r] of changeSources) {
+  /**
+   * Starts, stops or replaces named parts (change sources, reporters) so they match `specs`: a
+   * part whose fingerprint did not change keeps running.
+   */
+  async function applyNamed<S extends { name: string; fingerprint: unknown }, R extends { start(): unknown; stop(): unknown }>(
+    running: Map<string, RunningPart<R>>, specs: S[], create: (spec: S, signal: AbortSignal) => Promise<R>,
+  ): Promise<void> {
+    const want = new Map(specs.map((spec) => [spec.name, spec]))
+    for (const [name, r] of running) {
       if (want.has(name) && JSON.stringify(want.get(name)!.fingerprint) === r.fingerprint) continue
-      r.abort.abort(); await r.runtime.stop(); changeSources.delete(name)
+      r.abort.abort(); await r.runtime.stop(); running.delete(name)
     }
     for (const [name, spec] of want) {
-      if (changeSources.has(name)) continue
+      if (running.has(name)) continue
       const abort = new AbortController()
-      const objectid = await data.state.objectId(name, `changesource:${spec.type}`)
-      const runtime = spec.create({
-        data, log: log.child({ changesource: name }), workdir: join(config.basedir, 'changesources', name.replace(/[^A-Za-z0-9_.-]/g, '_')),
-        addChange: (c) => data.changes.addChange(c), signal: abort.signal,
-        getState: (n, f) => data.state.getState(objectid, n, f), setState: (n, v) => data.state.setState(objectid, n, v),
-      })
-      changeSources.set(name, { fingerprint: JSON.stringify(spec.fingerprint), runtime, abort })
+      const runtime = await create(spec, abort.signal)
+      running.set(name, { fingerprint: JSON.stringify(spec.fingerprint), runtime, abort })
       await runtime.start()
     }
   }
 
-  async function applyReporters(): Promise<void> {
-    const want = new Map(config.reporters.map(({ value }) => [value.name, value]))
-    for (const [name, r] of reporters) {
-      if (want.has(name) && JSON.stringify(want.get(name)!.fingerprint) === r.fingerprint) continue
-      r.abort.abort(); await r.runtime.stop(); reporters.delete(name)
-    }
-    for (const [name, spec] of want) {
-      if (reporters.has(name)) continue
-      const abort = new AbortController()
-      const runtime = spec.create({ data, bus, log: log.child({ reporter: name }), buildbotURL: config.buildbotURL, secret: (n) => secrets.get(n), signal: abort.signal })
-      reporters.set(name, { fingerprint: JSON.stringify(spec.fingerprint), runtime, abort })
-      await runtime.start()
-    }
-  }
+  const applyChangeSources = () => applyNamed(changeSources, config.changeSources.map((c) => c.value), async (spec, signal) => {
+    const objectid = await data.state.objectId(spec.name, `changesource:${spec.type}`)
+    return spec.create({
+      data, log: log.child({ changesource: spec.name }), workdir: join(config.basedir, 'changesources', spec.name.replace(/[^A-Za-z0-9_.-]/g, '_')),
+      addChange: (c) => data.changes.addChange(c), signal,
+      getState: (n, f) => data.state.getState(objectid, n, f), setState: (n, v) => data.state.setState(objectid, n, v),
+    })
+  })
+
+  const applyReporters = () => applyNamed(reporters, config.reporters.map((r) => r.value), async (spec, signal) =>
+    spec.create({ data, bus, log: log.child({ reporter: spec.name }), buildbotURL: config.buildbotURL, secret: (n) => secrets.get(n), signal }))
 
   async function applyPlugins(): Promise<void> {
     // Every plugin instance of the new config is started: its setup ran again for this config,

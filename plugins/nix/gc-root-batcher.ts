@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process'
-import { lstat, mkdir, readlink } from 'node:fs/promises'
-import { gcRootPath } from './store/gc-roots.ts'
+import { prepareGcRoot } from './store/gc-roots.ts'
 
 type How = 'created' | 'updated' | 'unchanged'
 interface Waiting { path: string; attr: string; out: string; existed: boolean; resolve(h: How): void; reject(e: Error): void }
@@ -35,16 +34,10 @@ export function createGcRootBatcher(opts: { delayMs?: number; maxBatch?: number;
 
   return {
     async register(dir: string, attr: string, outPath: string): Promise<How> {
-      if (!outPath.startsWith('/')) throw new Error(`'${outPath}' is not a store path`)
-      const path = gcRootPath(dir, attr)
-      await mkdir(dir, { recursive: true })
-      const st = await lstat(path).catch(() => undefined)
-      if (st && !st.isSymbolicLink()) {
-        throw new Error(`cannot register a GC root for '${attr}': ${path} exists and is not a symlink (a ${st.isDirectory() ? 'directory' : 'file'}); remove it by hand`)
-      }
-      if (st && (await readlink(path)) === outPath) return 'unchanged'
+      const check = await prepareGcRoot(dir, attr, outPath)
+      if (check === 'unchanged') return check
       return new Promise<How>((resolve, reject) => {
-        queue.push({ path, attr, out: outPath, existed: !!st, resolve, reject })
+        queue.push({ path: check.path, attr, out: outPath, existed: check.existed, resolve, reject })
         if (queue.length >= max) flush()
         else timer ??= setTimeout(flush, opts.delayMs ?? 50)
       })

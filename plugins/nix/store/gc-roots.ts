@@ -45,11 +45,11 @@ export interface RegisterOptions {
 }
 
 /**
- * Makes the root of `attr` point at `outPath`. Returns `unchanged` when it already did. A file or
- * directory that is not a symlink at the root path is never replaced: that is an error telling
- * what to remove.
+ * Checks a root before it is (re)pointed at `outPath`: `unchanged` when it already points there;
+ * otherwise its path and whether something was there. A file or directory that is not a symlink
+ * at the root path is an error telling what to remove.
  */
-export async function registerGcRoot(dir: string, attr: string, outPath: string, opts: RegisterOptions = {}): Promise<'created' | 'updated' | 'unchanged'> {
+export async function prepareGcRoot(dir: string, attr: string, outPath: string): Promise<'unchanged' | { path: string; existed: boolean }> {
   if (!outPath.startsWith('/')) throw new Error(`'${outPath}' is not a store path`)
   const path = gcRootPath(dir, attr)
   await mkdir(dir, { recursive: true })
@@ -58,11 +58,23 @@ export async function registerGcRoot(dir: string, attr: string, outPath: string,
     throw new Error(`cannot register a GC root for '${attr}': ${path} exists and is not a symlink (a ${st.isDirectory() ? 'directory' : 'file'}); remove it by hand`)
   }
   if (st && (await readlink(path)) === outPath) return 'unchanged'
+  return { path, existed: !!st }
+}
+
+/**
+ * Makes the root of `attr` point at `outPath`. Returns `unchanged` when it already did. A file or
+ * directory that is not a symlink at the root path is never replaced: that is an error telling
+ * what to remove.
+ */
+export async function registerGcRoot(dir: string, attr: string, outPath: string, opts: RegisterOptions = {}): Promise<'created' | 'updated' | 'unchanged'> {
+  const check = await prepareGcRoot(dir, attr, outPath)
+  if (check === 'unchanged') return check
+  const { path } = check
   await new Promise<void>((resolve, reject) => {
     execFile(opts.nixStore ?? 'nix-store', ['--add-root', path, '-r', outPath], { signal: opts.signal }, (err, _out, stderr) =>
       err ? reject(new Error(`nix-store --add-root ${path} -r ${outPath} failed: ${String(stderr).trim() || err.message}`)) : resolve())
   })
-  return st ? 'updated' : 'created'
+  return check.existed ? 'updated' : 'created'
 }
 
 /** Removes the roots of attributes not in `current`; other files are left alone. Returns the attrs removed. */
