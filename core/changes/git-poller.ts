@@ -59,7 +59,6 @@ export function gitPoller(opts: GitPollerOptions): ChangeSourceSpec {
         await git(['fetch', '-q', '--force', opts.repourl, ...changed.map(([b]) => `+refs/heads/${b}:refs/heads/${b}`)], mirror)
         for (const [branch, rev] of changed) {
           const prev = last?.[branch]
-          if (!prev && last && false) continue
           if (!last && opts.buildOnFirstPoll === false) continue
           let revs = [rev]
           if (prev) {
