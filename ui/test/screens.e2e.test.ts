@@ -1,0 +1,242 @@
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createServer } from 'node:net'
+import type { Page } from 'playwright-core'
+import { haveTool } from '../../test/support/tools.ts'
+import { makeFlakeRepo } from '../../test/fixtures/nix/make-flake.ts'
+import { defineMaster, localWorker, worker, builder, steps, schedulers, createMaster, type Master, type PluginUse } from '../../core/index.ts'
+import { resolveConfig } from '../../core/config/resolve.ts'
+import { nix } from '../../plugins/nix/index.ts'
+import { newPage, screenshot, type Viewport } from './browser.ts'
+import { createHarness, type Harness } from './harness.ts'
+
+/**
+ * Every page of the UI against one real master with real builds, at desktop and phone width:
+ * each page is checked for its main content, then saved as `<page>-<desktop|phone>.png`.
+ */
+type Ids = { passBuild: number; failBuild: number; slowBuild: number; passBuilder: number; waitBuilder: number; brid: number; project: number; evalBuild?: number }
+const test = suite<{ h?: Harness; master?: Master; basedir?: string; url?: string; ids?: Ids }>('every page, screenshotted at two widths')
+const enabled = haveTool('chromium', 'apt-get install -y chromium')
+const withNix = enabled && haveTool('nix', 'apt-get install -y nix-bin')
+const it = enabled ? test : test.skip
+const itNix = withNix ? test : test.skip
+const VIEWPORTS: Viewport[] = ['desktop', 'phone']
+
+const FAIL = 'echo compiling; echo "error: undefined reference to main" >&2; echo "collect2: ld returned 1 exit status" >&2; exit 1'
+
+test.before(async (ctx) => {
+  if (!enabled) return
+  ctx.h = await createHarness()
+  ctx.basedir = await mkdtemp(join(tmpdir(), 'bb-ui-screens-'))
+  const plugins: PluginUse<any>[] = []
+  if (withNix) {
+    const repo = join(ctx.basedir, 'repo')
+    makeFlakeRepo(repo, {
+      checks: {
+        ok: {}, dep: { deps: ['ok'] }, broken: { script: 'echo about to fail; exit 3' }, needsBroken: { deps: ['broken'] },
+        bad: { throws: 'this check is broken' },
+      },
+    })
+    plugins.push(nix({ projects: [{ name: 'acme/demo', url: repo, defaultBranch: 'main' }], workers: ['local'], buildSystems: ['x86_64-linux'], evalWorkerCount: 2 }))
+  }
+  // buildbotURL must name the real port: the master checks a POST's Origin against it.
+  const port = await freePort()
+  const config = await resolveConfig(defineMaster({
+    title: 'Screens', basedir: ctx.basedir, db: `sqlite:${join(ctx.basedir, 'state.sqlite')}`, logLevel: 'error',
+    www: { host: '127.0.0.1', port }, buildbotURL: `http://127.0.0.1:${port}/`,
+    protocols: { msgpack: { port: 0, host: '127.0.0.1' } },
+    // 'offline' never connects, so a request for its builder stays pending.
+    workers: [localWorker({ name: 'local', maxBuilds: 6 }), worker({ name: 'offline', password: 'unused' })],
+    builders: [
+      builder({ name: 'lint', project: 'tools', workers: ['local'], steps: [steps.shell({ name: 'lint', command: ['sh', '-c', 'echo all clean'] })] }),
+      builder({ name: 'link', project: 'tools', workers: ['local'], steps: [steps.shell({ name: 'link', command: ['sh', '-c', FAIL] })] }),
+      builder({ name: 'soak', project: 'tools', workers: ['local'], steps: [steps.shell({ name: 'soak', command: ['sleep', '300'] })] }),
+      builder({ name: 'arm-only', project: 'tools', workers: ['offline'], steps: [steps.shell({ name: 'noop', command: ['true'] })] }),
+    ],
+    schedulers: ['lint', 'link', 'soak', 'arm-only'].map((b) => schedulers.force({ name: `force-${b}`, builderNames: [b] })),
+    plugins,
+  }), join(ctx.basedir, 'master.config.ts'))
+  ctx.master = createMaster({ config, uiDir: ctx.h.dist })
+  await ctx.master.start()
+  ctx.url = `http://127.0.0.1:${port}/`
+  const api = (path: string) => getJson(`${ctx.url}api/v2/${path}`)
+
+  const control = ctx.master.control
+  if (withNix) {
+    const evalForce = control.forceSchedulers().find((s) => s.name.endsWith('-force'))!
+    await control.force(evalForce.name, { reason: 'screens' }, 'tester')
+  }
+  for (const b of ['lint', 'link', 'soak', 'arm-only']) await control.force(`force-${b}`, { reason: 'screens' }, 'tester')
+
+  const builderId = async (name: string) => ((await api(`builders?name=${encodeURIComponent(name)}`)).builders[0] as { builderid: number }).builderid
+  const build = async (builder: number, complete: boolean) => {
+    const q = `builders/${builder}/builds?complete=${complete}&order=-number&limit=1`
+    return until(async () => ((await api(q)).builds[0] as { buildid: number } | undefined)?.buildid)
+  }
+  const passBuilder = await builderId('lint')
+  const ids: Ids = {
+    passBuilder,
+    waitBuilder: await builderId('arm-only'),
+    passBuild: await build(passBuilder, true),
+    failBuild: await build(await builderId('link'), true),
+    slowBuild: await build(await builderId('soak'), false),
+    brid: await until(async () => ((await api('buildrequests?claimed=false')).buildrequests[0] as { buildrequestid: number } | undefined)?.buildrequestid),
+    project: await until(async () => ((await api('projects?name=tools')).projects[0] as { projectid: number } | undefined)?.projectid),
+  }
+  if (withNix) {
+    const evalBuilder = await until(async () => ((await api(`builders?name=${encodeURIComponent('acme/demo/nix-eval')}`)).builders[0] as { builderid: number } | undefined)?.builderid)
+    ids.evalBuild = await build(evalBuilder, true)
+    // The children finish after the evaluation step; wait until none is left running or pending.
+    await until(async () => {
+      const running = (await api('builds?complete=false')).builds.length
+      const pending = (await api('buildrequests?claimed=false')).buildrequests.length
+      return running === 1 && pending === 1 ? true : undefined
+    })
+  }
+  ctx.ids = ids
+})
+
+test.after(async (ctx) => {
+  await ctx.master?.stop()
+  await ctx.h?.close()
+  if (ctx.basedir) await rm(ctx.basedir, { recursive: true, force: true })
+})
+
+/** Opens a page at both widths, checks its content, and screenshots it. */
+async function shoot(h: Harness, name: string, url: string, check: (page: Page, viewport: Viewport) => Promise<void>): Promise<void> {
+  for (const viewport of VIEWPORTS) {
+    const { page, errors, close } = await newPage(h.browser, { viewport })
+    try {
+      await page.goto(url)
+      await check(page, viewport)
+      await page.evaluate(() => document.fonts.ready)
+      await screenshot(page, name, viewport)
+      assert.equal(errors, [], `${name} at ${viewport} ran without errors`)
+      // Nothing may push the page sideways: the document is no wider than the screen.
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
+      assert.ok(overflow <= 0, `${name} at ${viewport} is ${overflow}px wider than the screen`)
+    } finally {
+      await close()
+    }
+  }
+}
+
+it('projects', async ({ h, url }) => {
+  await shoot(h!, 'projects', url!, async (page) => {
+    await page.locator('h1', { hasText: 'Projects' }).waitFor()
+    await page.locator('article', { hasText: 'tools' }).waitFor()
+    if (withNix) await page.locator('article', { hasText: 'acme/demo' }).locator('.badge', { hasText: 'main: failure' }).waitFor()
+  })
+})
+
+it('a project', async ({ h, url, ids }) => {
+  await shoot(h!, 'project', `${url}#/projects/${ids!.project}`, async (page) => {
+    await page.locator('h1', { hasText: 'tools' }).waitFor()
+    await page.locator('table[aria-label=builders] a', { hasText: 'lint' }).waitFor()
+  })
+})
+
+it('builders', async ({ h, url }) => {
+  await shoot(h!, 'builders', `${url}#/builders`, async (page) => {
+    await page.locator('h1', { hasText: 'Builders' }).waitFor()
+    for (const b of ['lint', 'link', 'soak', 'arm-only']) await page.locator('table[aria-label=builders] a', { hasText: b }).first().waitFor()
+  })
+})
+
+it('a builder', async ({ h, url, ids }) => {
+  await shoot(h!, 'builder', `${url}#/builders/${ids!.passBuilder}`, async (page) => {
+    await page.locator('h1', { hasText: 'lint' }).waitFor()
+    await page.locator('table[aria-label=builds] tr', { hasText: '#1' }).locator('.badge.success').waitFor()
+    await page.locator('bb-force-form button.primary').first().waitFor()
+  })
+})
+
+it('a failed build and a running one', async ({ h, url, ids }) => {
+  await shoot(h!, 'build', `${url}#/builds/${ids!.failBuild}`, async (page) => {
+    await page.locator('h1', { hasText: 'link #1' }).waitFor()
+    await page.locator('table[aria-label=steps] tr', { hasText: 'link' }).locator('.badge.failure').waitFor()
+    await page.locator('table[aria-label=properties] td', { hasText: 'reason' }).waitFor()
+  })
+  await shoot(h!, 'build-running', `${url}#/builds/${ids!.slowBuild}`, async (page) => {
+    await page.locator('h1', { hasText: 'soak #1' }).waitFor()
+    await page.locator('bb-action button', { hasText: 'Stop' }).waitFor()
+  })
+})
+
+it('a log with stderr', async ({ h, url, ids }) => {
+  await shoot(h!, 'log', `${url}#/builds/${ids!.failBuild}/steps/0/logs/stdio`, async (page) => {
+    await page.locator('h1', { hasText: 'Log stdio' }).waitFor()
+    await page.locator('.line', { hasText: 'undefined reference to main' }).last().waitFor()
+    await page.locator('.line', { hasText: 'ld returned 1 exit status' }).last().waitFor()
+  })
+})
+
+itNix('the evaluation with its build matrix and timeline', async ({ h, url, ids }) => {
+  await shoot(h!, 'matrix', `${url}#/builds/${ids!.evalBuild}`, async (page) => {
+    await page.locator('section[aria-label="build matrix"]').waitFor()
+    await page.locator('[data-testid=matrix-counts]', { hasText: '5 attributes' }).waitFor()
+    await page.locator('[data-testid=matrix-counts]', { hasText: '0 running or waiting' }).waitFor()
+    await page.locator('.job[data-attr="x86_64-linux.bad"]', { hasText: 'this check is broken' }).waitFor()
+    await page.locator('.job[data-attr="x86_64-linux.bad"] .badge', { hasText: 'eval-failed' }).waitFor()
+    await page.locator('.job[data-attr="x86_64-linux.broken"] .badge', { hasText: 'failed' }).waitFor()
+    await page.locator('.job[data-attr="x86_64-linux.needsBroken"] .badge', { hasText: 'dependency-failed' }).waitFor()
+    await page.locator('.job[data-attr="x86_64-linux.ok"] .badge', { hasText: 'success' }).waitFor()
+    await page.locator('[data-testid=timeline-stats]', { hasText: 'Slowest' }).waitFor()
+  })
+})
+
+it('workers', async ({ h, url }) => {
+  await shoot(h!, 'workers', `${url}#/workers`, async (page) => {
+    await page.locator('tr[data-worker="local"]', { hasText: 'connected' }).waitFor()
+    await page.locator('tr[data-worker="offline"]').waitFor()
+  })
+})
+
+it('pending build requests', async ({ h, url, ids }) => {
+  await shoot(h!, 'buildrequests', `${url}#/buildrequests`, async (page) => {
+    await page.locator('h1', { hasText: 'Pending build requests' }).waitFor()
+    await page.locator(`tr[data-buildrequest="${ids!.brid}"]`, { hasText: 'arm-only' }).waitFor()
+  })
+})
+
+it('a build request', async ({ h, url, ids }) => {
+  await shoot(h!, 'buildrequest', `${url}#/buildrequests/${ids!.brid}`, async (page) => {
+    await page.locator('h1', { hasText: `Build request #${ids!.brid}` }).waitFor()
+    await page.locator(`main a[href="#/builders/${ids!.waitBuilder}"]`).waitFor()
+    await page.locator('main', { hasText: 'No build started yet.' }).waitFor()
+    await page.locator('bb-action button', { hasText: 'Cancel' }).waitFor()
+  })
+})
+
+async function getJson(url: string): Promise<Record<string, unknown[]>> {
+  const res = await fetch(url)
+  if (!res.ok) throw new Error(`GET ${url}: ${res.status}`)
+  return res.json() as Promise<Record<string, unknown[]>>
+}
+
+/** Polls until `f` gives a value; the master has no "wait for" API, and events would need a socket. */
+async function until<T>(f: () => Promise<T | undefined>, limitMs = 90_000): Promise<T> {
+  const end = Date.now() + limitMs
+  for (;;) {
+    const v = await f()
+    if (v !== undefined) return v
+    if (Date.now() > end) throw new Error('gave up waiting for the master')
+    await new Promise((r) => setTimeout(r, 200))
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer()
+    srv.once('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number }
+      srv.close(() => resolve(port))
+    })
+  })
+}
+
+test.run()
