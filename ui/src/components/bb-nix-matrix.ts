@@ -28,7 +28,7 @@ export class BbNixMatrix extends LitElement {
     .attr { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
     .reason { grid-column: 1 / -1; font-size: .8rem; }
     .filters button[aria-pressed='true'] { background: var(--link); color: var(--bg); }
-    @media (max-width: 640px) { .job { grid-template-columns: minmax(0, 1fr) 7.5rem 4rem; gap: .25rem; } .system { display: none; } }
+    @media (max-width: 640px) { .job { grid-template-columns: minmax(0, 1fr) 9.25rem 4.5rem; gap: .4rem; } .system { display: none; } }
   `]
   declare buildid: number
   declare steps: Record<string, unknown>[]
@@ -67,7 +67,7 @@ export class BbNixMatrix extends LitElement {
         <h2>Build matrix</h2>
         ${this.steps.map((s) => html`<bb-eval-warnings .stepid=${s.stepid}></bb-eval-warnings>`)}
         ${this.jobs.error ? html`<p class="error" role="alert">${this.jobs.error}</p>` : nothing}
-        <div class="row" data-testid="matrix-counts">
+        <div data-testid="matrix-counts">
           <strong>${all.length}</strong> attributes · ${done} done · ${failed} failed · ${active} running or waiting
         </div>
         <div class="progress" role="progressbar" aria-label="matrix progress" aria-valuemin="0" aria-valuemax=${all.length} aria-valuenow=${done}>
