@@ -22,8 +22,8 @@ it('the build matrix shows failures first, filters, searches and follows nixjobs
   assert.is(first, 'x86_64-linux.pkg-00050', 'a failed attribute comes first')
   await page.locator('details[aria-label="evaluation warnings"]', { hasText: 'locked to an old revision' }).waitFor()
   await page.locator('[data-testid=timeline-stats]', { hasText: 'Slowest' }).waitFor()
-  await screenshot(page, 'matrix')
-  await page.locator('bb-matrix-timeline canvas').screenshot({ path: (await screenshot(page, 'matrix-timeline')) })
+  await screenshot(page, 'fixture-matrix')
+  await page.locator('bb-matrix-timeline canvas').screenshot({ path: (await screenshot(page, 'fixture-matrix-timeline')) })
 
   await page.click('button[data-filter=failed]')
   await page.locator('lit-virtualizer[data-count="6"]').waitFor()
@@ -49,7 +49,7 @@ it('the matrix with 5,000 attributes renders only visible rows', async ({ h }) =
   await page.locator('lit-virtualizer.list').scrollIntoViewIfNeeded()
   await page.locator('.job[data-attr]').first().waitFor()
   assert.ok(await page.locator('.job[data-attr]').count() < 200)
-  await screenshot(page, 'matrix', 'phone')
+  await screenshot(page, 'fixture-matrix', 'phone')
   await close()
 })
 

@@ -55,7 +55,7 @@ export class BbProjectsPage extends LitElement {
         </div>
         ${p.description ? html`<p class="muted">${p.description}</p>` : nothing}
         <div class="row muted" style="font-size: .85rem">
-          ${rows.filter((r) => r.kind === 'pr').length} open PR builds · ${evals.length} evaluations
+          ${rows.filter((r) => r.kind === 'pr').length} open PR builds · ${evals.length} evaluation${evals.length === 1 ? '' : 's'}
         </div>
         <ul class="last" aria-label="last evaluations">
           ${(evals.length ? evals : builds).slice(0, 5).map((b) => html`<li>
