@@ -3,13 +3,13 @@ import * as assert from 'uvu/assert'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createServer } from 'node:net'
 import type { Page } from 'playwright-core'
 import { haveTool } from '../../test/support/tools.ts'
 import { defineMaster, localWorker, builder, steps, schedulers, createMaster, hashPassword, type Master } from '../../core/index.ts'
 import { resolveConfig } from '../../core/config/resolve.ts'
 import { newPage, screenshot } from './browser.ts'
 import { createHarness, type Harness } from './harness.ts'
+import { freePort } from './free-port.ts'
 
 interface Running { master: Master; basedir: string; url: string }
 const test = suite<{ h?: Harness; open?: Running; locked?: Running }>('who may act from the UI, against real masters')
@@ -138,17 +138,6 @@ async function markPage(page: Page): Promise<void> {
 }
 async function stillSamePage(page: Page): Promise<boolean> {
   return page.evaluate(() => (window as unknown as { __mark?: boolean }).__mark === true)
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number }
-      srv.close(() => resolve(port))
-    })
-  })
 }
 
 test.run()

@@ -3,12 +3,12 @@ import * as assert from 'uvu/assert'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createServer } from 'node:net'
 import { haveTool } from '../../test/support/tools.ts'
 import { defineMaster, localWorker, builder, steps, schedulers, createMaster, type Master } from '../../core/index.ts'
 import { resolveConfig } from '../../core/config/resolve.ts'
 import { newPage, screenshot } from './browser.ts'
 import { createHarness, type Harness } from './harness.ts'
+import { freePort } from './free-port.ts'
 
 const test = suite<{ h?: Harness; master?: Master; basedir?: string; url?: string; config?: Awaited<ReturnType<typeof resolveConfig>> }>('ui against a real master')
 const enabled = haveTool('chromium', 'apt-get install -y chromium')
@@ -101,16 +101,5 @@ it('after a master restart the page reconnects, subscribes again and shows new b
   await page.locator('table[aria-label=builds] tr', { hasText: '#2' }).locator('.badge.success').waitFor({ timeout: 60_000 })
   await close()
 })
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number }
-      srv.close(() => resolve(port))
-    })
-  })
-}
 
 test.run()

@@ -3,7 +3,6 @@ import * as assert from 'uvu/assert'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createServer } from 'node:net'
 import { haveTool } from '../../test/support/tools.ts'
 import { makeFlakeRepo } from '../../test/fixtures/nix/make-flake.ts'
 import { defineMaster, localWorker, createMaster, type Master } from '../../core/index.ts'
@@ -11,6 +10,7 @@ import { resolveConfig } from '../../core/config/resolve.ts'
 import { nix } from '../../plugins/nix/index.ts'
 import { newPage, screenshot } from './browser.ts'
 import { createHarness, type Harness } from './harness.ts'
+import { freePort } from './free-port.ts'
 
 const test = suite<{ h?: Harness; master?: Master; basedir?: string; url?: string }>('build matrix of a real flake evaluation')
 const enabled = haveTool('chromium', 'apt-get install -y chromium') && haveTool('nix', 'apt-get install -y nix-bin')
@@ -74,16 +74,5 @@ it('evaluate from the UI and watch the matrix fill in, failures first, with reas
   assert.equal(errors, [])
   await close()
 })
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number }
-      srv.close(() => resolve(port))
-    })
-  })
-}
 
 test.run()

@@ -3,7 +3,6 @@ import * as assert from 'uvu/assert'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createServer } from 'node:net'
 import type { Page } from 'playwright-core'
 import { haveTool } from '../../test/support/tools.ts'
 import { makeFlakeRepo } from '../../test/fixtures/nix/make-flake.ts'
@@ -12,6 +11,7 @@ import { resolveConfig } from '../../core/config/resolve.ts'
 import { nix } from '../../plugins/nix/index.ts'
 import { newPage, screenshot, type Viewport } from './browser.ts'
 import { createHarness, type Harness } from './harness.ts'
+import { freePort } from './free-port.ts'
 
 /**
  * Every page of the UI against one real master with real builds, at desktop and phone width:
@@ -226,17 +226,6 @@ async function until<T>(f: () => Promise<T | undefined>, limitMs = 90_000): Prom
     if (Date.now() > end) throw new Error('gave up waiting for the master')
     await new Promise((r) => setTimeout(r, 200))
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number }
-      srv.close(() => resolve(port))
-    })
-  })
 }
 
 test.run()
