@@ -56,5 +56,10 @@ export function createChangesData(ctx: DataContext) {
       const [stamp] = await ss.getSourceStamps([row.sourcestampid])
       return toChange(row, stamp!)
     },
+    /** The properties of the newest change with this source stamp (`{}` when there is none). */
+    async latestPropertiesOf(sourcestampid: number): Promise<Record<string, [unknown, string]>> {
+      const row = await db.k.selectFrom('changes').select('properties').where('sourcestampid', '=', sourcestampid).orderBy('changeid', 'desc').limit(1).executeTakeFirst()
+      return row ? parseJson(row.properties, {}) : {}
+    },
   }
 }
