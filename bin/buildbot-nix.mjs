@@ -13,7 +13,8 @@ if (process.env.BUILDBOT_NIX_TSX === '1') {
 } else {
   // esbuild runs as its own binary, so it never stays in the master's memory.
   const { execFileSync } = await import('node:child_process')
-  const out = join(root, 'node_modules/.cache/buildbot-nix/core.mjs')
+  // In the checkout itself (not node_modules, which checkouts may share), so the bundle finds its root.
+  const out = join(root, '.cache/buildbot-nix/core.mjs')
   execFileSync(join(root, 'node_modules/.bin/esbuild'), [join(root, 'core/index.ts'), '--bundle', '--platform=node', '--format=esm',
     '--target=node20', '--packages=external', `--outfile=${out}`, '--log-level=warning'], { stdio: ['ignore', 'inherit', 'inherit'] })
   ;({ main } = await import(pathToFileURL(out).href))
