@@ -33,6 +33,7 @@ export function createPluginRuntime(deps: PluginRuntimeDeps, inst: PluginInstanc
           reason: spec.reason, sourcestamps: spec.sourcestamps, scheduler: name,
           builderids: (spec.builderNames ?? s.spec.builderNames).map((n) => brd.builder(n)?.builderid).filter((x): x is number => x != null),
           properties: Object.fromEntries(Object.entries(spec.properties ?? {}).map(([k, v]) => [k, [v, 'Scheduler']])),
+          trusted: spec.trusted ?? s.spec.trusted ?? true,
         }]).then((r) => r[0]!),
       }
     },

@@ -39,6 +39,8 @@ export function createTriggerService(deps: TriggerServiceDeps): TriggerService {
           reason: r.reason ?? `Triggered from ${parent.builderName}`, builderids: schedulers.builderIdsOf(r.scheduler), properties,
           scheduler: r.scheduler, sourcestamps: r.sourcestamps ?? parent.sourcestamps.map((ss) => ss.ssid),
           parent_buildid: parent.buildid, parent_relationship: 'Triggered from', priority: r.priority ?? s.spec.priority ?? 0, waited_for: true,
+          // A triggered build runs the parent's source: it is exactly as trusted as the parent.
+          trusted: parent.trusted,
         }
       })
       const added = await deps.data().buildsets.addBuildsets(specs)
