@@ -108,9 +108,19 @@ export const migrations: Migration[] = [
     },
   },
   {
+    // Trust: whether a buildset's builds may read secrets. Buildsets stored before this were
+    // all added by the operator's own schedulers, so they stay trusted; a change is trusted only
+    // when the code that added it vouches for it.
+    version: 2,
+    async up(db) {
+      await db.schema.alterTable('buildsets').addColumn('trusted', 'integer', (c) => c.notNull().defaultTo(1)).execute()
+      await db.schema.alterTable('changes').addColumn('trusted', 'integer', (c) => c.notNull().defaultTo(0)).execute()
+    },
+  },
+  {
     // Status updates for forges (commit statuses), stored before they are sent: the newest
     // unsent row per (reporter, repository, revision, context) is delivered, after a restart too.
-    version: 2,
+    version: 3,
     async up(db, d) {
       await idTable(db, d, 'status_outbox', 'id').addColumn('reporter', 'text', (c) => c.notNull())
         .addColumn('repository', 'text', (c) => c.notNull()).addColumn('revision', 'text', (c) => c.notNull())
