@@ -2,7 +2,7 @@
 // Compiles a master.config.ts into one ESM file whose imports of buildbot-nix's core point at the
 // running core bundle. Runs as a short-lived child so esbuild never lives in the master process.
 // Usage: compile-config.mjs <config.ts> <out.mjs> <core-bundle.mjs> <core/index.ts>
-import { resolve } from 'node:path'
+import { dirname, resolve } from 'node:path'
 import { build } from 'esbuild'
 
 const [file, out, coreBundle, coreEntry] = process.argv.slice(2)
@@ -13,6 +13,8 @@ try {
       name: 'shared-core',
       setup(b) {
         b.onResolve({ filter: /^buildbot-nix$/ }, () => ({ path: coreBundle, external: true }))
+        // First-party plugins by package name (`buildbot-nix/plugins/nix`) are bundled from this checkout.
+        b.onResolve({ filter: /^buildbot-nix\/plugins\/[a-z0-9-]+$/ }, (args) => ({ path: resolve(dirname(dirname(coreEntry)), args.path.slice('buildbot-nix/'.length), 'index.ts') }))
         b.onResolve({ filter: /core\/index(\.ts)?$/ }, (args) => {
           const target = resolve(args.resolveDir, args.path.endsWith('.ts') ? args.path : `${args.path}.ts`)
           return target === coreEntry ? { path: coreBundle, external: true } : undefined

@@ -87,6 +87,8 @@ export function createMaster(opts: MasterOptions) {
           reason: r.reason ?? `Triggered from ${parent.builderName}`, builderids: schedulers.builderIdsOf(r.scheduler), properties,
           scheduler: r.scheduler, sourcestamps: r.sourcestamps ?? parent.sourcestamps.map((ss) => ss.ssid),
           parent_buildid: parent.buildid, parent_relationship: 'Triggered from', priority: r.priority ?? s.spec.priority ?? 0, waited_for: true,
+          // A triggered build runs the parent's source: it is exactly as trusted as the parent.
+          trusted: parent.trusted,
         }
       })
       const added = await data.buildsets.addBuildsets(specs)
@@ -229,6 +231,7 @@ export function createMaster(opts: MasterOptions) {
               reason: spec.reason, sourcestamps: spec.sourcestamps, scheduler: name,
               builderids: (spec.builderNames ?? s.spec.builderNames).map((n) => brd.builder(n)?.builderid).filter((x): x is number => x != null),
               properties: Object.fromEntries(Object.entries(spec.properties ?? {}).map(([k, v]) => [k, [v, 'Scheduler']])),
+              trusted: spec.trusted ?? s.spec.trusted ?? true,
             }]).then((r) => r[0]!),
           }
         },

@@ -38,7 +38,7 @@ async function importWithTsx(abs: string): Promise<{ default?: unknown }> {
 async function importCompiled(abs: string): Promise<{ default?: unknown }> {
   const { execFile } = await import('node:child_process')
   const root = projectRoot(import.meta.url)
-  const outDir = join(root, 'node_modules', '.cache', 'buildbot-nix')
+  const outDir = join(root, '.cache', 'buildbot-nix')
   mkdirSync(outDir, { recursive: true })
   const out = join(outDir, `config-${createHash('sha1').update(abs).digest('hex').slice(0, 12)}-${Date.now()}.mjs`)
   await new Promise<void>((res, rej) => {

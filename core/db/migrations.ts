@@ -107,6 +107,16 @@ export const migrations: Migration[] = [
       ] as const) await db.schema.createIndex(name).on(table).columns([...cols]).execute()
     },
   },
+  {
+    // Trust: whether a buildset's builds may read secrets. Buildsets stored before this were
+    // all added by the operator's own schedulers, so they stay trusted; a change is trusted only
+    // when the code that added it vouches for it.
+    version: 2,
+    async up(db) {
+      await db.schema.alterTable('buildsets').addColumn('trusted', 'integer', (c) => c.notNull().defaultTo(1)).execute()
+      await db.schema.alterTable('changes').addColumn('trusted', 'integer', (c) => c.notNull().defaultTo(0)).execute()
+    },
+  },
 ]
 
 export const LATEST_VERSION = migrations[migrations.length - 1]!.version

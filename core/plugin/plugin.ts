@@ -20,7 +20,7 @@ export interface PluginRuntime {
   /** Aborted when the plugin is stopped. */
   signal: AbortSignal
   /** Adds buildsets from a scheduler of this master by name (e.g. a plugin's force or rebuild). */
-  scheduler(name: string): { addBuildset(spec: { reason: string; sourcestamps: { branch?: string | null; revision?: string | null; repository?: string; project?: string; codebase?: string }[]; properties?: Record<string, unknown>; builderNames?: string[] }): Promise<{ bsid: number; brids: Record<number, number> }> } | undefined
+  scheduler(name: string): { addBuildset(spec: { reason: string; sourcestamps: { branch?: string | null; revision?: string | null; repository?: string; project?: string; codebase?: string }[]; properties?: Record<string, unknown>; builderNames?: string[]; trusted?: boolean }): Promise<{ bsid: number; brids: Record<number, number> }> } | undefined
   /** Asks the master to reload its configuration (plugins that discover projects use it). */
   reconfigure(): Promise<void>
   /**
