@@ -91,8 +91,8 @@ export function createMaster(opts: MasterOptions) {
       const brd = new BuildRequestDistributor(data, log, workers, buildDeps, () => config.collapseRequests)
       const schedulers = new SchedulerHost(data, log, brd, () => config.properties)
       const reconciler = createReconciler({ data, bus, log, secrets, workers, brd, schedulers, config: () => config })
-      const runtimeDeps = { data, bus, log, secrets, schedulers, brd, config: () => config, reconfigure: () => master.reconfigure() }
-      const plugins = createPluginHost({ log, runtime: (inst, signal) => createPluginRuntime(runtimeDeps, inst, signal) })
+      const runtimeDeps = { db, data, bus, log, secrets, schedulers, brd, config: () => config, reconfigure: () => master.reconfigure() }
+      const plugins = createPluginHost({ db, log, runtime: (inst, signal) => createPluginRuntime(runtimeDeps, inst, signal) })
       const control = createMasterControl({ data, brd, workers, schedulers })
       run = { db, data, workers, brd, schedulers, reconciler, plugins, control, unroute: () => {} }
 

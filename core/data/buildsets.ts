@@ -191,9 +191,9 @@ export function createBuildsetsData(ctx: DataContext) {
       }
       return out
     },
-    /** Buildsets a build triggered that are not complete yet. */
-    async incompleteChildren(parentBuildid: number): Promise<number[]> {
-      const rows = await db.k.selectFrom('buildsets').select('bsid').where('parent_buildid', '=', parentBuildid).where('complete', '=', 0).execute()
+    /** Ids of the buildsets a build triggered that have not completed yet. */
+    async incompleteChildBuildsets(parentBuildid: number): Promise<number[]> {
+      const rows = await db.k.selectFrom('buildsets').select('bsid').where('parent_buildid', '=', parentBuildid).where('complete', '=', 0).orderBy('bsid').execute()
       return rows.map((r) => r.bsid)
     },
     stampsOf,

@@ -63,10 +63,12 @@ export function createChangesData(ctx: DataContext) {
       const [stamp] = await ss.getSourceStamps([row.sourcestampid])
       return toChange(row, stamp!)
     },
-    /** The properties of the newest change with this source stamp (`{}` when there is none). */
-    async latestPropertiesOf(sourcestampid: number): Promise<Record<string, [unknown, string]>> {
-      const row = await db.k.selectFrom('changes').select('properties').where('sourcestampid', '=', sourcestampid).orderBy('changeid', 'desc').limit(1).executeTakeFirst()
-      return row ? parseJson(row.properties, {}) : {}
+    /** The newest change of a source stamp (e.g. to read the pull-request properties a build came from). */
+    async latestChangeOfSourcestamp(ssid: number): Promise<ChangeEntity | undefined> {
+      const row = await db.k.selectFrom('changes').selectAll().where('sourcestampid', '=', ssid).orderBy('changeid', 'desc').limit(1).executeTakeFirst()
+      if (!row) return undefined
+      const [stamp] = await ss.getSourceStamps([row.sourcestampid])
+      return toChange(row, stamp!)
     },
   }
 }

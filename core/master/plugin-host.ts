@@ -1,3 +1,5 @@
+import type { Db } from '../db/connect.ts'
+import { migratePlugin } from '../db/plugin-storage.ts'
 import type { PluginInstance } from '../config/resolved-config.ts'
 import type { PluginRuntime } from '../plugin/plugin.ts'
 import type { Logger } from '../util/logger.ts'
@@ -9,7 +11,7 @@ interface Running { inst: PluginInstance; abort: AbortController }
  * setup ran again for that configuration, so keeping an old running instance would leave the new
  * registrations without a runtime.
  */
-export function createPluginHost(deps: { log: Logger; runtime(inst: PluginInstance, signal: AbortSignal): PluginRuntime }) {
+export function createPluginHost(deps: { db: Db; log: Logger; runtime(inst: PluginInstance, signal: AbortSignal): PluginRuntime }) {
   const running = new Map<string, Running>()
 
   async function stopOne(p: Running): Promise<void> {
@@ -22,6 +24,8 @@ export function createPluginHost(deps: { log: Logger; runtime(inst: PluginInstan
   return {
     async apply(instances: PluginInstance[]): Promise<void> {
       for (const [name, p] of [...running].reverse()) { await stopOne(p); running.delete(name) }
+      // Each plugin's tables are brought up to date first, in dependency order (setup order).
+      for (const inst of instances) await migratePlugin(deps.db, inst.name, inst.migrations)
       for (const inst of instances) {
         const abort = new AbortController()
         const rt = deps.runtime(inst, abort.signal)

@@ -1,4 +1,6 @@
 import type { Bus } from '../bus/bus.ts'
+import type { Db } from '../db/connect.ts'
+import { createPluginStorage } from '../db/plugin-storage.ts'
 import type { Data } from '../data/data.ts'
 import type { ResolvedConfig, PluginInstance } from '../config/resolved-config.ts'
 import type { PluginRuntime } from '../plugin/plugin.ts'
@@ -8,6 +10,7 @@ import type { SecretResolver } from '../secrets/secrets.ts'
 import type { Logger } from '../util/logger.ts'
 
 export interface PluginRuntimeDeps {
+  db: Db
   data: Data
   bus: Bus
   log: Logger
@@ -25,6 +28,7 @@ export function createPluginRuntime(deps: PluginRuntimeDeps, inst: PluginInstanc
   return {
     data, bus, log: deps.log.child({ plugin: inst.name }), basedir: config.basedir, buildbotURL: config.buildbotURL,
     secret: (n) => secrets.get(n), signal, reconfigure: () => deps.reconfigure(),
+    storage: <T>() => createPluginStorage<T>(deps.db, bus, inst.name),
     scheduler(name) {
       const s = schedulers.get(name)
       if (!s) return undefined

@@ -105,7 +105,7 @@ export function evalStep(state: NixPluginState, project: ResolvedProject): StepS
       const reuse = await reusableJobs(state, evalKey, buildid)
       if (reuse) {
         // An earlier run of this evaluation (e.g. interrupted by a restart) may have children still queued.
-        const orphans = await rt.data.buildsets.incompleteChildren(reuse.from)
+        const orphans = await rt.data.buildsets.incompleteChildBuildsets(reuse.from)
         if (orphans.length) await ctx.cancelBuildsets(orphans, 'superseded by a new run of the same evaluation')
         const log = await ctx.addLog('stdio', 's')
         log.write(`reusing the evaluation of build ${reuse.from} (same tree, lock file and attribute; all .drv files present)\n`, 'h')
