@@ -13,6 +13,8 @@ import type { ChangeHookHandler, RestEndpoint, RpcAction, WwwConfig } from '../h
 import type { TriggerOptions } from '../steps/trigger.ts'
 import { parseDbUrl } from '../db/connect.ts'
 import { isSecretRef } from '../properties/renderable.ts'
+import type { ProjectSource } from '../projects/project-registry.ts'
+import { checkParts, type PartsGroup } from '../master/parts-check.ts'
 
 const TOP_KEYS = new Set(['title', 'titleURL', 'buildbotURL', 'db', 'basedir', 'www', 'workers', 'protocols', 'changeSources', 'schedulers',
   'builders', 'reporters', 'plugins', 'secretsProviders', 'collapseRequests', 'properties', 'logLevel', 'masterName', '__master'])
@@ -134,6 +136,8 @@ export async function resolveConfig(input: unknown, file: string): Promise<Resol
   const restEndpoints: RestEndpoint[] = []
   const services = new Map<string, unknown>()
   const plugins: PluginInstance[] = []
+  const projectSources: Owned<ProjectSource>[] = []
+  const partsToCheck: { owner: string; index: number; key: string; group: PartsGroup }[] = []
   const uses = list<PluginUse>(errors, cfg, 'plugins')
   const valid: { use: PluginUse; index: number }[] = []
   uses.forEach((u, i) => {
@@ -195,6 +199,12 @@ export async function resolveConfig(input: unknown, file: string): Promise<Resol
           else inst.migrations[name] = mig
         }
       },
+      addProjectSource: (src) => {
+        if (!isObj(src) || typeof src.name !== 'string' || !src.name || typeof src.discover !== 'function') errors.add(`plugins[${index}]`, 'addProjectSource needs { name, discover() }', owner)
+        else if (projectSources.some((p) => p.value.name === src.name)) errors.add(`plugins[${index}]`, `project source '${src.name}' is registered twice; give each source its own name`, owner)
+        else projectSources.push({ value: src, owner })
+      },
+      checkParts: (key, group) => { partsToCheck.push({ owner, index, key, group }) },
       error: (path, message) => errors.add(`plugins[${index}].${path}`, message, owner),
     }
     try { await use.definition.setup(api, use.options) } catch (e) { errors.add(`plugins[${index}]`, (e as Error).message, owner) }
@@ -270,6 +280,14 @@ export async function resolveConfig(input: unknown, file: string): Promise<Resol
   for (const h of changeHooks) { if (hooks.has(h.dialect)) errors.add('plugins', `two plugins handle /change_hook/${h.dialect}`, h.owner); hooks.add(h.dialect) }
   reporters.forEach(({ value: r }, i) => { if (!isObj(r) || r.kind !== 'reporter') errors.add(`reporters[${i}]`, 'must be a reporter spec') })
 
+  // Groups plugins will add at run time, checked with the configured parts (and each other).
+  const seenParts: PartsGroup[] = []
+  for (const { owner, index, key, group } of partsToCheck) {
+    const others = { builders: [...builders.map((b) => b.value), ...seenParts.flatMap((g) => g.builders ?? [])], schedulers: [...schedulers.map((x) => x.value), ...seenParts.flatMap((g) => g.schedulers ?? [])], changeSources: [...changeSources.map((c) => c.value), ...seenParts.flatMap((g) => g.changeSources ?? [])] }
+    for (const msg of checkParts(key, group, others, new Set(workerNames.keys()))) errors.add(`plugins[${index}]`, msg, owner)
+    seenParts.push(group)
+  }
+
   if (!errors.empty) {
     const lines = errors.format(file)
     throw new ConfigError(file, errors.issues, lines)
@@ -277,7 +295,7 @@ export async function resolveConfig(input: unknown, file: string): Promise<Resol
   const collapseRequests = cfg.collapseRequests ?? true
   const resolved: ResolvedConfig = {
     file, basedir, title, titleURL: str('titleURL', 'https://github.com/nix-community/buildbot-nix'), buildbotURL, db, www,
-    workers, msgpack, changeSources, schedulers, builders, reporters, changeHooks, rpcActions, restEndpoints, plugins, services,
+    workers, msgpack, changeSources, schedulers, builders, reporters, changeHooks, rpcActions, restEndpoints, plugins, projectSources, services,
     secretsProviders, collapseRequests, properties: cfg.properties ?? {}, logLevel,
     masterName: cfg.masterName ?? `${hostname()}:${basedir}`,
   }

@@ -6,6 +6,7 @@ import type { SecretsProvider } from '../secrets/secrets.ts'
 import type { ChangeHookHandler, RestEndpoint, RpcAction, WwwConfig } from '../http/master-surface.ts'
 import type { WorkerDecl } from './define-master.ts'
 import type { PluginRuntime } from '../plugin/plugin.ts'
+import type { ProjectSource } from '../projects/project-registry.ts'
 import type { PluginMigration } from '../db/plugin-storage.ts'
 
 export interface Owned<T> { value: T; owner: string }
@@ -37,6 +38,8 @@ export interface ResolvedConfig {
   rpcActions: RpcAction[]
   restEndpoints: RestEndpoint[]
   plugins: PluginInstance[]
+  /** Forge discovery the plugins registered (`api.addProjectSource`). */
+  projectSources: Owned<ProjectSource>[]
   services: Map<string, unknown>
   secretsProviders: SecretsProvider[]
   collapseRequests: boolean

@@ -2,7 +2,7 @@ import type { Bus } from '../bus/bus.ts'
 import type { Data } from '../data/data.ts'
 import type { ResolvedConfig } from '../config/resolved-config.ts'
 import { createHttpServer } from '../http/server.ts'
-import type { HttpSurface, MasterControl } from '../http/master-surface.ts'
+import type { HttpSurface, MasterControl, RpcAction } from '../http/master-surface.ts'
 import type { MsgpackListener } from '../workers/msgpack/msgpack-listener.ts'
 import type { WorkerManager } from '../workers/worker-manager.ts'
 import type { Logger } from '../util/logger.ts'
@@ -15,6 +15,8 @@ export interface ListenerDeps {
   control: MasterControl
   workers: WorkerManager
   config: () => ResolvedConfig
+  /** JSON-RPC actions of core itself (before the plugins'). */
+  rpcActions: RpcAction[]
   uiDir?: string
 }
 
@@ -28,7 +30,7 @@ export async function startListeners(deps: ListenerDeps) {
   const surface: HttpSurface = {
     data, bus, log, title: config.title, buildbotURL: config.buildbotURL, www: { ...config.www, cookieSecret: config.www.cookieSecret ?? await sessionSecret(data) }, uiDir: deps.uiDir,
     control: deps.control,
-    rpcActions: () => deps.config().rpcActions, restEndpoints: () => deps.config().restEndpoints, changeHooks: () => deps.config().changeHooks,
+    rpcActions: () => [...deps.rpcActions, ...deps.config().rpcActions], restEndpoints: () => deps.config().restEndpoints, changeHooks: () => deps.config().changeHooks,
   }
   const http = createHttpServer(surface)
   const ports = { www: (await http.listen()).port, msgpack: 0 }
