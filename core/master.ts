@@ -22,6 +22,7 @@ import type { ReporterRuntime } from './reporters/reporter.ts'
 import type { PluginRuntime } from './plugin/plugin.ts'
 import { createHttpServer } from './http/server.ts'
 import type { HttpSurface } from './http/master-surface.ts'
+import { projectOfBuilder } from './data/project-of-builder.ts'
 import type { MsgpackListener } from './workers/msgpack/msgpack-listener.ts'
 import { cpus } from 'node:os'
 
@@ -62,6 +63,10 @@ export function createMaster(opts: MasterOptions) {
   let ports = { www: 0, msgpack: 0 }
   let started = false
   let heartbeat: NodeJS.Timeout | undefined
+  let surface: HttpSurface | undefined
+  let cookieSecret: string | undefined
+  /** The HTTP layer's `www`: the config's, with the session secret kept in the database unless it sets one. */
+  const wwwOf = (c: ResolvedConfig) => ({ ...c.www, cookieSecret: c.www.cookieSecret ?? cookieSecret })
 
   async function expireDeadMasters(): Promise<void> {
     for (const r of await data.expireMasters(MASTER_EXPIRY_S)) {
@@ -270,10 +275,13 @@ export function createMaster(opts: MasterOptions) {
       await applyChangeSources()
       await applyReporters()
       control = createMasterControl({ data, brd, workers, schedulers })
-      const surface: HttpSurface = {
-        data, bus, log, title: config.title, buildbotURL: config.buildbotURL, www: { ...config.www, cookieSecret: config.www.cookieSecret ?? await sessionSecret(data) }, uiDir: opts.uiDir,
+      cookieSecret = await sessionSecret(data)
+      surface = {
+        data, bus, log, title: config.title, buildbotURL: config.buildbotURL, www: wwwOf(config), uiDir: opts.uiDir,
         control,
         rpcActions: () => config.rpcActions, restEndpoints: () => config.restEndpoints, changeHooks: () => config.changeHooks,
+        loginProviders: () => config.loginProviders, roleMatchers: () => config.roleMatchers,
+        projectOf: (name) => projectOfBuilder(data, name),
       }
       http = createHttpServer(surface)
       ports.www = (await http.listen()).port
@@ -306,6 +314,7 @@ export function createMaster(opts: MasterOptions) {
       }
       if (next.www.port !== config.www.port || next.www.host !== config.www.host) log.warn('www host/port changes take effect after a restart')
       config = next
+      if (surface) surface.www = wwwOf(config)
       secrets.setProviders(config.secretsProviders)
       await applyBuilders()
       await applyWorkers()
