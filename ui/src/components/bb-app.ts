@@ -104,7 +104,8 @@ export class BbApp extends LitElement {
         ${this.authError ? html`<span class="error" role="alert">${this.authError}</span>` : nothing}`
     }
     if (route.name === 'login') return nothing
-    const label = this.config.auth?.kind === 'redirect' ? (this.config.auth.label ?? `Login with ${auth}`) : 'Login'
+    const a = this.config.auth
+    const label = a?.kind === 'redirect' && a.label ? a.label : a?.oauth2 ? `Login with ${auth}` : 'Login'
     return html`<a href=${loginHref(this.config, here) ?? 'auth/login'}>${label}</a>`
   }
 
