@@ -54,6 +54,8 @@ export function createMasterControl(deps: { data: Data; brd: BuildRequestDistrib
       const [added] = await data.buildsets.addBuildsets([{
         reason: 'rebuild', sourcestamps: bs.sourcestamps.map((s) => s.ssid), builderids: [build.builderid], properties: props,
         scheduler: 'rebuild', rebuilt_buildid: buildid, parent_buildid: bs.parent_buildid, parent_relationship: bs.parent_relationship,
+        // A rebuild runs the same source again: it keeps the original's trust.
+        trusted: bs.trusted,
       }])
       return asResult(added!)
     },

@@ -47,6 +47,7 @@ export class SchedulerHost {
         const [added] = await host.data.buildsets.addBuildsets([{
           reason: b.reason, sourcestamps: b.sourcestamps, builderids, properties, scheduler: spec.name,
           priority: b.priority ?? current.priority ?? 0, external_idstring: b.external_idstring ?? null, rebuilt_buildid: b.rebuilt_buildid ?? null,
+          trusted: b.trusted ?? current.trusted ?? true,
         }])
         return added!
       },

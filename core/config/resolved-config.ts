@@ -8,6 +8,7 @@ import type { WorkerDecl } from './define-master.ts'
 import type { PluginRuntime } from '../plugin/plugin.ts'
 import type { LoginProvider } from '../http/auth/login-provider.ts'
 import type { RoleMatcherFn } from '../http/authz/role-matcher.ts'
+import type { PluginMigration } from '../db/plugin-storage.ts'
 
 export interface Owned<T> { value: T; owner: string }
 
@@ -15,6 +16,8 @@ export interface PluginInstance {
   name: string
   starts: ((rt: PluginRuntime) => void | Promise<void>)[]
   stops: (() => void | Promise<void>)[]
+  /** Schema steps by name (`addMigrations`), run before the plugin starts. */
+  migrations: Record<string, PluginMigration>
 }
 
 /** The checked, frozen configuration the master runs. */

@@ -20,11 +20,18 @@ export interface BuildsetSpec {
   rebuilt_buildid?: number | null
   priority?: number
   waited_for?: boolean
+  /**
+   * Whether the buildset's builds may read secrets. Schedulers decide (see SchedulerSpec.trusted);
+   * triggered buildsets and rebuilds take their parent's or original's. Default: trusted.
+   */
+  trusted?: boolean
 }
 export interface BuildsetEntity {
   bsid: number; external_idstring: string | null; reason: string; rebuilt_buildid: number | null; submitted_at: number
   complete: boolean; complete_at: number | null; results: number; sourcestamps: SourceStampEntity[]
   parent_buildid: number | null; parent_relationship: string | null
+  /** Whether its builds may read secrets. */
+  trusted: boolean
 }
 export interface AddedBuildset { bsid: number; brids: Record<number, number> }
 
@@ -32,6 +39,7 @@ export const toBuildset = (r: Selectable<BuildsetsTable>, sourcestamps: SourceSt
   bsid: r.bsid, external_idstring: r.external_idstring, reason: r.reason, rebuilt_buildid: r.rebuilt_buildid,
   submitted_at: Number(r.submitted_at), complete: bool(r.complete), complete_at: r.complete_at == null ? null : Number(r.complete_at),
   results: r.results, sourcestamps, parent_buildid: r.parent_buildid, parent_relationship: r.parent_relationship,
+  trusted: bool(r.trusted),
 })
 
 export function createBuildsetsData(ctx: DataContext) {
@@ -105,7 +113,7 @@ export function createBuildsetsData(ctx: DataContext) {
               external_idstring: spec.external_idstring ?? null, reason: spec.reason, submitted_at: now, complete: 0,
               complete_at: null, results: -1, parent_buildid: spec.parent_buildid ?? null,
               parent_relationship: spec.parent_relationship ?? null, rebuilt_buildid: spec.rebuilt_buildid ?? null,
-              scheduler: spec.scheduler ?? null, properties: JSON.stringify(props),
+              scheduler: spec.scheduler ?? null, properties: JSON.stringify(props), trusted: spec.trusted === false ? 0 : 1,
             }
           })).returningAll().execute()).sort((a, b) => a.bsid - b.bsid)
           const links = sets.flatMap((bs, j) => resolved[at + j]!.map((sourcestampid) => ({ buildsetid: bs.bsid, sourcestampid })))
@@ -137,7 +145,7 @@ export function createBuildsetsData(ctx: DataContext) {
         bus.publish(['buildsets', String(bs.bsid), 'new'], {
           bsid: bs.bsid, external_idstring: bs.external_idstring, reason: bs.reason, parent_buildid: bs.parent_buildid,
           rebuilt_buildid: bs.rebuilt_buildid, submitted_at: now, complete: false, complete_at: null, results: null,
-          scheduler: bs.scheduler, sourcestamps,
+          scheduler: bs.scheduler, sourcestamps, trusted: bool(bs.trusted),
         })
         const brids: Record<number, number> = {}
         for (const br of brs) {
@@ -173,6 +181,20 @@ export function createBuildsetsData(ctx: DataContext) {
       const row = await db.k.selectFrom('buildsets').selectAll().where('bsid', '=', bsid).executeTakeFirst()
       if (!row) return undefined
       return { ...toBuildset(row, (await stampsOf([bsid])).get(bsid) ?? []), properties: parseJson(row.properties, {}), scheduler: row.scheduler }
+    },
+    /** The results of those of `bsids` that are complete (read in chunks of 500). */
+    async completedResults(bsids: number[]): Promise<{ bsid: number; results: number }[]> {
+      const out: { bsid: number; results: number }[] = []
+      for (let i = 0; i < bsids.length; i += 500) {
+        const rows = await db.k.selectFrom('buildsets').select(['bsid', 'results']).where('bsid', 'in', bsids.slice(i, i + 500)).where('complete', '=', 1).execute()
+        for (const r of rows) out.push({ bsid: r.bsid, results: r.results })
+      }
+      return out
+    },
+    /** Ids of the buildsets a build triggered that have not completed yet. */
+    async incompleteChildBuildsets(parentBuildid: number): Promise<number[]> {
+      const rows = await db.k.selectFrom('buildsets').select('bsid').where('parent_buildid', '=', parentBuildid).where('complete', '=', 0).orderBy('bsid').execute()
+      return rows.map((r) => r.bsid)
     },
     stampsOf,
   }

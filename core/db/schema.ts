@@ -16,6 +16,8 @@ export interface ChangesTable {
   revision: string | null; revlink: string | null; when_timestamp: number; category: string | null
   repository: string; codebase: string; project: string; sourcestampid: number
   parent_changeids: string; files: string; properties: string
+  /** 1 when the code that added the change vouched for it (a forge plugin for a pull request). */
+  trusted: Generated<number>
 }
 export interface SourcestampsTable {
   ssid: Generated<number>; ss_hash: string; branch: string | null; revision: string | null; repository: string
@@ -25,6 +27,8 @@ export interface BuildsetsTable {
   bsid: Generated<number>; external_idstring: string | null; reason: string; submitted_at: number; complete: number
   complete_at: number | null; results: number; parent_buildid: number | null; parent_relationship: string | null
   rebuilt_buildid: number | null; scheduler: string | null; properties: string
+  /** 1 when the buildset's builds may read secrets. */
+  trusted: Generated<number>
 }
 export interface BuildsetSourcestampsTable { id: Generated<number>; buildsetid: number; sourcestampid: number }
 export interface BuildrequestsTable {
@@ -50,6 +54,11 @@ export interface ChangesourcesTable { changesourceid: Generated<number>; name: s
 export interface ChangesourceMastersTable { changesourceid: number; masterid: number }
 export interface ObjectsTable { objectid: Generated<number>; name: string; class_name: string }
 export interface ObjectStateTable { objectid: number; name: string; value_json: string }
+export interface StatusOutboxTable {
+  id: Generated<number>; reporter: string; repository: string; revision: string; context: string; state: string
+  description: string | null; target_url: string | null; extra: string; queued_at_ms: number; sent_at_ms: number | null
+  attempts: number; next_attempt_ms: number; last_error: string | null; failed: number
+}
 export interface SchemaVersionTable { version: number }
 
 export interface Database {
@@ -77,5 +86,6 @@ export interface Database {
   changesource_masters: ChangesourceMastersTable
   objects: ObjectsTable
   object_state: ObjectStateTable
+  status_outbox: StatusOutboxTable
   schema_version: SchemaVersionTable
 }

@@ -50,6 +50,7 @@ export class TestControl implements MasterControl {
     const [added] = await this.data.buildsets.addBuildsets([{
       reason: 'rebuild', builderids: [b.builderid], scheduler: 'rebuild', rebuilt_buildid: buildid,
       sourcestamps: bs.sourcestamps.map((s) => s.ssid), properties: { ...bs.properties, owner: [owner, 'Rebuild'] },
+      trusted: bs.trusted,
     }])
     return [added!.bsid, Object.fromEntries(Object.entries(added!.brids).map(([k, v]) => [String(k), v]))]
   }

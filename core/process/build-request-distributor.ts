@@ -144,7 +144,7 @@ export class BuildRequestDistributor {
   /**
    * Buildbot's default collapsing: older unclaimed requests of the same builder whose source
    * stamps (repository, branch, codebase, project; no patch; equal revisions unless both come
-   * from changes) and scheduler-set buildset properties match are completed as SKIPPED. Requests added in
+   * from changes), scheduler-set buildset properties and trust match are completed as SKIPPED. Requests added in
    * concurrent transactions may arrive out of order: one that arrives after a newer compatible
    * request is already queued is itself SKIPPED (returns true).
    */
@@ -173,7 +173,7 @@ export class BuildRequestDistributor {
     const keys = new Map<number, { collapseKey: string; revisionKey: string }>()
     for (let i = 0; i < bsids.length; i += 500) {
       const part = bsids.slice(i, i + 500)
-      const rows = await this.data.db.k.selectFrom('buildsets').select(['bsid', 'properties']).where('bsid', 'in', part).execute()
+      const rows = await this.data.db.k.selectFrom('buildsets').select(['bsid', 'properties', 'trusted']).where('bsid', 'in', part).execute()
       const stamps = await this.data.buildsets.stampsOf(part)
       const ssids = [...new Set([...stamps.values()].flat().map((s) => s.ssid))]
       const fromChanges = new Set<number>()
@@ -187,7 +187,7 @@ export class BuildRequestDistributor {
         // excepted; a request with a patch never collapses.
         const props = Object.entries(parseJson<Properties>(r.properties, {})).filter(([k, v]) => k !== 'scheduler' && v?.[1] === 'Scheduler').sort()
         keys.set(r.bsid, {
-          collapseKey: ss.some((s) => s.patch != null) ? `patch:${r.bsid}` : JSON.stringify([ss.map((s) => [s.repository, s.branch, s.codebase, s.project]).sort(), props]),
+          collapseKey: ss.some((s) => s.patch != null) ? `patch:${r.bsid}` : JSON.stringify([ss.map((s) => [s.repository, s.branch, s.codebase, s.project]).sort(), props, !!r.trusted]),
           revisionKey: ss.length > 0 && ss.some((s) => fromChanges.has(s.ssid)) ? 'changes' : JSON.stringify(ss.map((s) => s.revision)),
         })
       }
@@ -248,7 +248,7 @@ export class BuildRequestDistributor {
         build = new Build(this.buildDeps(), {
           name: b.config.name, builderid: b.builderid, steps: b.config.steps, properties: b.config.properties ?? {}, workerid: slot.workerid,
           dirKey: dirSlot === 1 ? b.config.name : `${b.config.name}.slot${dirSlot}`,
-        }, { buildrequestid: p.brid, buildsetid: p.bsid, builderid: b.builderid, properties: bs?.properties ?? {}, sourcestamps: bs?.sourcestamps ?? [], reason: bs?.reason ?? '' }, slot.conn!)
+        }, { buildrequestid: p.brid, buildsetid: p.bsid, builderid: b.builderid, properties: bs?.properties ?? {}, sourcestamps: bs?.sourcestamps ?? [], reason: bs?.reason ?? '', trusted: bs?.trusted ?? false }, slot.conn!)
         b.running.add(build)
         const results = await build.run()
         if (results === RETRY) {

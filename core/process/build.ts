@@ -30,6 +30,8 @@ export interface BuildRequestInfo {
   properties: Properties
   sourcestamps: SourceStampEntity[]
   reason: string
+  /** The buildset's trust (secrets resolve only when true). */
+  trusted: boolean
 }
 
 export interface BuilderInfo {
@@ -88,7 +90,7 @@ export class Build {
     const info: StepBuildInfo = {
       buildid: build.buildid, number: build.number, builderid: this.builder.builderid, builderName: this.builder.name,
       buildrequestid: this.request.buildrequestid, buildsetid: this.request.buildsetid, workerName: this.worker.workerName,
-      sourcestamps: this.request.sourcestamps, url: `${this.deps.buildbotURL}#/builders/${this.builder.builderid}/builds/${build.number}`,
+      sourcestamps: this.request.sourcestamps, trusted: this.request.trusted, url: `${this.deps.buildbotURL}#/builders/${this.builder.builderid}/builds/${build.number}`,
     }
     let halted = false
     const usedNames = new Set<string>()

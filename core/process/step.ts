@@ -56,6 +56,12 @@ export interface StepBuildInfo {
   buildsetid: number
   workerName: string
   sourcestamps: SourceStampEntity[]
+  /**
+   * Whether this build may read secrets (its buildset's trust: the scheduler's decision, a
+   * forced build's, or the parent's for triggered builds). Untrusted builds run code from
+   * outside (a pull request) and fail a step that asks for a secret.
+   */
+  trusted: boolean
   /** The eval-style URL of this build in the web UI. */
   url: string
 }

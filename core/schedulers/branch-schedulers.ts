@@ -2,7 +2,13 @@ import type { ChangeEntity } from '../data/changes.ts'
 import { matchesFilter, type ChangeFilter } from './change-filter.ts'
 import type { BaseSchedulerOptions, SchedulerServices, SchedulerSpec } from './scheduler.ts'
 
-export interface BranchSchedulerOptions extends BaseSchedulerOptions {
+export interface BranchSchedulerOptions extends Omit<BaseSchedulerOptions, 'trusted'> {
+  /**
+   * Whether its buildsets may read secrets: fixed, or decided per change (a buildset is trusted
+   * when every change it builds is). Default true; `(c) => c.trusted` builds untrusted input
+   * (pull requests) trusted only when the code that added the change vouched for it.
+   */
+  trusted?: boolean | ((change: ChangeEntity) => boolean)
   changeFilter?: ChangeFilter
   /** Seconds without new changes before building; null builds every change at once. */
   treeStableTimer?: number | null
@@ -21,7 +27,8 @@ export interface BranchSchedulerOptions extends BaseSchedulerOptions {
 function branchScheduler(type: 'singleBranch' | 'anyBranch', opts: BranchSchedulerOptions): SchedulerSpec {
   return {
     kind: 'scheduler', type, name: opts.name, builderNames: opts.builderNames, priority: opts.priority, properties: opts.properties,
-    fingerprint: { type, builderNames: opts.builderNames, timer: opts.treeStableTimer ?? null, props: opts.properties ?? {}, filter: String(JSON.stringify(opts.changeFilter, (_k, v) => (v instanceof RegExp || typeof v === 'function' ? String(v) : v))) },
+    trusted: typeof opts.trusted === 'boolean' ? opts.trusted : undefined,
+    fingerprint: { type, trusted: typeof opts.trusted === 'function' ? String(opts.trusted) : (opts.trusted ?? true), builderNames: opts.builderNames, timer: opts.treeStableTimer ?? null, props: opts.properties ?? {}, filter: String(JSON.stringify(opts.changeFilter, (_k, v) => (v instanceof RegExp || typeof v === 'function' ? String(v) : v))) },
     create(s: SchedulerServices) {
       const timers = new Map<string, NodeJS.Timeout>()
       const streamOf = (c: ChangeEntity) => (type === 'anyBranch' ? `${c.codebase}\u0000${c.branch ?? ''}` : '')
@@ -40,12 +47,15 @@ function branchScheduler(type: 'singleBranch' | 'anyBranch', opts: BranchSchedul
         await s.data.schedulers.flushClassifiedChanges(s.schedulerid, changes.map((c) => c.changeid))
         const important = classified.filter((c) => c.important).map((c) => c.changeid)
         if (!changes.some((c) => important.includes(c.changeid))) return
-        await submit(changes[changes.length - 1]!)
+        await submit(changes[changes.length - 1]!, changes)
       }
 
-      async function submit(change: ChangeEntity): Promise<void> {
+      const trusts = (c: ChangeEntity) => (typeof opts.trusted === 'function' ? opts.trusted(c) === true : opts.trusted !== false)
+
+      async function submit(change: ChangeEntity, all: ChangeEntity[] = [change]): Promise<void> {
         if (!(await s.enabled())) return
         await s.addBuildset({
+          trusted: all.every(trusts),
           reason: opts.reason ?? `The ${type === 'singleBranch' ? 'SingleBranchScheduler' : 'AnyBranchScheduler'} scheduler named '${opts.name}' triggered this build`,
           // The change's properties come along (as Buildbot's), the scheduler's own win.
           sourcestamps: [change.sourcestamp.ssid], priority: opts.priority,

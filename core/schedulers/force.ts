@@ -17,7 +17,10 @@ export interface ForceRuntime {
   force(params: Record<string, unknown>, owner: string): Promise<AddedBuildset>
 }
 
-/** A scheduler that builds on demand (UI or JSON-RPC `force`), with typed parameters. */
+/**
+ * A scheduler that builds on demand (UI or JSON-RPC `force`), with typed parameters. Forced
+ * buildsets are trusted: the user was authorised to force.
+ */
 export function force(opts: ForceSchedulerOptions): SchedulerSpec & { readonly force: ForceSchedulerOptions } {
   return {
     kind: 'scheduler', type: 'force', name: opts.name, builderNames: opts.builderNames, priority: opts.priority, properties: opts.properties,
@@ -49,7 +52,7 @@ export function force(opts: ForceSchedulerOptions): SchedulerSpec & { readonly f
             builderNames = wanted
           }
           return s.addBuildset({
-            builderNames, propertySource: 'Force Build Form', properties: props, priority: prio,
+            builderNames, propertySource: 'Force Build Form', properties: props, priority: prio, trusted: true,
             reason: (opts.reasonString ?? "A build was forced by '%(owner)s': %(reason)s").replace('%(owner)s', who).replace('%(reason)s', reason),
             sourcestamps: [{ branch: str('branch') ?? cb.branch ?? null, revision: str('revision') ?? cb.revision ?? null, repository: str('repository') ?? cb.repository ?? '', project: str('project') ?? cb.project ?? '', codebase: '' }],
           })

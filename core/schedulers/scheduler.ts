@@ -15,6 +15,8 @@ export interface SchedulerServices {
   addBuildset(spec: {
     builderNames?: string[]; reason: string; sourcestamps: (SourceStampSpec | number)[]; properties?: Record<string, unknown>
     propertySource?: string; priority?: number; external_idstring?: string | null; rebuilt_buildid?: number | null
+    /** Whether its builds may read secrets; default: the scheduler's `trusted` (itself default true). */
+    trusted?: boolean
   }): Promise<AddedBuildset>
   enabled(): Promise<boolean>
 }
@@ -34,6 +36,11 @@ export interface SchedulerSpec {
   readonly builderNames: string[]
   readonly priority?: number
   readonly properties?: Record<string, unknown>
+  /**
+   * Whether the buildsets it adds are trusted (may read secrets) unless it says otherwise per
+   * buildset. Default true: schedulers in the master config are the operator's own.
+   */
+  readonly trusted?: boolean
   /** Plain data identifying the configuration (reconfigure restarts a scheduler when it changes). */
   readonly fingerprint: unknown
   create(services: SchedulerServices): SchedulerRuntime
@@ -44,4 +51,6 @@ export interface BaseSchedulerOptions {
   builderNames: string[]
   properties?: Record<string, unknown>
   priority?: number
+  /** Whether its builds may read secrets (default true: the operator configured this scheduler). */
+  trusted?: boolean
 }

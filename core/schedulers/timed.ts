@@ -16,7 +16,8 @@ export interface NightlyOptions extends BaseSchedulerOptions {
 export function nightly(opts: NightlyOptions): SchedulerSpec {
   return {
     kind: 'scheduler', type: 'nightly', name: opts.name, builderNames: opts.builderNames, priority: opts.priority, properties: opts.properties,
-    fingerprint: { type: 'nightly', cron: opts.cron, tz: opts.timezone ?? null, builderNames: opts.builderNames, branch: opts.branch ?? null },
+    trusted: opts.trusted ?? true,
+    fingerprint: { type: 'nightly', trusted: opts.trusted ?? true, cron: opts.cron, tz: opts.timezone ?? null, builderNames: opts.builderNames, branch: opts.branch ?? null },
     create(s: SchedulerServices) {
       let job: Cron | undefined
       let changedSince = false
@@ -41,7 +42,8 @@ export interface PeriodicOptions extends BaseSchedulerOptions { periodicBuildTim
 export function periodic(opts: PeriodicOptions): SchedulerSpec {
   return {
     kind: 'scheduler', type: 'periodic', name: opts.name, builderNames: opts.builderNames, priority: opts.priority, properties: opts.properties,
-    fingerprint: { type: 'periodic', every: opts.periodicBuildTimer, builderNames: opts.builderNames },
+    trusted: opts.trusted ?? true,
+    fingerprint: { type: 'periodic', trusted: opts.trusted ?? true, every: opts.periodicBuildTimer, builderNames: opts.builderNames },
     create(s: SchedulerServices) {
       let timer: NodeJS.Timeout | undefined
       let objectid = 0

@@ -11,12 +11,13 @@ export const buildsetType: ResourceType = {
   fields: {
     bsid: 'int', external_idstring: 'str', reason: 'str', rebuilt_buildid: 'int', submitted_at: 'epoch', complete: 'bool',
     complete_at: 'epoch', results: 'int', sourcestamps: 'list', parent_buildid: 'int', parent_relationship: 'str',
+    trusted: 'bool',
   },
 }
 const sqlFields: SqlFields = {
   bsid: 'bsid', external_idstring: 'external_idstring', reason: 'reason', rebuilt_buildid: 'rebuilt_buildid',
   submitted_at: 'submitted_at', complete: { col: 'complete', bool: true }, complete_at: 'complete_at', results: 'results',
-  parent_buildid: 'parent_buildid', parent_relationship: 'parent_relationship',
+  parent_buildid: 'parent_buildid', parent_relationship: 'parent_relationship', trusted: { col: 'trusted', bool: true },
 }
 
 /** Sourcestamps of many buildsets in two queries. */

@@ -12,7 +12,7 @@ export const changeType: ResourceType = {
   fields: {
     changeid: 'int', parent_changeids: 'list', author: 'str', committer: 'str', files: 'list', comments: 'str', revision: 'str',
     when_timestamp: 'epoch', branch: 'str', category: 'str', revlink: 'str', properties: 'object', repository: 'str',
-    project: 'str', codebase: 'str', sourcestamp: 'object',
+    project: 'str', codebase: 'str', sourcestamp: 'object', trusted: 'bool',
   },
 }
 const sqlFields: SqlFields = Object.fromEntries(['changeid', 'author', 'committer', 'comments', 'revision', 'when_timestamp', 'branch',
