@@ -2,6 +2,7 @@ import { join } from 'node:path'
 import { Bus } from './bus/bus.ts'
 import { connectDb, type Db } from './db/connect.ts'
 import { createData, type Data } from './data/data.ts'
+import { createPluginStorage, migratePlugin } from './db/plugin-storage.ts'
 import { createLogger, type Logger } from './util/logger.ts'
 import type { ResolvedConfig, PluginInstance } from './config/resolved-config.ts'
 import { WorkerManager, type WorkerSlotConfig } from './workers/worker-manager.ts'
@@ -217,12 +218,15 @@ export function createMaster(opts: MasterOptions) {
       for (const stop of [...p.inst.stops].reverse()) await stop()
       plugins.delete(name)
     }
+    // Each plugin's tables are brought up to date first, in dependency order (setup order).
+    for (const inst of config.plugins) await migratePlugin(db!, inst.name, inst.migrations)
     for (const inst of config.plugins) {
       if (plugins.has(inst.name)) continue
       const abort = new AbortController()
       const rt: PluginRuntime = {
         data, bus, log: log.child({ plugin: inst.name }), basedir: config.basedir, buildbotURL: config.buildbotURL,
         secret: (n) => secrets.get(n), signal: abort.signal, reconfigure: () => master.reconfigure(),
+        storage: <T>() => createPluginStorage<T>(db!, bus, inst.name),
         scheduler(name) {
           const s = schedulers.get(name)
           if (!s) return undefined

@@ -170,7 +170,7 @@ export async function resolveConfig(input: unknown, file: string): Promise<Resol
   valid.forEach(visit)
   for (const { use, index } of order) {
     const owner = use.definition.name
-    const inst: PluginInstance = { name: owner, starts: [], stops: [] }
+    const inst: PluginInstance = { name: owner, starts: [], stops: [], migrations: {} }
     const allowed = new Set((use.definition.requires ?? []).map((k) => k.id))
     const api: PluginApi = {
       name: owner, basedir, buildbotURL,
@@ -189,6 +189,13 @@ export async function resolveConfig(input: unknown, file: string): Promise<Resol
       },
       onStart: (fn) => inst.starts.push(fn),
       onStop: (fn) => inst.stops.push(fn),
+      addMigrations: (m) => {
+        for (const [name, mig] of Object.entries(m)) {
+          if (name in inst.migrations) errors.add(`plugins[${index}]`, `migration '${name}' is declared twice; give each migration its own name`, owner)
+          else if (!mig || typeof mig.up !== 'function') errors.add(`plugins[${index}]`, `migration '${name}' needs an up(db, ctx) function`, owner)
+          else inst.migrations[name] = mig
+        }
+      },
       error: (path, message) => errors.add(`plugins[${index}].${path}`, message, owner),
     }
     try { await use.definition.setup(api, use.options) } catch (e) { errors.add(`plugins[${index}]`, (e as Error).message, owner) }

@@ -6,6 +6,7 @@ import type { SecretsProvider } from '../secrets/secrets.ts'
 import type { ChangeHookHandler, RestEndpoint, RpcAction, WwwConfig } from '../http/master-surface.ts'
 import type { WorkerDecl } from './define-master.ts'
 import type { PluginRuntime } from '../plugin/plugin.ts'
+import type { PluginMigration } from '../db/plugin-storage.ts'
 
 export interface Owned<T> { value: T; owner: string }
 
@@ -13,6 +14,8 @@ export interface PluginInstance {
   name: string
   starts: ((rt: PluginRuntime) => void | Promise<void>)[]
   stops: (() => void | Promise<void>)[]
+  /** Schema steps by name (`addMigrations`), run before the plugin starts. */
+  migrations: Record<string, PluginMigration>
 }
 
 /** The checked, frozen configuration the master runs. */

@@ -182,6 +182,11 @@ export function createBuildsetsData(ctx: DataContext) {
       if (!row) return undefined
       return { ...toBuildset(row, (await stampsOf([bsid])).get(bsid) ?? []), properties: parseJson(row.properties, {}), scheduler: row.scheduler }
     },
+    /** Ids of the buildsets a build triggered that have not completed yet. */
+    async incompleteChildBuildsets(parentBuildid: number): Promise<number[]> {
+      const rows = await db.k.selectFrom('buildsets').select('bsid').where('parent_buildid', '=', parentBuildid).where('complete', '=', 0).orderBy('bsid').execute()
+      return rows.map((r) => r.bsid)
+    },
     stampsOf,
   }
 }

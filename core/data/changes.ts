@@ -63,5 +63,12 @@ export function createChangesData(ctx: DataContext) {
       const [stamp] = await ss.getSourceStamps([row.sourcestampid])
       return toChange(row, stamp!)
     },
+    /** The newest change of a source stamp (e.g. to read the pull-request properties a build came from). */
+    async latestChangeOfSourcestamp(ssid: number): Promise<ChangeEntity | undefined> {
+      const row = await db.k.selectFrom('changes').selectAll().where('sourcestampid', '=', ssid).orderBy('changeid', 'desc').limit(1).executeTakeFirst()
+      if (!row) return undefined
+      const [stamp] = await ss.getSourceStamps([row.sourcestampid])
+      return toChange(row, stamp!)
+    },
   }
 }

@@ -7,6 +7,7 @@ import type { ChangeHookHandler, RestEndpoint, RpcAction } from '../http/master-
 import type { Data } from '../data/data.ts'
 import type { Bus } from '../bus/bus.ts'
 import type { Logger } from '../util/logger.ts'
+import type { PluginMigration, PluginStorage } from '../db/plugin-storage.ts'
 
 /** What a plugin's start hook gets: the running master's shared parts. */
 export interface PluginRuntime {
@@ -22,6 +23,11 @@ export interface PluginRuntime {
   scheduler(name: string): { addBuildset(spec: { reason: string; sourcestamps: { branch?: string | null; revision?: string | null; repository?: string; project?: string; codebase?: string }[]; properties?: Record<string, unknown>; builderNames?: string[]; trusted?: boolean }): Promise<{ bsid: number; brids: Record<number, number> }> } | undefined
   /** Asks the master to reload its configuration (plugins that discover projects use it). */
   reconfigure(): Promise<void>
+  /**
+   * The plugin's own tables (those its migrations made, named `<plugin>_…`), typed by `T`, and
+   * `write`, which commits rows and then publishes their events.
+   */
+  storage<T>(): PluginStorage<T>
 }
 
 /** The only way a plugin reaches the master; every registration records the plugin as owner. */
@@ -42,6 +48,12 @@ export interface PluginApi {
   use<T>(key: Key<T>): T
   onStart(fn: (rt: PluginRuntime) => void | Promise<void>): void
   onStop(fn: () => void | Promise<void>): void
+  /**
+   * Declares the plugin's schema steps, run in name order at start (before any plugin starts, in
+   * dependency order) on sqlite and PostgreSQL; each runs once per database. Tables must be named
+   * `<plugin>_…`: `addMigrations({ '0001_jobs': { async up(db, ctx) { await db.schema.createTable('nix_jobs')… } } })`.
+   */
+  addMigrations(migrations: Readonly<Record<string, PluginMigration>>): void
   /** Reports a configuration mistake in the plugin's options (all are shown at once). */
   error(path: string, message: string): void
 }

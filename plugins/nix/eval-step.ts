@@ -93,7 +93,7 @@ export function evalStep(state: NixPluginState, project: ResolvedProject): StepS
       const lock = await readFile(resolve(flakeDir, config.lockFile), 'utf8').catch(() => '')
       const dirty = await git(checkout, ['status', '--porcelain', '--untracked-files=no']) ?? 'unknown'
       const evalKey = createHash('sha256').update(JSON.stringify([tree, dirty, createHash('sha256').update(lock).digest('hex'), config.flakeDir, config.attribute, config.lockFile, nix.evaluator.name])).digest('hex')
-      const bs = await rt.data.db.k.selectFrom('buildsets').select('rebuilt_buildid').where('bsid', '=', ctx.build.buildsetid).executeTakeFirst()
+      const bs = await rt.data.buildsets.getBuildset(ctx.build.buildsetid)
       const isRebuild = bs?.rebuilt_buildid != null || ctx.getProperty('reason') === 'rebuild'
       const run: MatrixRun = createMatrixRun(state, { project, ctx, evalKey, branch, isDefault, isRebuild, refPrefix: refPrefix(project, config.attribute) })
       state.runs.set(buildid, run)
@@ -105,8 +105,8 @@ export function evalStep(state: NixPluginState, project: ResolvedProject): StepS
       const reuse = await reusableJobs(state, evalKey, buildid)
       if (reuse) {
         // An earlier run of this evaluation (e.g. interrupted by a restart) may have children still queued.
-        const orphans = await (rt.data.db.k.selectFrom('buildsets').select('bsid').where('parent_buildid', '=', reuse.from).where('complete', '=', 0).execute())
-        if (orphans.length) await ctx.cancelBuildsets(orphans.map((o) => o.bsid), 'superseded by a new run of the same evaluation')
+        const orphans = await rt.data.buildsets.incompleteChildBuildsets(reuse.from)
+        if (orphans.length) await ctx.cancelBuildsets(orphans, 'superseded by a new run of the same evaluation')
         const log = await ctx.addLog('stdio', 's')
         log.write(`reusing the evaluation of build ${reuse.from} (same tree, lock file and attribute; all .drv files present)\n`, 'h')
         await run.addJobs(reuse.jobs)

@@ -6,7 +6,8 @@ import { nixEvalJobsAvailable, probeNixVersion } from './eval/nix-version.ts'
 import { createFairSemaphore } from './fair-semaphore.ts'
 import { createBuildBatcher } from './build-batcher.ts'
 import { createGcRootBatcher } from './gc-root-batcher.ts'
-import { createJobsStore, publicJob } from './jobs-store.ts'
+import { createJobsStore, publicJob, type NixTables } from './jobs-store.ts'
+import { nixMigrations } from './migrations.ts'
 import { resolveNixOptions, type NixPluginOptions } from './options.ts'
 import { NIX_MISSING, type NixAvailability, type NixPluginState } from './plugin-state.ts'
 import { addProject } from './project.ts'
@@ -49,6 +50,7 @@ export const nix = definePlugin<NixPluginOptions>({
   name: 'nix',
   provides: [NixKey],
   setup(api, options) {
+    api.addMigrations(nixMigrations)
     const opts = resolveNixOptions(options, api.basedir, cpus().length, (path, msg) => api.error(path, msg))
     let outputs: Promise<void> = Promise.resolve()
     const state: NixPluginState = {
@@ -77,8 +79,7 @@ export const nix = definePlugin<NixPluginOptions>({
     })
     api.onStart(async (rt) => {
       state.rt = rt
-      state.jobs = createJobsStore(rt.data, rt.bus)
-      await state.jobs.ensureSchema()
+      state.jobs = createJobsStore(rt.storage<NixTables>())
       state.nix = probe()
       const nix = await state.nix
       if (nix.ok && opts.shareNixProcesses) state.batcher = createBuildBatcher({ maxSilentTime: opts.maxSilentTime, timeout: opts.buildTimeout })

@@ -1,5 +1,4 @@
-import type { Kysely } from 'kysely'
-import type { Bus, Data } from '../../core/index.ts'
+import type { PluginStorage } from '../../core/index.ts'
 
 export type JobState = 'pending' | 'building' | 'success' | 'failed' | 'eval-failed' | 'dependency-failed'
   | 'cached-failure' | 'skipped' | 'cancelled' | 'unsupported-system'
@@ -33,14 +32,13 @@ export interface StoredJob extends NixJobRow {
   cache_status: string | null
 }
 
-interface Tables {
+/** The plugin's tables (made by `migrations.ts`). */
+export interface NixTables {
   nix_jobs: StoredJob
-  nix_schema: { name: string; version: number }
   nix_failed_builds: { drv_path: string; first_failure_url: string; buildid: number; failed_at: number }
   nix_evals: { buildid: number; eval_key: string; evaluated_at: number }
 }
 
-const SCHEMA_VERSION = 1
 const PUBLIC_FIELDS: (keyof NixJobRow)[] = ['jobid', 'buildid', 'attr', 'system', 'drv_path', 'out_path', 'state', 'results', 'reason',
   'child_buildid', 'child_builderid', 'child_number', 'buildrequestid', 'queued_at', 'started_at', 'complete_at', 'first_failure_url']
 
@@ -51,11 +49,10 @@ export const publicJob = (j: StoredJob | NixJobRow): NixJobRow => Object.fromEnt
  * write publishes `builds/<evalbuildid>/nixjobs/<jobid>/{new,update}` with the whole job; rows of
  * running evaluations are kept in memory so updates need no read.
  */
-export function createJobsStore(data: Data, bus: Bus) {
-  const k = data.db.k as unknown as Kysely<Tables>
-  const pg = data.db.dialect === 'postgres'
+export function createJobsStore(storage: PluginStorage<NixTables>) {
+  const k = storage.db
   const live = new Map<number, StoredJob>()
-  const publish = (j: StoredJob, ev: 'new' | 'update'): void => bus.publish(['builds', String(j.buildid), 'nixjobs', String(j.jobid), ev], publicJob(j))
+  const key = (j: StoredJob, ev: 'new' | 'update') => ['builds', j.buildid, 'nixjobs', j.jobid, ev]
   const norm = (r: StoredJob): StoredJob => {
     for (const f of ['jobid', 'buildid', 'results', 'child_buildid', 'child_builderid', 'child_number', 'buildrequestid', 'queued_at', 'started_at', 'complete_at'] as const) {
       if (r[f] != null) (r as unknown as Record<string, number>)[f] = Number(r[f])
@@ -64,51 +61,35 @@ export function createJobsStore(data: Data, bus: Bus) {
   }
 
   return {
-    /** Creates the tables on first start (sqlite and PostgreSQL). */
-    async ensureSchema(): Promise<void> {
-      const big = pg ? 'bigint' : 'integer'
-      await k.schema.createTable('nix_schema').ifNotExists().addColumn('name', 'text', (c) => c.primaryKey()).addColumn('version', 'integer', (c) => c.notNull()).execute()
-      const row = await k.selectFrom('nix_schema').select('version').where('name', '=', 'nix').executeTakeFirst()
-      if (row && row.version > SCHEMA_VERSION) throw new Error(`the nix tables are at schema version ${row.version}, newer than this master (${SCHEMA_VERSION}); upgrade the master`)
-      await k.schema.createTable('nix_jobs').ifNotExists()
-        .addColumn('jobid', pg ? 'serial' : 'integer', (c) => (pg ? c.primaryKey() : c.primaryKey().autoIncrement()))
-        .addColumn('buildid', 'integer', (c) => c.notNull()).addColumn('attr', 'text', (c) => c.notNull()).addColumn('system', 'text', (c) => c.notNull())
-        .addColumn('drv_path', 'text').addColumn('out_path', 'text').addColumn('state', 'text', (c) => c.notNull()).addColumn('results', 'integer')
-        .addColumn('reason', 'text').addColumn('child_buildid', 'integer').addColumn('child_builderid', 'integer').addColumn('child_number', 'integer')
-        .addColumn('buildrequestid', 'integer').addColumn('queued_at', big).addColumn('started_at', big).addColumn('complete_at', big)
-        .addColumn('first_failure_url', 'text').addColumn('eval_key', 'text').addColumn('needed', 'text').addColumn('cache_status', 'text').execute()
-      await k.schema.createIndex('nix_jobs_buildid').ifNotExists().on('nix_jobs').column('buildid').execute()
-      await k.schema.createIndex('nix_jobs_eval_key').ifNotExists().on('nix_jobs').column('eval_key').execute()
-      await k.schema.createTable('nix_failed_builds').ifNotExists().addColumn('drv_path', 'text', (c) => c.primaryKey())
-        .addColumn('first_failure_url', 'text', (c) => c.notNull()).addColumn('buildid', 'integer', (c) => c.notNull()).addColumn('failed_at', big, (c) => c.notNull()).execute()
-      await k.schema.createTable('nix_evals').ifNotExists().addColumn('buildid', 'integer', (c) => c.primaryKey())
-        .addColumn('eval_key', 'text', (c) => c.notNull()).addColumn('evaluated_at', big, (c) => c.notNull()).execute()
-      await k.schema.createIndex('nix_evals_eval_key').ifNotExists().on('nix_evals').column('eval_key').execute()
-      if (!row) await k.insertInto('nix_schema').values({ name: 'nix', version: SCHEMA_VERSION }).execute()
-    },
-
+    /** Stores the jobs of an evaluation and publishes `…/nixjobs/<jobid>/new` for each once stored. */
     async insert(rows: Omit<StoredJob, 'jobid'>[]): Promise<StoredJob[]> {
-      const out: StoredJob[] = []
-      for (let i = 0; i < rows.length; i += 100) {
-        const chunk = rows.slice(i, i + 100)
-        const ids = await k.insertInto('nix_jobs').values(chunk as StoredJob[]).returning('jobid').execute()
-        ids.forEach((r, j) => out.push({ ...chunk[j]!, jobid: Number(r.jobid) } as StoredJob))
-      }
-      for (const j of out) { live.set(j.jobid, j); publish(j, 'new') }
+      const out = await storage.write(async (trx, events) => {
+        const stored: StoredJob[] = []
+        for (let i = 0; i < rows.length; i += 100) {
+          const chunk = rows.slice(i, i + 100)
+          const ids = await trx.insertInto('nix_jobs').values(chunk as StoredJob[]).returning('jobid').execute()
+          ids.forEach((r, j) => stored.push({ ...chunk[j]!, jobid: Number(r.jobid) } as StoredJob))
+        }
+        for (const j of stored) events.publish(key(j, 'new'), publicJob(j))
+        return stored
+      })
+      for (const j of out) live.set(j.jobid, j)
       return out
     },
 
     async update(jobid: number, patch: Partial<StoredJob>): Promise<StoredJob | undefined> {
-      await k.updateTable('nix_jobs').set(patch).where('jobid', '=', jobid).execute()
-      let j = live.get(jobid)
-      if (j) Object.assign(j, patch)
-      else {
-        const r = await k.selectFrom('nix_jobs').selectAll().where('jobid', '=', jobid).executeTakeFirst()
-        if (!r) return undefined
-        j = norm(r as StoredJob)
-      }
-      publish(j, 'update')
-      return j
+      return storage.write(async (trx, events) => {
+        await trx.updateTable('nix_jobs').set(patch).where('jobid', '=', jobid).execute()
+        let j = live.get(jobid)
+        if (j) Object.assign(j, patch)
+        else {
+          const r = await trx.selectFrom('nix_jobs').selectAll().where('jobid', '=', jobid).executeTakeFirst()
+          if (!r) return undefined
+          j = norm(r as StoredJob)
+        }
+        events.publish(key(j, 'update'), publicJob(j))
+        return j
+      })
     },
 
     get(jobid: number): StoredJob | undefined { return live.get(jobid) },

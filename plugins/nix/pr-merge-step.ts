@@ -10,8 +10,7 @@ const PR_PROPERTIES = ['base_sha', 'head_sha', 'base_branch', 'head_branch', 'pr
 async function adoptChangeProperties(state: NixPluginState, ctx: StepContext): Promise<void> {
   const ssid = ctx.build.sourcestamps[0]?.ssid
   if (state.rt && ssid != null && !(ctx.hasProperty('base_sha') && ctx.hasProperty('head_sha'))) {
-    const row = await state.rt.data.db.k.selectFrom('changes').select('properties').where('sourcestampid', '=', ssid).orderBy('changeid', 'desc').limit(1).executeTakeFirst()
-    const props = row ? JSON.parse(row.properties) as Record<string, [unknown, string]> : {}
+    const props = (await state.rt.data.changes.latestChangeOfSourcestamp(ssid))?.properties ?? {}
     for (const k of PR_PROPERTIES) if (props[k] && !ctx.hasProperty(k)) await ctx.setProperty(k, props[k][0], 'Change')
   }
   if (!ctx.hasProperty('base_sha') && ctx.hasProperty('github.base.sha')) await ctx.setProperty('base_sha', ctx.getProperty('github.base.sha'), 'nix')
