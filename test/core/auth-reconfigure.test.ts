@@ -25,8 +25,11 @@ function client(h: MasterHarness) {
   return {
     url,
     config: async () => (await call('config')).json() as Promise<Record<string, any>>,
-    login: (provider: string, username: string, password: string) =>
-      call(`auth/${provider}/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }) }),
+    /** As the UI does: with the CSRF token when a session is open (a login replaces a session only with it). */
+    async login(provider: string, username: string, password: string) {
+      const csrf = (await this.config()).csrf_token as string | undefined
+      return call(`auth/${provider}/login`, { method: 'POST', headers: { 'content-type': 'application/json', ...(csrf ? { 'x-csrf-token': csrf } : {}) }, body: JSON.stringify({ username, password }) })
+    },
     async stop(buildid: number) {
       const csrf = (await this.config()).csrf_token as string | undefined
       return call(`api/v2/builds/${buildid}`, {
@@ -63,6 +66,7 @@ test('www.auth and www.authz apply on reconfigure, without a restart', async () 
         authz: { rules: [{ action: 'stop', role: 'stoppers' }], roleMatchers: [{ kind: 'usernames', roles: { stoppers: ['carol'] } }] },
       },
     }))
+    assert.equal((await c.config()).user, { anonymous: true }, 'alice\'s old session ended with her account')
     assert.is((await c.login('userpass', 'alice', 'pw-a')).status, 401)
     assert.is((await c.login('userpass', 'bob', 'pw-b')).status, 200)
     assert.equal((await c.config()).user_can.stop, false)

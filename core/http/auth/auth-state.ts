@@ -73,8 +73,10 @@ export async function identify(req: FastifyRequest, s: AuthState): Promise<Ident
   const raw = req.cookies?.[s.sessions.cookieName]
   const unsigned = raw ? s.sessions.signer.unsign(raw) : undefined
   const session = unsigned?.valid && unsigned.value ? await s.sessions.verify(unsigned.value) : undefined
-  // A session from another provider (before a reconfigure changed www.auth) is no session.
+  // A session from another provider (before a reconfigure changed www.auth), or of a user a
+  // reconfigure removed from www.auth.users, is no session.
   if (!session || session.provider !== s.provider.name) return { user: ANONYMOUS, via: 'none' }
+  if (s.www.auth.kind === 'userpass' && !Object.hasOwn(s.www.auth.users, String(session.user.username))) return { user: ANONYMOUS, via: 'none' }
   return { user: session.user, via: 'cookie', sid: session.sid }
 }
 
