@@ -7,6 +7,8 @@ import type { ChangeHookHandler, RestEndpoint, RpcAction, WwwConfig } from '../h
 import type { WorkerDecl } from './define-master.ts'
 import type { PluginRuntime } from '../plugin/plugin.ts'
 import type { ProjectSource } from '../projects/project-registry.ts'
+import type { LoginProvider } from '../http/auth/login-provider.ts'
+import type { RoleMatcherFn } from '../http/authz/role-matcher.ts'
 import type { PluginMigration } from '../db/plugin-storage.ts'
 
 export interface Owned<T> { value: T; owner: string }
@@ -37,6 +39,9 @@ export interface ResolvedConfig {
   changeHooks: ChangeHookHandler[]
   rpcActions: RpcAction[]
   restEndpoints: RestEndpoint[]
+  /** Login providers plugins registered (`www.auth.provider` names one). */
+  loginProviders: (LoginProvider & { owner: string })[]
+  roleMatchers: RoleMatcherFn[]
   plugins: PluginInstance[]
   /** Forge discovery the plugins registered (`api.addProjectSource`). */
   projectSources: Owned<ProjectSource>[]

@@ -60,8 +60,12 @@ export function createReconciler(deps: ReconcilerDeps) {
     }
     await workers.configure(decls, (name) => brd.workerBuilders(name))
     for (const { value: w } of config.workers) {
-      if (w.type !== 'local' || workers.get(w.name)?.conn) continue
-      await workers.attach(new LocalWorkerConnection(w.name, w.basedir ?? join(config.basedir, 'workers', w.name)))
+      if (w.type !== 'local') continue
+      const conn = workers.get(w.name)?.conn
+      // A reconfigure keeps the running local worker; only what builds get from the environment changes.
+      if (conn instanceof LocalWorkerConnection) { conn.passEnvironment = w.passEnvironment ?? []; continue }
+      if (conn) continue
+      await workers.attach(new LocalWorkerConnection(w.name, w.basedir ?? join(config.basedir, 'workers', w.name), w.passEnvironment))
     }
   }
 
