@@ -188,6 +188,8 @@ export function createMaster(opts: MasterOptions) {
         await brd.loadPending()
         await reconciler.applySchedulers(desiredParts(config))
         await applyConfig(r, config)
+        // Requests of builders the plugins added at start (runtime groups) are queued now.
+        await brd.loadPending()
         r.listeners = await startListeners({ data, bus, log, control, workers, config: () => config, rpcActions: [reloadAction], uiDir: opts.uiDir })
         if (r.listeners.buildbotURL !== config.buildbotURL) config = Object.freeze({ ...config, buildbotURL: r.listeners.buildbotURL })
         heartbeat.start()
