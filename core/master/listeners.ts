@@ -7,6 +7,7 @@ import type { MsgpackListener } from '../workers/msgpack/msgpack-listener.ts'
 import type { WorkerManager } from '../workers/worker-manager.ts'
 import type { Logger } from '../util/logger.ts'
 import { sessionSecret } from './session-secret.ts'
+import { createBaseChangeHook } from '../http/base-change-hook.ts'
 
 export interface ListenerDeps {
   data: Data
@@ -15,6 +16,8 @@ export interface ListenerDeps {
   control: MasterControl
   workers: WorkerManager
   config: () => ResolvedConfig
+  /** Resolves a secret master-side (the base change hook's shared secret). */
+  secret(name: string): Promise<string>
   uiDir?: string
 }
 
@@ -28,7 +31,12 @@ export async function startListeners(deps: ListenerDeps) {
   const surface: HttpSurface = {
     data, bus, log, title: config.title, buildbotURL: config.buildbotURL, www: { ...config.www, cookieSecret: config.www.cookieSecret ?? await sessionSecret(data) }, uiDir: deps.uiDir,
     control: deps.control,
-    rpcActions: () => deps.config().rpcActions, restEndpoints: () => deps.config().restEndpoints, changeHooks: () => deps.config().changeHooks,
+    rpcActions: () => deps.config().rpcActions, restEndpoints: () => deps.config().restEndpoints, changeHooks: () => {
+      // The built-in `base` dialect, when configured; read per request so a reconfigure applies.
+      const c = deps.config()
+      const base = c.www.changeHooks?.base
+      return base ? [createBaseChangeHook({ config: base, secret: deps.secret, addChange: (spec) => data.changes.addChange(spec), log }), ...c.changeHooks] : c.changeHooks
+    },
   }
   const http = createHttpServer(surface)
   const ports = { www: (await http.listen()).port, msgpack: 0 }
