@@ -118,6 +118,7 @@ export async function resolveConfig(input: unknown, file: string): Promise<Resol
     if (typeof v.name !== 'string' || !NAME_RE.test(v.name)) errors.add(`workers[${i}].name`, `'${String(v.name)}' is not a valid worker name (letters, digits, _ . - only)`)
     if (v.type === 'remote' && (v.password == null || (typeof v.password !== 'string' && !isSecretRef(v.password)) || v.password === '')) errors.add(`workers[${i}].password`, "a remote worker needs a password: worker({ name, password: secret('worker-pw') })")
     if (v.maxBuilds !== undefined && (!Number.isInteger(v.maxBuilds) || v.maxBuilds < 1)) errors.add(`workers[${i}].maxBuilds`, `must be a positive integer, got ${JSON.stringify(v.maxBuilds)}`)
+    if (v.passEnvironment !== undefined && (!Array.isArray(v.passEnvironment) || v.passEnvironment.some((n) => typeof n !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(n)))) errors.add(`workers[${i}].passEnvironment`, `must be a list of environment variable names like ['SSH_AUTH_SOCK'], got ${JSON.stringify(v.passEnvironment)}`)
     workers.push({ value: v, owner: 'config' })
   })
 
