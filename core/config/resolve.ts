@@ -13,10 +13,12 @@ import type { ChangeHookHandler, RestEndpoint, RpcAction, WwwConfig } from '../h
 import type { TriggerOptions } from '../steps/trigger.ts'
 import { parseDbUrl } from '../db/connect.ts'
 import { isSecretRef } from '../properties/renderable.ts'
+import { PROVIDER_NAME_RE } from '../http/auth/login-provider.ts'
+import { USERPASS } from '../http/auth/userpass-provider.ts'
 
 const TOP_KEYS = new Set(['title', 'titleURL', 'buildbotURL', 'db', 'basedir', 'www', 'workers', 'protocols', 'changeSources', 'schedulers',
   'builders', 'reporters', 'plugins', 'secretsProviders', 'collapseRequests', 'properties', 'logLevel', 'masterName', '__master'])
-const WWW_KEYS = new Set(['host', 'port', 'auth', 'authz', 'access', 'allowedOrigins', 'cookieSecret'])
+const WWW_KEYS = new Set(['host', 'port', 'auth', 'authz', 'access', 'allowedOrigins', 'allowedHosts', 'cookieSecret'])
 const BUILDER_KEYS = new Set(['kind', 'name', 'workers', 'steps', 'description', 'tags', 'project', 'properties', 'collapseRequests', 'builddir', 'priority', 'maxBuildsPerWorker'])
 const NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9_.\/+@:-]*$/
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost'])
@@ -69,8 +71,12 @@ export async function resolveConfig(input: unknown, file: string): Promise<Resol
   }
   let auth: WwwConfig['auth'] = { kind: 'none' }
   if (w.auth != null) {
-    const a = w.auth as { users?: unknown }
-    if (!isObj(a) || !isObj(a.users)) errors.add('www.auth', "must be { users: { name: hashPassword('...') } }")
+    const a = w.auth as { users?: unknown; provider?: unknown }
+    if (isObj(a) && a.provider !== undefined) {
+      unknownKeys(errors, 'www.auth', a, new Set(['provider']))
+      if (typeof a.provider !== 'string' || !a.provider) errors.add('www.auth.provider', "must be the name of a plugin's login provider, e.g. { provider: 'github' }")
+      else auth = { kind: 'plugin', name: a.provider }
+    } else if (!isObj(a) || !isObj(a.users)) errors.add('www.auth', "must be { users: { name: hashPassword('...') } } or { provider: '<a plugin's login provider>' }")
     else {
       for (const [u, h] of Object.entries(a.users)) {
         if (typeof h !== 'string' || !/^scrypt\$[^$]+\$[^$]+$/.test(h)) errors.add(`www.auth.users.${u}`, "must be a password hash made by hashPassword('...') (`npx buildbot-nix hash-password`)")
@@ -85,6 +91,10 @@ export async function resolveConfig(input: unknown, file: string): Promise<Resol
     host, port, auth, access: access as 'public' | 'private',
     authz: authzIn ? { rules: (authzIn.rules as never) ?? [], roleMatchers: (authzIn.roleMatchers as never) ?? [] } : 'default',
     allowedOrigins: w.allowedOrigins as string[] | undefined, cookieSecret: w.cookieSecret as string | undefined,
+    allowedHosts: w.allowedHosts as string[] | undefined,
+  }
+  if (w.allowedHosts !== undefined && (!Array.isArray(w.allowedHosts) || w.allowedHosts.some((h) => typeof h !== 'string' || !h))) {
+    errors.add('www.allowedHosts', `must be a list of host names (globs allowed), e.g. ['ci.example.org'], got ${JSON.stringify(w.allowedHosts)}`)
   }
   let buildbotURL = str('buildbotURL', `http://${LOOPBACK.has(host) || host === '0.0.0.0' ? (host === '0.0.0.0' ? 'localhost' : host) : host}:${port}/`)
   try { new URL(buildbotURL) } catch { errors.add('buildbotURL', `'${buildbotURL}' is not a URL; use e.g. 'https://ci.example.org/'`) }
@@ -133,6 +143,8 @@ export async function resolveConfig(input: unknown, file: string): Promise<Resol
   const changeHooks: ChangeHookHandler[] = []
   const rpcActions: RpcAction[] = []
   const restEndpoints: RestEndpoint[] = []
+  const loginProviders: ResolvedConfig['loginProviders'] = []
+  const roleMatchers: ResolvedConfig['roleMatchers'] = []
   const services = new Map<string, unknown>()
   const plugins: PluginInstance[] = []
   const uses = list<PluginUse>(errors, cfg, 'plugins')
@@ -181,6 +193,8 @@ export async function resolveConfig(input: unknown, file: string): Promise<Resol
       addChangeHook: (h) => changeHooks.push({ ...h, owner }),
       addRpcAction: (a) => rpcActions.push({ ...a, owner }),
       addRestEndpoint: (e) => restEndpoints.push({ ...e, owner }),
+      addLoginProvider: (p) => loginProviders.push({ ...p, owner }),
+      addRoleMatcher: (m) => roleMatchers.push(m),
       provide: (key, value) => { services.set(key.id, value) },
       use: (key) => {
         if (!allowed.has(key.id)) throw new Error(`[plugin ${owner}] uses '${key.id}' without listing it in 'requires'`)
@@ -269,6 +283,7 @@ export async function resolveConfig(input: unknown, file: string): Promise<Resol
   })
   const hooks = new Set<string>()
   for (const h of changeHooks) { if (hooks.has(h.dialect)) errors.add('plugins', `two plugins handle /change_hook/${h.dialect}`, h.owner); hooks.add(h.dialect) }
+  checkLoginProviders(errors, www, loginProviders)
   reporters.forEach(({ value: r }, i) => { if (!isObj(r) || r.kind !== 'reporter') errors.add(`reporters[${i}]`, 'must be a reporter spec') })
 
   if (!errors.empty) {
@@ -279,6 +294,7 @@ export async function resolveConfig(input: unknown, file: string): Promise<Resol
   const resolved: ResolvedConfig = {
     file, basedir, title, titleURL: str('titleURL', 'https://github.com/nix-community/buildbot-nix'), buildbotURL, db, www,
     workers, msgpack, changeSources, schedulers, builders, reporters, changeHooks, rpcActions, restEndpoints, plugins, services,
+    loginProviders, roleMatchers,
     secretsProviders, collapseRequests, properties: cfg.properties ?? {}, logLevel,
     masterName: cfg.masterName ?? `${hostname()}:${basedir}`,
   }
@@ -286,3 +302,20 @@ export async function resolveConfig(input: unknown, file: string): Promise<Resol
 }
 
 export const isLoopback = (host: string) => LOOPBACK.has(host)
+
+/** Provider names are URL segments and unique; `www.auth.provider` must name one a plugin registered. */
+function checkLoginProviders(errors: ConfigErrors, www: WwwConfig, providers: ResolvedConfig['loginProviders']) {
+  const names = new Map<string, string>()
+  for (const p of providers) {
+    if (typeof p.name !== 'string' || !PROVIDER_NAME_RE.test(p.name)) errors.add('plugins', `login provider name '${String(p.name)}' must be letters, digits, - and _ (it is a URL segment)`, p.owner)
+    else if (names.has(p.name)) errors.add('plugins', `two plugins register the login provider '${p.name}' (${names.get(p.name)} and ${p.owner})`, p.owner)
+    else if (p.name === USERPASS) errors.add('plugins', `'${USERPASS}' is the built-in login (www.auth.users); name the provider differently`, p.owner)
+    else names.set(p.name, p.owner)
+    if (p.login?.kind === 'redirect' && typeof p.callback !== 'function') errors.add('plugins', `login provider '${p.name}' logs in by redirect but has no callback`, p.owner)
+  }
+  if (www.auth.kind === 'plugin' && !names.has(www.auth.name)) {
+    const known = [...names.keys()]
+    errors.add('www.auth.provider', `no plugin registers the login provider '${www.auth.name}'${didYouMean(www.auth.name, known)}; ` +
+      (known.length ? `registered: ${known.join(', ')}` : "add the plugin that provides it to 'plugins', or use { users: {...} } for the built-in login"))
+  }
+}
