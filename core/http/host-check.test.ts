@@ -12,9 +12,12 @@ test('host names: ports and brackets removed, case folded', () => {
 
 test('allowed names: buildbotURL, www.host, allowedHosts, loopback names on a loopback or wildcard bind', () => {
   assert.equal(allowedHostNames({ buildbotURL: 'https://ci.example.org/', host: '10.0.0.5' }).sort(), ['10.0.0.5', 'ci.example.org'])
+  // On all interfaces: the machine's own addresses too.
+  assert.equal(allowedHostNames({ buildbotURL: 'https://ci.example.org/', host: '0.0.0.0', interfaceAddresses: () => ['192.168.1.5', 'fe80::1'] }).sort(),
+    ['127.0.0.1', '192.168.1.5', '::1', 'ci.example.org', 'fe80::1', 'localhost'])
   assert.equal(allowedHostNames({ buildbotURL: 'http://127.0.0.1:8010/', host: '127.0.0.1' }).sort(), ['127.0.0.1', '::1', 'localhost'])
   assert.ok(allowedHostNames({ buildbotURL: 'https://ci.example.org/', host: '0.0.0.0', allowedHosts: ['*.ci.example.org'] }).includes('*.ci.example.org'))
-  const allowed = allowedHostNames({ buildbotURL: 'https://ci.example.org/', host: '0.0.0.0', allowedHosts: ['*.ci.example.org'] })
+  const allowed = allowedHostNames({ buildbotURL: 'https://ci.example.org/', host: '0.0.0.0', allowedHosts: ['*.ci.example.org'], interfaceAddresses: () => [] })
   assert.is(hostRefusal('ci.example.org', allowed), undefined)
   assert.is(hostRefusal('pr-1.ci.example.org:443', allowed), undefined)
   assert.is(hostRefusal('127.0.0.2:8010', allowed), undefined)

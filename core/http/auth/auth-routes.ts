@@ -38,6 +38,9 @@ export function registerAuthRoutes(app: FastifyInstance, opts: { surface: HttpSu
   const { surface } = opts
   const back = (reply: FastifyReply, redirect: string | undefined) => reply.code(302).header('location', `${surface.buildbotURL}#${uiRoute(redirect)}`).send('')
   const callbackURL = (p: LoginProvider) => `${surface.buildbotURL}auth/${encodeURIComponent(p.name)}/callback`
+  /** The login-state cookie goes to `/auth/` under the path of buildbotURL (a proxy may mount the master below `/`). */
+  const loginCookie = (s: AuthState, maxAge: number) =>
+    ({ path: `${new URL(surface.buildbotURL).pathname}auth/`, httpOnly: true, sameSite: 'lax' as const, secure: s.sessions.secure, maxAge })
 
   /** The configured provider named in the path, or the reason there is none. */
   function providerFor(s: AuthState, name: string | undefined): LoginProvider | string {
@@ -55,8 +58,7 @@ export function registerAuthRoutes(app: FastifyInstance, opts: { surface: HttpSu
     if (p.login.kind === 'form') return reply.code(302).header('location', `${surface.buildbotURL}#/login?redirect=${encodeURIComponent(redirect)}`).send('')
     const state = randomBytes(24).toString('base64url')
     const url = await p.login.url({ callbackURL: callbackURL(p), state })
-    reply.setCookie(LOGIN_COOKIE_NAME, s.sessions.signer.sign(await s.sessions.signLoginState({ state, provider: p.name, redirect })),
-      { path: '/auth/', httpOnly: true, sameSite: 'lax', secure: s.sessions.secure, maxAge: 600 })
+    reply.setCookie(LOGIN_COOKIE_NAME, s.sessions.signer.sign(await s.sessions.signLoginState({ state, provider: p.name, redirect })), loginCookie(s, 600))
     return reply.code(302).header('location', url).send('')
   }
 
@@ -110,7 +112,7 @@ export function registerAuthRoutes(app: FastifyInstance, opts: { surface: HttpSu
     const raw = req.cookies?.[LOGIN_COOKIE_NAME]
     const unsigned = raw ? s.sessions.signer.unsign(raw) : undefined
     const pending = unsigned?.valid && unsigned.value ? await s.sessions.verifyLoginState(unsigned.value) : undefined
-    reply.setCookie(LOGIN_COOKIE_NAME, '', { path: '/auth/', httpOnly: true, sameSite: 'lax', secure: s.sessions.secure, maxAge: 0 })
+    reply.setCookie(LOGIN_COOKIE_NAME, '', loginCookie(s, 0))
     if (!pending || pending.provider !== p.name || !q.state || !sameString(pending.state, q.state)) {
       return text(reply, 400, 'this login was not started here or took longer than 10 minutes; start it again from the login button')
     }
