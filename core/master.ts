@@ -190,7 +190,7 @@ export function createMaster(opts: MasterOptions) {
         await applyConfig(r, config)
         // Requests of builders the plugins added at start (runtime groups) are queued now.
         await brd.loadPending()
-        r.listeners = await startListeners({ data, bus, log, control, workers, config: () => config, rpcActions: [reloadAction], uiDir: opts.uiDir })
+        r.listeners = await startListeners({ data, bus, log, control, workers, config: () => config, rpcActions: [reloadAction], secret: (n) => secrets.get(n), uiDir: opts.uiDir })
         if (r.listeners.buildbotURL !== config.buildbotURL) config = Object.freeze({ ...config, buildbotURL: r.listeners.buildbotURL })
         heartbeat.start()
         started = true

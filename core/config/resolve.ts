@@ -20,7 +20,7 @@ import { USERPASS } from '../http/auth/userpass-provider.ts'
 
 const TOP_KEYS = new Set(['title', 'titleURL', 'buildbotURL', 'db', 'basedir', 'www', 'workers', 'protocols', 'changeSources', 'schedulers',
   'builders', 'reporters', 'plugins', 'secretsProviders', 'collapseRequests', 'properties', 'logLevel', 'masterName', '__master'])
-const WWW_KEYS = new Set(['host', 'port', 'auth', 'authz', 'access', 'allowedOrigins', 'allowedHosts', 'cookieSecret'])
+const WWW_KEYS = new Set(['host', 'port', 'auth', 'authz', 'access', 'allowedOrigins', 'allowedHosts', 'cookieSecret', 'changeHooks'])
 const BUILDER_KEYS = new Set(['kind', 'name', 'workers', 'steps', 'description', 'tags', 'project', 'properties', 'collapseRequests', 'builddir', 'priority', 'maxBuildsPerWorker'])
 const NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9_.\/+@:-]*$/
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost'])
@@ -38,6 +38,22 @@ function list<T>(errors: ConfigErrors, cfg: Record<string, unknown>, key: string
   if (v === undefined) return []
   if (!Array.isArray(v)) { errors.add(key, `must be an array, got ${typeof v}`); return [] }
   return v as T[]
+}
+
+/** `www.changeHooks`: the built-in dialects (only `base`), each off unless configured. */
+function builtinChangeHooks(errors: ConfigErrors, v: unknown): WwwConfig['changeHooks'] {
+  if (v == null) return undefined
+  if (!isObj(v)) { errors.add('www.changeHooks', "must be an object like { base: { secret: secret('change-hook') } }"); return undefined }
+  unknownKeys(errors, 'www.changeHooks', v, new Set(['base']))
+  const b = v.base
+  if (b == null || b === false) return {}
+  if (!isObj(b)) { errors.add('www.changeHooks.base', "must be { secret: secret('change-hook') } (a shared secret is required)"); return undefined }
+  unknownKeys(errors, 'www.changeHooks.base', b, new Set(['secret', 'trusted']))
+  if (!(isSecretRef(b.secret) || (typeof b.secret === 'string' && b.secret.length >= 8))) {
+    errors.add('www.changeHooks.base.secret', "the base hook needs a shared secret: secret('change-hook') from a secrets provider (or a string of at least 8 characters)")
+  }
+  if (b.trusted !== undefined && typeof b.trusted !== 'boolean') errors.add('www.changeHooks.base.trusted', `must be true or false, got ${JSON.stringify(b.trusted)}`)
+  return { base: { secret: b.secret as string, trusted: b.trusted === true } }
 }
 
 /**
@@ -94,6 +110,7 @@ export async function resolveConfig(input: unknown, file: string): Promise<Resol
     authz: authzIn ? { rules: (authzIn.rules as never) ?? [], roleMatchers: (authzIn.roleMatchers as never) ?? [] } : 'default',
     allowedOrigins: w.allowedOrigins as string[] | undefined, cookieSecret: w.cookieSecret as string | undefined,
     allowedHosts: w.allowedHosts as string[] | undefined,
+    changeHooks: builtinChangeHooks(errors, w.changeHooks),
   }
   if (w.allowedHosts !== undefined && (!Array.isArray(w.allowedHosts) || w.allowedHosts.some((h) => typeof h !== 'string' || !h))) {
     errors.add('www.allowedHosts', `must be a list of host names (globs allowed), e.g. ['ci.example.org'], got ${JSON.stringify(w.allowedHosts)}`)
@@ -292,7 +309,11 @@ export async function resolveConfig(input: unknown, file: string): Promise<Resol
     csNames.add(c.name)
   })
   const hooks = new Set<string>()
-  for (const h of changeHooks) { if (hooks.has(h.dialect)) errors.add('plugins', `two plugins handle /change_hook/${h.dialect}`, h.owner); hooks.add(h.dialect) }
+  if (www.changeHooks?.base) hooks.add('base')
+  for (const h of changeHooks) {
+    if (hooks.has(h.dialect)) errors.add('plugins', h.dialect === 'base' && www.changeHooks?.base ? "the plugin also handles /change_hook/base, which www.changeHooks.base turns on; keep one of them" : `two plugins handle /change_hook/${h.dialect}`, h.owner)
+    hooks.add(h.dialect)
+  }
   checkLoginProviders(errors, www, loginProviders)
   reporters.forEach(({ value: r }, i) => { if (!isObj(r) || r.kind !== 'reporter') errors.add(`reporters[${i}]`, 'must be a reporter spec') })
 
