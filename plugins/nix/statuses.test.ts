@@ -1,6 +1,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { CANCELLED, FAILURE, SUCCESS, WARNINGS, type StatusUpdate } from '../../core/index.ts'
+import type { NixPreviousResult } from './nix-hooks.ts'
 import { createNixHooks, resultChange, type NixAttributeFinished, type NixEvalInfo } from './nix-hooks.ts'
 import { reportNixStatuses } from './statuses.ts'
 
@@ -58,8 +59,8 @@ test('attributes: failures up to the limit, saying new or also on the default br
   const { out, sink } = collect()
   reportNixStatuses(hooks, sink, { defaultLimit: 2, defaultBranchOf: () => 'trunk' })
   await hooks.evalStarted.call(info())
-  const prevFailed = { state: 'failed' as const, results: FAILURE, buildid: 1, childBuildid: 2 }
-  const prevOk = { state: 'success' as const, results: SUCCESS, buildid: 1, childBuildid: 3 }
+  const prevFailed: NixPreviousResult = { state: 'failed', results: FAILURE, buildid: 1, childBuildid: 2 }
+  const prevOk: NixPreviousResult = { state: 'success', results: SUCCESS, buildid: 1, childBuildid: 3 }
   out.length = 0
   await hooks.attributeFinished.call(attr('a', 'failed', { previous: prevOk, change: resultChange('failed', prevOk) }))
   await hooks.attributeFinished.call(attr('b', 'dependency-failed', { previous: prevFailed, change: resultChange('dependency-failed', prevFailed), reason: 'depends on a, which failed' }))
@@ -93,8 +94,8 @@ test("attributes: 'all' reports every result; 'none' none; effects get their own
 })
 
 test('resultChange: compared with the default branch', () => {
-  const failed = { state: 'cached-failure' as const, results: FAILURE, buildid: 1, childBuildid: null }
-  const ok = { state: 'skipped' as const, results: SUCCESS, buildid: 1, childBuildid: null }
+  const failed: NixPreviousResult = { state: 'cached-failure', results: FAILURE, buildid: 1, childBuildid: null }
+  const ok: NixPreviousResult = { state: 'skipped', results: SUCCESS, buildid: 1, childBuildid: null }
   assert.equal([resultChange('failed', null), resultChange('failed', ok), resultChange('eval-failed', failed), resultChange('skipped', failed), resultChange('success', ok), resultChange('cancelled', failed)],
     ['new-failure', 'new-failure', 'still-failing', 'fixed', 'passing', null])
 })
