@@ -19,10 +19,15 @@ export interface WorkerDecl {
   readonly properties?: Record<string, unknown>
   /** Local workers: directory for builder folders (default `<basedir>/workers/<name>`). */
   readonly basedir?: string
+  /**
+   * Local workers: names of the master's environment variables builds also get (e.g.
+   * `['SSH_AUTH_SOCK']`). Builds otherwise see only PATH, HOME, LANG, what nix needs and their steps' `env`.
+   */
+  readonly passEnvironment?: readonly string[]
 }
 
 /** An in-process worker: commands run on the master's machine. */
-export function localWorker(opts: { name: string; maxBuilds?: number; basedir?: string; properties?: Record<string, unknown> }): WorkerDecl {
+export function localWorker(opts: { name: string; maxBuilds?: number; basedir?: string; properties?: Record<string, unknown>; passEnvironment?: readonly string[] }): WorkerDecl {
   return { kind: 'worker', type: 'local', ...opts }
 }
 /** A real `buildbot-worker` that connects over msgpack_experimental_v7. */

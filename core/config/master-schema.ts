@@ -29,6 +29,8 @@ export const workerSchema = z.strictObject({
   maxBuilds: z.number().int().min(1).meta({ description: 'builds it runs at once' }).optional(),
   properties: z.record(z.string(), z.unknown()).optional(),
   basedir: z.string().meta({ description: 'local workers: directory for builder folders' }).optional(),
+  passEnvironment: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: (iss) => `'${String(iss.input)}' is not an environment variable name` }))
+    .meta({ description: "local workers: the master's environment variables builds also get", examples: [['SSH_AUTH_SOCK']] }).optional(),
 }, { error: (iss) => (iss.code === 'invalid_type' ? 'must be made with worker({...}) or localWorker({...})' : undefined) })
   .superRefine((w, ctx) => {
     if (w.type === 'remote' && (w.password == null || w.password === '')) {

@@ -100,6 +100,15 @@ export function createBuildRequestsData(ctx: DataContext, onComplete: (buildseti
     async setPriority(brid: number, priority: number): Promise<void> {
       await db.k.updateTable('buildrequests').set({ priority }).where('buildrequestid', '=', brid).execute()
     },
+    /** Requests of these buildsets that are not complete yet. */
+    async incompleteOfBuildsets(bsids: number[]): Promise<number[]> {
+      const out: number[] = []
+      for (let i = 0; i < bsids.length; i += 500) {
+        const rows = await db.k.selectFrom('buildrequests').select('buildrequestid').where('buildsetid', 'in', bsids.slice(i, i + 500)).where('complete', '=', 0).execute()
+        for (const r of rows) out.push(r.buildrequestid)
+      }
+      return out
+    },
     publishCancel(e: BuildRequestEntity): void { bus.publish(['buildrequests', String(e.buildrequestid), 'cancel'], e) },
   }
 }

@@ -182,6 +182,15 @@ export function createBuildsetsData(ctx: DataContext) {
       if (!row) return undefined
       return { ...toBuildset(row, (await stampsOf([bsid])).get(bsid) ?? []), properties: parseJson(row.properties, {}), scheduler: row.scheduler }
     },
+    /** The results of those of `bsids` that are complete (read in chunks of 500). */
+    async completedResults(bsids: number[]): Promise<{ bsid: number; results: number }[]> {
+      const out: { bsid: number; results: number }[] = []
+      for (let i = 0; i < bsids.length; i += 500) {
+        const rows = await db.k.selectFrom('buildsets').select(['bsid', 'results']).where('bsid', 'in', bsids.slice(i, i + 500)).where('complete', '=', 1).execute()
+        for (const r of rows) out.push({ bsid: r.bsid, results: r.results })
+      }
+      return out
+    },
     /** Ids of the buildsets a build triggered that have not completed yet. */
     async incompleteChildBuildsets(parentBuildid: number): Promise<number[]> {
       const rows = await db.k.selectFrom('buildsets').select('bsid').where('parent_buildid', '=', parentBuildid).where('complete', '=', 0).orderBy('bsid').execute()

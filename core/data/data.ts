@@ -14,6 +14,7 @@ import { createLogsData } from './logs.ts'
 import { createWorkersData } from './workers.ts'
 import { createSchedulersData } from './schedulers.ts'
 import { createStateData } from './state.ts'
+import { createStatusOutboxData } from './status-outbox.ts'
 import { RETRY } from '../util/results.ts'
 
 /**
@@ -43,6 +44,8 @@ export function createData(opts: { db: Db; bus: Bus; now?: () => number }) {
     workers: createWorkersData(ctx),
     schedulers: createSchedulersData(ctx),
     state: createStateData(ctx),
+    /** Commit statuses waiting to be sent, and the last one sent of each (see status reporters). */
+    statuses: createStatusOutboxData(ctx),
     /**
      * After an unclean stop of this master: its unfinished builds end in RETRY (steps and logs
      * closed) and their requests are unclaimed, so they run again. Nothing queued is lost.

@@ -117,6 +117,22 @@ export const migrations: Migration[] = [
       await db.schema.alterTable('changes').addColumn('trusted', 'integer', (c) => c.notNull().defaultTo(0)).execute()
     },
   },
+  {
+    // Status updates for forges (commit statuses), stored before they are sent: the newest
+    // unsent row per (reporter, repository, revision, context) is delivered, after a restart too.
+    version: 3,
+    async up(db, d) {
+      await idTable(db, d, 'status_outbox', 'id').addColumn('reporter', 'text', (c) => c.notNull())
+        .addColumn('repository', 'text', (c) => c.notNull()).addColumn('revision', 'text', (c) => c.notNull())
+        .addColumn('context', 'text', (c) => c.notNull()).addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('description', 'text').addColumn('target_url', 'text').addColumn('extra', 'text', (c) => c.notNull().defaultTo('{}'))
+        .addColumn('queued_at_ms', big(d), (c) => c.notNull()).addColumn('sent_at_ms', big(d))
+        .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0)).addColumn('next_attempt_ms', big(d), (c) => c.notNull())
+        .addColumn('last_error', 'text').addColumn('failed', 'integer', (c) => c.notNull().defaultTo(0)).execute()
+      await db.schema.createIndex('status_outbox_key').on('status_outbox').columns(['reporter', 'repository', 'revision', 'context']).execute()
+      await db.schema.createIndex('status_outbox_unsent').on('status_outbox').columns(['reporter', 'sent_at_ms', 'failed']).execute()
+    },
+  },
 ]
 
 export const LATEST_VERSION = migrations[migrations.length - 1]!.version

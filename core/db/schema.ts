@@ -54,6 +54,11 @@ export interface ChangesourcesTable { changesourceid: Generated<number>; name: s
 export interface ChangesourceMastersTable { changesourceid: number; masterid: number }
 export interface ObjectsTable { objectid: Generated<number>; name: string; class_name: string }
 export interface ObjectStateTable { objectid: number; name: string; value_json: string }
+export interface StatusOutboxTable {
+  id: Generated<number>; reporter: string; repository: string; revision: string; context: string; state: string
+  description: string | null; target_url: string | null; extra: string; queued_at_ms: number; sent_at_ms: number | null
+  attempts: number; next_attempt_ms: number; last_error: string | null; failed: number
+}
 export interface SchemaVersionTable { version: number }
 
 export interface Database {
@@ -81,5 +86,6 @@ export interface Database {
   changesource_masters: ChangesourceMastersTable
   objects: ObjectsTable
   object_state: ObjectStateTable
+  status_outbox: StatusOutboxTable
   schema_version: SchemaVersionTable
 }

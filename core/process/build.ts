@@ -2,7 +2,8 @@ import type { Data } from '../data/data.ts'
 import type { Properties } from '../data/buildsets.ts'
 import type { Logger } from '../util/logger.ts'
 import { CANCELLED, EXCEPTION, FAILURE, RETRY, SKIPPED, SUCCESS, WARNINGS, worstStatus, type Result } from '../util/results.ts'
-import { renderDeep, isRenderable, type RenderContext } from '../properties/renderable.ts'
+import { renderDeep, isRenderable, type RenderContext, type SecretOptions } from '../properties/renderable.ts'
+import { SecretWithheldError, isSecretWithheld } from '../secrets/secrets.ts'
 import { WorkerLostError, type WorkerConnection } from '../workers/worker-connection.ts'
 import { createLogWriter } from './log-writer.ts'
 import type { LogWriter, ServiceLocator, StepBuildInfo, StepContext, StepSpec } from './step.ts'
@@ -119,6 +120,14 @@ export class Build {
         if (err instanceof WorkerLostError) {
           result = RETRY
           await ctx.setStateString(err.message)
+        } else if (isSecretWithheld(err)) {
+          // Not a crash: the step failed for a reason the user should read where they look first.
+          result = FAILURE
+          await ctx.setStateString(err.message)
+          const log = await ctx.addLog('err', 't')
+          log.write(`${err.message}\n`)
+          await log.finish()
+          this.deps.log.info({ builder: this.builder.name, step: spec.name, secretName: err.secretName, buildid: this.buildid }, 'untrusted build asked for a secret; withheld')
         } else if (this.stopped) {
           result = this.stopResult
         } else {
@@ -179,9 +188,15 @@ class StepContextImpl implements StepContext {
     this.renderCtx = {
       getProperty: (n) => this.props[n]?.[0],
       hasProperty: (n) => n in this.props,
-      secret: (n) => deps.secret(n),
+      secret: (n, o) => this.secret(n, o),
       source: (_cb, attr) => (build.sourcestamps[0] as unknown as Record<string, unknown> | undefined)?.[attr],
     }
+  }
+
+  /** Trusted builds resolve every secret; untrusted ones only those marked `allowUntrusted`. */
+  async secret(name: string, opts?: SecretOptions): Promise<string> {
+    if (!this.build.trusted && opts?.allowUntrusted !== true) throw new SecretWithheldError(name)
+    return this.deps.secret(name)
   }
 
   getProperty(name: string) { return this.props[name]?.[0] }
@@ -231,7 +246,8 @@ class StepContextImpl implements StepContext {
     return { ...res, stdout, stderr }
   }
 
-  setStateString(text: string) { return this.deps.data.steps.setStepStateString(this.stepid, text) }
+  /** State strings are shown everywhere: resolved secrets in them are redacted, as in logs. */
+  setStateString(text: string) { return this.deps.data.steps.setStepStateString(this.stepid, this.deps.redact(text)) }
   addURL(name: string, url: string) { return this.deps.data.steps.addStepURL(this.stepid, name, url) }
   trigger(requests: TriggerRequest[]) { return this.deps.trigger(this.build, requests, this.props) }
   waitForBuildsets(bsids: number[], onComplete?: (bsid: number, results: Result) => void) { return this.deps.waitForBuildsets(bsids, onComplete) }

@@ -1,5 +1,5 @@
 import type { Result } from '../util/results.ts'
-import type { Renderable } from '../properties/renderable.ts'
+import type { Renderable, SecretOptions } from '../properties/renderable.ts'
 import type { CommandResult, RemoteCommand, WorkerConnection } from '../workers/worker-connection.ts'
 import type { Logger } from '../util/logger.ts'
 import type { SourceStampEntity } from '../data/sourcestamps.ts'
@@ -79,6 +79,11 @@ export interface StepContext {
   setProperty(name: string, value: unknown, source: string): Promise<void>
   properties(): Record<string, [unknown, string]>
   render<T>(value: T | Renderable<T>): Promise<T>
+  /**
+   * A secret's value, for step code that needs one outside a renderable. Throws
+   * SecretWithheldError in an untrusted build (the step then fails saying why).
+   */
+  secret(name: string, opts?: SecretOptions): Promise<string>
   /** Renders deeply: renderables inside arrays/objects too. */
   renderDeep<T>(value: T): Promise<T>
   addLog(name: string, type?: 's' | 't' | 'h'): Promise<LogWriter>

@@ -5,7 +5,11 @@
 export interface RenderContext {
   getProperty(name: string): unknown
   hasProperty(name: string): boolean
-  secret(name: string): Promise<string>
+  /**
+   * Resolves a secret. In a build this refuses (SecretWithheldError) when the build is untrusted,
+   * unless the reference says the secret may be used there (`allowUntrusted`).
+   */
+  secret(name: string, opts?: SecretOptions): Promise<string>
   /** Source stamp fields of a codebase (`%(src::branch)s`). */
   source(codebase: string, attr: string): unknown
   /** Keyword args given at render (`%(kw:x)s`). */
@@ -20,11 +24,24 @@ export interface Renderable<T = unknown> {
 
 export const isRenderable = (v: unknown): v is Renderable => typeof v === 'object' && v !== null && (v as Renderable).__renderable === true
 
-/** A secret reference: resolved late, by the configured secrets providers, and never logged. */
-export interface SecretRef extends Renderable<string> { readonly secretName: string }
+export interface SecretOptions {
+  /**
+   * Resolve it in untrusted builds too (pull requests nobody vouched for). Only for secrets whose
+   * disclosure to such a build is acceptable, such as a read-only clone token.
+   */
+  allowUntrusted?: boolean
+}
 
-export function secret(name: string): SecretRef {
-  return { __renderable: true, secretName: name, render: (ctx) => ctx.secret(name), toString: () => `secret('${name}')` }
+/** A secret reference: resolved late, by the configured secrets providers, and never logged. */
+export interface SecretRef extends Renderable<string> { readonly secretName: string; readonly allowUntrusted: boolean }
+
+/** `secret('name')`: resolved in trusted builds only (and master-side: worker passwords, reporters, hooks). */
+export function secret(name: string, opts: SecretOptions = {}): SecretRef {
+  const allowUntrusted = opts.allowUntrusted === true
+  return {
+    __renderable: true, secretName: name, allowUntrusted, render: (ctx) => ctx.secret(name, allowUntrusted ? { allowUntrusted } : undefined),
+    toString: () => (allowUntrusted ? `secret('${name}', { allowUntrusted: true })` : `secret('${name}')`),
+  }
 }
 export const isSecretRef = (v: unknown): v is SecretRef => isRenderable(v) && typeof (v as SecretRef).secretName === 'string'
 

@@ -32,6 +32,20 @@ export function secretsFromObject(values: Record<string, string>): SecretsProvid
   return { kind: 'secrets', description: 'inline values', async get(name) { return values[name] } }
 }
 
+/**
+ * Raised when an untrusted build asks for a secret: the step fails with this message, which names
+ * the secret and says why (never its value: the secret is not even looked up).
+ */
+export class SecretWithheldError extends Error {
+  readonly code = 'ERR_SECRET_WITHHELD'
+  constructor(readonly secretName: string) {
+    super(`secret '${secretName}' is withheld: this build is untrusted (its source was not vouched for, e.g. a pull request from outside), and secrets resolve only in trusted builds`)
+    this.name = 'SecretWithheldError'
+  }
+}
+export const isSecretWithheld = (err: unknown): err is SecretWithheldError =>
+  err instanceof Error && (err as Partial<SecretWithheldError>).code === 'ERR_SECRET_WITHHELD'
+
 /** Resolves secrets through the providers in order and remembers values so they can be redacted. */
 export class SecretResolver {
   private readonly seen = new Set<string>()

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process'
 import { cpus } from 'node:os'
 import { validPaths } from './store/store-validity.ts'
+import { minimalEnvironment } from '../../core/index.ts'
 
 export interface BatchBuildRequest {
   /** The installable (`<drv>` or `<drv>^*`). */
@@ -140,7 +141,7 @@ export function createBuildBatcher(opts: BuildBatcherOptions) {
       if (--waiting === 0 && proc && !exited) proc.kill('SIGTERM')
     }
     const rc = await new Promise<number | null>((resolve) => {
-      const p = spawn(opts.nixBin ?? 'nix', args, { stdio: ['ignore', 'ignore', 'pipe'] })
+      const p = spawn(opts.nixBin ?? 'nix', args, { stdio: ['ignore', 'ignore', 'pipe'], env: minimalEnvironment() })
       proc = p
       for (const w of batch) w.req.signal?.addEventListener('abort', () => settle(w, { ok: false, rc: null }), { once: true })
       let silent: NodeJS.Timeout | undefined

@@ -55,6 +55,37 @@ eachDb(test, 'shell steps on the local worker: env, workdir, exit codes, decodeR
   } finally { delete process.env.GONE }
 }, testDatabases())
 
+eachDb(test, "a local-worker build sees none of the master's environment: PATH, HOME, LANG, nix's variables, passEnvironment and its step's env only", async (start) => {
+  const mark = `m${process.pid}x${Math.random().toString(36).slice(2)}`
+  const leaked = { [`BBN_MASTER_ONLY_${mark}`]: `master-value-${mark}`, BUILDBOT_SECRET_DEPLOY_KEY: `secret-${mark}`, NIX_REMOTE: 'daemon', PASSED_ON: `chosen-${mark}` }
+  const saved = Object.fromEntries(Object.keys(leaked).map((k) => [k, process.env[k]]))
+  Object.assign(process.env, leaked)
+  try {
+    const h = await start({
+      workers: [localWorker({ name: 'local', passEnvironment: ['PASSED_ON'] })],
+      builders: [builder({ name: 'env', workers: ['local'], steps: [steps.shell({ name: 'env', command: ['env'], env: { FROM_STEP: 'step-value' } })] })],
+      schedulers: [schedulers.force({ name: 'force', builderNames: ['env'] })],
+    })
+    const { buildid, results } = await runBuild(h)
+    assert.is(results, SUCCESS)
+    const [s] = await stepLogs(h, buildid)
+    const vars = new Map(s!.log.split('\n').filter((l) => l.startsWith('o')).map((l) => l.slice(1)).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]))
+    assert.not.ok(s!.log.includes(`BBN_MASTER_ONLY_${mark}`), "a variable of the master's own environment reached the build")
+    assert.not.ok(s!.log.includes(`master-value-${mark}`))
+    assert.not.ok(s!.log.includes(`secret-${mark}`), "the master's secrets environment reached the build")
+    assert.is(vars.get('PATH'), process.env.PATH)
+    assert.is(vars.get('HOME'), process.env.HOME)
+    assert.is(vars.get('NIX_REMOTE'), 'daemon')
+    assert.is(vars.get('PASSED_ON'), `chosen-${mark}`)
+    assert.is(vars.get('FROM_STEP'), 'step-value')
+    if (process.env.LANG) assert.is(vars.get('LANG'), process.env.LANG)
+    const allowed = new Set(['PATH', 'HOME', 'USER', 'LOGNAME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'PASSED_ON', 'FROM_STEP', 'PWD', 'SHLVL', '_', 'OLDPWD'])
+    for (const name of vars.keys()) assert.ok(allowed.has(name) || /^(NIX_|SSL_CERT_|GIT_SSL_CAINFO$)/.test(name), `unexpected variable in the build: ${name}`)
+  } finally {
+    for (const [k, v] of Object.entries(saved)) { if (v === undefined) delete process.env[k]; else process.env[k] = v }
+  }
+}, testDatabases())
+
 eachDb(test, 'timeouts: no output for `timeout` seconds, `maxTime` in all; the process group is killed', async (start) => {
   const dir = mkdtempSync(join(tmpdir(), 'bbn-lw-'))
   const pidA = join(dir, 'a'), pidB = join(dir, 'b')

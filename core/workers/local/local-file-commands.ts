@@ -1,6 +1,7 @@
 import { cp, mkdir, readdir, rm, stat, open, chmod, utimes } from 'node:fs/promises'
 import { dirname, join, sep } from 'node:path'
 import type { CommandListener, CommandResult, DirectoryWriter, FileReader, FileWriter } from '../worker-connection.ts'
+import { minimalEnvironment } from './minimal-environment.ts'
 
 const ok = (updates: Record<string, unknown> = {}): CommandResult => ({ rc: 0, updates })
 function fail(listener: CommandListener, what: string, err: unknown): CommandResult {
@@ -63,7 +64,7 @@ export async function runLocalFileCommand(name: string, args: Record<string, unk
       const writer = io.writer as DirectoryWriter
       const flag = args.compress === 'gz' ? ['-z'] : args.compress === 'bz2' ? ['-j'] : []
       const { execa } = await import('execa')
-      const tar = execa('tar', ['-c', ...flag, '-f', '-', '-C', args.path as string, '.'], { buffer: false, encoding: 'buffer', reject: false })
+      const tar = execa('tar', ['-c', ...flag, '-f', '-', '-C', args.path as string, '.'], { buffer: false, encoding: 'buffer', reject: false, env: minimalEnvironment(), extendEnv: false })
       for await (const chunk of tar.stdout!) await writer.write(chunk as Uint8Array)
       const res = await tar
       await writer.unpack()

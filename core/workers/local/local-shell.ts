@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process'
 import type { CommandListener, CommandResult } from '../worker-connection.ts'
+import { minimalEnvironment } from './minimal-environment.ts'
 
 export interface ShellArgs {
   command: string | (string | [string, string, string])[]
@@ -16,9 +17,9 @@ export interface ShellArgs {
 const real = (c: string | [string, string, string]) => (Array.isArray(c) ? c[1] : c)
 const shown = (c: string | [string, string, string]) => (Array.isArray(c) ? c[2] : c)
 
-function buildEnv(base: NodeJS.ProcessEnv, extra: ShellArgs['env']): Record<string, string> {
-  const env: Record<string, string> = {}
-  for (const [k, v] of Object.entries(base)) if (v != null) env[k] = v
+/** The build's base environment with the step's `env` on top (`${NAME}` expands from the base). */
+function buildEnv(base: Record<string, string>, extra: ShellArgs['env']): Record<string, string> {
+  const env: Record<string, string> = { ...base }
   for (const [k, v] of Object.entries(extra ?? {})) {
     if (v == null) { delete env[k]; continue }
     const value = Array.isArray(v) ? v.join(':') : v
@@ -29,16 +30,17 @@ function buildEnv(base: NodeJS.ProcessEnv, extra: ShellArgs['env']): Record<stri
 
 /**
  * Runs a `shell` command in-process: its own process group, killed as a group on interrupt,
- * on `timeout` seconds without output and on `maxTime` seconds in all.
+ * on `timeout` seconds without output and on `maxTime` seconds in all. Its environment is
+ * `baseEnv` (default: the minimal one, never the master's whole environment) plus the step's `env`.
  */
-export async function runLocalShell(args: ShellArgs, listener: CommandListener, signal?: AbortSignal, groups?: Set<number>): Promise<CommandResult> {
+export async function runLocalShell(args: ShellArgs, listener: CommandListener, signal?: AbortSignal, groups?: Set<number>, baseEnv: Record<string, string> = minimalEnvironment()): Promise<CommandResult> {
   const started = performance.now()
   const cmd = args.command
   const file = typeof cmd === 'string' ? '/bin/sh' : real(cmd[0]!)
   const argv = typeof cmd === 'string' ? ['-c', cmd] : cmd.slice(1).map(real)
   const display = typeof cmd === 'string' ? cmd : cmd.map(shown).join(' ')
   listener.output?.('h', `${display}\n in dir ${args.workdir}\n`)
-  const env = buildEnv(process.env, args.env)
+  const env = buildEnv(baseEnv, args.env)
   if (args.logEnviron) listener.output?.('h', ' environment:\n' + Object.entries(env).map(([k, v]) => `  ${k}=${v}\n`).join(''))
 
   let failureReason: string | undefined

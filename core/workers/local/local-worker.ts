@@ -4,6 +4,7 @@ import { hostname } from 'node:os'
 import type { CommandListener, CommandResult, RemoteCommand, WorkerConnection, WorkerInfo } from '../worker-connection.ts'
 import { runLocalShell, type ShellArgs } from './local-shell.ts'
 import { runLocalFileCommand } from './local-file-commands.ts'
+import { minimalEnvironment } from './minimal-environment.ts'
 
 const PATH_ARGS = ['path', 'from_path', 'to_path', 'workdir'] as const
 
@@ -11,8 +12,9 @@ const PATH_ARGS = ['path', 'from_path', 'to_path', 'workdir'] as const
 export const builderDirName = (builderName: string) => builderName.replace(/[^a-zA-Z0-9_.-]/g, '_')
 
 /**
- * A worker inside the master process: commands run as child processes of the master with
- * execa, each in its own process group, under `<basedir>/<builder>`.
+ * A worker inside the master process: commands run as child processes of the master, each in its
+ * own process group, under `<basedir>/<builder>`, with a minimal environment (see
+ * minimal-environment.ts) and the names in `passEnvironment`, never the master's whole environment.
  */
 export class LocalWorkerConnection implements WorkerConnection {
   readonly info: WorkerInfo
@@ -23,7 +25,7 @@ export class LocalWorkerConnection implements WorkerConnection {
   private readonly groups = new Set<number>()
   private readonly killGroups = () => { for (const pid of this.groups) { try { process.kill(-pid, 'SIGKILL') } catch { /* gone */ } } }
 
-  constructor(readonly workerName: string, basedir: string) {
+  constructor(readonly workerName: string, basedir: string, public passEnvironment: readonly string[] = []) {
     this.basedir = resolve(basedir)
     this.info = { basedir: this.basedir, system: 'posix', host: hostname(), version: 'local', numcpus: 0, admin: null as unknown as string }
     this.closed = new Promise((r) => { this.close = r })
@@ -44,7 +46,7 @@ export class LocalWorkerConnection implements WorkerConnection {
     if (Array.isArray(args.paths)) args.paths = (args.paths as string[]).map(abs)
     if (cmd.name === 'shell') {
       await mkdir(args.workdir as string, { recursive: true })
-      return runLocalShell(args as unknown as ShellArgs, listener, signal, this.groups)
+      return runLocalShell(args as unknown as ShellArgs, listener, signal, this.groups, minimalEnvironment(process.env, this.passEnvironment))
     }
     const started = performance.now()
     const res = await runLocalFileCommand(cmd.name, args, listener, { writer: cmd.writer, reader: cmd.reader })

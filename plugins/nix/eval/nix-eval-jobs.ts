@@ -5,6 +5,7 @@ import { createAsyncQueue } from './async-queue.ts'
 import { attrPathToString, EvalError, isSystemKeyed, type EvalRequest, type NixEvaluator, type NixJob } from './nix-evaluator.ts'
 import { nixErrorText, runProcess } from './run-process.ts'
 import { createWarningCollector } from './warning-collector.ts'
+import { minimalEnvironment } from '../../../core/index.ts'
 
 const CACHE_STATUS = new Set(['local', 'cached', 'notBuilt'])
 
@@ -99,7 +100,8 @@ export function createNixEvalJobsEvaluator(opts: NixEvalJobsOptions = {}): NixEv
       const out = createAsyncQueue<NixJob>()
       const proc = runProcess(opts.bin ?? 'nix-eval-jobs', nixEvalJobsArgs(req, req.gcRootsDir ?? ownRoots!, opts), {
         cwd: req.flakeDir,
-        env: { ...process.env, CLICOLOR_FORCE: '1' },
+        // It evaluates the project's code: the build's minimal environment, not the master's.
+        env: { ...minimalEnvironment(), CLICOLOR_FORCE: '1' },
         signal: ctl.signal,
         collectStdout: false,
         onStdoutLine: (line) => {

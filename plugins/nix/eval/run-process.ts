@@ -1,9 +1,11 @@
 import { spawn } from 'node:child_process'
 import { createLineSplitter } from './line-splitter.ts'
 import { findOnPath } from './nix-version.ts'
+import { minimalEnvironment } from '../../../core/index.ts'
 
 export interface RunOptions {
   cwd?: string
+  /** Default: core's minimal build environment (never the master's whole environment). */
   env?: NodeJS.ProcessEnv
   /**
    * Memory cap: the Boehm GC heap of nix (`GC_MAXIMUM_HEAP_SIZE`) plus, when `prlimit` exists,
@@ -36,7 +38,7 @@ const OOM = /out of memory|Out of Memory|failed to map segment|std::bad_alloc|Ca
 export function runProcess(cmd: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
   let file = cmd
   let argv = args
-  const env: NodeJS.ProcessEnv = { ...(opts.env ?? process.env) }
+  const env: NodeJS.ProcessEnv = { ...(opts.env ?? minimalEnvironment()) }
   if (opts.maxMemoryMiB) {
     env.GC_MAXIMUM_HEAP_SIZE = String(opts.maxMemoryMiB * 1024 * 1024)
     const prlimit = findOnPath('prlimit', env.PATH)

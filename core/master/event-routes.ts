@@ -1,0 +1,18 @@
+import type { Bus } from '../bus/bus.ts'
+import type { BuildRequestEntity } from '../data/buildrequests.ts'
+import type { ChangeEntity } from '../data/changes.ts'
+import type { BuildRequestDistributor } from '../process/build-request-distributor.ts'
+import type { SchedulerHost } from '../scheduler-host.ts'
+import type { Logger } from '../util/logger.ts'
+
+/** New and unclaimed requests go to the distributor, new changes to the schedulers. */
+export function routeEvents(deps: { bus: Bus; log: Logger; brd: BuildRequestDistributor; schedulers: SchedulerHost }): () => void {
+  const { bus, log, brd, schedulers } = deps
+  const failed = (e: unknown) => log.error({ err: String(e) }, 'queueing a request failed')
+  const subs = [
+    bus.subscribe(['buildrequests', null, 'new'], (_k, m) => void brd.onRequest(m as BuildRequestEntity, true).catch(failed)),
+    bus.subscribe(['buildrequests', null, 'unclaimed'], (_k, m) => void brd.onRequest(m as BuildRequestEntity, false).catch(failed)),
+    bus.subscribe(['changes', null, 'new'], (_k, m) => void schedulers.onChange(m as ChangeEntity)),
+  ]
+  return () => { for (const s of subs) s.unsubscribe() }
+}

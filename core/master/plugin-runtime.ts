@@ -1,0 +1,45 @@
+import type { Bus } from '../bus/bus.ts'
+import type { Db } from '../db/connect.ts'
+import { createPluginStorage } from '../db/plugin-storage.ts'
+import type { Data } from '../data/data.ts'
+import type { ResolvedConfig, PluginInstance } from '../config/resolved-config.ts'
+import type { PluginRuntime } from '../plugin/plugin.ts'
+import type { BuildRequestDistributor } from '../process/build-request-distributor.ts'
+import type { SchedulerHost } from '../scheduler-host.ts'
+import type { SecretResolver } from '../secrets/secrets.ts'
+import type { Logger } from '../util/logger.ts'
+
+export interface PluginRuntimeDeps {
+  db: Db
+  data: Data
+  bus: Bus
+  log: Logger
+  secrets: SecretResolver
+  schedulers: SchedulerHost
+  brd: BuildRequestDistributor
+  config: () => ResolvedConfig
+  reconfigure(): Promise<void>
+}
+
+/** The running master's parts a plugin instance's start hooks get. */
+export function createPluginRuntime(deps: PluginRuntimeDeps, inst: PluginInstance, signal: AbortSignal): PluginRuntime {
+  const { data, bus, secrets, schedulers, brd } = deps
+  const config = deps.config()
+  return {
+    data, bus, log: deps.log.child({ plugin: inst.name }), basedir: config.basedir, buildbotURL: config.buildbotURL,
+    secret: (n) => secrets.get(n), signal, reconfigure: () => deps.reconfigure(),
+    storage: <T>() => createPluginStorage<T>(deps.db, bus, inst.name),
+    scheduler(name) {
+      const s = schedulers.get(name)
+      if (!s) return undefined
+      return {
+        addBuildset: (spec) => data.buildsets.addBuildsets([{
+          reason: spec.reason, sourcestamps: spec.sourcestamps, scheduler: name,
+          builderids: (spec.builderNames ?? s.spec.builderNames).map((n) => brd.builder(n)?.builderid).filter((x): x is number => x != null),
+          properties: Object.fromEntries(Object.entries(spec.properties ?? {}).map(([k, v]) => [k, [v, 'Scheduler']])),
+          trusted: spec.trusted ?? s.spec.trusted ?? true,
+        }]).then((r) => r[0]!),
+      }
+    },
+  }
+}
