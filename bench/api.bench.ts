@@ -49,6 +49,7 @@ try {
     data, bus, control: new TestControl(data), log: createLogger({ level: 'silent' }), title: 'bench', buildbotURL: 'http://127.0.0.1/',
     www: { host: '127.0.0.1', port: 0, auth: { kind: 'none' }, authz: 'default', access: 'public' },
     rpcActions: () => [], restEndpoints: () => [], changeHooks: () => [],
+    loginProviders: () => [], roleMatchers: () => [], projectOf: async () => null,
   }
   let t0 = performance.now()
   const server = createHttpServer(surface)

@@ -38,11 +38,19 @@ export function worker(opts: { name: string; password: string | SecretRef; maxBu
 export interface WwwInput {
   host?: string
   port?: number
-  /** `{ users: { alice: hashPassword('...') } }` turns on the built-in login. */
-  auth?: { users: Record<string, string> } | null
+  /**
+   * `{ users: { alice: hashPassword('...') } }` turns on the built-in login (a form in the UI,
+   * HTTP Basic for scripts); `{ provider: 'github' }` uses the login provider a plugin registered.
+   */
+  auth?: { users: Record<string, string> } | { provider: string } | null
   authz?: { rules?: AuthzRule[]; roleMatchers?: RoleMatcher[] }
   access?: 'public' | 'private'
   allowedOrigins?: string[]
+  /**
+   * Host names this master also answers to, besides the host of `buildbotURL` and `www.host`
+   * (globs such as `*.ci.example.org`); requests naming another `Host` are refused (DNS rebinding).
+   */
+  allowedHosts?: string[]
   cookieSecret?: string
 }
 

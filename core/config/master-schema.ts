@@ -9,6 +9,7 @@ import type { PluginUse } from '../plugin/plugin.ts'
 import type { SecretsProvider } from '../secrets/secrets.ts'
 import type { AuthzRule, RoleMatcher } from '../http/master-surface.ts'
 import { madeBy } from './schema-check.ts'
+import { PROVIDER_NAME_RE } from '../http/auth/login-provider.ts'
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 const ofKind = (kind: string) => (v: unknown) => isObj(v) && v.kind === kind
@@ -51,14 +52,20 @@ const authzRuleSchema = z.strictObject({
 export const wwwSchema = z.strictObject({
   host: z.string().meta({ description: 'address the web UI and API listen on (default 127.0.0.1)' }).optional(),
   port: portSchema.meta({ description: 'port of the web UI and API (default 8010; 0 picks a free one)' }).optional(),
-  auth: z.strictObject({ users: z.record(z.string(), passwordHash) }, { error: (iss) => (iss.code === 'invalid_type' ? "must be { users: { name: hashPassword('...') } }" : undefined) })
-    .nullable().meta({ description: "built-in login: { users: { alice: hashPassword('...') } }" }).optional(),
+  auth: z.union([
+    z.strictObject({ users: z.record(z.string(), passwordHash) }).meta({ description: "the built-in login: { users: { alice: hashPassword('...') } }" }),
+    z.strictObject({ provider: z.string().regex(PROVIDER_NAME_RE, { error: "must be the name of a plugin's login provider, e.g. { provider: 'github' }" }) })
+      .meta({ description: "the login provider a plugin registered: { provider: 'github' }" }),
+  ], { error: (iss) => (iss.code === 'invalid_union' || iss.code === 'invalid_type' ? "must be { users: { name: hashPassword('...') } } or { provider: '<a plugin's login provider>' }" : undefined) })
+    .meta({ description: "the built-in login ({ users }) or a plugin's login provider ({ provider })" }).nullable().optional(),
   authz: z.strictObject({
     rules: z.array(authzRuleSchema).optional(),
     roleMatchers: z.array(madeBy<RoleMatcher>(isObj, 'must be a role matcher object', 'maps a user to roles')).optional(),
   }).meta({ description: 'who may do what; default: logged-in users may control, everyone may view' }).optional(),
   access: z.enum(['public', 'private']).meta({ description: "'public': reads open to anyone; 'private': reads need a login" }).optional(),
   allowedOrigins: z.array(z.string()).meta({ description: 'origins (besides buildbotURL) allowed to make requests' }).optional(),
+  allowedHosts: z.array(z.string().min(1))
+    .meta({ description: 'host names (globs) this master also answers to besides the host of buildbotURL and www.host; other Host headers are refused', examples: [['ci.example.org']] }).optional(),
   cookieSecret: z.string().meta({ description: 'key that signs session cookies (default: generated and stored in the database)' }).optional(),
 })
 

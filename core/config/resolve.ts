@@ -14,6 +14,8 @@ import type { ChangeSourceSpec } from '../changes/change-source.ts'
 import type { ReporterSpec } from '../reporters/reporter.ts'
 import type { ChangeHookHandler, RestEndpoint, RpcAction, WwwConfig } from '../http/master-surface.ts'
 import type { TriggerOptions } from '../steps/trigger.ts'
+import { PROVIDER_NAME_RE } from '../http/auth/login-provider.ts'
+import { USERPASS } from '../http/auth/userpass-provider.ts'
 
 const BUILDER_KEYS = new Set(['kind', 'name', 'workers', 'steps', 'description', 'tags', 'project', 'properties', 'collapseRequests', 'builddir', 'priority', 'maxBuildsPerWorker'])
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost'])
@@ -66,9 +68,10 @@ export async function resolveConfig(input: unknown, file: string): Promise<Resol
   const host = w.host ?? '127.0.0.1'
   const port = w.port ?? 8010
   const www: WwwConfig = {
-    host, port, auth: w.auth ? { kind: 'userpass', users: w.auth.users } : { kind: 'none' }, access: w.access ?? 'public',
+    host, port, access: w.access ?? 'public',
+    auth: !w.auth ? { kind: 'none' } : 'provider' in w.auth ? { kind: 'plugin', name: w.auth.provider } : { kind: 'userpass', users: w.auth.users },
     authz: w.authz ? { rules: w.authz.rules ?? [], roleMatchers: w.authz.roleMatchers ?? [] } : 'default',
-    allowedOrigins: w.allowedOrigins, cookieSecret: w.cookieSecret,
+    allowedOrigins: w.allowedOrigins, allowedHosts: w.allowedHosts, cookieSecret: w.cookieSecret,
   }
   let buildbotURL = section('buildbotURL') ?? `http://${LOOPBACK.has(host) || host === '0.0.0.0' ? (host === '0.0.0.0' ? 'localhost' : host) : host}:${port}/`
   if (!buildbotURL.endsWith('/')) buildbotURL += '/'
@@ -97,6 +100,8 @@ export async function resolveConfig(input: unknown, file: string): Promise<Resol
   const changeHooks: ChangeHookHandler[] = []
   const rpcActions: RpcAction[] = []
   const restEndpoints: RestEndpoint[] = []
+  const loginProviders: ResolvedConfig['loginProviders'] = []
+  const roleMatchers: ResolvedConfig['roleMatchers'] = []
   const services = new Map<string, unknown>()
   const plugins: PluginInstance[] = []
   const valid = indexed<PluginUse>('plugins').map(({ value, index }) => ({ use: value, index }))
@@ -141,6 +146,8 @@ export async function resolveConfig(input: unknown, file: string): Promise<Resol
       addChangeHook: (h) => changeHooks.push({ ...h, owner }),
       addRpcAction: (a) => rpcActions.push({ ...a, owner }),
       addRestEndpoint: (e) => restEndpoints.push({ ...e, owner }),
+      addLoginProvider: (p) => loginProviders.push({ ...p, owner }),
+      addRoleMatcher: (m) => roleMatchers.push(m),
       provide: (key, value) => { services.set(key.id, value) },
       use: (key) => {
         if (!allowed.has(key.id)) throw new Error(`[plugin ${owner}] uses '${key.id}' without listing it in 'requires'`)
@@ -238,6 +245,7 @@ export async function resolveConfig(input: unknown, file: string): Promise<Resol
   })
   const hooks = new Set<string>()
   for (const h of changeHooks) { if (hooks.has(h.dialect)) errors.add('plugins', `two plugins handle /change_hook/${h.dialect}`, h.owner); hooks.add(h.dialect) }
+  checkLoginProviders(errors, www, loginProviders)
   reporters.forEach(({ value: r }, i) => { if (!isObj(r) || r.kind !== 'reporter') errors.add(`reporters[${i}]`, 'must be a reporter spec') })
 
   if (!errors.empty) {
@@ -247,6 +255,7 @@ export async function resolveConfig(input: unknown, file: string): Promise<Resol
   const resolved: ResolvedConfig = {
     file, basedir, title, titleURL, buildbotURL, db, www,
     workers, msgpack, changeSources, schedulers, builders, reporters, changeHooks, rpcActions, restEndpoints, plugins, services,
+    loginProviders, roleMatchers,
     secretsProviders, collapseRequests, properties, logLevel,
     masterName: masterName ?? `${hostname()}:${basedir}`,
   }
@@ -254,3 +263,20 @@ export async function resolveConfig(input: unknown, file: string): Promise<Resol
 }
 
 export const isLoopback = (host: string) => LOOPBACK.has(host)
+
+/** Provider names are URL segments and unique; `www.auth.provider` must name one a plugin registered. */
+function checkLoginProviders(errors: ConfigErrors, www: WwwConfig, providers: ResolvedConfig['loginProviders']) {
+  const names = new Map<string, string>()
+  for (const p of providers) {
+    if (typeof p.name !== 'string' || !PROVIDER_NAME_RE.test(p.name)) errors.add('plugins', `login provider name '${String(p.name)}' must be letters, digits, - and _ (it is a URL segment)`, p.owner)
+    else if (names.has(p.name)) errors.add('plugins', `two plugins register the login provider '${p.name}' (${names.get(p.name)} and ${p.owner})`, p.owner)
+    else if (p.name === USERPASS) errors.add('plugins', `'${USERPASS}' is the built-in login (www.auth.users); name the provider differently`, p.owner)
+    else names.set(p.name, p.owner)
+    if (p.login?.kind === 'redirect' && typeof p.callback !== 'function') errors.add('plugins', `login provider '${p.name}' logs in by redirect but has no callback`, p.owner)
+  }
+  if (www.auth.kind === 'plugin' && !names.has(www.auth.name)) {
+    const known = [...names.keys()]
+    errors.add('www.auth.provider', `no plugin registers the login provider '${www.auth.name}'${didYouMean(www.auth.name, known)}; ` +
+      (known.length ? `registered: ${known.join(', ')}` : "add the plugin that provides it to 'plugins', or use { users: {...} } for the built-in login"))
+  }
+}

@@ -6,6 +6,8 @@ import type { SecretsProvider } from '../secrets/secrets.ts'
 import type { ChangeHookHandler, RestEndpoint, RpcAction, WwwConfig } from '../http/master-surface.ts'
 import type { WorkerDecl } from './define-master.ts'
 import type { PluginRuntime } from '../plugin/plugin.ts'
+import type { LoginProvider } from '../http/auth/login-provider.ts'
+import type { RoleMatcherFn } from '../http/authz/role-matcher.ts'
 import type { PluginMigration } from '../db/plugin-storage.ts'
 
 export interface Owned<T> { value: T; owner: string }
@@ -36,6 +38,9 @@ export interface ResolvedConfig {
   changeHooks: ChangeHookHandler[]
   rpcActions: RpcAction[]
   restEndpoints: RestEndpoint[]
+  /** Login providers plugins registered (`www.auth.provider` names one). */
+  loginProviders: (LoginProvider & { owner: string })[]
+  roleMatchers: RoleMatcherFn[]
   plugins: PluginInstance[]
   services: Map<string, unknown>
   secretsProviders: SecretsProvider[]

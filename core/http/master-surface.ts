@@ -1,6 +1,9 @@
 import type { Bus } from '../bus/bus.ts'
 import type { Data } from '../data/data.ts'
 import type { Logger } from '../util/logger.ts'
+import type { LoginProvider } from './auth/login-provider.ts'
+import type { RoleMatcherFn } from './authz/role-matcher.ts'
+import type { ProjectRef } from './authz/endpoint-matcher.ts'
 
 /** One field of a force scheduler, in Buildbot's `all_fields` spec shape. */
 export interface ForceFieldSpec {
@@ -80,7 +83,14 @@ export interface HttpSurface {
   log: Logger
   title: string
   buildbotURL: string
+  /** Read on every request: a reconfigure replaces it and the new auth and authz apply at once. */
   www: WwwConfig
+  /** Login providers plugins registered; `www.auth` of kind `plugin` names one. */
+  loginProviders(): LoginProvider[]
+  /** Role matchers plugins added; asked with every rule check that needs roles. */
+  roleMatchers(): RoleMatcherFn[]
+  /** The project a builder belongs to (null when none), for authz targets. */
+  projectOf(builderName: string): Promise<ProjectRef | null>
   rpcActions(): RpcAction[]
   restEndpoints(): RestEndpoint[]
   changeHooks(): ChangeHookHandler[]
@@ -106,11 +116,20 @@ export interface RoleMatcher {
 export interface WwwConfig {
   host: string
   port: number
-  /** Users for the built-in user/password auth: name → scrypt hash `scrypt$<salt>$<hash>` or plain for tests. */
+  /**
+   * `userpass`: the built-in login; users are name → scrypt hash `scrypt$<salt>$<hash>` (or plain, for tests).
+   * `plugin`: the login provider a plugin registered under `name`.
+   */
   auth: { kind: 'none' } | { kind: 'userpass'; users: Record<string, string> } | { kind: 'plugin'; name: string }
   authz: { rules: AuthzRule[]; roleMatchers: RoleMatcher[] } | 'default'
   /** 'public': reads open to anyone; 'private': reads need a logged-in user. */
   access: 'public' | 'private'
   allowedOrigins?: string[]
+  /**
+   * Extra names this master answers to, besides the host of `buildbotURL` and `www.host`
+   * (fnmatch globs, e.g. `*.ci.example.org`). Requests naming any other `Host` are refused, so a
+   * DNS-rebinding page cannot reach a master on loopback.
+   */
+  allowedHosts?: string[]
   cookieSecret?: string
 }

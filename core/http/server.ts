@@ -1,9 +1,10 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import websocket from '@fastify/websocket'
+import cookie from '@fastify/cookie'
 import type { HttpSurface } from './master-surface.ts'
-import { createAuthz, policyFromWww } from './authz/authz.ts'
-import { createSessionCodec } from './auth/session.ts'
+import { authStateSource } from './auth/auth-state.ts'
 import { registerAuthRoutes } from './auth/auth-routes.ts'
+import { hostRefusal } from './host-check.ts'
 import { registerRestRoutes, API_BODY_LIMIT } from './rest/rest-route.ts'
 import { registerWsRoute } from './ws/ws-route.ts'
 import { registerChangeHookRoute } from './change-hook-route.ts'
@@ -23,12 +24,13 @@ export interface HttpServer {
 
 /**
  * The Buildbot-compatible HTTP surface: `/api/v2` (reads and JSON-RPC control), `/ws`,
- * `/config`, `/auth/login|logout`, `/change_hook/<dialect>` and the UI.
+ * `/config`, `/auth/*`, `/change_hook/<dialect>` and the UI. Auth and authz are derived from
+ * `surface.www` on each request, so a reconfigure applies them at once. A request naming a
+ * `Host` the master does not answer to is refused before any route runs.
  */
 export function createHttpServer(surface: HttpSurface, opts: HttpServerOptions = {}): HttpServer {
   const app = Fastify({ logger: false, bodyLimit: API_BODY_LIMIT, return503OnClosing: true })
-  const authz = createAuthz(policyFromWww(surface.www))
-  const sessions = createSessionCodec({ secret: surface.www.cookieSecret, secure: surface.buildbotURL.startsWith('https:') })
+  const state = authStateSource(surface)
 
   // Every body stays raw: JSON-RPC answers its own parse errors, change hooks check signatures.
   app.removeAllContentTypeParsers()
@@ -43,13 +45,19 @@ export function createHttpServer(surface: HttpSurface, opts: HttpServerOptions =
     return reply.code(status).header('content-type', 'text/plain; charset=utf-8').send(JSON.stringify({ error: status >= 500 ? 'internal error' : err.message }))
   })
 
+  // DNS rebinding: a page on an attacker's name re-pointed at this master's address must get nothing.
+  app.addHook('onRequest', async (req, reply) => {
+    const refused = hostRefusal(req.headers.host, state().allowedHosts)
+    if (refused) return reply.code(refused.status).header('content-type', 'text/plain; charset=utf-8').send(refused.message)
+  })
+  app.register(cookie)
   app.register(websocket, { options: { maxPayload: 1024 * 1024 } })
   app.register(async (scope) => {
-    registerRestRoutes(scope, { surface, authz, sessions })
-    registerWsRoute(scope, { surface, authz, sessions, maxBufferedBytes: opts.wsMaxBufferedBytes })
-    registerAuthRoutes(scope, { surface, sessions })
+    registerRestRoutes(scope, { surface, state })
+    registerWsRoute(scope, { surface, state, maxBufferedBytes: opts.wsMaxBufferedBytes })
+    registerAuthRoutes(scope, { surface, state })
     registerChangeHookRoute(scope, surface)
-    registerUiRoutes(scope, { surface, authz, sessions })
+    registerUiRoutes(scope, { surface, state })
   })
 
   return {

@@ -9,6 +9,7 @@ import { SUCCESS, FAILURE } from '../util/results.ts'
 import type { ForceSchedulerSpec, HttpSurface, WwwConfig } from './master-surface.ts'
 import { createHttpServer, type HttpServer, type HttpServerOptions } from './server.ts'
 import { TestControl } from './test-control.ts'
+import { projectOfBuilder } from '../data/project-of-builder.ts'
 
 /** Test fixture: a real sqlite file, the data layer, a TestControl and the HTTP server on top. */
 export interface Harness {
@@ -31,7 +32,8 @@ export async function createHarness(opts: { www?: Partial<WwwConfig>; surface?: 
   const www: WwwConfig = { host: '127.0.0.1', port: 0, auth: { kind: 'none' }, authz: 'default', access: 'public', ...opts.www }
   const surface: HttpSurface = {
     data, bus, control, log: createLogger({ level: 'silent' }), title: 'Test CI', buildbotURL: 'http://127.0.0.1:8010/', www,
-    rpcActions: () => [], restEndpoints: () => [], changeHooks: () => [], ...opts.surface,
+    rpcActions: () => [], restEndpoints: () => [], changeHooks: () => [], loginProviders: () => [], roleMatchers: () => [],
+    projectOf: (name) => projectOfBuilder(data, name), ...opts.surface,
   }
   const server = createHttpServer(surface, opts.server)
   return {

@@ -33,7 +33,7 @@ test('index.html gets the same config object as /config', async () => {
   const m = /<script id="bb-config">window\.buildbotFrontendConfig = (.*);<\/script>/.exec(res.body)
   assert.ok(m, res.body)
   const cfg = await h.server.app.inject('/config')
-  assert.is(cfg.headers['cache-control'], 'public,max-age=0')
+  assert.is(cfg.headers['cache-control'], 'private, no-store')
   assert.equal(JSON.parse(m![1]!), JSON.parse(cfg.body))
   const c = JSON.parse(cfg.body)
   for (const k of ['title', 'buildbotURL', 'user', 'user_can', 'auth', 'avatar_methods', 'versions', 'multiMaster']) assert.ok(k in c, k)

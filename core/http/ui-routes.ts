@@ -1,11 +1,10 @@
 import { readFile, stat } from 'node:fs/promises'
 import { extname, join, normalize, sep } from 'node:path'
-import type { FastifyInstance, FastifyReply } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { HttpSurface, UserInfo } from './master-surface.ts'
-import type { Authz } from './authz/authz.ts'
 import { userCan } from './authz/authz.ts'
-import type { SessionCodec } from './auth/session.ts'
 import { authName } from './auth/auth-routes.ts'
+import { identify, type AuthState, type Identity } from './auth/auth-state.ts'
 
 const MIME: Record<string, string> = {
   '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.mjs': 'text/javascript; charset=utf-8',
@@ -15,36 +14,50 @@ const MIME: Record<string, string> = {
 const PLACEHOLDER = '<!-- BUILDBOT_CONFIG_PLACEHOLDER -->'
 const NOT_BUILT = '<!doctype html><meta charset="utf-8"><title>buildbot-nix</title><p>The web UI is not built. The API is at <a href="api/v2">api/v2</a>.</p>'
 
-/** The object served at `/config` and injected into index.html as `window.buildbotFrontendConfig`. */
-export function frontendConfig(surface: HttpSurface, authz: Authz, user: UserInfo): Record<string, unknown> {
+/**
+ * The object served at `/config` and injected into index.html as `window.buildbotFrontendConfig`.
+ * `auth.provider`/`label`/`kind` tell the UI which sign-in to offer (`kind: 'form'` = its login
+ * form); `csrf_token` is the session's proof for control requests (`X-CSRF-Token`).
+ */
+export async function frontendConfig(surface: HttpSurface, state: AuthState, id: Identity): Promise<Record<string, unknown>> {
+  const { authz, provider } = state
+  const user: UserInfo = id.user
+  const auth: Record<string, unknown> = { name: authName(state.www) }
+  if (provider) Object.assign(auth, { provider: provider.name, label: provider.label, kind: provider.login.kind, oauth2: provider.login.kind === 'redirect' })
   return {
     title: surface.title, titleURL: surface.buildbotURL, buildbotURL: surface.buildbotURL, multiMaster: false,
-    port: surface.www.port, plugins: {}, auth: { name: authName(surface.www) }, authz: {}, avatar_methods: { name: 'gravatar' },
+    port: state.www.port, plugins: {}, auth, authz: {}, avatar_methods: { name: 'gravatar' },
     versions: [['buildbot-nix', '0.1.0'], ['Node', process.version]],
-    user, user_can: userCan(authz, user),
-    user_any_access_allowed: authz.allowed({ action: 'get', endpoint: 'masters' }, user),
+    user, user_can: await userCan(authz, user),
+    user_any_access_allowed: await authz.allowed({ action: 'get', endpoint: 'masters', project: null }, user),
+    ...(id.via === 'cookie' ? { csrf_token: state.sessions.csrfToken(id.sid) } : {}),
   }
 }
 
 /** `/config`, `/` (index.html with the config injected) and the UI's static files. */
-export function registerUiRoutes(app: FastifyInstance, opts: { surface: HttpSurface; authz: Authz; sessions: SessionCodec }) {
-  const { surface, authz, sessions } = opts
-  const userOf = (cookie: string | undefined) => sessions.userOf(cookie)
+export function registerUiRoutes(app: FastifyInstance, opts: { surface: HttpSurface; state: () => AuthState }) {
+  const { surface } = opts
+  const configOf = async (req: FastifyRequest) => {
+    const state = opts.state()
+    const id = await identify(req, state)
+    return frontendConfig(surface, state, 'error' in id ? { user: { anonymous: true }, via: 'none' } : id)
+  }
 
-  app.get('/config', async (req, reply) => reply.header('cache-control', 'public,max-age=0')
-    .header('content-type', 'application/json; charset=utf-8').send(JSON.stringify(frontendConfig(surface, authz, userOf(req.headers.cookie)))))
+  // Private to the session (user, CSRF token): never stored by a shared cache.
+  app.get('/config', async (req, reply) => reply.header('cache-control', 'private, no-store')
+    .header('content-type', 'application/json; charset=utf-8').send(JSON.stringify(await configOf(req))))
 
-  async function index(cookie: string | undefined, reply: FastifyReply) {
+  async function index(req: FastifyRequest, reply: FastifyReply) {
     const html = surface.uiDir ? await readFile(join(surface.uiDir, 'index.html'), 'utf8').catch(() => undefined) : undefined
-    reply.header('content-type', 'text/html; charset=utf-8').header('cache-control', 'no-cache')
+    reply.header('content-type', 'text/html; charset=utf-8').header('cache-control', 'private, no-cache')
     if (html === undefined) return reply.send(NOT_BUILT)
     // `<` escaped so no config value can close the script element.
-    const json = JSON.stringify(frontendConfig(surface, authz, userOf(cookie))).replace(/</g, '\\u003c')
+    const json = JSON.stringify(await configOf(req)).replace(/</g, '\\u003c')
     const script = `<script id="bb-config">window.buildbotFrontendConfig = ${json};</script>`
     return reply.send(html.includes(PLACEHOLDER) ? html.replace(PLACEHOLDER, () => script) : html.replace('</head>', () => `${script}</head>`))
   }
 
-  app.get('/', async (req, reply) => index(req.headers.cookie, reply))
+  app.get('/', async (req, reply) => index(req, reply))
   app.get('/*', async (req, reply) => {
     const rel = decodeURIComponent(req.url.split('?')[0]!).replace(/^\/+/, '')
     const root = surface.uiDir
@@ -58,7 +71,7 @@ export function registerUiRoutes(app: FastifyInstance, opts: { surface: HttpSurf
       }
     }
     // Client-side routes (no file extension) get the app; missing files a 404.
-    if (!extname(rel)) return index(req.headers.cookie, reply)
+    if (!extname(rel)) return index(req, reply)
     return reply.code(404).header('content-type', 'text/plain; charset=utf-8').send('not found')
   })
 }

@@ -7,6 +7,7 @@ import type { MsgpackListener } from '../workers/msgpack/msgpack-listener.ts'
 import type { WorkerManager } from '../workers/worker-manager.ts'
 import type { Logger } from '../util/logger.ts'
 import { sessionSecret } from './session-secret.ts'
+import { projectOfBuilder } from '../data/project-of-builder.ts'
 
 export interface ListenerDeps {
   data: Data
@@ -25,19 +26,33 @@ export interface ListenerDeps {
 export async function startListeners(deps: ListenerDeps) {
   const { data, bus, log } = deps
   const config = deps.config()
+  const cookieSecret = await sessionSecret(data)
+  const ports = { www: 0, msgpack: 0 }
+  // `www` and `buildbotURL` follow the current config, so a reconfigure's auth, authz and
+  // allowed hosts apply at once; `www` keeps its identity while the config's does not change.
+  let www: { from: ResolvedConfig['www']; value: HttpSurface['www'] } | undefined
+  /** `www.port: 0` picks a free port; links must name the real one. */
+  const realURL = (u: string) => {
+    const url = new URL(u)
+    if (url.port !== '0' || !ports.www) return u
+    url.port = String(ports.www)
+    return url.href
+  }
   const surface: HttpSurface = {
-    data, bus, log, title: config.title, buildbotURL: config.buildbotURL, www: { ...config.www, cookieSecret: config.www.cookieSecret ?? await sessionSecret(data) }, uiDir: deps.uiDir,
+    data, bus, log, title: config.title, uiDir: deps.uiDir,
+    get buildbotURL() { return realURL(deps.config().buildbotURL) },
+    get www() {
+      const from = deps.config().www
+      if (www?.from !== from) www = { from, value: { ...from, cookieSecret: from.cookieSecret ?? cookieSecret } }
+      return www.value
+    },
     control: deps.control,
     rpcActions: () => deps.config().rpcActions, restEndpoints: () => deps.config().restEndpoints, changeHooks: () => deps.config().changeHooks,
+    loginProviders: () => deps.config().loginProviders, roleMatchers: () => deps.config().roleMatchers,
+    projectOf: (name) => projectOfBuilder(data, name),
   }
   const http = createHttpServer(surface)
-  const ports = { www: (await http.listen()).port, msgpack: 0 }
-  const url = new URL(config.buildbotURL)
-  if (url.port === '0') {
-    // `www.port: 0` picks a free port; links must name the real one.
-    url.port = String(ports.www)
-    surface.buildbotURL = url.href
-  }
+  ports.www = (await http.listen()).port
   let msgpack: MsgpackListener | undefined
   if (config.msgpack) {
     const { createMsgpackListener } = await import('../workers/msgpack/msgpack-listener.ts')

@@ -5,6 +5,8 @@ import type { SchedulerSpec } from '../schedulers/scheduler.ts'
 import type { ChangeSourceSpec } from '../changes/change-source.ts'
 import type { ReporterSpec } from '../reporters/reporter.ts'
 import type { ChangeHookHandler, RestEndpoint, RpcAction } from '../http/master-surface.ts'
+import type { LoginProvider } from '../http/auth/login-provider.ts'
+import type { RoleMatcherFn } from '../http/authz/role-matcher.ts'
 import type { Data } from '../data/data.ts'
 import type { Bus } from '../bus/bus.ts'
 import type { Logger } from '../util/logger.ts'
@@ -43,6 +45,13 @@ export interface PluginApi {
   addChangeHook(h: Omit<ChangeHookHandler, 'owner'>): void
   addRpcAction(a: Omit<RpcAction, 'owner'>): void
   addRestEndpoint(e: Omit<RestEndpoint, 'owner'>): void
+  /**
+   * A way to log in; `www.auth: { provider: '<name>' }` picks it. Core mounts
+   * `/auth/<name>/login` and `/auth/<name>/callback` and keeps the session.
+   */
+  addLoginProvider(p: LoginProvider): void
+  /** Roles for a user on an authz target (its project included), asked by the authz rules. */
+  addRoleMatcher(m: RoleMatcherFn): void
   /** Offers an API to other plugins under a typed key. */
   provide<T>(key: Key<T>, value: T): void
   /** Uses another plugin's API; the key must be in `requires`. */

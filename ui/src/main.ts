@@ -15,7 +15,7 @@ async function boot(): Promise<void> {
     .then((r) => (r.ok ? r.json() : {}))
     .catch(() => ({}))
   const app = document.createElement('bb-app') as BbApp
-  app.client = new ApiClient({ baseUrl })
+  app.client = new ApiClient({ baseUrl, csrfToken: config.csrf_token })
   app.config = config
   document.body.replaceChildren(app)
 }

@@ -84,11 +84,26 @@ it('user/password master: anonymous is read-only with reasons and a 403; alice l
   })
   assert.is(direct.status(), 403)
 
-  // HTTP Basic on /auth/login, as a browser does with credentials in the URL: the master sets
-  // the session cookie and redirects to the page, which loads again with alice's config.
-  await page.goto(`${url.replace('http://', 'http://alice:pw@')}auth/login?redirect=${encodeURIComponent('/builders/2/builds/1')}`)
+  // The login form: Login in the header leads to it, the master sets the session cookie and the
+  // page loads again where it was, with alice's config.
+  await page.goto(`${url}#/builders/2/builds/1`)
+  await page.locator('header a', { hasText: 'Login' }).click()
+  await page.waitForURL(`${url}#/login?redirect=${encodeURIComponent('/builders/2/builds/1')}`)
+  await page.fill('input[name=password]', 'wrong')
+  await page.fill('input[name=username]', 'alice')
+  await page.click('bb-login-page button[type=submit]')
+  await page.locator('bb-login-page [role=alert]', { hasText: 'wrong user name or password' }).waitFor()
+  await screenshot(page, 'login-form')
+  await page.fill('input[name=password]', 'pw')
+  await page.click('bb-login-page button[type=submit]')
   await page.waitForURL(`${url}#/builders/2/builds/1`)
   await page.locator('header', { hasText: 'alice' }).waitFor()
+  // The session alone does not let a page act: control requests need the CSRF token the UI sends.
+  const noToken = await page.request.post(`${url}api/v2/builds/2`, {
+    headers: { 'content-type': 'application/json', origin: url.replace(/\/$/, '') },
+    data: { jsonrpc: '2.0', method: 'stop', params: {}, id: 1 },
+  })
+  assert.is(noToken.status(), 403)
   const stopNow = page.locator('bb-action button', { hasText: 'Stop' })
   await stopNow.waitFor()
   assert.ok(await stopNow.isEnabled())
@@ -107,6 +122,9 @@ it('user/password master: anonymous is read-only with reasons and a 403; alice l
   await page.locator('table[aria-label=builds] tr', { hasText: '#2' }).locator('.badge.success').waitFor({ timeout: 60_000 })
   assert.ok(await stillSamePage(page))
   assert.ok(await page.locator('bb-force-form button.primary').first().isEnabled())
+  await page.locator('header button', { hasText: 'Logout' }).click()
+  await page.locator('header a', { hasText: 'Login' }).waitFor()
+  assert.not.ok(await page.locator('bb-force-form button.primary').first().isEnabled())
   await close()
 })
 

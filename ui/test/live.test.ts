@@ -143,13 +143,13 @@ it('actions follow user_can, show a 403 and send JSON-RPC with the force fields'
   await close()
 })
 
-it('a logged-in user sees their name and a logout link', async ({ h }) => {
+it('a logged-in user sees their name and a logout button', async ({ h }) => {
   const server = await h!.start({ config: { auth: { name: 'UserPasswordAuth' }, user: { username: 'ada', email: 'ada@example.org' } } })
   const { page, close } = await newPage(h!.browser)
   await page.goto(`${server.url}#/workers`)
-  const logout = page.locator('a', { hasText: 'Logout' })
+  const logout = page.locator('header button', { hasText: 'Logout' })
   await logout.waitFor()
-  assert.is(await logout.getAttribute('href'), 'auth/logout?redirect=%2Fworkers')
+  assert.is(await logout.getAttribute('aria-label'), 'Log out ada')
   await page.locator('header', { hasText: 'ada' }).waitFor()
   await close()
 })

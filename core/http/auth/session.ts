@@ -1,65 +1,82 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
+import { SignJWT, jwtVerify } from 'jose'
+import { signerFactory } from '@fastify/cookie'
 import type { UserInfo } from '../master-surface.ts'
 
 /**
- * Sessions live in a signed cookie, as Buildbot's `TWISTED_SESSION`: an HS256 JWT with claims
- * `{user_info, exp}`. No server-side store, so any master holding the secret accepts it.
+ * Sessions live in a cookie, as Buildbot's `TWISTED_SESSION`: an HS256 JWT (`jose`) with claims
+ * `{user_info, sid, provider, exp}`, the cookie itself signed by `@fastify/cookie`. No server-side store, so
+ * any master holding the secret accepts it. `sid` binds the CSRF token to the session.
  */
 export const COOKIE_NAME = 'TWISTED_SESSION'
+export const SECURE_COOKIE_NAME = 'TWISTED_SECURE_SESSION'
+/** The short-lived cookie carrying an OAuth login's state and redirect between login and callback. */
+export const LOGIN_COOKIE_NAME = 'BBN_LOGIN_STATE'
 export const ANONYMOUS: UserInfo = Object.freeze({ anonymous: true })
 const WEEK = 7 * 24 * 3600
+const LOGIN_STATE_SECONDS = 600
 
-const b64u = (b: Buffer | string) => Buffer.from(b).toString('base64url')
+export interface Session { user: UserInfo; sid: string; provider: string }
+export interface LoginState { state: string; provider: string; redirect: string }
 
 export interface SessionCodec {
-  sign(user: UserInfo, now?: number): string
-  /** The user of a cookie value; undefined when absent, malformed, forged or expired. */
-  verify(token: string | undefined, now?: number): UserInfo | undefined
-  /** The user of a request's Cookie header (anonymous when there is no valid session). */
-  userOf(cookieHeader: string | string[] | undefined): UserInfo
-  cookie(user: UserInfo): string
-  clearCookie(): string
+  /** `TWISTED_SESSION`, or `TWISTED_SECURE_SESSION` when cookies are Secure (https). */
+  readonly cookieName: string
+  readonly secure: boolean
+  /** Signs and verifies cookie values for `@fastify/cookie`. */
+  readonly signer: { sign(value: string): string; unsign(value: string): { valid: boolean; renew: boolean; value: string | null } }
+  sign(user: UserInfo, provider: string, now?: number): Promise<string>
+  /** The session of a token; undefined when malformed, forged or expired. */
+  verify(token: string | undefined, now?: number): Promise<Session | undefined>
+  /** The CSRF token of a session: the UI gets it in `/config` and sends it back in `X-CSRF-Token`. */
+  csrfToken(sid: string): string
+  csrfValid(sid: string, token: string | undefined): boolean
+  signLoginState(s: LoginState): Promise<string>
+  verifyLoginState(token: string | undefined): Promise<LoginState | undefined>
 }
+
+const derive = (secret: string, purpose: string) => createHash('sha256').update(`${purpose}\0${secret}`).digest()
 
 export function createSessionCodec(opts: { secret?: string; expirySeconds?: number; secure?: boolean } = {}): SessionCodec {
   const secret = opts.secret ?? randomBytes(16).toString('hex')
   const expiry = opts.expirySeconds ?? WEEK
-  const name = opts.secure ? 'TWISTED_SECURE_SESSION' : COOKIE_NAME
-  const mac = (data: string) => createHmac('sha256', secret).update(data).digest()
-  const header = b64u(JSON.stringify({ alg: 'HS256', typ: 'JWT' }))
-
+  const jwtKey = new Uint8Array(derive(secret, 'session-jwt'))
+  const csrfKey = derive(secret, 'csrf')
+  const signer = signerFactory(derive(secret, 'cookie').toString('base64'))
+  const sec = (now?: number) => Math.floor(now ?? Date.now() / 1000)
+  const verifyJwt = async (token: string | undefined, now?: number) => {
+    if (!token) return undefined
+    try {
+      const { payload } = await jwtVerify(token, jwtKey, { algorithms: ['HS256'], currentDate: new Date(sec(now) * 1000) })
+      return payload as Record<string, unknown>
+    } catch { return undefined }
+  }
   const codec: SessionCodec = {
-    sign(user, now = Date.now() / 1000) {
-      const body = `${header}.${b64u(JSON.stringify({ user_info: user, exp: Math.floor(now) + expiry }))}`
-      return `${body}.${b64u(mac(body))}`
+    cookieName: opts.secure ? SECURE_COOKIE_NAME : COOKIE_NAME,
+    secure: !!opts.secure,
+    signer,
+    sign(user, provider, now) {
+      return new SignJWT({ user_info: user, sid: randomBytes(16).toString('base64url'), provider })
+        .setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).setExpirationTime(sec(now) + expiry).sign(jwtKey)
     },
-    verify(token, now = Date.now() / 1000) {
-      if (!token) return undefined
-      const parts = token.split('.')
-      if (parts.length !== 3) return undefined
-      const want = mac(`${parts[0]}.${parts[1]}`)
-      const got = Buffer.from(parts[2]!, 'base64url')
-      if (got.length !== want.length || !timingSafeEqual(got, want)) return undefined
-      try {
-        const head = JSON.parse(Buffer.from(parts[0]!, 'base64url').toString()) as { alg?: string }
-        if (head.alg !== 'HS256') return undefined
-        const claims = JSON.parse(Buffer.from(parts[1]!, 'base64url').toString()) as { user_info?: UserInfo; exp?: number }
-        if (typeof claims.exp !== 'number' || claims.exp < now || typeof claims.user_info !== 'object' || !claims.user_info) return undefined
-        return claims.user_info
-      } catch { return undefined }
+    async verify(token, now) {
+      const p = await verifyJwt(token, now)
+      if (!p || typeof p.sid !== 'string' || typeof p.provider !== 'string' || typeof p.user_info !== 'object' || !p.user_info) return undefined
+      return { user: p.user_info as UserInfo, sid: p.sid, provider: p.provider }
     },
-    userOf(cookieHeader) {
-      const raw = Array.isArray(cookieHeader) ? cookieHeader.join(';') : cookieHeader ?? ''
-      for (const part of raw.split(/[;,]/)) {
-        const eq = part.indexOf('=')
-        if (eq < 0 || part.slice(0, eq).trim() !== name) continue
-        const user = codec.verify(part.slice(eq + 1).trim())
-        if (user) return user
-      }
-      return ANONYMOUS
+    csrfToken: (sid) => createHmac('sha256', csrfKey).update(sid).digest('base64url'),
+    csrfValid(sid, token) {
+      if (!token) return false
+      const want = Buffer.from(codec.csrfToken(sid)), got = Buffer.from(token)
+      return want.length === got.length && timingSafeEqual(want, got)
     },
-    cookie(user) { return `${name}=${codec.sign(user)}; Path=/; HttpOnly; SameSite=Lax${opts.secure ? '; Secure' : ''}` },
-    clearCookie() { return `${name}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0` },
+    signLoginState(s) {
+      return new SignJWT({ login: s }).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).setExpirationTime(sec() + LOGIN_STATE_SECONDS).sign(jwtKey)
+    },
+    async verifyLoginState(token) {
+      const l = (await verifyJwt(token))?.login as LoginState | undefined
+      return l && typeof l.state === 'string' && typeof l.provider === 'string' && typeof l.redirect === 'string' ? l : undefined
+    },
   }
   return codec
 }

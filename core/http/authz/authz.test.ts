@@ -2,7 +2,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createAuthz, policyFromWww, ForbiddenError, userCan } from './authz.ts'
 import { ruleMatches } from './endpoint-matcher.ts'
-import { rolesFrom, ownerRoles, ownerOf } from './role-matcher.ts'
+import { rolesFrom, ownerRoles, ownerOf, type RoleMatcherFn } from './role-matcher.ts'
 import { fnmatch } from './fnmatch.ts'
 import type { UserInfo } from '../master-surface.ts'
 
@@ -52,7 +52,7 @@ test('role matchers', () => {
   assert.is(ownerOf({ username: 'u' }), 'u')
 })
 
-test('rules: first match decides, defaultDeny false falls through, no match allows', () => {
+test('rules: first match decides, defaultDeny false falls through, no match allows', async () => {
   const authz = createAuthz({
     private: false,
     roleMatchers: [{ kind: 'groups', groupPrefix: 'gh-' }, { kind: 'owner', role: 'owner' }],
@@ -63,37 +63,63 @@ test('rules: first match decides, defaultDeny false falls through, no match allo
     ],
   })
   const stopTarget = { action: 'stop', endpoint: 'build', builderNames: ['lint'], owner: 'bob@else.example' }
-  assert.ok(authz.allowed(stopTarget, bob))
-  assert.ok(authz.allowed(stopTarget, alice))
-  assert.not.ok(authz.allowed({ ...stopTarget, owner: 'carol' }, bob))
-  assert.ok(authz.allowed({ action: 'force', endpoint: 'forcescheduler', builderNames: ['nix-eval'] }, alice))
-  assert.throws(() => authz.assertAllowed({ action: 'force', endpoint: 'forcescheduler', builderNames: ['nix-eval'] }, bob),
-    (e: unknown) => e instanceof ForbiddenError && e.message === "you need to have role 'devs'")
-  assert.ok(authz.allowed({ action: 'get', endpoint: 'builds' }, anon))
-  assert.throws(() => authz.assertAllowed({ action: 'cancel', endpoint: 'buildrequest' }, anon), /you need to have role 'admins'/)
+  assert.ok(await authz.allowed(stopTarget, bob))
+  assert.ok(await authz.allowed(stopTarget, alice))
+  assert.not.ok(await authz.allowed({ ...stopTarget, owner: 'carol' }, bob))
+  assert.ok(await authz.allowed({ action: 'force', endpoint: 'forcescheduler', builderNames: ['nix-eval'] }, alice))
+  const denied = await authz.assertAllowed({ action: 'force', endpoint: 'forcescheduler', builderNames: ['nix-eval'] }, bob).then(() => undefined, (e: unknown) => e)
+  assert.ok(denied instanceof ForbiddenError && denied.message === "you need to have role 'devs'")
+  assert.ok(await authz.allowed({ action: 'get', endpoint: 'builds' }, anon))
+  assert.match(String(await authz.assertAllowed({ action: 'cancel', endpoint: 'buildrequest' }, anon).catch((e) => e)), /you need to have role 'admins'/)
 })
 
-test('default policy: loopback without auth may control; others are read-only for anonymous', () => {
+test('default policy: loopback without auth may control; others are read-only for anonymous', async () => {
   const loop = createAuthz(policyFromWww({ host: '127.0.0.1', auth: { kind: 'none' }, authz: 'default', access: 'public' }))
-  assert.equal(userCan(loop, anon), { force: true, stop: true, rebuild: true, cancel: true, reload: true })
+  assert.equal(await userCan(loop, anon), { force: true, stop: true, rebuild: true, cancel: true, reload: true })
   for (const host of ['0.0.0.0', '192.168.1.5', '::']) {
     const pub = createAuthz(policyFromWww({ host, auth: { kind: 'none' }, authz: 'default', access: 'public' }))
-    assert.equal(userCan(pub, anon), { force: false, stop: false, rebuild: false, cancel: false, reload: false }, host)
-    assert.ok(pub.allowed({ action: 'get', endpoint: 'builds' }, anon))
+    assert.equal(await userCan(pub, anon), { force: false, stop: false, rebuild: false, cancel: false, reload: false }, host)
+    assert.ok(await pub.allowed({ action: 'get', endpoint: 'builds' }, anon))
   }
   const up = createAuthz(policyFromWww({ host: '0.0.0.0', auth: { kind: 'userpass', users: {} }, authz: 'default', access: 'public' }))
-  assert.not.ok(up.allowed({ action: 'stop', endpoint: 'build' }, anon))
-  assert.ok(up.allowed({ action: 'stop', endpoint: 'build' }, bob))
+  assert.not.ok(await up.allowed({ action: 'stop', endpoint: 'build' }, anon))
+  assert.ok(await up.allowed({ action: 'stop', endpoint: 'build' }, bob))
   const loopUp = createAuthz(policyFromWww({ host: 'localhost', auth: { kind: 'userpass', users: {} }, authz: 'default', access: 'public' }))
-  assert.not.ok(loopUp.allowed({ action: 'force', endpoint: 'forcescheduler' }, anon))
+  assert.not.ok(await loopUp.allowed({ action: 'force', endpoint: 'forcescheduler' }, anon))
   const plugin = createAuthz(policyFromWww({ host: '0.0.0.0', auth: { kind: 'plugin', name: 'GitHub' }, authz: 'default', access: 'public' }))
-  assert.not.ok(plugin.allowed({ action: 'force', endpoint: 'forcescheduler' }, alice))
+  assert.not.ok(await plugin.allowed({ action: 'force', endpoint: 'forcescheduler' }, alice))
 })
 
-test('private access requires a logged-in user for reads', () => {
+test('private access requires a logged-in user for reads', async () => {
   const priv = createAuthz(policyFromWww({ host: '0.0.0.0', auth: { kind: 'userpass', users: {} }, authz: 'default', access: 'private' }))
-  assert.throws(() => priv.assertAllowed({ action: 'get', endpoint: 'builds' }, anon), /you need to have role 'user'/)
-  assert.ok(priv.allowed({ action: 'get', endpoint: 'builds' }, bob))
+  assert.match(String(await priv.assertAllowed({ action: 'get', endpoint: 'builds' }, anon).catch((e) => e)), /you need to have role 'user'/)
+  assert.ok(await priv.allowed({ action: 'get', endpoint: 'builds' }, bob))
+})
+
+test('a plugin role matcher grants its role on the projects it names only', async () => {
+  const acme = { name: 'acme/app', owner: 'acme', forge: 'github' }
+  const other = { name: 'zeta/lib', owner: 'zeta', forge: 'github' }
+  const asked: unknown[] = []
+  const orgMember: RoleMatcherFn = ({ user, target }) => {
+    asked.push(target.project)
+    if (target.project === undefined) return user.groups?.length ? ['admin'] : []
+    return target.project?.owner && user.groups?.includes(target.project.owner) ? ['admin'] : []
+  }
+  const authz = createAuthz(policyFromWww({ host: '0.0.0.0', auth: { kind: 'plugin', name: 'gh' }, authz: 'default', access: 'public' }, [orgMember]))
+  const carol: UserInfo = { username: 'carol', groups: ['acme'] }
+  const stop = (project: typeof acme | null) => ({ action: 'stop', endpoint: 'build', builderNames: ['x'], project })
+  assert.ok(await authz.allowed(stop(acme), carol))
+  assert.not.ok(await authz.allowed(stop(other), carol))
+  assert.not.ok(await authz.allowed(stop(null), carol))
+  assert.not.ok(await authz.allowed(stop(acme), bob))
+  assert.not.ok(await authz.allowed(stop(acme), anon), 'anonymous users are never given plugin roles')
+  assert.equal((await userCan(authz, carol)).stop, true, 'the UI offers Stop to a member of some organisation')
+  assert.equal((await userCan(authz, bob)).stop, false)
+  assert.ok(asked.includes(acme) && asked.includes(other) && asked.includes(undefined))
+  // Reads are not asked of plugin matchers unless a rule needs roles.
+  const before = asked.length
+  assert.ok(await authz.allowed({ action: 'get', endpoint: 'builds', project: null }, carol))
+  assert.is(asked.length, before)
 })
 
 test.run()

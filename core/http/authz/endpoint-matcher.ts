@@ -1,6 +1,15 @@
 import type { AuthzRule } from '../master-surface.ts'
 import { fnmatch } from './fnmatch.ts'
 
+/** The project a build or builder belongs to, for role matchers ("members of the owning organisation"). */
+export interface ProjectRef {
+  name: string
+  /** The forge account owning it (a GitHub organisation or user), when known. */
+  owner: string | null
+  /** The forge it comes from (`github`, `gitea`, ...), when known. */
+  forge: string | null
+}
+
 /** What a request asks to do, resolved enough for the rules to decide. */
 export interface AuthzTarget {
   /** `get` for reads (GET and HEAD), else the JSON-RPC method. */
@@ -13,6 +22,13 @@ export interface AuthzTarget {
   owner?: string | null
   /** Authz name of a plugin action (e.g. `reload`). */
   authzAction?: string
+  /**
+   * The project of the builder concerned; null when the request concerns no project (a worker, a
+   * read, a builder without project). Undefined only for the UI's `user_can` hints, which ask
+   * about no one build: answer the roles the user has on any project (the server asks again with
+   * the real project before acting).
+   */
+  project?: ProjectRef | null
 }
 
 const builderOk = (rule: AuthzRule, t: AuthzTarget) =>

@@ -1,4 +1,17 @@
 import type { RoleMatcher, UserInfo } from '../master-surface.ts'
+import type { AuthzTarget } from './endpoint-matcher.ts'
+
+/**
+ * A role matcher a plugin adds (`api.addRoleMatcher`): the roles `user` has for `target`. It runs
+ * for every rule check that reaches it, so keep it cheap (no network calls; put what it needs in
+ * the user's groups at login).
+ *
+ * @example members of the organisation owning the build's project get `admin` on it
+ *   api.addRoleMatcher(({ user, target }) =>
+ *     target.project === undefined ? (user.groups?.length ? ['admin'] : [])
+ *     : target.project?.owner && user.groups?.includes(target.project.owner) ? ['admin'] : [])
+ */
+export type RoleMatcherFn = (args: { user: UserInfo; target: AuthzTarget }) => string[] | Promise<string[]>
 
 /** The owner string Buildbot stores: the first non-empty of email, username, full_name. */
 export function ownerOf(user: UserInfo): string {

@@ -120,7 +120,13 @@ test('CORS: foreign origins are refused, the buildbotURL origin is allowed', asy
   assert.is(ok.status, 200)
   assert.is(ok.headers['access-control-allow-origin'], 'http://127.0.0.1:8010')
   assert.is(ok.headers['access-control-max-age'], '3600')
+  // A host name the master does not know is refused before CORS (DNS rebinding); once allowed,
+  // a page served from that name is same-origin.
+  assert.is((await h.server.app.inject({ url: '/api/v2/masters', headers: { origin: 'http://ci.example:8443', host: 'ci.example:8443' } })).statusCode, 421)
+  const www = h.surface.www
+  h.surface.www = { ...www, allowedHosts: ['ci.example'] }
   const sameHost = await get('/api/v2/masters', { origin: 'http://ci.example:8443', host: 'ci.example:8443' })
+  h.surface.www = www
   assert.is(sameHost.status, 200)
   const pre = await h.server.app.inject({ method: 'OPTIONS', url: '/api/v2/builds', headers: { origin: 'http://127.0.0.1:8010', 'access-control-request-method': 'POST' } })
   assert.is(pre.statusCode, 200)

@@ -1,9 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { HttpSurface } from '../master-surface.ts'
 import { splitApiPath } from '../path-match.ts'
-import type { Authz } from '../authz/authz.ts'
 import { ForbiddenError } from '../authz/authz.ts'
-import type { SessionCodec } from '../auth/session.ts'
+import { csrfOk, CSRF_HEADER, CSRF_MESSAGE, identify, type AuthState } from '../auth/auth-state.ts'
 import { originAllowed } from '../origin.ts'
 import { createRestReader } from './rest-read.ts'
 import { createRpcHandler } from '../rpc/jsonrpc.ts'
@@ -11,12 +10,12 @@ import { createRpcHandler } from '../rpc/jsonrpc.ts'
 export const API_BODY_LIMIT = 1024 * 1024
 
 /** `/api/v2` (and `/api/latest`): GET/HEAD reads, POST JSON-RPC, OPTIONS preflight, CORS. */
-export function registerRestRoutes(app: FastifyInstance, opts: { surface: HttpSurface; authz: Authz; sessions: SessionCodec }) {
-  const { surface, authz, sessions } = opts
+export function registerRestRoutes(app: FastifyInstance, opts: { surface: HttpSurface; state: () => AuthState }) {
+  const { surface } = opts
   const reader = createRestReader(surface)
-  const rpc = createRpcHandler({ surface, authz, pathExists: (s) => !!reader.match(s) })
-  const base = new URL(surface.buildbotURL)
-  const allowedOrigins = surface.www.allowedOrigins ?? [base.origin]
+  const rpc = createRpcHandler({ surface, pathExists: (s) => !!reader.match(s) })
+  const rpcError = (reply: FastifyReply, status: number, message: string) =>
+    reply.code(status).header('content-type', 'application/json').send(JSON.stringify({ jsonrpc: '2.0', error: { code: -32600, message } }))
 
   const textError = (reply: FastifyReply, status: number, message: string) =>
     reply.code(status).header('content-type', 'text/plain; charset=utf-8').send(JSON.stringify({ error: message }))
@@ -24,24 +23,28 @@ export function registerRestRoutes(app: FastifyInstance, opts: { surface: HttpSu
   async function handle(req: FastifyRequest, reply: FastifyReply, prefix: string) {
     const [rawPath, qs = ''] = req.url.split('?', 2) as [string, string?]
     const segments = splitApiPath(rawPath.slice(prefix.length))
+    const state = opts.state()
+    const { authz } = state
     const origin = req.headers.origin
     if (origin) {
-      if (!originAllowed(origin, req.headers.host, allowedOrigins)) {
+      if (!originAllowed(origin, req.headers.host, state.allowedOrigins)) {
         return req.method === 'POST'
           ? reply.code(400).header('content-type', 'application/json').send(JSON.stringify({ error: { message: 'invalid origin' } }))
           : textError(reply, 400, 'invalid origin')
       }
-      reply.header('access-control-allow-origin', origin).header('access-control-allow-headers', 'Content-Type').header('access-control-max-age', '3600')
+      reply.header('access-control-allow-origin', origin).header('access-control-allow-headers', `Content-Type, ${CSRF_HEADER}`).header('access-control-max-age', '3600')
     }
-    const user = sessions.userOf(req.headers.cookie)
+    if (req.method === 'OPTIONS') {
+      const want = String(req.headers['access-control-request-method'] ?? '').toUpperCase()
+      if (want && !['GET', 'POST', 'HEAD'].includes(want)) return textError(reply, 400, 'invalid HTTP method')
+      return reply.code(200).header('access-control-allow-methods', 'GET, POST, HEAD').send('')
+    }
+    const id = await identify(req, state)
+    if ('error' in id) return req.method === 'POST' ? rpcError(reply, 401, id.error) : textError(reply, 401, id.error)
+    const user = id.user
     switch (req.method) {
-      case 'OPTIONS': {
-        const want = String(req.headers['access-control-request-method'] ?? '').toUpperCase()
-        if (want && !['GET', 'POST', 'HEAD'].includes(want)) return textError(reply, 400, 'invalid HTTP method')
-        return reply.code(200).header('access-control-allow-methods', 'GET, POST, HEAD').send('')
-      }
       case 'GET': case 'HEAD': {
-        try { authz.assertAllowed({ action: 'get', endpoint: segments[0] }, user) } catch (e) {
+        try { await authz.assertAllowed({ action: 'get', endpoint: segments[0], project: null }, user) } catch (e) {
           if (e instanceof ForbiddenError) return textError(reply, 403, e.message)
           throw e
         }
@@ -63,8 +66,9 @@ export function registerRestRoutes(app: FastifyInstance, opts: { surface: HttpSu
           .send(compact ? JSON.stringify(res.json) : JSON.stringify(res.json, null, 2))
       }
       case 'POST': {
+        if (!csrfOk(req, id, state)) return rpcError(reply, 403, CSRF_MESSAGE)
         const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0)
-        const ans = await rpc(segments, req.headers['content-type'], body, user)
+        const ans = await rpc(segments, req.headers['content-type'], body, user, authz)
         return reply.code(ans.status).header('content-type', 'application/json').send(ans.body)
       }
       default:

@@ -1,6 +1,7 @@
 import { ForceValidationError, HttpError, type HttpSurface, type RpcAction, type UserInfo } from '../master-surface.ts'
 import { PathTable, type PathArgs } from '../path-match.ts'
 import type { Authz } from '../authz/authz.ts'
+import type { AuthzTarget } from '../authz/endpoint-matcher.ts'
 import { ForbiddenError } from '../authz/authz.ts'
 import { ownerOf } from '../authz/role-matcher.ts'
 import { builtinActions, type ActionCtx, type ActionGroup } from './actions.ts'
@@ -45,8 +46,8 @@ export function decodeJsonRpc(contentType: string | undefined, body: Buffer): De
 type Candidate = { group: ActionGroup } | { plugin: RpcAction }
 
 /** POST side of `/api/v2`: JSON-RPC 2.0 control actions, each through authz. */
-export function createRpcHandler(opts: { surface: HttpSurface; authz: Authz; pathExists(segments: readonly string[]): boolean }) {
-  const { surface, authz } = opts
+export function createRpcHandler(opts: { surface: HttpSurface; pathExists(segments: readonly string[]): boolean }) {
+  const { surface } = opts
   const builtin: { table: PathTable<ActionGroup> }[] = builtinActions.map((g) => {
     const table = new PathTable<ActionGroup>()
     for (const p of g.patterns) table.add(p, g)
@@ -66,7 +67,17 @@ export function createRpcHandler(opts: { surface: HttpSurface; authz: Authz; pat
     return out
   }
 
-  return async function handle(segments: readonly string[], contentType: string | undefined, body: Buffer, user: UserInfo): Promise<RpcAnswer> {
+  /**
+   * One check per builder concerned, each with its project, so a role a matcher grants on one
+   * project never covers another project's builders in the same request.
+   */
+  async function assertAllowed(authz: Authz, target: AuthzTarget, user: UserInfo): Promise<void> {
+    const names = target.builderNames
+    if (!names?.length) return authz.assertAllowed({ ...target, project: null }, user)
+    for (const name of names) await authz.assertAllowed({ ...target, builderNames: [name], project: await surface.projectOf(name) }, user)
+  }
+
+  return async function handle(segments: readonly string[], contentType: string | undefined, body: Buffer, user: UserInfo, authz: Authz): Promise<RpcAnswer> {
     const dec = decodeJsonRpc(contentType, body)
     if (!dec.ok) return dec.answer
     const { method, id } = dec
@@ -84,11 +95,11 @@ export function createRpcHandler(opts: { surface: HttpSurface; authz: Authz; pat
       if ('group' in hit.c) {
         const g = hit.c.group
         const subject = g.subject ? await g.subject(ctx) : {}
-        authz.assertAllowed({ action: method, endpoint: g.endpoint, ...subject }, user)
+        await assertAllowed(authz, { action: method, endpoint: g.endpoint, ...subject }, user)
         result = await g.methods[method]!(ctx)
       } else {
         const a = hit.c.plugin
-        authz.assertAllowed({ action: method, endpoint: segments[0], authzAction: a.authzAction }, user)
+        await assertAllowed(authz, { action: method, endpoint: segments[0], authzAction: a.authzAction }, user)
         result = await a.handler({ params, path: hit.args, user })
       }
       return { status: 200, body: JSON.stringify({ id, jsonrpc: '2.0', result: result ?? null }) }

@@ -17,6 +17,8 @@ export interface ApiClientOptions {
   /** Base URL of the master, ending in `/` (Buildbot's `buildbotURL`). */
   baseUrl: string
   fetch?: typeof fetch
+  /** The session's CSRF token from `/config`; sent with every control request. */
+  csrfToken?: string
 }
 
 /**
@@ -54,7 +56,7 @@ export class ApiClient {
     const res = await this.fetchFn(this.url(path), {
       method: 'POST',
       credentials: 'same-origin',
-      headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+      headers: this.postHeaders(),
       body: JSON.stringify({ jsonrpc: '2.0', method, params, id: this.rpcId++ }),
     })
     const body = await res.json().catch(() => ({})) as { result?: unknown; error?: { message?: unknown } | string }
@@ -65,6 +67,32 @@ export class ApiClient {
       throw new ApiError(res.status === 403 ? `Forbidden: ${text}` : text, res.status)
     }
     return body.result
+  }
+
+  /** Logs in with a form provider; the session cookie is set on success. Throws with the master's message. */
+  async login(provider: string, username: string, password: string): Promise<void> {
+    const res = await this.fetchFn(new URL(`auth/${encodeURIComponent(provider)}/login`, this.options.baseUrl).href, {
+      method: 'POST', credentials: 'same-origin', headers: this.postHeaders(), body: JSON.stringify({ username, password }),
+    })
+    if (!res.ok) {
+      const body = await res.json().catch(() => ({})) as { error?: string }
+      throw new ApiError(body.error ?? res.statusText, res.status)
+    }
+  }
+
+  /** Ends the session; answers where to go next (the UI, or the provider's sign-out page). */
+  async logout(): Promise<string> {
+    const res = await this.fetchFn(new URL('auth/logout', this.options.baseUrl).href, { method: 'POST', credentials: 'same-origin', headers: this.postHeaders() })
+    const body = await res.json().catch(() => ({})) as { redirect?: string; error?: string }
+    if (!res.ok) throw new ApiError(body.error ?? res.statusText, res.status)
+    return body.redirect ?? this.options.baseUrl
+  }
+
+  /** JSON, plus the CSRF token a cross-site page cannot know. */
+  private postHeaders(): Record<string, string> {
+    const h: Record<string, string> = { 'Content-Type': 'application/json', Accept: 'application/json' }
+    if (this.options.csrfToken) h['X-CSRF-Token'] = this.options.csrfToken
+    return h
   }
 
   subscribe(path: string, handler: EventHandler): { ready: Promise<void>; unsubscribe: () => void } {

@@ -3,7 +3,10 @@ export interface FrontendConfig {
   title?: string
   titleURL?: string
   buildbotURL?: string
-  auth?: { name: string; oauth2?: boolean }
+  /** `provider`, `label`, `kind` name the sign-in to offer: `form` = the login page, `redirect` = a link to `auth/<provider>/login`. */
+  auth?: { name: string; oauth2?: boolean; provider?: string; label?: string; kind?: 'form' | 'redirect' }
+  /** The session's proof for control requests, sent back in `X-CSRF-Token`. */
+  csrf_token?: string
   user?: { anonymous?: boolean; username?: string; email?: string; full_name?: string }
   /** Added by this master: which actions the session may take. Absent = Buildbot's default authz (all allowed). */
   user_can?: Partial<Record<Action, boolean>>
@@ -28,4 +31,14 @@ export function userName(config: FrontendConfig): string | undefined {
   const u = config.user
   if (!u || u.anonymous) return undefined
   return u.full_name || u.username || u.email
+}
+
+/** Where the header's login link goes: the login page for a form, the provider for a redirect. */
+export function loginHref(config: FrontendConfig, redirect: string): string | undefined {
+  const auth = config.auth
+  if (!auth || auth.name === 'NoAuth') return undefined
+  const r = encodeURIComponent(redirect)
+  if (auth.kind === 'redirect' && auth.provider) return `auth/${encodeURIComponent(auth.provider)}/login?redirect=${r}`
+  if (auth.kind === 'form') return `#/login?redirect=${r}`
+  return `auth/login?redirect=${r}`
 }

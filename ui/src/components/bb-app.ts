@@ -2,7 +2,7 @@ import { LitElement, html, css, nothing } from 'lit'
 import { ContextProvider } from '@lit/context'
 import { apiContext, configContext } from '../api/context.ts'
 import type { ApiClient } from '../api/api-client.ts'
-import { userName, type FrontendConfig } from '../api/frontend-config.ts'
+import { loginHref, userName, type FrontendConfig } from '../api/frontend-config.ts'
 import { RouterController } from '../router/router-controller.ts'
 import type { Route } from '../router/route.ts'
 import { sharedStyles } from './shared-styles.ts'
@@ -15,10 +15,11 @@ import '../pages/bb-log-page.ts'
 import '../pages/bb-workers-page.ts'
 import '../pages/bb-buildrequests-page.ts'
 import '../pages/bb-buildrequest-page.ts'
+import '../pages/bb-login-page.ts'
 
 /** The shell: provides the API client and config to every page and picks the page by route. */
 export class BbApp extends LitElement {
-  static override properties = { client: { attribute: false }, config: { attribute: false }, connected: { state: true } }
+  static override properties = { client: { attribute: false }, config: { attribute: false }, connected: { state: true }, authError: { state: true } }
   static override styles = [sharedStyles, css`
     :host { min-height: 100vh; }
     header { display: flex; align-items: center; gap: 1rem; padding: .5rem 1rem; background: var(--panel);
@@ -37,6 +38,7 @@ export class BbApp extends LitElement {
   declare client: ApiClient
   declare config: FrontendConfig
   declare connected: boolean
+  declare authError: string
   private readonly router = new RouterController(this)
   private readonly apiProvider = new ContextProvider(this, { context: apiContext })
   private readonly configProvider = new ContextProvider(this, { context: configContext })
@@ -45,6 +47,7 @@ export class BbApp extends LitElement {
   constructor() {
     super()
     this.connected = true
+    this.authError = ''
   }
 
   override willUpdate(changed: Map<string, unknown>): void {
@@ -92,14 +95,30 @@ export class BbApp extends LitElement {
   private renderAuth() {
     const auth = this.config.auth?.name ?? 'NoAuth'
     if (auth === 'NoAuth') return nothing
-    const redirect = encodeURIComponent(location.hash.replace(/^#/, '') || '/')
+    const route = this.router.route
+    const here = route.name === 'login' ? route.redirect : (location.hash.replace(/^#/, '') || '/')
     const user = userName(this.config)
     if (user) {
       return html`<span class="muted">${user}</span>
-        <a href="auth/logout?redirect=${redirect}" aria-label="Log out ${user}">Logout</a>`
+        <button type="button" @click=${this.logout} aria-label="Log out ${user}">Logout</button>
+        ${this.authError ? html`<span class="error" role="alert">${this.authError}</span>` : nothing}`
     }
-    const label = this.config.auth?.oauth2 ? `Login with ${auth}` : 'Login'
-    return html`<a href="auth/login?redirect=${redirect}">${label}</a>`
+    if (route.name === 'login') return nothing
+    const a = this.config.auth
+    const label = a?.kind === 'redirect' && a.label ? a.label : a?.oauth2 ? `Login with ${auth}` : 'Login'
+    return html`<a href=${loginHref(this.config, here) ?? 'auth/login'}>${label}</a>`
+  }
+
+  /** A POST with the CSRF token (a link could be followed by any page); then the page of the answer. */
+  private async logout(): Promise<void> {
+    try {
+      const to = await this.client.logout()
+      const url = new URL(to, location.href)
+      if (url.origin === location.origin && url.pathname === location.pathname) location.reload()
+      else location.href = url.href
+    } catch (err) {
+      this.authError = (err as Error).message
+    }
   }
 
   private renderPage(route: Route) {
@@ -113,6 +132,7 @@ export class BbApp extends LitElement {
       case 'workers': return html`<bb-workers-page></bb-workers-page>`
       case 'buildrequests': return html`<bb-buildrequests-page></bb-buildrequests-page>`
       case 'buildrequest': return html`<bb-buildrequest-page .buildrequestid=${route.buildrequestid}></bb-buildrequest-page>`
+      case 'login': return html`<bb-login-page .redirect=${route.redirect}></bb-login-page>`
       case 'notFound': return html`<p class="error">No page at <code>#/${route.path}</code>. <a href="#/projects">Projects</a></p>`
     }
   }

@@ -12,6 +12,8 @@ test('Buildbot links parse', () => {
   assert.equal(parseRoute(''), { name: 'projects' })
   assert.equal(parseRoute('#/projects/4'), { name: 'project', projectid: 4 })
   assert.equal(parseRoute('#/nope/x'), { name: 'notFound', path: 'nope/x' })
+  assert.equal(parseRoute('#/login?redirect=%2Fbuilders%2F2'), { name: 'login', redirect: '/builders/2' })
+  assert.equal(parseRoute('#/login'), { name: 'login', redirect: '/' })
 })
 
 test('log links carry the line', () => {
@@ -26,6 +28,7 @@ test('routeHref is the inverse of parseRoute', () => {
     { name: 'projects' }, { name: 'project', projectid: 2 }, { name: 'builder', builderid: 3 },
     { name: 'build', buildPath: 'builds/4' }, { name: 'workers' }, { name: 'buildrequests' }, { name: 'buildrequest', buildrequestid: 3 },
     { name: 'log', buildPath: 'builders/1/builds/2', step: '3', slug: 'stdio', line: 10 },
+    { name: 'login', redirect: '/builders/1?x=1' },
   ]
   for (const r of routes) assert.equal(parseRoute(routeHref(r)), r)
 })
