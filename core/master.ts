@@ -103,7 +103,7 @@ export function createMaster(opts: MasterOptions) {
       run.unroute = routeEvents({ bus, log, brd, schedulers })
       await brd.loadPending()
       await applyServices(run)
-      run.listeners = await startListeners({ data, bus, log, control, workers, config: () => config, uiDir: opts.uiDir })
+      run.listeners = await startListeners({ data, bus, log, control, workers, config: () => config, secret: (n) => secrets.get(n), uiDir: opts.uiDir })
       if (run.listeners.buildbotURL !== config.buildbotURL) config = Object.freeze({ ...config, buildbotURL: run.listeners.buildbotURL })
       heartbeat.start()
       started = true

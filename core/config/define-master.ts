@@ -6,6 +6,7 @@ import type { PluginUse } from '../plugin/plugin.ts'
 import type { SecretsProvider } from '../secrets/secrets.ts'
 import type { AuthzRule, RoleMatcher } from '../http/master-surface.ts'
 import type { SecretRef } from '../properties/renderable.ts'
+import type { BaseChangeHookConfig } from '../http/base-change-hook.ts'
 
 /** A worker declared in the config. */
 export interface WorkerDecl {
@@ -52,6 +53,12 @@ export interface WwwInput {
    */
   allowedHosts?: string[]
   cookieSecret?: string
+  /**
+   * Built-in change hooks (Buildbot's `change_hook_dialects`), each off unless set here.
+   * `base: { secret: secret('change-hook') }` accepts Buildbot's `base` fields at
+   * `/change_hook/base` from callers presenting the secret; `trusted: true` marks its changes as vouched for.
+   */
+  changeHooks?: { base?: BaseChangeHookConfig }
 }
 
 export interface MasterConfig {

@@ -66,6 +66,14 @@ export const wwwSchema = z.strictObject({
   allowedOrigins: z.array(z.string()).meta({ description: 'origins (besides buildbotURL) allowed to make requests' }).optional(),
   allowedHosts: z.array(z.string().min(1))
     .meta({ description: 'host names (globs) this master also answers to besides the host of buildbotURL and www.host; other Host headers are refused', examples: [['ci.example.org']] }).optional(),
+  changeHooks: z.strictObject({
+    base: z.strictObject({
+      secret: z.union([z.string().min(8), secretRefSchema], { error: "the base hook needs a shared secret: secret('change-hook') from a secrets provider (or a string of at least 8 characters)" })
+        .meta({ description: "the shared secret callers present (Authorization: Bearer <secret>, or as the Basic password)" }),
+      trusted: z.boolean().meta({ description: "mark its changes as vouched for, so schedulers building untrusted input trust them (default false)" }).optional(),
+    }, { error: (iss) => (iss.code === 'invalid_type' ? "must be { secret: secret('change-hook') } (a shared secret is required)" : undefined) })
+      .meta({ description: "Buildbot's base change hook at /change_hook/base, off unless set (the way scripts inject changes)" }).nullable().optional(),
+  }).meta({ description: "built-in change hooks (Buildbot's change_hook_dialects), each off unless set here" }).optional(),
   cookieSecret: z.string().meta({ description: 'key that signs session cookies (default: generated and stored in the database)' }).optional(),
 })
 

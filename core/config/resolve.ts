@@ -72,6 +72,7 @@ export async function resolveConfig(input: unknown, file: string): Promise<Resol
     auth: !w.auth ? { kind: 'none' } : 'provider' in w.auth ? { kind: 'plugin', name: w.auth.provider } : { kind: 'userpass', users: w.auth.users },
     authz: w.authz ? { rules: w.authz.rules ?? [], roleMatchers: w.authz.roleMatchers ?? [] } : 'default',
     allowedOrigins: w.allowedOrigins, allowedHosts: w.allowedHosts, cookieSecret: w.cookieSecret,
+    changeHooks: w.changeHooks ? (w.changeHooks.base ? { base: { secret: w.changeHooks.base.secret, trusted: w.changeHooks.base.trusted === true } } : {}) : undefined,
   }
   let buildbotURL = section('buildbotURL') ?? `http://${LOOPBACK.has(host) || host === '0.0.0.0' ? (host === '0.0.0.0' ? 'localhost' : host) : host}:${port}/`
   if (!buildbotURL.endsWith('/')) buildbotURL += '/'
@@ -244,7 +245,11 @@ export async function resolveConfig(input: unknown, file: string): Promise<Resol
     csNames.add(c.name)
   })
   const hooks = new Set<string>()
-  for (const h of changeHooks) { if (hooks.has(h.dialect)) errors.add('plugins', `two plugins handle /change_hook/${h.dialect}`, h.owner); hooks.add(h.dialect) }
+  if (www.changeHooks?.base) hooks.add('base')
+  for (const h of changeHooks) {
+    if (hooks.has(h.dialect)) errors.add('plugins', h.dialect === 'base' && www.changeHooks?.base ? "the plugin also handles /change_hook/base, which www.changeHooks.base turns on; keep one of them" : `two plugins handle /change_hook/${h.dialect}`, h.owner)
+    hooks.add(h.dialect)
+  }
   checkLoginProviders(errors, www, loginProviders)
   reporters.forEach(({ value: r }, i) => { if (!isObj(r) || r.kind !== 'reporter') errors.add(`reporters[${i}]`, 'must be a reporter spec') })
 

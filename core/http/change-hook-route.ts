@@ -17,6 +17,7 @@ export function registerChangeHookRoute(app: FastifyInstance, surface: HttpSurfa
       for (const [k, v] of new URLSearchParams(req.url.split('?')[1] ?? '')) query[k] = v
       try {
         const res = await hook.handle({ headers: req.headers, rawBody: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0), query })
+        if (res.headers) reply.headers(res.headers)
         return reply.code(res.status).send(res.body)
       } catch (err) {
         surface.log.error({ err, dialect, owner: hook.owner }, 'change hook failed')

@@ -1,3 +1,4 @@
+import type { BaseChangeHookConfig } from './base-change-hook.ts'
 import type { Bus } from '../bus/bus.ts'
 import type { Data } from '../data/data.ts'
 import type { Logger } from '../util/logger.ts'
@@ -70,7 +71,7 @@ export interface ChangeHookHandler {
   dialect: string
   owner: string
   /** Gets the raw body (for signature checks); answers with status and body. Must store nothing on a 4xx. */
-  handle(req: { headers: Record<string, string | string[] | undefined>; rawBody: Buffer; query: Record<string, string> }): Promise<{ status: number; body: string }>
+  handle(req: { headers: Record<string, string | string[] | undefined>; rawBody: Buffer; query: Record<string, string> }): Promise<{ status: number; body: string; headers?: Record<string, string> }>
 }
 
 export interface UserInfo { anonymous?: boolean; username?: string; email?: string; full_name?: string; groups?: string[]; [k: string]: unknown }
@@ -132,4 +133,6 @@ export interface WwwConfig {
    */
   allowedHosts?: string[]
   cookieSecret?: string
+  /** Built-in change hook dialects (Buildbot's `change_hook_dialects`); each is off unless configured. */
+  changeHooks?: { base?: BaseChangeHookConfig }
 }

@@ -7,6 +7,7 @@ import type { MsgpackListener } from '../workers/msgpack/msgpack-listener.ts'
 import type { WorkerManager } from '../workers/worker-manager.ts'
 import type { Logger } from '../util/logger.ts'
 import { sessionSecret } from './session-secret.ts'
+import { createBaseChangeHook } from '../http/base-change-hook.ts'
 import { projectOfBuilder } from '../data/project-of-builder.ts'
 
 export interface ListenerDeps {
@@ -16,6 +17,8 @@ export interface ListenerDeps {
   control: MasterControl
   workers: WorkerManager
   config: () => ResolvedConfig
+  /** Resolves a secret master-side (the base change hook's shared secret). */
+  secret(name: string): Promise<string>
   uiDir?: string
 }
 
@@ -47,7 +50,12 @@ export async function startListeners(deps: ListenerDeps) {
       return www.value
     },
     control: deps.control,
-    rpcActions: () => deps.config().rpcActions, restEndpoints: () => deps.config().restEndpoints, changeHooks: () => deps.config().changeHooks,
+    rpcActions: () => deps.config().rpcActions, restEndpoints: () => deps.config().restEndpoints, changeHooks: () => {
+      // The built-in `base` dialect, when configured; read per request so a reconfigure applies.
+      const c = deps.config()
+      const base = c.www.changeHooks?.base
+      return base ? [createBaseChangeHook({ config: base, secret: deps.secret, addChange: (spec) => data.changes.addChange(spec), log }), ...c.changeHooks] : c.changeHooks
+    },
     loginProviders: () => deps.config().loginProviders, roleMatchers: () => deps.config().roleMatchers,
     projectOf: (name) => projectOfBuilder(data, name),
   }

@@ -39,7 +39,9 @@ export function addProject(api: PluginApi, state: NixPluginState, p: ResolvedPro
   }
   // One stream per branch, so pushes to two matching branches are both built.
   api.addScheduler(schedulers.anyBranch({ name: `${p.slug}-primary`, builderNames: [b.eval], changeFilter: isPush, treeStableTimer: 1 }))
-  api.addScheduler(schedulers.anyBranch({ name: `${p.slug}-prs`, builderNames: [b.eval], changeFilter: { fn: (c) => c.category === 'pull' && c.repository === p.url } }))
+  api.addScheduler(schedulers.anyBranch({ name: `${p.slug}-prs`, builderNames: [b.eval], changeFilter: { fn: (c) => c.category === 'pull' && c.repository === p.url },
+    // A pull request may come from anyone: trusted only when a forge plugin vouched for its change.
+    trusted: (c) => c.trusted }))
   api.addScheduler(schedulers.triggerable({ name: `${p.slug}-nix-build`, builderNames: [b.build] }))
   api.addScheduler(schedulers.triggerable({ name: `${p.slug}-nix-failed-eval`, builderNames: [b.failedEval] }))
   api.addScheduler(schedulers.triggerable({ name: `${p.slug}-nix-dependency-failed`, builderNames: [b.dependencyFailed] }))

@@ -116,6 +116,10 @@ test('user/password auth: the form login, roles from usernames, logout', async (
     assert.is(JSON.parse(denied.body).error.message, "you need to have role 'admins'")
     assert.is((await post(h, `/api/v2/builds/${ids.build2.buildid}`)).statusCode, 403)
     assert.is((await post(h, `/api/v2/builds/${ids.build2.buildid}`, alice)).statusCode, 200)
+    // A login POST over an open session needs that session's token too.
+    const relogin = await h.server.app.inject({ method: 'POST', url: '/auth/userpass/login', payload: '{"username":"bob","password":"pw-b"}', headers: { 'content-type': 'application/json', cookie: alice.cookie } })
+    assert.is(relogin.statusCode, 403)
+    assert.is(relogin.headers['set-cookie'], undefined)
     // Logout is a control request: the cookie alone does not do it.
     const forged = await h.server.app.inject({ method: 'POST', url: '/auth/logout', headers: { cookie: alice.cookie } })
     assert.is(forged.statusCode, 403)
