@@ -134,9 +134,17 @@ export const migrations: Migration[] = [
     },
   },
   {
+    // Masters sharing a database each send the statuses they queued (a stopped master's are adopted),
+    // so two masters never race to send states of one commit out of order.
+    version: 4,
+    async up(db) {
+      await db.schema.alterTable('status_outbox').addColumn('masterid', 'integer').execute()
+    },
+  },
+  {
     // The project registry: projects a plugin or a forge's discovery registered, with where they
     // live. Rows made only because a builder named the project stay unregistered (registered = 0).
-    version: 4,
+    version: 5,
     async up(db) {
       for (const col of ['forge', 'clone_url', 'default_branch', 'owner', 'web_url', 'source']) await db.schema.alterTable('projects').addColumn(col, 'text').execute()
       await db.schema.alterTable('projects').addColumn('private', 'integer', (c) => c.notNull().defaultTo(0)).execute()

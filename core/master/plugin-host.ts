@@ -37,7 +37,8 @@ export function createPluginHost(deps: { db: Db; log: Logger; runtime(inst: Plug
   return {
     /** Starts `instances` beside the running ones; throws (after stopping those it started) if one fails. */
     async begin(instances: PluginInstance[]): Promise<PluginGeneration> {
-      // Each plugin's tables are brought up to date first, in dependency order (setup order).
+      // Each plugin's tables are brought up to date first, in dependency order (setup order), while
+      // the running instances still run: a migration that fails leaves them as they are.
       for (const inst of instances) await migratePlugin(deps.db, inst.name, inst.migrations)
       const started: Running[] = []
       for (const inst of instances) {

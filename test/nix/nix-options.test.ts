@@ -2,7 +2,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { defineMaster, localWorker, resolveConfig, ConfigError } from '../../core/index.ts'
 import { nix, type NixPluginOptions } from '../../plugins/nix/index.ts'
-import { projectSlug, resolveNixOptions } from '../../plugins/nix/options.ts'
+import { nixOptionsSchema, projectSlug, resolveNixOptions } from '../../plugins/nix/options.ts'
 import { projectParts } from '../../plugins/nix/project.ts'
 import type { NixPluginState } from '../../plugins/nix/plugin-state.ts'
 
@@ -21,7 +21,7 @@ test('every option mistake is reported at once with its path', async () => {
 })
 
 test('builders, schedulers and defaults of a project (its runtime group)', async () => {
-  const opts = resolveNixOptions({ workers: ['local'], projects: [{ name: 'acme/app.js', url: 'https://example.org/acme/app.js.git', pollInterval: 30 }] }, '/tmp/nix-options', 4, () => assert.unreachable())
+  const opts = resolveNixOptions(nixOptionsSchema.parse({ workers: ['local'], projects: [{ name: 'acme/app.js', url: 'https://example.org/acme/app.js.git', pollInterval: 30 }] }), '/tmp/nix-options', 4)
   const state = { opts, projects: new Map(), postBuildSteps: [], buildStepLists: [] } as unknown as NixPluginState
   const group = projectParts(state, opts.projects[0]!)
   const builders = group.builders!
@@ -39,7 +39,7 @@ test('builders, schedulers and defaults of a project (its runtime group)', async
     assert.match(String((e as Error).message), "no worker named 'lokal'")
   }
   assert.is(projectSlug('acme/app.js'), 'acme-app-js')
-  const o = resolveNixOptions({ workers: ['w'], projects: [] }, '/base', 4, () => assert.unreachable())
+  const o = resolveNixOptions({ workers: ['w'], projects: [] }, '/base', 4)
   assert.equal([o.gcRootsDir, o.maxConcurrentEvals, o.evalWorkerCount, o.cacheFailedBuilds, o.failedBuildReportLimit, o.shareNixProcesses], ['/base/gcroots', 2, 4, false, 50, true])
 })
 
