@@ -11,7 +11,7 @@ import { makeFlakeRepo, type DrvSpec } from '../test/fixtures/nix/make-flake.ts'
 import { startMaster } from '../test/support/master-harness.ts'
 import { testDatabases } from '../test/support/databases.ts'
 import { localWorker } from '../core/index.ts'
-import { nix } from '../plugins/nix/index.ts'
+import { nix, NixKey, type NixApi } from '../plugins/nix/index.ts'
 
 const sizes = (process.env.NIX_MATRIX_K ?? '200,1000').split(',').map(Number)
 const tmp = mkdtempSync(join(tmpdir(), 'nix-matrix-bench-'))
@@ -38,7 +38,7 @@ try {
       let evalEnd = 0
       let children = 0
       h.master.bus.subscribe('builds/*/new', (_k, m) => { if ((m as { builderid: number }).builderid === buildBuilder) { children++; firstChild ||= performance.now() } })
-      h.master.bus.subscribe('nix/evals/*/finished', () => { evalEnd ||= performance.now() })
+      ;(h.master.config.services.get(NixKey.id) as NixApi).hooks.evalFinished.tap(() => { evalEnd ||= performance.now() })
       const t0 = performance.now()
       const { bsid } = await h.force('bench-matrix-force')
       const result = await h.waitBuildset(bsid, 1_800_000)

@@ -95,15 +95,17 @@ export class Build {
     }
     let halted = false
     const usedNames = new Set<string>()
-    for (let i = 0; i < this.builder.steps.length; i++) {
-      const spec = this.builder.steps[i]!
+    // Steps may add steps after themselves; those may carry properties of their own.
+    const list: { spec: StepSpec; properties?: Record<string, unknown> }[] = this.builder.steps.map((spec) => ({ spec }))
+    for (let i = 0; i < list.length; i++) {
+      const { spec, properties: extra } = list[i]!
       if ((halted || this.stopped) && !spec.options.alwaysRun) continue
       let name = stepIdentifier(spec.name)
       for (let n = 2; usedNames.has(name); n++) name = `${stepIdentifier(spec.name).slice(0, 45)}_${n}`
       usedNames.add(name)
       // As in Buildbot, a step is started before doStepIf decides whether it runs.
       const step = await data.steps.addStep(build.buildid, i, name, false, true)
-      const ctx = this.stepContext(info, step.stepid)
+      const ctx = this.stepContext(info, step.stepid, extra, (added, props) => { list.splice(i + 1, 0, ...added.map((s) => ({ spec: s, properties: props }))) })
       let result: Result
       const doIt = spec.options.doStepIf
       if (doIt === false || (typeof doIt === 'function' && !(await doIt(ctx)))) {
@@ -165,8 +167,17 @@ export class Build {
     await this.deps.data.builds.setBuildProperties(this.buildid, { [name]: [value, source] })
   }
 
-  private stepContext(info: StepBuildInfo, stepid: number): StepContext {
-    return new StepContextImpl(this.deps, this, info, stepid, this.props, (n, v, s) => this.setProperty(n, v, s))
+  private stepContext(info: StepBuildInfo, stepid: number, extra: Record<string, unknown> | undefined, addSteps: (steps: StepSpec[], props?: Record<string, unknown>) => void): StepContext {
+    let props = this.props
+    if (extra) {
+      props = { ...this.props }
+      for (const [k, v] of Object.entries(extra)) props[k] = [v, 'Step']
+    }
+    const setProp = (n: string, v: unknown, s: string): Promise<void> => {
+      if (props !== this.props) props[n] = [v, s]
+      return this.setProperty(n, v, s)
+    }
+    return new StepContextImpl(this.deps, this, info, stepid, props, setProp, addSteps)
   }
 }
 
@@ -180,7 +191,8 @@ class StepContextImpl implements StepContext {
   private readonly renderCtx: RenderContext
 
   constructor(private readonly deps: BuildDeps, private readonly b: Build, readonly build: StepBuildInfo, readonly stepid: number,
-    private readonly props: Properties, private readonly setProp: (n: string, v: unknown, s: string) => Promise<void>) {
+    private readonly props: Properties, private readonly setProp: (n: string, v: unknown, s: string) => Promise<void>,
+    private readonly addSteps: (steps: StepSpec[], props?: Record<string, unknown>) => void) {
     this.signal = b.controller.signal
     this.worker = b.worker
     this.log = deps.log
@@ -252,4 +264,5 @@ class StepContextImpl implements StepContext {
   trigger(requests: TriggerRequest[]) { return this.deps.trigger(this.build, requests, this.props) }
   waitForBuildsets(bsids: number[], onComplete?: (bsid: number, results: Result) => void) { return this.deps.waitForBuildsets(bsids, onComplete) }
   cancelBuildsets(bsids: number[], reason: string) { return this.deps.cancelBuildsets(bsids, reason) }
+  addStepsAfterCurrentStep(steps: StepSpec[], opts: { properties?: Record<string, unknown> } = {}) { this.addSteps(steps, opts.properties) }
 }

@@ -99,6 +99,11 @@ export interface StepContext {
   cancelBuildsets(bsids: number[], reason: string): Promise<void>
   /** Values a plugin put in the build for its steps (by key). */
   services: ServiceLocator
+  /**
+   * Adds steps to this build, run right after the current one (Buildbot's
+   * `addStepsAfterCurrentStep`). `properties` are seen by those steps only (on top of the build's).
+   */
+  addStepsAfterCurrentStep(steps: StepSpec[], opts?: { properties?: Record<string, unknown> }): void
 }
 
 /** Typed access to services plugins provide (see createKey). */

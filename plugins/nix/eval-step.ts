@@ -3,7 +3,9 @@ import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdir, readFile, rm } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import { CANCELLED, FAILURE, SUCCESS, WARNINGS, steps, type LogWriter, type StepContext, type StepSpec } from '../../core/index.ts'
+import { CANCELLED, FAILURE, SUCCESS, WARNINGS, steps, type LogWriter, type Result, type StepContext, type StepSpec } from '../../core/index.ts'
+import type { NixEvalFinished, NixEvalInfo } from './nix-hooks.ts'
+import { conditionalStep } from './post-build-steps.ts'
 import { EvalError, type NixJob } from './eval/nix-evaluator.ts'
 import { readRepoConfig } from './repo-config/repo-config.ts'
 import { removeStaleGcRoots } from './store/gc-roots.ts'
@@ -27,6 +29,19 @@ export function refPrefix(project: ResolvedProject, attribute: string): string {
 /** Whether this build is a pull request (evaluated on the merge, never registers roots). */
 export function isPullRequest(ctx: StepContext): boolean {
   return ctx.hasProperty('base_sha') && ctx.hasProperty('head_sha') || String(ctx.getProperty('branch') ?? '').startsWith('refs/pull/')
+}
+
+/** The part of every Nix event that describes this evaluation build. */
+function evalInfo(ctx: StepContext, project: ResolvedProject): NixEvalInfo {
+  const branch = String(ctx.getProperty('branch') ?? '')
+  const pr = isPullRequest(ctx)
+  // A pull request's statuses go on its head (the evaluation ran on the head merged with the base).
+  const rev = (pr ? ctx.getProperty('head_sha') : undefined) ?? ctx.getProperty('got_revision') ?? ctx.getProperty('revision')
+  return {
+    project: project.name, repository: project.url, buildid: ctx.build.buildid, url: ctx.build.url, branch,
+    revision: rev == null || rev === '' ? null : String(rev),
+    isDefaultBranch: !pr && branch === project.defaultBranch, isPullRequest: pr, trusted: ctx.build.trusted,
+  }
 }
 
 /** A master stopping re-queues the build (RETRY): its children are left for the next run. */
@@ -64,14 +79,15 @@ export function evalStep(state: NixPluginState, project: ResolvedProject): StepS
     async run(ctx) {
       const { rt, jobs } = started(state)
       const buildid = ctx.build.buildid
-      const publish = (ev: 'started' | 'finished', extra: Record<string, unknown> = {}): void =>
-        rt.bus.publish(['nix', 'evals', String(buildid), ev], { buildid, project: project.name, branch: ctx.getProperty('branch') ?? null, revision: ctx.getProperty('got_revision') ?? ctx.getProperty('revision') ?? null, ...extra })
-      publish('started')
+      const event = evalInfo(ctx, project)
+      const finished = (results: Result, extra: Partial<NixEvalFinished> = {}): Promise<void> =>
+        state.hooks.evalFinished.call({ ...event, results, attributes: 0, failedToEvaluate: 0, warnings: 0, reused: false, ...extra })
+      await state.hooks.evalStarted.call(event)
       const fail = async (msg: string): Promise<typeof FAILURE> => {
         const log = await ctx.addLog('nix_error')
         log.write(msg + '\n')
         await ctx.setStateString(msg.split('\n')[0]!.slice(0, 200))
-        publish('finished', { results: FAILURE, error: msg })
+        await finished(FAILURE, { error: msg, attributes: state.runs.get(buildid)?.attrs().length ?? 0 })
         return FAILURE
       }
       await ctx.setProperty('project', project.name, 'nix')
@@ -80,8 +96,8 @@ export function evalStep(state: NixPluginState, project: ResolvedProject): StepS
       // `builddir` names this build's directory (concurrent builds of a builder get their own).
       const checkout = join(String(ctx.getProperty('builddir') ?? ctx.worker.builderDir(ctx.build.builderName)), 'build')
       if (!existsSync(join(checkout, '.git'))) return fail(`the checkout ${checkout} is not on this machine: evaluation runs on the master, so the nix-eval builder needs a local worker`)
-      const branch = String(ctx.getProperty('branch') ?? '')
-      const isDefault = !isPullRequest(ctx) && branch === project.defaultBranch
+      const branch = event.branch
+      const isDefault = event.isDefaultBranch
       const { config, warnings: cfgWarnings } = await readRepoConfig({ checkoutRoot: checkout, isDefaultBranch: isDefault })
       let warnLog: LogWriter | undefined
       let warnCount = 0
@@ -95,7 +111,10 @@ export function evalStep(state: NixPluginState, project: ResolvedProject): StepS
       const evalKey = createHash('sha256').update(JSON.stringify([tree, dirty, createHash('sha256').update(lock).digest('hex'), config.flakeDir, config.attribute, config.lockFile, nix.evaluator.name])).digest('hex')
       const bs = await rt.data.buildsets.getBuildset(ctx.build.buildsetid)
       const isRebuild = bs?.rebuilt_buildid != null || ctx.getProperty('reason') === 'rebuild'
-      const run: MatrixRun = createMatrixRun(state, { project, ctx, evalKey, branch, isDefault, isRebuild, refPrefix: refPrefix(project, config.attribute) })
+      const run: MatrixRun = createMatrixRun(state, {
+        project, ctx, evalKey, branch, isDefault, isRebuild, refPrefix: refPrefix(project, config.attribute), event,
+        checkoutDir: checkout, flakeDir, attribute: config.attribute,
+      })
       state.runs.set(buildid, run)
       // A newer push to the same branch (or pull request) replaces older evaluations still running.
       for (const other of state.runs.values()) {
@@ -150,7 +169,7 @@ export function evalStep(state: NixPluginState, project: ResolvedProject): StepS
           if (run.supersededSignal.aborted) {
             await run.done
             await ctx.setStateString((run.supersededSignal.reason as Error).message)
-            publish('finished', { results: CANCELLED, error: (run.supersededSignal.reason as Error).message })
+            await finished(CANCELLED, { error: (run.supersededSignal.reason as Error).message })
             return CANCELLED
           }
           await run.cancel(ctx.signal.aborted ? 'the evaluation build was stopped' : 'the evaluation failed')
@@ -170,7 +189,8 @@ export function evalStep(state: NixPluginState, project: ResolvedProject): StepS
       const n = run.attrs().length
       await ctx.setStateString(`evaluated ${n} attribute${n === 1 ? '' : 's'}${warnCount ? ` (${warnCount} warning${warnCount === 1 ? '' : 's'})` : ''}`)
       const result = warnCount || cfgWarnings.length ? WARNINGS : SUCCESS
-      publish('finished', { results: result, jobs: n, warnings: warnCount, reused: !!reuse })
+      const failedToEvaluate = run.attrs().filter((a) => run.stateOf(a) === 'eval-failed').length
+      await finished(result, { attributes: n, failedToEvaluate, warnings: warnCount, reused: !!reuse })
       return result
     },
   })
@@ -198,6 +218,7 @@ export function matrixStep(state: NixPluginState): StepSpec {
         }
         const result = await run.done
         await ctx.setStateString(summary(run))
+        await afterMatrix(state, ctx, run, result)
         return result
       } finally {
         clearInterval(timer)
@@ -205,6 +226,32 @@ export function matrixStep(state: NixPluginState): StepSpec {
       }
     },
   })
+}
+
+/**
+ * The matrix is over: remembers a default-branch evaluation, adds the post-build steps of
+ * attributes skipped as already built, and calls `matrixFinished`, whose handlers may add steps.
+ */
+async function afterMatrix(state: NixPluginState, ctx: StepContext, run: MatrixRun, result: Result): Promise<void> {
+  const { rt } = started(state)
+  if (result !== CANCELLED) await run.recordDefaultBranch().catch((err: Error) => rt.log.warn({ err: err.message }, 'remembering the default branch evaluation failed'))
+  const groups: { steps: StepSpec[]; properties?: Record<string, unknown> }[] = []
+  if (result !== CANCELLED && state.skippedPostBuildSteps.length) {
+    for (const job of run.skipped()) {
+      groups.push({
+        steps: state.skippedPostBuildSteps.map((s) => conditionalStep(s, undefined, ` ${job.attr}`)),
+        properties: { attr: job.attr, system: job.system, drv_path: job.drv_path, out_path: job.out_path, cacheStatus: 'local', nix_skipped: true },
+      })
+    }
+  }
+  const added: StepSpec[] = []
+  await state.hooks.matrixFinished.call({
+    ...run.info.event, results: result, counts: Object.fromEntries(run.counts), checkoutDir: run.info.checkoutDir,
+    flakeDir: run.info.flakeDir, attribute: run.info.attribute, addSteps: (steps) => { added.push(...steps) },
+  })
+  if (added.length) groups.push({ steps: added })
+  // Each call inserts right after this step: add the last group first to keep their order.
+  for (const g of groups.reverse()) ctx.addStepsAfterCurrentStep(g.steps, { properties: g.properties })
 }
 
 function summary(run: MatrixRun): string {

@@ -12,15 +12,36 @@ import { resolveNixOptions, type NixPluginOptions } from './options.ts'
 import { NIX_MISSING, type NixAvailability, type NixPluginState } from './plugin-state.ts'
 import { addProject } from './project.ts'
 import { writeOutputPath } from './store/outputs-path.ts'
+import { createNixHooks, type NixEffectsEvent, type NixHooks } from './nix-hooks.ts'
+import { conditionalStep, type PostBuildStepOptions } from './post-build-steps.ts'
+import { reportNixStatuses, type NixStatusOptions, type StatusSink } from './statuses.ts'
 
 export type { NixPluginOptions, NixProjectOptions } from './options.ts'
 export type { NixJobRow, JobState } from './jobs-store.ts'
 export { ensureDemoFlake } from './demo-flake.ts'
+export type { NixHooks, NixEvalInfo, NixEvalFinished, NixAttributeFinished, NixMatrixFinished, NixEffectsEvent, NixPreviousResult, NixResultChange } from './nix-hooks.ts'
+export type { PostBuildStepOptions, PostBuildCondition } from './post-build-steps.ts'
+export type { NixStatusOptions, StatusSink } from './statuses.ts'
+export { statusState } from './statuses.ts'
 
-/** What the nix plugin offers other plugins (e.g. a binary cache pushing built outputs). */
+/** What the nix plugin offers other plugins (forges, binary caches, effects). */
 export interface NixApi {
-  /** Adds a step run in every `nix-build` child after a successful build (properties `attr`, `out_path`, `drv_path`, …). */
-  addPostBuildStep(step: StepSpec): void
+  /**
+   * Adds a step run in every `nix-build` child after a successful build (properties `attr`,
+   * `out_path`, `drv_path`, `system`, …), when `when` holds (branch globs, trusted builds only);
+   * with `alsoForSkipped`, also for attributes skipped as already built.
+   */
+  addPostBuildStep(step: StepSpec, opts?: PostBuildStepOptions): void
+  /** The plugin's events: evaluation started/finished, each attribute's result, matrix finished, effects. */
+  readonly hooks: NixHooks
+  /**
+   * Reports buildbot-nix's commit statuses (`buildbot/nix-eval`, `buildbot/nix-build`, failed
+   * `buildbot/nix-build/<attr>`, `buildbot/nix-effects`) through a status reporter. Returns a
+   * function that stops it.
+   */
+  reportStatuses(sink: StatusSink, opts?: NixStatusOptions): () => void
+  /** For the effects plugin: reports an effects run (reaches `hooks.effects` and the `nix-effects` status). */
+  emitEffects(ev: NixEffectsEvent): Promise<void>
 }
 
 export const NixKey = createKey<NixApi>('nix')
@@ -54,7 +75,14 @@ export const nix = definePlugin<NixPluginOptions>({
     const opts = resolveNixOptions(options, api.basedir, cpus().length, (path, msg) => api.error(path, msg))
     let outputs: Promise<void> = Promise.resolve()
     const state: NixPluginState = {
-      opts, projects: new Map(opts.projects.map((p) => [p.name, p])), postBuildSteps: [], buildStepLists: [],
+      opts, projects: new Map(opts.projects.map((p) => [p.name, p])), postBuildSteps: [], skippedPostBuildSteps: [], buildStepLists: [],
+      hooks: createNixHooks({
+        onError: (err, hook) => {
+          const text = (err as Error)?.stack ?? String(err)
+          if (state.rt) state.rt.log.error({ hook, err: text }, 'a nix hook handler failed')
+          else process.stderr.write(`nix hook ${hook}: a handler failed: ${text}\n`)
+        },
+      }),
       evalSem: createFairSemaphore(opts.maxConcurrentEvals), runs: new Map(), roots: createGcRootBatcher(),
       writeOutput: (loc, outPath) => {
         if (!opts.outputsPath) return Promise.resolve()
@@ -65,10 +93,17 @@ export const nix = definePlugin<NixPluginOptions>({
     }
     for (const p of opts.projects) addProject(api, state, p)
     api.provide(NixKey, {
-      addPostBuildStep(step) {
-        state.postBuildSteps.push(step)
-        for (const list of state.buildStepLists) list.splice(list.length - 1, 0, step)
+      addPostBuildStep(step, o = {}) {
+        const wrapped = conditionalStep(step, o.when)
+        state.postBuildSteps.push(wrapped)
+        for (const list of state.buildStepLists) list.splice(list.length - 1, 0, wrapped)
+        if (o.alsoForSkipped) state.skippedPostBuildSteps.push(wrapped)
       },
+      hooks: state.hooks,
+      reportStatuses: (sink, o = {}) => reportNixStatuses(state.hooks, sink, {
+        ...o, defaultLimit: opts.failedBuildReportLimit, defaultBranchOf: (p) => state.projects.get(p)?.defaultBranch ?? 'the default branch',
+      }),
+      emitEffects: (ev) => state.hooks.effects.call(ev),
     })
     api.addRestEndpoint({
       path: 'builds/n:buildid/nixjobs', plural: 'nixjobs', kind: 'collection',

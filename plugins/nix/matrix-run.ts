@@ -6,6 +6,7 @@ import { ownerRepo } from './child-steps.ts'
 import type { JobState, StoredJob } from './jobs-store.ts'
 import { started, type NixPluginState } from './plugin-state.ts'
 import type { ResolvedProject } from './options.ts'
+import { resultChange, type NixEvalInfo, type NixPreviousResult } from './nix-hooks.ts'
 
 export interface MatrixRunInfo {
   project: ResolvedProject
@@ -19,6 +20,32 @@ export interface MatrixRunInfo {
   refPrefix: string
   /** A rebuild asked for by a user: cached failures are forgotten and built again. */
   isRebuild: boolean
+  /** What the Nix hooks' events say about this evaluation. */
+  event: NixEvalInfo
+  /** The checkout on the evaluation's worker, the flake directory in it and the attribute evaluated. */
+  checkoutDir: string
+  flakeDir: string
+  attribute: string
+}
+
+/** Where the last complete default-branch evaluation of a project is remembered (core object state). */
+const lastDefaultEval = async (state: NixPluginState, project: string): Promise<{ id: number; buildid: number | null }> => {
+  const { rt } = started(state)
+  const id = await rt.data.state.objectId(`nix:${project}`, 'nix-project')
+  return { id, buildid: await rt.data.state.getState<number | null>(id, 'last_default_eval', null) }
+}
+
+/** Each attribute's result in the project's last complete default-branch evaluation. */
+async function defaultBranchResults(state: NixPluginState, project: string): Promise<Map<string, NixPreviousResult>> {
+  const { jobs } = started(state)
+  const { buildid } = await lastDefaultEval(state, project)
+  const out = new Map<string, NixPreviousResult>()
+  if (buildid == null) return out
+  for (const j of await jobs.list(buildid)) {
+    if (j.state === 'pending' || j.state === 'building' || j.state === 'cancelled' || j.state === 'unsupported-system') continue
+    out.set(j.attr, { state: j.state, results: j.results as Result | null, buildid, childBuildid: j.child_buildid })
+  }
+  return out
 }
 
 /** Evaluations of the same project and key replace each other (`refs/pull/N/*` → `refs/pull/N`). */
@@ -54,13 +81,13 @@ export function createMatrixRun(state: NixPluginState, info: MatrixRunInfo) {
   // them are, or when the evaluation ends, so a dependency evaluated later is still waited for.
   const held = new Map<string, NixJob>()
   const byBsid = new Map<number, { job: StoredJob; kind: ChildKind }>()
+  // Attributes skipped as already built (their post-build steps may run in the evaluation build).
+  const skipped: StoredJob[] = []
   const openBsids = new Set<number>()
   const systems = new Set(state.opts.buildSystems)
   let result: Result = SUCCESS
   let evalDone = false
   let cancelled = false
-  let failuresReported = 0
-  let matrixStarted = false
   let chain: Promise<void> = Promise.resolve()
   let resolveDone!: (r: Result) => void
   const done = new Promise<Result>((r) => { resolveDone = r })
@@ -76,10 +103,21 @@ export function createMatrixRun(state: NixPluginState, info: MatrixRunInfo) {
   }
   // The row objects are the store's live rows: updates by child builds show here too.
   const setState = async (job: StoredJob, patch: Partial<StoredJob>): Promise<void> => { await jobs.update(job.jobid, patch) }
-  const reportFailure = (job: StoredJob): void => {
-    if (failuresReported >= state.opts.failedBuildReportLimit) return
-    failuresReported++
-    rt.bus.publish(['nix', 'failures', String(buildid), job.attr], { buildid, project: project.name, attr: job.attr, state: job.state, reason: job.reason, child_buildid: job.child_buildid })
+  // The default branch's results, read once when the first attribute finishes.
+  let previous: Promise<Map<string, NixPreviousResult>> | undefined
+  const attributeFinished = async (job: StoredJob): Promise<void> => {
+    if (!state.hooks.attributeFinished.size) return
+    previous ??= defaultBranchResults(state, project.name).catch((err: Error) => {
+      rt.log.warn({ project: project.name, err: err.message }, 'reading the default branch results failed')
+      return new Map<string, NixPreviousResult>()
+    })
+    const prev = (await previous).get(job.attr) ?? null
+    const attrUrl = job.child_builderid != null && job.child_number != null ? `${rt.buildbotURL}#/builders/${job.child_builderid}/builds/${job.child_number}` : info.event.url
+    await state.hooks.attributeFinished.call({
+      ...info.event, attr: job.attr, system: job.system, state: job.state, results: (job.results ?? SUCCESS) as Result,
+      drvPath: job.drv_path, outPath: job.out_path, childBuildid: job.child_buildid, attrUrl, reason: job.reason,
+      previous: prev, change: resultChange(job.state, prev),
+    })
   }
 
   const childProps = (job: StoredJob): Record<string, unknown> => ({
@@ -95,7 +133,6 @@ export function createMatrixRun(state: NixPluginState, info: MatrixRunInfo) {
       for (const it of items) await setState(it.job, { state: 'cancelled', reason: 'the evaluation was stopped', complete_at: Date.now() })
       return
     }
-    if (!matrixStarted) { matrixStarted = true; rt.bus.publish(['nix', 'matrix', String(buildid), 'started'], { buildid, project: project.name }) }
     const added = await ctx.trigger(items.map((it) => ({ scheduler: it.scheduler, properties: { ...childProps(it.job), ...it.props }, reason: `${it.kind === 'build' ? 'nix-build' : it.kind} ${it.job.attr}` })))
     const now = Date.now()
     const bsids: number[] = []
@@ -130,6 +167,8 @@ export function createMatrixRun(state: NixPluginState, info: MatrixRunInfo) {
           await setState(job, { state: 'skipped', reason: 'already built', results: SKIPPED, complete_at: Date.now() })
           graph.markDone(attr, true)
           await registerSkipped(job)
+          skipped.push(job)
+          await attributeFinished(job)
           continue
         }
         if (info.isRebuild && state.opts.cacheFailedBuilds && job.drv_path) await jobs.forgetFailedBuild(job.drv_path)
@@ -170,7 +209,7 @@ export function createMatrixRun(state: NixPluginState, info: MatrixRunInfo) {
         await jobs.recordFailedBuild(job.drv_path, url, job.child_buildid)
       }
     }
-    if (!ok && r !== CANCELLED) reportFailure(job)
+    await attributeFinished(job)
     await runReady()
     checkDone()
   }
@@ -187,7 +226,6 @@ export function createMatrixRun(state: NixPluginState, info: MatrixRunInfo) {
   function checkDone(): void {
     if (!evalDone || openBsids.size) return
     if (graph.pending && !cancelled) return
-    rt.bus.publish(['nix', 'matrix', String(buildid), 'finished'], { buildid, project: project.name, results: result, counts: Object.fromEntries(counts()) })
     jobs.release(buildid)
     resolveDone(result)
   }
@@ -197,6 +235,7 @@ export function createMatrixRun(state: NixPluginState, info: MatrixRunInfo) {
 
   return {
     done,
+    info,
     project: project.name,
     branchKey: branchKey(info.branch),
     buildid,
@@ -238,7 +277,6 @@ export function createMatrixRun(state: NixPluginState, info: MatrixRunInfo) {
           }
         })
         releaseHeld(false)
-        for (const f of failedEval) reportFailure(f.job)
         await trigger(failedEval)
         await runReady()
       })
@@ -267,6 +305,15 @@ export function createMatrixRun(state: NixPluginState, info: MatrixRunInfo) {
       })
     },
     attrs(): string[] { return [...byAttr.keys()] },
+    stateOf(attr: string): JobState | undefined { return byAttr.get(attr)?.state },
+    /** Attributes skipped because their outputs were already built. */
+    skipped(): readonly StoredJob[] { return skipped },
+    /** Remembers this evaluation as the project's latest complete one on the default branch. */
+    async recordDefaultBranch(): Promise<void> {
+      if (!info.isDefault || cancelled) return
+      const { id } = await lastDefaultEval(state, project.name)
+      await rt.data.state.setState(id, 'last_default_eval', buildid)
+    },
   }
 }
 

@@ -8,6 +8,7 @@ import type { MatrixRun } from './matrix-run.ts'
 import type { NixBuildBatcher } from './build-batcher.ts'
 import type { GcRootBatcher } from './gc-root-batcher.ts'
 import type { OutputLocation } from './store/outputs-path.ts'
+import type { NixHooks } from './nix-hooks.ts'
 
 /** What `nix` this master can use, probed at start. */
 export type NixAvailability =
@@ -21,7 +22,12 @@ export type NixAvailability =
 export interface NixPluginState {
   opts: ResolvedNixOptions
   projects: Map<string, ResolvedProject>
+  /** Post-build steps (already wrapped in their conditions), in every nix-build child. */
   postBuildSteps: StepSpec[]
+  /** Post-build steps also run for attributes skipped as already built (in the evaluation build). */
+  skippedPostBuildSteps: StepSpec[]
+  /** The plugin's events (see NixApi.hooks). */
+  hooks: NixHooks
   /** The step lists of the nix-build builders (post-build steps go before their last step). */
   buildStepLists: StepSpec[][]
   evalSem: FairSemaphore

@@ -5,6 +5,7 @@ import type { MasterConfig } from '../../core/config/define-master.ts'
 import { testDatabases } from '../support/databases.ts'
 import { startMaster, type MasterHarness } from '../support/master-harness.ts'
 import { example } from '../fixtures/example-plugin/index.ts'
+import { nix } from '../../plugins/nix/index.ts'
 
 const base: MasterConfig = {
   workers: [localWorker({ name: 'local' })],
@@ -50,7 +51,7 @@ test('www.auth and www.authz apply on reconfigure, without a restart', async () 
     assert.equal((await c.config()).user, { username: 'alice', email: 'alice' })
 
     // A plugin's provider replaces the built-in login: the old session is no session any more.
-    await h.master.reconfigure(await h.resolve({ ...base, plugins: [example({ login: { issuer: 'http://127.0.0.1:9' } })], www: { auth: { provider: 'example' } } }))
+    await h.master.reconfigure(await h.resolve({ ...base, plugins: [nix({ workers: ['local'], projects: [] }), example({ login: { issuer: 'http://127.0.0.1:9' } })], www: { auth: { provider: 'example' } } }))
     const cfg = await c.config()
     assert.equal(cfg.auth, { name: 'example', provider: 'example', label: 'Sign in with Example', kind: 'redirect', oauth2: true })
     assert.equal(cfg.user, { anonymous: true })
@@ -81,7 +82,7 @@ test('www.auth and www.authz apply on reconfigure, without a restart', async () 
 })
 
 test('www.auth naming no registered provider is a config error with a suggestion', async () => {
-  const err = await startMaster(sqlite!, { ...base, plugins: [example({ login: { issuer: 'http://127.0.0.1:9' } })], www: { auth: { provider: 'exampel' } } }).catch((e) => e)
+  const err = await startMaster(sqlite!, { ...base, plugins: [nix({ workers: ['local'], projects: [] }), example({ login: { issuer: 'http://127.0.0.1:9' } })], www: { auth: { provider: 'exampel' } } }).catch((e) => e)
   assert.instance(err, Error)
   assert.match(String(err.message), /www\.auth\.provider.*no plugin registers the login provider 'exampel'.*did you mean 'example'/is)
 })

@@ -6,6 +6,8 @@ import { join } from 'node:path'
 import { haveTool } from '../support/tools.ts'
 import { eachDb, type MasterHarness } from '../support/master-harness.ts'
 import { testDatabases } from '../support/databases.ts'
+import { nixHooks, nextEvent } from '../support/nix-hooks.ts'
+import type { NixEvalFinished } from '../../plugins/nix/index.ts'
 import { makeFlakeRepo } from '../fixtures/nix/make-flake.ts'
 import { localWorker, FAILURE, SUCCESS, SKIPPED, WARNINGS, type MasterConfig } from '../../core/index.ts'
 import { nix } from '../../plugins/nix/index.ts'
@@ -47,8 +49,8 @@ async function properties(h: MasterHarness, buildid: number): Promise<Record<str
   return Object.fromEntries(Object.entries(body.properties[0] ?? {}).map(([k, v]) => [k, v[0]]))
 }
 
-async function runEval(h: MasterHarness): Promise<{ buildid: number; results: number; finished: Record<string, unknown> }> {
-  const finished = h.waitFor<Record<string, unknown>>('nix/evals/*/finished', () => true, 120_000)
+async function runEval(h: MasterHarness): Promise<{ buildid: number; results: number; finished: NixEvalFinished }> {
+  const finished = nextEvent(nixHooks(h).evalFinished)
   const { bsid } = await h.force('acme-demo-force')
   const results = await h.waitBuildset(bsid, 120_000)
   return { buildid: await evalBuildOf(h, bsid), results, finished: await finished }
@@ -68,7 +70,7 @@ eachDb(maybe, 'a push builds one child per attribute with the right results, GC 
   let evalEnd = 0
   const buildBuilder = h.builderId('acme/demo/nix-build')
   h.master.bus.subscribe('builds/*/new', (_k, m) => { if ((m as { builderid: number }).builderid === buildBuilder) childStarts.push(performance.now()) })
-  h.master.bus.subscribe('nix/evals/*/finished', () => { evalEnd ||= performance.now() })
+  nixHooks(h).evalFinished.tap(() => { evalEnd ||= performance.now() })
 
   const first = await runEval(h)
   assert.is(first.results, FAILURE)

@@ -8,6 +8,7 @@ import { haveTool } from '../../test/support/tools.ts'
 import { defineMaster, localWorker, builder, steps, schedulers, createMaster, type Master } from '../../core/index.ts'
 import { resolveConfig } from '../../core/config/resolve.ts'
 import { example } from '../../test/fixtures/example-plugin/index.ts'
+import { nix } from '../../plugins/nix/index.ts'
 import { newPage, screenshot } from './browser.ts'
 import { createHarness, type Harness } from './harness.ts'
 import { freePort } from './free-port.ts'
@@ -66,7 +67,7 @@ test.before(async (ctx) => {
   const config = await resolveConfig(defineMaster({
     title: 'Plugin login e2e', basedir: ctx.basedir, db: `sqlite:${join(ctx.basedir, 'state.sqlite')}`, logLevel: 'error',
     www: { host: '127.0.0.1', port, auth: { provider: 'example' } }, buildbotURL: ctx.url,
-    plugins: [example({ login: { issuer: ctx.idp.url } })],
+    plugins: [nix({ workers: ['local'], projects: [] }), example({ login: { issuer: ctx.idp.url } })],
     workers: [localWorker({ name: 'local', maxBuilds: 4 })],
     builders: [quick('acme-app', 'acme/app'), quick('zeta-lib', 'zeta/lib')],
     schedulers: [schedulers.force({ name: 'force-acme', builderNames: ['acme-app'] }), schedulers.force({ name: 'force-zeta', builderNames: ['zeta-lib'] })],

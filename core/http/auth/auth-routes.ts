@@ -57,7 +57,11 @@ export function registerAuthRoutes(app: FastifyInstance, opts: { surface: HttpSu
     const redirect = uiRoute(query(req).redirect)
     if (p.login.kind === 'form') return reply.code(302).header('location', `${surface.buildbotURL}#/login?redirect=${encodeURIComponent(redirect)}`).send('')
     const state = randomBytes(24).toString('base64url')
-    const url = await p.login.url({ callbackURL: callbackURL(p), state })
+    let url
+    try { url = await p.login.url({ callbackURL: callbackURL(p), state }) } catch (err) {
+      surface.log.error({ err, provider: p.name }, 'the login provider failed to start a login')
+      return text(reply, 502, `the login provider '${p.name}' failed to start the login; the master's log says why`)
+    }
     reply.setCookie(LOGIN_COOKIE_NAME, s.sessions.signer.sign(await s.sessions.signLoginState({ state, provider: p.name, redirect })), loginCookie(s, 600))
     return reply.code(302).header('location', url).send('')
   }
@@ -96,7 +100,11 @@ export function registerAuthRoutes(app: FastifyInstance, opts: { surface: HttpSu
     try { body = JSON.parse(Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '') } catch { return json(reply, 400, { error: 'the body must be JSON {"username": ..., "password": ...}' }) }
     const { username, password } = (body ?? {}) as Record<string, unknown>
     if (typeof username !== 'string' || typeof password !== 'string') return json(reply, 400, { error: 'the body must be JSON {"username": ..., "password": ...}' })
-    const user = await p.login.check(username, password)
+    let user
+    try { user = await p.login.check(username, password) } catch (err) {
+      surface.log.error({ err, provider: p.name }, 'the login provider failed to check a password')
+      return json(reply, 502, { error: `the login provider '${p.name}' failed; the master's log says why` })
+    }
     if (!user) return json(reply, 401, { error: 'wrong user name or password' })
     const info = userInfoOf(user)
     await setSession(reply, s, info, p.name)
@@ -119,7 +127,7 @@ export function registerAuthRoutes(app: FastifyInstance, opts: { surface: HttpSu
     let user
     try { user = await p.callback({ query: q, callbackURL: callbackURL(p) }) } catch (err) {
       surface.log.warn({ err: String(err), provider: p.name }, 'login refused')
-      return text(reply, 403, `login with ${p.label.replace(/^(sign|log) in with /i, '')} failed: ${(err as Error).message}`)
+      return text(reply, 403, `login with '${p.name}' failed: ${(err as Error).message}`)
     }
     await setSession(reply, s, userInfoOf(user), p.name)
     return back(reply, pending.redirect)

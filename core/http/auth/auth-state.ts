@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { HttpSurface, UserInfo, WwwConfig } from '../master-surface.ts'
+import type { Logger } from '../../util/logger.ts'
 import { createAuthz, policyFromWww, type Authz } from '../authz/authz.ts'
 import { allowedHostNames } from '../host-check.ts'
 import { ANONYMOUS, createSessionCodec, type SessionCodec } from './session.ts'
@@ -15,6 +16,7 @@ export interface AuthState {
   authz: Authz
   allowedHosts: string[]
   allowedOrigins: string[]
+  log: Logger
 }
 
 /** A request's user and what vouched for it; CSRF proofs are asked of `cookie` requests only. */
@@ -38,7 +40,8 @@ export function authStateSource(surface: HttpSurface): () => AuthState {
       www,
       provider: providerOf(www, providers),
       sessions: createSessionCodec({ secret: www.cookieSecret, secure: surface.buildbotURL.startsWith('https:') }),
-      authz: createAuthz(policyFromWww(www, matchers)),
+      authz: createAuthz({ ...policyFromWww(www, matchers), onMatcherError: (err) => surface.log.error({ err }, 'a role matcher failed; it gives no role') }),
+      log: surface.log,
       allowedHosts: allowedHostNames({ buildbotURL: surface.buildbotURL, host: www.host, allowedHosts: www.allowedHosts }),
       allowedOrigins: www.allowedOrigins ?? [new URL(surface.buildbotURL).origin],
     }
@@ -66,7 +69,11 @@ function providerOf(www: WwwConfig, providers: LoginProvider[]): LoginProvider |
 export async function identify(req: FastifyRequest, s: AuthState): Promise<Identity | { error: string }> {
   const header = req.headers.authorization
   if (header && s.provider?.fromAuthorization) {
-    const u = await s.provider.fromAuthorization(header)
+    let u
+    try { u = await s.provider.fromAuthorization(header) } catch (err) {
+      s.log.error({ err, provider: s.provider.name }, 'the login provider failed to check an Authorization header')
+      return { error: `the login provider '${s.provider.name}' could not check the Authorization header` }
+    }
     return u ? { user: userInfoOf(u), via: 'authorization' } : { error: 'the credentials in the Authorization header are not valid' }
   }
   if (!s.provider) return { user: ANONYMOUS, via: 'none' }

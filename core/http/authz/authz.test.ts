@@ -116,6 +116,12 @@ test('a plugin role matcher grants its role on the projects it names only', asyn
   assert.equal((await userCan(authz, carol)).stop, true, 'the UI offers Stop to a member of some organisation')
   assert.equal((await userCan(authz, bob)).stop, false)
   assert.ok(asked.includes(acme) && asked.includes(other) && asked.includes(undefined))
+  // A matcher that throws gives no role (the others still count) and is reported.
+  const errors: unknown[] = []
+  const broken = createAuthz({ ...policyFromWww({ host: '0.0.0.0', auth: { kind: 'plugin', name: 'gh' }, authz: 'default', access: 'public' }, [() => { throw new Error('boom') }, orgMember]), onMatcherError: (e) => errors.push(e) })
+  assert.ok(await broken.allowed(stop(acme), carol))
+  assert.not.ok(await broken.allowed(stop(other), carol))
+  assert.is(errors.length, 2)
   // Reads are not asked of plugin matchers unless a rule needs roles.
   const before = asked.length
   assert.ok(await authz.allowed({ action: 'get', endpoint: 'builds', project: null }, carol))

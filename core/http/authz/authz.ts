@@ -24,6 +24,8 @@ export interface Policy {
   rules: AuthzRule[]; roleMatchers: RoleMatcher[]; loggedInRole?: string; private: boolean
   /** Matchers plugins added (`api.addRoleMatcher`), asked after the configured ones. */
   pluginMatchers?: RoleMatcherFn[]
+  /** Told about a plugin matcher that threw; that matcher then gives no role (fail closed). */
+  onMatcherError?: (err: unknown) => void
 }
 
 export const isLoopbackHost = (host: string): boolean => ['127.0.0.1', '::1', 'localhost', '[::1]'].includes(host) || /^127\./.test(host)
@@ -53,7 +55,14 @@ export function createAuthz(policy: Policy): Authz {
       ...policy.roleMatchers.flatMap((m) => [...rolesFrom(m, user), ...ownerRoles(m, user, target.owner)]),
       ...(policy.loggedInRole && !user.anonymous ? [policy.loggedInRole] : []),
     ]
-    if (!user.anonymous) for (const m of policy.pluginMatchers ?? []) out.push(...await m({ user, target }))
+    if (!user.anonymous) {
+      for (const m of policy.pluginMatchers ?? []) {
+        try {
+          const got = await m({ user, target })
+          if (Array.isArray(got)) out.push(...got.filter((r) => typeof r === 'string'))
+        } catch (err) { policy.onMatcherError?.(err) }
+      }
+    }
     return out
   }
   async function assertAllowed(target: AuthzTarget, user: UserInfo): Promise<void> {
