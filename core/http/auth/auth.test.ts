@@ -5,6 +5,7 @@ import { createHarness, seed, type Harness } from '../test-harness.ts'
 import { hashPassword, verifyPassword } from './password.ts'
 import { createSessionCodec } from './session.ts'
 import type { HttpSurface, WwwConfig } from '../master-surface.ts'
+import type { LoginProvider } from './login-provider.ts'
 
 const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`
 const stopBody = JSON.stringify({ jsonrpc: '2.0', method: 'stop', params: {}, id: 1 })
@@ -169,6 +170,52 @@ test('https buildbotURL: the session cookie is Secure and has its own name', asy
     assert.is(res.statusCode, 200)
     assert.match(String(res.headers['set-cookie']), /^TWISTED_SECURE_SESSION=.*; Secure/)
   }, { buildbotURL: 'https://ci.example.org/' })
+})
+
+test('a plugin provider: redirect login with checked state, Authorization from a proxy, its logout page', async () => {
+  const provider: LoginProvider = {
+    name: 'proxy', label: 'Sign in with Proxy',
+    login: { kind: 'redirect', url: ({ callbackURL, state }) => `https://idp.example/authorize?${new URLSearchParams({ redirect_uri: callbackURL, state })}` },
+    async callback({ query }) {
+      if (query.code !== 'good') throw new Error('unknown code')
+      return { username: 'dana', email: 'dana@example.org', groups: ['ops'] }
+    },
+    fromAuthorization: (header) => (header === 'Bearer proxy-token' ? { username: 'proxy-user' } : undefined),
+    logout: () => 'https://idp.example/sign_out',
+  }
+  await withHarness({ host: '0.0.0.0', auth: { kind: 'plugin', name: 'proxy' } }, async (h) => {
+    const start = await h.server.app.inject('/auth/login?redirect=/workers')
+    assert.is(start.statusCode, 302)
+    const to = new URL(String(start.headers.location))
+    assert.is(to.origin + to.pathname, 'https://idp.example/authorize')
+    assert.is(to.searchParams.get('redirect_uri'), 'http://127.0.0.1:8010/auth/proxy/callback')
+    const state = to.searchParams.get('state')!
+    const loginCookie = String(start.headers['set-cookie']).split(';')[0]!
+    assert.match(String(start.headers['set-cookie']), /^BBN_LOGIN_STATE=.*Path=\/auth\/; HttpOnly; SameSite=Lax/)
+    // The state must come back with the browser that started the login.
+    const noCookie = await h.server.app.inject(`/auth/proxy/callback?code=good&state=${state}`)
+    assert.is(noCookie.statusCode, 400)
+    const wrongState = await h.server.app.inject({ url: '/auth/proxy/callback?code=good&state=other', headers: { cookie: loginCookie } })
+    assert.is(wrongState.statusCode, 400)
+    const refused = await h.server.app.inject({ url: `/auth/proxy/callback?code=bad&state=${state}`, headers: { cookie: loginCookie } })
+    assert.is(refused.statusCode, 403)
+    assert.is(refused.body, "login with 'proxy' failed: unknown code")
+    const done = await h.server.app.inject({ url: `/auth/proxy/callback?code=good&state=${state}`, headers: { cookie: loginCookie } })
+    assert.is(done.statusCode, 302)
+    assert.is(done.headers.location, 'http://127.0.0.1:8010/#/workers')
+    const cookie = ([] as string[]).concat(done.headers['set-cookie'] as string[]).find((c) => c.startsWith('TWISTED_SESSION='))!.split(';')[0]!
+    const cfg = await config(h, cookie)
+    assert.equal(cfg.user, { username: 'dana', email: 'dana@example.org', groups: ['ops'] })
+    assert.equal(cfg.auth, { name: 'proxy', provider: 'proxy', label: 'Sign in with Proxy', kind: 'redirect', oauth2: true })
+    // Another provider's routes are not here.
+    assert.is((await h.server.app.inject('/auth/userpass/login')).statusCode, 404)
+    // A proxy in front authenticates each request by header.
+    const viaHeader = await h.server.app.inject({ url: '/config', headers: { authorization: 'Bearer proxy-token' } })
+    assert.equal(JSON.parse(viaHeader.body).user, { username: 'proxy-user' })
+    assert.is((await h.server.app.inject({ url: '/api/v2/builds', headers: { authorization: 'Bearer nope' } })).statusCode, 401)
+    const out = await h.server.app.inject({ method: 'POST', url: '/auth/logout', headers: { cookie, 'x-csrf-token': cfg.csrf_token } })
+    assert.equal(JSON.parse(out.body), { redirect: 'https://idp.example/sign_out' })
+  }, { loginProviders: () => [provider] })
 })
 
 test('private access: reads and the /ws handshake need a session', async () => {
