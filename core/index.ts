@@ -16,8 +16,10 @@ export type { MasterConfig, WorkerDecl, WwwInput } from './config/define-master.
 export { builder } from './process/builder-config.ts'
 export type { BuilderConfig } from './process/builder-config.ts'
 export { definePlugin } from './plugin/plugin.ts'
-export type { PluginApi, PluginRuntime, PluginUse, PluginDefinition } from './plugin/plugin.ts'
+export type { PluginApi, PluginRuntime, PluginUse, PluginDefinition, PluginFactory } from './plugin/plugin.ts'
 export { createKey } from './plugin/keys.ts'
+/** zod, for plugin option schemas (`definePlugin({ options: z.strictObject({...}) })`); one copy shared with core. */
+export { z } from 'zod'
 export type { PluginMigration, PluginMigrationContext, PluginStorage, PendingEvents } from './db/plugin-storage.ts'
 /** Query building for a plugin's own tables (`rt.storage<T>().db`). */
 export { sql } from 'kysely'

@@ -23,9 +23,10 @@ export function createPluginHost(deps: { db: Db; log: Logger; runtime(inst: Plug
 
   return {
     async apply(instances: PluginInstance[]): Promise<void> {
-      for (const [name, p] of [...running].reverse()) { await stopOne(p); running.delete(name) }
-      // Each plugin's tables are brought up to date first, in dependency order (setup order).
+      // Each plugin's tables are brought up to date first, in dependency order (setup order), while
+      // the running instances still run: a migration that fails leaves them as they are.
       for (const inst of instances) await migratePlugin(deps.db, inst.name, inst.migrations)
+      for (const [name, p] of [...running].reverse()) { await stopOne(p); running.delete(name) }
       for (const inst of instances) {
         const abort = new AbortController()
         const rt = deps.runtime(inst, abort.signal)

@@ -1,3 +1,4 @@
+import type { z } from 'zod'
 import type { Key } from './keys.ts'
 import type { BuilderConfig } from '../process/builder-config.ts'
 import type { SchedulerSpec } from '../schedulers/scheduler.ts'
@@ -73,6 +74,12 @@ export interface PluginDefinition<O> {
   readonly requires?: readonly Key<unknown>[]
   /** Keys this plugin provides (so others can depend on it). */
   readonly provides?: readonly Key<unknown>[]
+  /**
+   * A zod schema of the options: they are checked with the master config (key paths, unknown keys,
+   * wrong types, every mistake at once), `setup` gets the parsed value, and `buildbot-nix
+   * config-schema` prints it as JSON Schema.
+   */
+  readonly options?: z.ZodType<O, any>
   setup(api: PluginApi, options: O): void | Promise<void>
 }
 
@@ -80,13 +87,25 @@ export interface PluginDefinition<O> {
 export interface PluginUse<O = unknown> {
   readonly kind: 'plugin'
   readonly definition: PluginDefinition<O>
-  readonly options: O
+  readonly options: unknown
 }
+
+/** What `definePlugin` returns: called with the options in `plugins: [...]`; its definition is kept for tools. */
+export type PluginFactory<I, O> = ((options: I) => PluginUse<O>) & { readonly definition: PluginDefinition<O> }
 
 /**
  * Declares a plugin. The result is called with the plugin's options in `master.config.ts`:
- * `plugins: [nix({ buildSystems: ['x86_64-linux'] })]`.
+ * `plugins: [nix({ buildSystems: ['x86_64-linux'] })]`. With an `options` schema, the options'
+ * type is inferred from it:
+ * ```ts
+ * export const hello = definePlugin({ name: 'hello', options: z.strictObject({ greeting: z.string() }), setup(api, o) { o.greeting } })
+ * ```
  */
-export function definePlugin<O>(definition: PluginDefinition<O>): (options: O) => PluginUse<O> {
-  return (options: O) => ({ kind: 'plugin', definition, options })
+export function definePlugin<S extends z.ZodType>(definition: Omit<PluginDefinition<z.output<S>>, 'options' | 'setup'> & {
+  readonly options: S
+  setup(api: PluginApi, options: z.output<S>): void | Promise<void>
+}): PluginFactory<z.input<S>, z.output<S>>
+export function definePlugin<O>(definition: PluginDefinition<O>): PluginFactory<O, O>
+export function definePlugin<O>(definition: PluginDefinition<O>): PluginFactory<O, O> {
+  return Object.assign((options: O) => ({ kind: 'plugin' as const, definition, options }), { definition })
 }

@@ -8,7 +8,7 @@ import { createBuildBatcher } from './build-batcher.ts'
 import { createGcRootBatcher } from './gc-root-batcher.ts'
 import { createJobsStore, publicJob, type NixTables } from './jobs-store.ts'
 import { nixMigrations } from './migrations.ts'
-import { resolveNixOptions, type NixPluginOptions } from './options.ts'
+import { nixOptionsSchema, resolveNixOptions } from './options.ts'
 import { NIX_MISSING, type NixAvailability, type NixPluginState } from './plugin-state.ts'
 import { addProject } from './project.ts'
 import { writeOutputPath } from './store/outputs-path.ts'
@@ -67,12 +67,13 @@ async function probe(): Promise<NixAvailability> {
  * plugins: [nix({ workers: ['local'], projects: [{ name: 'acme/app', url: 'https://example.org/acme/app.git', pollInterval: 60 }] })]
  * ```
  */
-export const nix = definePlugin<NixPluginOptions>({
+export const nix = definePlugin({
   name: 'nix',
+  options: nixOptionsSchema,
   provides: [NixKey],
   setup(api, options) {
     api.addMigrations(nixMigrations)
-    const opts = resolveNixOptions(options, api.basedir, cpus().length, (path, msg) => api.error(path, msg))
+    const opts = resolveNixOptions(options, api.basedir, cpus().length)
     let outputs: Promise<void> = Promise.resolve()
     const state: NixPluginState = {
       opts, projects: new Map(opts.projects.map((p) => [p.name, p])), postBuildSteps: [], skippedPostBuildSteps: [], buildStepLists: [],

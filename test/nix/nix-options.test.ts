@@ -30,7 +30,7 @@ test('builders, schedulers and defaults of a project', async () => {
   assert.equal(cfg.schedulers.map((s) => s.value.name).sort(), ['acme-app-js-force', 'acme-app-js-nix-build', 'acme-app-js-nix-cached-failure', 'acme-app-js-nix-dependency-failed', 'acme-app-js-nix-failed-eval', 'acme-app-js-primary', 'acme-app-js-prs'])
   assert.is(cfg.changeSources.length, 1)
   assert.is(projectSlug('acme/app.js'), 'acme-app-js')
-  const o = resolveNixOptions({ workers: ['w'], projects: [] }, '/base', 4, () => assert.unreachable())
+  const o = resolveNixOptions({ workers: ['w'], projects: [] }, '/base', 4)
   assert.equal([o.gcRootsDir, o.maxConcurrentEvals, o.evalWorkerCount, o.cacheFailedBuilds, o.failedBuildReportLimit, o.shareNixProcesses], ['/base/gcroots', 2, 4, false, 50, true])
 })
 
