@@ -41,6 +41,7 @@ export type { StatusUpdate, StatusState, QueuedStatus } from './data/status-outb
 export { createHook } from './plugin/hooks.ts'
 export type { Hook, HookHandler, HookOptions } from './plugin/hooks.ts'
 export type { ChangeFilter } from './schedulers/change-filter.ts'
+export type { ChangeSpec, ChangeEntity } from './data/changes.ts'
 export type { ChangeHookHandler, RpcAction, RestEndpoint, UserInfo } from './http/master-surface.ts'
 export type { LoginProvider, LoginUser, LoginStart, LoginCallback } from './http/auth/login-provider.ts'
 export type { RoleMatcherFn } from './http/authz/role-matcher.ts'

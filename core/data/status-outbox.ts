@@ -82,7 +82,7 @@ export function createStatusOutboxData(ctx: DataContext) {
         return trx.insertInto('status_outbox').values({
           reporter, repository: u.repository, revision: u.revision, context: u.context, state: u.state,
           description: u.description ?? null, target_url: u.targetUrl ?? null, extra: JSON.stringify(u.extra ?? {}),
-          queued_at_ms: now, sent_at_ms: null, attempts: 0, next_attempt_ms: now, last_error: null, failed: 0,
+          queued_at_ms: now, sent_at_ms: null, attempts: 0, next_attempt_ms: now, last_error: null, failed: 0, masterid: ctx.masterid() || null,
         }).returningAll().executeTakeFirstOrThrow()
       })
       if (!stored) return undefined
@@ -90,10 +90,16 @@ export function createStatusOutboxData(ctx: DataContext) {
       publish(reporter, 'queued', q)
       return q
     },
-    /** Unsent updates not given up, oldest first (`limit` rows). */
+    /**
+     * Unsent updates not given up, oldest first (`limit` rows): those this master queued, and
+     * those of masters no longer active (another master sharing the database sends its own).
+     */
     async unsent(reporter: string, limit = 500): Promise<QueuedStatus[]> {
+      const me = ctx.masterid()
       const rows = await k.selectFrom('status_outbox').selectAll().where('reporter', '=', reporter).where('sent_at_ms', 'is', null)
-        .where('failed', '=', 0).orderBy('id').limit(limit).execute()
+        .where('failed', '=', 0)
+        .where((eb) => eb.or([eb('masterid', 'is', null), eb('masterid', '=', me), eb('masterid', 'in', eb.selectFrom('masters').select('masterid').where('active', '=', 0))]))
+        .orderBy('id').limit(limit).execute()
       return rows.map(toQueued)
     },
     /** Every stored row of a reporter (sent, unsent, given up), oldest first. */

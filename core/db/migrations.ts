@@ -133,6 +133,14 @@ export const migrations: Migration[] = [
       await db.schema.createIndex('status_outbox_unsent').on('status_outbox').columns(['reporter', 'sent_at_ms', 'failed']).execute()
     },
   },
+  {
+    // Masters sharing a database each send the statuses they queued (a stopped master's are adopted),
+    // so two masters never race to send states of one commit out of order.
+    version: 4,
+    async up(db) {
+      await db.schema.alterTable('status_outbox').addColumn('masterid', 'integer').execute()
+    },
+  },
 ]
 
 export const LATEST_VERSION = migrations[migrations.length - 1]!.version

@@ -57,7 +57,7 @@ export interface ObjectStateTable { objectid: number; name: string; value_json: 
 export interface StatusOutboxTable {
   id: Generated<number>; reporter: string; repository: string; revision: string; context: string; state: string
   description: string | null; target_url: string | null; extra: string; queued_at_ms: number; sent_at_ms: number | null
-  attempts: number; next_attempt_ms: number; last_error: string | null; failed: number
+  attempts: number; next_attempt_ms: number; last_error: string | null; failed: number; masterid: number | null
 }
 export interface SchemaVersionTable { version: number }
 

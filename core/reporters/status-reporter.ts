@@ -44,6 +44,8 @@ export interface StatusReporterOptions {
   concurrency?: number
   /** Sent and given-up rows older than this are dropped at start (default 30 days). */
   keepMs?: number
+  /** How often the outbox is read besides on new updates, to adopt those of a stopped master sharing the database (default 30 s). */
+  pollMs?: number
 }
 
 /** A reporter spec (for `api.addReporter` or `reporters: [...]`) that also takes updates. */
@@ -143,6 +145,7 @@ function createSender(opts: StatusReporterOptions, services: ReporterServices): 
   const pausedUntil = new Map<string, number>()
   let pausedAllUntil = 0
   let timer: NodeJS.Timeout | undefined
+  let poll: NodeJS.Timeout | undefined
   let pumping = false
   let again = false
   const subs: { unsubscribe(): void }[] = []
@@ -229,12 +232,15 @@ function createSender(opts: StatusReporterOptions, services: ReporterServices): 
         subs.push(bus.subscribe(['builds', null, 'new'], on('started')))
         subs.push(bus.subscribe(['builds', null, 'finished'], on('finished')))
       }
+      poll = setInterval(wake, opts.pollMs ?? 30_000)
+      poll.unref?.()
       wake()
     },
     async stop() {
       abort.abort(new Error('reporter stopping'))
       for (const s of subs.splice(0)) s.unsubscribe()
       if (timer) clearTimeout(timer)
+      if (poll) clearInterval(poll)
       await Promise.allSettled([...inFlight.values()])
     },
   }
