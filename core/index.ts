@@ -25,6 +25,8 @@ export type { PluginMigration, PluginMigrationContext, PluginStorage, PendingEve
 export { sql } from 'kysely'
 export type { Kysely, Transaction, Generated, Selectable, Insertable, Updateable } from 'kysely'
 export type { Key } from './plugin/keys.ts'
+export type { ProjectRegistry, ProjectSource, ProjectEvent, SourceReload, ProjectEntity, ProjectSpec } from './projects/project-registry.ts'
+export type { PartsGroup, RuntimeParts } from './master/runtime-parts.ts'
 export { secret, interpolate, property, renderer } from './properties/renderable.ts'
 export type { Renderable, SecretRef, SecretOptions } from './properties/renderable.ts'
 export { secretsFromDir, secretsFromEnv, secretsFromObject, SecretWithheldError, isSecretWithheld } from './secrets/secrets.ts'
