@@ -14,6 +14,8 @@ import type { ChangeSourceSpec } from '../changes/change-source.ts'
 import type { ReporterSpec } from '../reporters/reporter.ts'
 import type { ChangeHookHandler, RestEndpoint, RpcAction, WwwConfig } from '../http/master-surface.ts'
 import type { TriggerOptions } from '../steps/trigger.ts'
+import type { ProjectSource } from '../projects/project-registry.ts'
+import { checkParts, type PartsGroup } from '../master/parts-check.ts'
 import { PROVIDER_NAME_RE } from '../http/auth/login-provider.ts'
 import { USERPASS } from '../http/auth/userpass-provider.ts'
 
@@ -105,6 +107,8 @@ export async function resolveConfig(input: unknown, file: string): Promise<Resol
   const roleMatchers: ResolvedConfig['roleMatchers'] = []
   const services = new Map<string, unknown>()
   const plugins: PluginInstance[] = []
+  const projectSources: Owned<ProjectSource>[] = []
+  const partsToCheck: { owner: string; index: number; key: string; group: PartsGroup }[] = []
   const valid = indexed<PluginUse>('plugins').map(({ value, index }) => ({ use: value, index }))
   const seen = new Map<string, number>()
   for (const { use, index } of valid) {
@@ -164,6 +168,12 @@ export async function resolveConfig(input: unknown, file: string): Promise<Resol
           else inst.migrations[name] = mig
         }
       },
+      addProjectSource: (src) => {
+        if (!isObj(src) || typeof src.name !== 'string' || !src.name || typeof src.discover !== 'function') errors.add(`plugins[${index}]`, 'addProjectSource needs { name, discover() }', owner)
+        else if (projectSources.some((p) => p.value.name === src.name)) errors.add(`plugins[${index}]`, `project source '${src.name}' is registered twice; give each source its own name`, owner)
+        else projectSources.push({ value: src, owner })
+      },
+      checkParts: (key, group) => { partsToCheck.push({ owner, index, key, group }) },
       error: (path, message) => errors.add(`plugins[${index}].${path}`, message, owner),
     }
     // Options are checked by the plugin's schema; setup runs only with valid options (and only
@@ -253,13 +263,21 @@ export async function resolveConfig(input: unknown, file: string): Promise<Resol
   checkLoginProviders(errors, www, loginProviders)
   reporters.forEach(({ value: r }, i) => { if (!isObj(r) || r.kind !== 'reporter') errors.add(`reporters[${i}]`, 'must be a reporter spec') })
 
+  // Groups plugins will add at run time, checked with the configured parts (and each other).
+  const seenParts: PartsGroup[] = []
+  for (const { owner, index, key, group } of partsToCheck) {
+    const others = { builders: [...builders.map((b) => b.value), ...seenParts.flatMap((g) => g.builders ?? [])], schedulers: [...schedulers.map((x) => x.value), ...seenParts.flatMap((g) => g.schedulers ?? [])], changeSources: [...changeSources.map((c) => c.value), ...seenParts.flatMap((g) => g.changeSources ?? [])] }
+    for (const msg of checkParts(key, group, others, new Set(workerNames.keys()))) errors.add(`plugins[${index}]`, msg, owner)
+    seenParts.push(group)
+  }
+
   if (!errors.empty) {
     const lines = errors.format(file)
     throw new ConfigError(file, errors.issues, lines)
   }
   const resolved: ResolvedConfig = {
     file, basedir, title, titleURL, buildbotURL, db, www,
-    workers, msgpack, changeSources, schedulers, builders, reporters, changeHooks, rpcActions, restEndpoints, plugins, services,
+    workers, msgpack, changeSources, schedulers, builders, reporters, changeHooks, rpcActions, restEndpoints, plugins, projectSources, services,
     loginProviders, roleMatchers,
     secretsProviders, collapseRequests, properties, logLevel,
     masterName: masterName ?? `${hostname()}:${basedir}`,

@@ -11,6 +11,8 @@ import type { Data } from '../data/data.ts'
 import type { Bus } from '../bus/bus.ts'
 import type { Logger } from '../util/logger.ts'
 import type { PluginMigration, PluginStorage } from '../db/plugin-storage.ts'
+import type { ProjectRegistry, ProjectSource } from '../projects/project-registry.ts'
+import type { PartsGroup, RuntimeParts } from '../master/runtime-parts.ts'
 
 /** What a plugin's start hook gets: the running master's shared parts. */
 export interface PluginRuntime {
@@ -31,6 +33,17 @@ export interface PluginRuntime {
    * `write`, which commits rows and then publishes their events.
    */
   storage<T>(): PluginStorage<T>
+  /**
+   * The project registry: the projects this master builds, changed at run time (`add` registers
+   * on behalf of this plugin unless another source is named). `subscribe` hears every change.
+   */
+  projects: ProjectRegistry
+  /**
+   * Named groups of builders, schedulers and change sources this plugin adds and removes at run
+   * time (`rt.parts.set('acme/app', { builders, schedulers, changeSources })`). A new instance
+   * of the plugin (after a reconfigure) starts with none and sets the groups it wants.
+   */
+  parts: RuntimeParts
 }
 
 /** The only way a plugin reaches the master; every registration records the plugin as owner. */
@@ -64,6 +77,17 @@ export interface PluginApi {
    * `<plugin>_…`: `addMigrations({ '0001_jobs': { async up(db, ctx) { await db.schema.createTable('nix_jobs')… } } })`.
    */
   addMigrations(migrations: Readonly<Record<string, PluginMigration>>): void
+  /**
+   * Registers a project source (forge discovery): `discover()` lists the projects it finds. The
+   * JSON-RPC `reload` on `projects` asks every source again; projects a source no longer lists
+   * are removed from the registry.
+   */
+  addProjectSource(source: ProjectSource): void
+  /**
+   * Checks a group the plugin will set at run time (`rt.parts.set`) with the configuration, so
+   * `checkconfig` reports its mistakes (unknown workers, duplicate names) with the plugin's.
+   */
+  checkParts(key: string, group: PartsGroup): void
   /** Reports a configuration mistake in the plugin's options (all are shown at once). */
   error(path: string, message: string): void
 }
