@@ -42,13 +42,14 @@ reload it. Only what changed is restarted; running builds go on.
 Options:
   -c, --config FILE   the master config (default: master.config.ts)
   -h, --help          this text`,
-  'config-schema': `Usage: buildbot-nix config-schema
+  'config-schema': `Usage: buildbot-nix config-schema [--config FILE]
 
 Prints the JSON Schema of the master config (defineMaster({...})) with the options of every
 first-party plugin (in plugins: { plugin: 'nix', options: {...} } stands for nix({...})). A
 NixOS module or an editor can check a generated config against it.
 
 Options:
+  -c, --config FILE   also describe the plugins this config uses (third-party ones included)
   -h, --help          this text`,
   'hash-password': `Usage: buildbot-nix hash-password PASSWORD
 
@@ -70,8 +71,19 @@ export async function main(argv: string[]): Promise<number> {
   if (command === 'config-schema') {
     const { configJsonSchema } = await import('../config/json-schema.ts')
     const mod = await importTsModule(join(projectRoot(import.meta.url), 'plugins', 'first-party.ts'))
-    const factories = (mod.firstPartyPlugins ?? []) as PluginFactory<never, unknown>[]
-    console.log(JSON.stringify(configJsonSchema(factories.map((f) => f.definition)), null, 2))
+    const defs = ((mod.firstPartyPlugins ?? []) as PluginFactory<never, unknown>[]).map((f) => f.definition)
+    if (values.config) {
+      const file = resolve(values.config)
+      let cfg: { plugins?: unknown }
+      try {
+        const m = await importTsModule(file)
+        cfg = ((m.default as { default?: unknown } | undefined)?.default ?? m.default ?? {}) as { plugins?: unknown }
+      } catch (err) { console.error(`${file}: failed to load: ${(err as Error).message.split('\n')[0]}`); return 1 }
+      for (const use of Array.isArray(cfg.plugins) ? cfg.plugins as { definition?: PluginFactory<never, unknown>['definition'] }[] : []) {
+        if (use?.definition && !defs.some((d) => d.name === use.definition!.name)) defs.push(use.definition)
+      }
+    }
+    console.log(JSON.stringify(configJsonSchema(defs), null, 2))
     return 0
   }
   const file = resolve(values.config ?? 'master.config.ts')

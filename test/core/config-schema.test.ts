@@ -131,4 +131,17 @@ test('config-schema prints JSON Schema of the config with the first-party plugin
   assert.is(opts.additionalProperties, false)
 })
 
+test('config-schema --config also describes the plugins that config uses', () => withDir(async (dir) => {
+  const file = join(dir, 'master.config.ts')
+  writeFileSync(file, `import { defineMaster, definePlugin, z } from ${JSON.stringify(join(root, 'core/index.ts'))}
+const greeter = definePlugin({ name: 'greeter', options: z.strictObject({ greeting: z.string().meta({ description: 'what to say' }) }), setup() {} })
+export default defineMaster({ plugins: [greeter({ greeting: 'hi' })] })
+`)
+  const res = await execa('node', [cli, 'config-schema', '-c', file], { reject: false })
+  assert.is(res.exitCode, 0, res.stderr)
+  const entries = JSON.parse(res.stdout).properties.plugins.items.anyOf as { title: string; properties: { options: { properties: Record<string, { description?: string }> } } }[]
+  assert.equal(entries.map((e) => e.title).sort(), ['greeter', 'nix'])
+  assert.is(entries.find((e) => e.title === 'greeter')!.properties.options.properties.greeting!.description, 'what to say')
+}))
+
 test.run()
