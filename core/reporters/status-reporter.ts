@@ -147,6 +147,9 @@ function createSender(opts: StatusReporterOptions, services: ReporterServices): 
   let timer: NodeJS.Timeout | undefined
   let poll: NodeJS.Timeout | undefined
   let pumping = false
+  // A row handled while a read was under way may come back stale from that read: skip it there.
+  let epoch = 0
+  const handledAt = new Map<number, number>()
   let again = false
   const subs: { unsubscribe(): void }[] = []
 
@@ -160,19 +163,22 @@ function createSender(opts: StatusReporterOptions, services: ReporterServices): 
 
   async function pump(): Promise<void> {
     if (timer) { clearTimeout(timer); timer = undefined }
-    const rows = await data.statuses.unsent(name)
+    const readEpoch = epoch
     const now = Date.now()
-    let nextAt = Infinity
+    // Rows in backoff or held back for a waiting target are not read until due.
+    const rows = await data.statuses.unsent(name, { dueBy: now })
+    let nextAt = (await data.statuses.nextDue(name, now)) ?? Infinity
     for (const row of rows) {
       if (signal.aborted) return
       const key = statusKey(row)
-      if (inFlight.has(key)) continue
+      if (inFlight.has(key) || (handledAt.get(row.id) ?? -1) >= readEpoch) continue
       const until = Math.max(row.nextAttemptMs, pausedAllUntil, pausedUntil.get(row.repository) ?? 0)
       if (until > now) { nextAt = Math.min(nextAt, until); continue }
       if (inFlight.size >= concurrency) break
-      const p = deliver(row).finally(() => { inFlight.delete(key); wake() })
+      const p = deliver(row).finally(() => { handledAt.set(row.id, epoch++); inFlight.delete(key); wake() })
       inFlight.set(key, p)
     }
+    for (const [id, e] of handledAt) if (e < readEpoch) handledAt.delete(id)
     if (nextAt < Infinity && !signal.aborted) {
       timer = setTimeout(wake, Math.min(nextAt - now + 5, 2 ** 31 - 1))
       timer.unref?.()
