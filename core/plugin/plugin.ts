@@ -21,6 +21,11 @@ export interface PluginRuntime {
   log: Logger
   basedir: string
   buildbotURL: string
+  /**
+   * Resolves a secret master-side (a forge token for the plugin's own API calls). It knows no
+   * build: code running for a build uses `ctx.secret()` or `ctx.render(secret())`, which
+   * refuse in untrusted builds.
+   */
   secret(name: string): Promise<string>
   /** Aborted when the plugin is stopped. */
   signal: AbortSignal
