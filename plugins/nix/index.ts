@@ -70,6 +70,7 @@ async function followRegistry(rt: PluginRuntime, state: NixPluginState): Promise
   }
   const remove = async (name: string): Promise<void> => {
     state.projects.delete(name)
+    state.buildStepLists.delete(name)
     await rt.parts.delete(name)
   }
   await rt.projects.sync('nix', state.opts.projects.map(registrySpec))
@@ -100,7 +101,7 @@ export const nix = definePlugin({
     const opts = resolveNixOptions(options, api.basedir, cpus().length)
     let outputs: Promise<void> = Promise.resolve()
     const state: NixPluginState = {
-      opts, projects: new Map(opts.projects.map((p) => [p.name, p])), postBuildSteps: [], skippedPostBuildSteps: [], buildStepLists: [],
+      opts, projects: new Map(opts.projects.map((p) => [p.name, p])), postBuildSteps: [], skippedPostBuildSteps: [], buildStepLists: new Map(),
       hooks: createNixHooks({
         onError: (err, hook) => {
           const text = (err as Error)?.stack ?? String(err)
@@ -122,7 +123,7 @@ export const nix = definePlugin({
       addPostBuildStep(step, o = {}) {
         const wrapped = conditionalStep(step, o.when)
         state.postBuildSteps.push(wrapped)
-        for (const list of state.buildStepLists) list.splice(list.length - 1, 0, wrapped)
+        for (const list of state.buildStepLists.values()) list.splice(list.length - 1, 0, wrapped)
         if (o.alsoForSkipped) state.skippedPostBuildSteps.push(wrapped)
       },
       hooks: state.hooks,

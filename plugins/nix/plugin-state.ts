@@ -28,8 +28,8 @@ export interface NixPluginState {
   skippedPostBuildSteps: StepSpec[]
   /** The plugin's events (see NixApi.hooks). */
   hooks: NixHooks
-  /** The step lists of the nix-build builders (post-build steps go before their last step). */
-  buildStepLists: StepSpec[][]
+  /** The step list of each project's nix-build builder (post-build steps go before its last step). */
+  buildStepLists: Map<string, StepSpec[]>
   evalSem: FairSemaphore
   rt?: PluginRuntime
   jobs?: JobsStore

@@ -42,7 +42,7 @@ export function projectParts(state: NixPluginState, p: ResolvedProject): PartsGr
   }))
   // Plugins set up after this one add post-build steps into this list (before the GC root step).
   const buildSteps = [nixBuildStep(state), ...state.postBuildSteps, registerOutputsStep(state)]
-  state.buildStepLists.push(buildSteps)
+  state.buildStepLists.set(p.name, buildSteps)
   api.addBuilder(builder({ ...common, name: b.build, collapseRequests: false, steps: buildSteps }))
   api.addBuilder(builder({ ...common, name: b.failedEval, collapseRequests: false, steps: [failedEvalStep(state)] }))
   api.addBuilder(builder({ ...common, name: b.dependencyFailed, collapseRequests: false, steps: [dependencyFailedStep(state)] }))

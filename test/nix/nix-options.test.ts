@@ -22,7 +22,7 @@ test('every option mistake is reported at once with its path', async () => {
 
 test('builders, schedulers and defaults of a project (its runtime group)', async () => {
   const opts = resolveNixOptions(nixOptionsSchema.parse({ workers: ['local'], projects: [{ name: 'acme/app.js', url: 'https://example.org/acme/app.js.git', pollInterval: 30 }] }), '/tmp/nix-options', 4)
-  const state = { opts, projects: new Map(), postBuildSteps: [], buildStepLists: [] } as unknown as NixPluginState
+  const state = { opts, projects: new Map(), postBuildSteps: [], buildStepLists: new Map() } as unknown as NixPluginState
   const group = projectParts(state, opts.projects[0]!)
   const builders = group.builders!
   assert.equal(builders.map((b) => b.name), ['acme/app.js/nix-eval', 'acme/app.js/nix-build', 'acme/app.js/nix-failed-eval', 'acme/app.js/nix-dependency-failed', 'acme/app.js/nix-cached-failure'])
