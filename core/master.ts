@@ -13,12 +13,16 @@ import type { MasterControl } from './http/master-surface.ts'
 import { worstStatus } from './util/results.ts'
 import { createTriggerService } from './master/trigger-service.ts'
 import { createReconciler, desiredParts, type Reconciler } from './master/reconciler.ts'
-import { createPluginHost, type PluginHost } from './master/plugin-host.ts'
+import { createPluginHost, type PluginHandle, type PluginHost } from './master/plugin-host.ts'
 import { createPluginRuntime } from './master/plugin-runtime.ts'
 import { createHeartbeat } from './master/heartbeat.ts'
 import { startListeners, type Listeners } from './master/listeners.ts'
 import { routeEvents } from './master/event-routes.ts'
 import { createSerialQueue } from './master/serial-queue.ts'
+import { createPartsStore, type PartsGroup, type RuntimeParts } from './master/runtime-parts.ts'
+import { checkParts } from './master/parts-check.ts'
+import { flatten } from './master/runtime-parts.ts'
+import { createProjectRegistry } from './projects/project-registry.ts'
 
 export interface MasterOptions {
   config: ResolvedConfig
@@ -43,32 +47,109 @@ interface Running {
 
 /**
  * The composition root: one master, no module state (two can run side by side in a test).
- * Each service lives in `core/master/`; this file only lists them in start and stop order.
+ * Each service lives in `core/master/` (or `core/projects/`); this file lists them in start and
+ * stop order. Reconfigures, runtime-part changes and start run one at a time (`serial`).
  */
 export function createMaster(opts: MasterOptions) {
   let config = opts.config
+  /** The configuration a reconfigure is starting plugins for, until it is applied or refused. */
+  let pending: ResolvedConfig | undefined
   const secrets = new SecretResolver(config.secretsProviders)
   const log = opts.log ?? createLogger({ level: config.logLevel, secrets: () => secrets.values() })
   const bus = new Bus({ onError: (err, key) => log.error({ key: key.join('/'), err: (err as Error).stack }, 'bus subscriber failed') })
   const serial = createSerialQueue()
+  const parts = createPartsStore()
   let run: Running | undefined
   let started = false
   const need = (): Running => { if (!run) throw new Error('the master is not started'); return run }
 
   const heartbeat = createHeartbeat({ data: () => need().data, log })
   const triggers = createTriggerService({ data: () => need().data, bus, log, schedulers: () => need().schedulers, brd: () => need().brd, properties: () => config.properties })
+  const projects = createProjectRegistry({ data: () => need().data, log, sources: () => config.projectSources.map((s) => s.value) })
   const services = { get: <T>(key: { id: string }) => { const v = config.services.get(key.id); if (v === undefined) throw new Error(`no service '${key.id}'`); return v as T } }
   const buildDeps = (): BuildDeps => ({
     data: need().data, log, buildbotURL: config.buildbotURL, services,
     secret: (n) => secrets.get(n), redact: (t) => secrets.redact(t), ...triggers,
   })
 
-  /** Applies `config` to the running schedulers, plugins, change sources and reporters. */
-  async function applyServices(r: Running): Promise<void> {
-    const want = desiredParts(config)
+  /** Makes everything match `config` and the runtime groups (only what changed restarts). */
+  async function reconcile(r: Running): Promise<void> {
+    const want = desiredParts(config, parts.groups())
+    await r.reconciler.applyEngine(want)
     await r.reconciler.applySchedulers(want)
-    await r.plugins.apply(config.plugins)
     await r.reconciler.applySources(want)
+  }
+
+  let queuedReconcile: Promise<void> | undefined
+  /** One reconcile for any number of runtime-part changes made before it starts. */
+  function scheduleReconcile(): Promise<void> {
+    queuedReconcile ??= serial.run(async () => {
+      queuedReconcile = undefined
+      if (!run) return
+      await reconcile(run)
+      await run.brd.loadPending()
+    })
+    return queuedReconcile
+  }
+
+  /** `rt.parts` of one plugin instance. */
+  function partsOf(handle: PluginHandle): RuntimeParts {
+    const owner = handle.name
+    async function change(key: string, group: PartsGroup | undefined): Promise<boolean> {
+      if (handle.status === 'retired') return false
+      const isPending = handle.status === 'pending'
+      const target = isPending ? pending ?? config : config
+      if (group) {
+        const others = desiredParts(target, parts.others(owner, key, isPending ? owner : undefined))
+        const errors = checkParts(`${owner}:${key}`, group, { ...flatten([]), ...others }, new Set(target.workers.map((w) => w.value.name)))
+        if (errors.length) {
+          log.error({ plugin: owner, key, errors }, `runtime parts '${key}' refused: ${errors.join('; ')}`)
+          return false
+        }
+      }
+      if (isPending) { parts.stage(owner, key, group); return true }
+      parts.set(owner, key, group)
+      // Inside a start or reconfigure, that job applies everything when its plugins have started.
+      if (!serial.inside()) await scheduleReconcile()
+      return true
+    }
+    return {
+      set: (key, group) => change(key, group),
+      delete: (key) => change(key, undefined),
+      keys: () => parts.keys(owner, handle.status === 'pending'),
+    }
+  }
+
+  /** Starts `next`'s plugins; on success makes `next` the configuration and applies it. */
+  async function applyConfig(r: Running, next: ResolvedConfig): Promise<void> {
+    pending = next
+    const prevProviders = config.secretsProviders
+    secrets.setProviders(next.secretsProviders)
+    let gen
+    try {
+      gen = await r.plugins.begin(next.plugins)
+    } catch (err) {
+      pending = undefined
+      parts.dropStaged()
+      secrets.setProviders(prevProviders)
+      throw err
+    } finally {
+      pending = undefined
+    }
+    config = next
+    gen.promote()
+    parts.promote()
+    await reconcile(r)
+    await gen.retireOld()
+  }
+
+  const reloadAction = {
+    path: 'projects', method: 'reload', authzAction: 'reload', owner: 'core',
+    handler: async () => {
+      const result = await projects.reload()
+      await serial.run(async () => {}) // the parts the registry's subscribers set are applied
+      return result
+    },
   }
 
   const master = {
@@ -76,6 +157,8 @@ export function createMaster(opts: MasterOptions) {
     get data() { return need().data },
     bus,
     log,
+    /** The project registry (what plugins get as `rt.projects`). */
+    projects,
     get ports() { return run?.listeners?.ports ?? { www: 0, msgpack: 0 } },
     get brd() { return need().brd },
     get workers() { return need().workers },
@@ -83,53 +166,49 @@ export function createMaster(opts: MasterOptions) {
     /** The control calls (force, stop, cancel, ...) the JSON-RPC surface uses; set once started. */
     get control() { return need().control },
 
-    async start(): Promise<void> {
-      const db = await connectDb(config.db, { baseDir: config.basedir })
-      const data = createData({ db, bus })
-      data.setMasterId(await data.masters.masterActive(config.masterName))
-      const workers = new WorkerManager(data, log, () => brd.kick(), () => brd.workerLost())
-      const brd = new BuildRequestDistributor(data, log, workers, buildDeps, () => config.collapseRequests)
-      const schedulers = new SchedulerHost(data, log, brd, () => config.properties)
-      const reconciler = createReconciler({ data, bus, log, secrets, workers, brd, schedulers, config: () => config })
-      const runtimeDeps = { db, data, bus, log, secrets, schedulers, brd, config: () => config, reconfigure: () => master.reconfigure() }
-      const plugins = createPluginHost({ db, log, runtime: (inst, signal) => createPluginRuntime(runtimeDeps, inst, signal) })
-      const control = createMasterControl({ data, brd, workers, schedulers })
-      run = { db, data, workers, brd, schedulers, reconciler, plugins, control, unroute: () => {} }
+    start(): Promise<void> {
+      return serial.run(async () => {
+        const db = await connectDb(config.db, { baseDir: config.basedir })
+        const data = createData({ db, bus })
+        data.setMasterId(await data.masters.masterActive(config.masterName))
+        const workers = new WorkerManager(data, log, () => brd.kick(), () => brd.workerLost())
+        const brd = new BuildRequestDistributor(data, log, workers, buildDeps, () => config.collapseRequests)
+        const schedulers = new SchedulerHost(data, log, brd, () => config.properties)
+        const reconciler = createReconciler({ data, bus, log, secrets, workers, brd, schedulers, config: () => config })
+        const runtimeDeps = { db, data, bus, log, secrets, schedulers, brd, config: () => config, reconfigure: () => master.reconfigure(), projects, parts: partsOf }
+        const plugins = createPluginHost({ db, log, runtime: (inst, signal, handle) => createPluginRuntime(runtimeDeps, inst, signal, handle) })
+        const control = createMasterControl({ data, brd, workers, schedulers })
+        const r: Running = run = { db, data, workers, brd, schedulers, reconciler, plugins, control, unroute: () => {} }
 
-      const recovered = await data.recoverInterrupted()
-      if (recovered.builds || recovered.requests) log.warn(recovered, 'recovered work interrupted by an unclean stop: builds marked RETRY, requests queued again')
-      await heartbeat.expireDeadMasters()
-      await reconciler.applyEngine(desiredParts(config))
-      run.unroute = routeEvents({ bus, log, brd, schedulers })
-      await brd.loadPending()
-      await applyServices(run)
-      run.listeners = await startListeners({ data, bus, log, control, workers, config: () => config, secret: (n) => secrets.get(n), uiDir: opts.uiDir })
-      if (run.listeners.buildbotURL !== config.buildbotURL) config = Object.freeze({ ...config, buildbotURL: run.listeners.buildbotURL })
-      heartbeat.start()
-      started = true
-      log.info({ url: config.buildbotURL, www: run.listeners.ports.www, msgpack: run.listeners.ports.msgpack || undefined }, 'master started')
+        const recovered = await data.recoverInterrupted()
+        if (recovered.builds || recovered.requests) log.warn(recovered, 'recovered work interrupted by an unclean stop: builds marked RETRY, requests queued again')
+        await heartbeat.expireDeadMasters()
+        await reconciler.applyEngine(desiredParts(config))
+        r.unroute = routeEvents({ bus, log, brd, schedulers })
+        await brd.loadPending()
+        await reconciler.applySchedulers(desiredParts(config))
+        await applyConfig(r, config)
+        // Requests of builders the plugins added at start (runtime groups) are queued now.
+        await brd.loadPending()
+        r.listeners = await startListeners({ data, bus, log, control, workers, config: () => config, rpcActions: [reloadAction], secret: (n) => secrets.get(n), uiDir: opts.uiDir })
+        if (r.listeners.buildbotURL !== config.buildbotURL) config = Object.freeze({ ...config, buildbotURL: r.listeners.buildbotURL })
+        heartbeat.start()
+        started = true
+        log.info({ url: config.buildbotURL, www: r.listeners.ports.www, msgpack: r.listeners.ports.msgpack || undefined }, 'master started')
+        // The project sources' first discovery runs in the background (a forge may be slow).
+        if (config.projectSources.length) void projects.reload().catch((err) => log.error({ err: String(err) }, 'project discovery failed'))
+      })
     },
 
     /**
      * Applies a new configuration: only what changed is started, stopped or replaced; running
-     * builds go on. Reconfigures run one at a time, in the order they were asked for.
+     * builds go on. Reconfigures run one at a time, in the order they were asked for. If a plugin
+     * of the new configuration fails to start, the previous configuration keeps running in full.
      */
     reconfigure(next?: ResolvedConfig): Promise<void> {
-      return serial.run(async () => {
-        const r = need()
-        if (!next) {
-          const { loadConfig } = await import('./config/load.ts')
-          next = await loadConfig(config.file)
-        }
-        if (next.www.port !== config.www.port || next.www.host !== config.www.host) log.warn('www host/port changes take effect after a restart')
-        // The port picked for `www.port: 0` stays the real one.
-        config = run?.listeners && next.buildbotURL !== config.buildbotURL && new URL(next.buildbotURL).port === '0' ? Object.freeze({ ...next, buildbotURL: config.buildbotURL }) : next
-        secrets.setProviders(config.secretsProviders)
-        await r.reconciler.applyEngine(desiredParts(config))
-        await applyServices(r)
-        await r.brd.loadPending()
-        log.info('reconfigured')
-      })
+      // A plugin asking from inside a start or reconfigure gets its reconfigure after that one.
+      if (serial.inside()) { void serial.run(() => doReconfigure(next)).catch(() => {}); return Promise.resolve() }
+      return serial.run(() => doReconfigure(next))
     },
 
     /** Stops everything; running builds end as RETRY and their requests run again on the next start. */
@@ -151,6 +230,28 @@ export function createMaster(opts: MasterOptions) {
       started = false
     },
   }
+
+  async function doReconfigure(next?: ResolvedConfig): Promise<void> {
+    const r = need()
+    if (!next) {
+      const { loadConfig } = await import('./config/load.ts')
+      next = await loadConfig(config.file)
+    }
+    if (next.www.port !== config.www.port || next.www.host !== config.www.host) log.warn('www host/port changes take effect after a restart')
+    // The port picked for `www.port: 0` stays the real one.
+    if (r.listeners && next.buildbotURL !== config.buildbotURL && new URL(next.buildbotURL).port === '0') next = Object.freeze({ ...next, buildbotURL: config.buildbotURL })
+    try {
+      await applyConfig(r, next)
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'reconfigure refused: the previous configuration keeps running')
+      // Runtime groups the running plugins changed meanwhile.
+      await reconcile(r)
+      throw err
+    }
+    await r.brd.loadPending()
+    log.info('reconfigured')
+  }
+
   return master
 }
 

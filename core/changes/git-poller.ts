@@ -1,3 +1,4 @@
+import { optionsFingerprint } from '../schedulers/options-fingerprint.ts'
 import { mkdir } from 'node:fs/promises'
 import { existsSync } from 'node:fs'
 import type { ChangeSourceSpec } from './change-source.ts'
@@ -29,7 +30,7 @@ export function gitPoller(opts: GitPollerOptions): ChangeSourceSpec {
   const name = opts.name ?? `gitpoller:${opts.repourl}`
   return {
     kind: 'changesource', type: 'gitPoller', name,
-    fingerprint: { repourl: opts.repourl, branches: opts.branches ?? null, pollInterval: opts.pollInterval ?? 60, project: opts.project ?? '' },
+    fingerprint: { options: optionsFingerprint(opts), repourl: opts.repourl, branches: opts.branches ?? null, pollInterval: opts.pollInterval ?? 60, project: opts.project ?? '' },
     create(s) {
       let timer: NodeJS.Timeout | undefined
       let running: Promise<void> | undefined

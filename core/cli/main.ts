@@ -2,7 +2,8 @@ import { parseArgs } from 'node:util'
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { resolve, join } from 'node:path'
 import { projectRoot } from '../util/project-root.ts'
-import { loadConfig } from '../config/load.ts'
+import { importTsModule, loadConfig } from '../config/load.ts'
+import type { PluginFactory } from '../plugin/plugin.ts'
 import { ConfigError } from '../config/errors.ts'
 import { createMaster } from '../master.ts'
 import { hashPassword } from '../http/auth/password.ts'
@@ -15,6 +16,7 @@ Commands:
   checkconfig    load and check the config, print every mistake, exit 1 if any
   reconfig       ask the running master to reload its config (SIGHUP)
   hash-password  print a password hash for www.auth.users
+  config-schema  print the JSON Schema of the config and the first-party plugins' options
 
 Run 'buildbot-nix <command> --help' for a command's options.`,
   start: `Usage: buildbot-nix start [--config FILE]
@@ -40,6 +42,15 @@ reload it. Only what changed is restarted; running builds go on.
 Options:
   -c, --config FILE   the master config (default: master.config.ts)
   -h, --help          this text`,
+  'config-schema': `Usage: buildbot-nix config-schema [--config FILE]
+
+Prints the JSON Schema of the master config (defineMaster({...})) with the options of every
+first-party plugin (in plugins: { plugin: 'nix', options: {...} } stands for nix({...})). A
+NixOS module or an editor can check a generated config against it.
+
+Options:
+  -c, --config FILE   also describe the plugins this config uses (third-party ones included)
+  -h, --help          this text`,
   'hash-password': `Usage: buildbot-nix hash-password PASSWORD
 
 Prints a hash to put in www.auth.users in master.config.ts.`,
@@ -55,6 +66,24 @@ export async function main(argv: string[]): Promise<number> {
   if (command === 'hash-password') {
     if (!positionals[0]) { console.error(HELP['hash-password']); return 1 }
     console.log(hashPassword(positionals[0]))
+    return 0
+  }
+  if (command === 'config-schema') {
+    const { configJsonSchema } = await import('../config/json-schema.ts')
+    const mod = await importTsModule(join(projectRoot(import.meta.url), 'plugins', 'first-party.ts'))
+    const defs = ((mod.firstPartyPlugins ?? []) as PluginFactory<never, unknown>[]).map((f) => f.definition)
+    if (values.config) {
+      const file = resolve(values.config)
+      let cfg: { plugins?: unknown }
+      try {
+        const m = await importTsModule(file)
+        cfg = ((m.default as { default?: unknown } | undefined)?.default ?? m.default ?? {}) as { plugins?: unknown }
+      } catch (err) { console.error(`${file}: failed to load: ${(err as Error).message.split('\n')[0]}`); return 1 }
+      for (const use of Array.isArray(cfg.plugins) ? cfg.plugins as { definition?: PluginFactory<never, unknown>['definition'] }[] : []) {
+        if (use?.definition && !defs.some((d) => d.name === use.definition!.name)) defs.push(use.definition)
+      }
+    }
+    console.log(JSON.stringify(configJsonSchema(defs), null, 2))
     return 0
   }
   const file = resolve(values.config ?? 'master.config.ts')

@@ -26,7 +26,13 @@ export function closest(name: string, candidates: Iterable<string>): string | un
     const d = distance(name, c)
     if (d < bestD) { bestD = d; best = c }
   }
-  return best != null && bestD <= Math.max(2, Math.floor(name.length / 3)) ? best : undefined
+  if (best != null && bestD <= Math.max(2, Math.floor(name.length / 3))) return best
+  // A shortened or lengthened name (`evalWorkers` for `evalWorkerCount`): the one candidate sharing most of its start.
+  const common = (a: string, b: string) => { let i = 0; while (i < a.length && i < b.length && a[i] === b[i]) i++; return i }
+  const lower = name.toLowerCase()
+  const scored = [...candidates].map((c) => ({ c, n: common(lower, c.toLowerCase()) })).sort((x, y) => y.n - x.n)
+  const top = scored[0]
+  return top && top.n >= Math.max(4, Math.ceil(name.length * 0.6)) && scored[1]?.n !== top.n ? top.c : undefined
 }
 
 export const didYouMean = (name: string, candidates: Iterable<string>) => {

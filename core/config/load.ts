@@ -30,6 +30,11 @@ export async function loadConfig(file: string): Promise<ResolvedConfig> {
   return resolveConfig(exported, abs)
 }
 
+/** Imports a TypeScript module that uses buildbot-nix's core as a config does (compiled under the CLI, tsx in tests). */
+export async function importTsModule(abs: string): Promise<Record<string, unknown>> {
+  return (runningFromBundle() ? await importCompiled(abs) : await importWithTsx(abs)) as Record<string, unknown>
+}
+
 async function importWithTsx(abs: string): Promise<{ default?: unknown }> {
   const { tsImport } = await import('tsx/esm/api')
   return tsImport(pathToFileURL(abs).href, import.meta.url) as Promise<{ default?: unknown }>

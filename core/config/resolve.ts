@@ -1,8 +1,11 @@
 import { resolve as resolvePath, dirname } from 'node:path'
 import { hostname } from 'node:os'
 import { Cron } from 'croner'
+import type { z } from 'zod'
 import { ConfigError, ConfigErrors, didYouMean } from './errors.ts'
-import type { MasterConfig, WorkerDecl } from './define-master.ts'
+import { masterShape } from './master-schema.ts'
+import { checkWithSchema, typeName } from './schema-check.ts'
+import type { WorkerDecl } from './define-master.ts'
 import type { Owned, PluginInstance, ResolvedConfig } from './resolved-config.ts'
 import type { PluginApi, PluginUse } from '../plugin/plugin.ts'
 import type { BuilderConfig } from '../process/builder-config.ts'
@@ -11,16 +14,12 @@ import type { ChangeSourceSpec } from '../changes/change-source.ts'
 import type { ReporterSpec } from '../reporters/reporter.ts'
 import type { ChangeHookHandler, RestEndpoint, RpcAction, WwwConfig } from '../http/master-surface.ts'
 import type { TriggerOptions } from '../steps/trigger.ts'
-import { parseDbUrl } from '../db/connect.ts'
-import { isSecretRef } from '../properties/renderable.ts'
+import type { ProjectSource } from '../projects/project-registry.ts'
+import { checkParts, type PartsGroup } from '../master/parts-check.ts'
 import { PROVIDER_NAME_RE } from '../http/auth/login-provider.ts'
 import { USERPASS } from '../http/auth/userpass-provider.ts'
 
-const TOP_KEYS = new Set(['title', 'titleURL', 'buildbotURL', 'db', 'basedir', 'www', 'workers', 'protocols', 'changeSources', 'schedulers',
-  'builders', 'reporters', 'plugins', 'secretsProviders', 'collapseRequests', 'properties', 'logLevel', 'masterName', '__master'])
-const WWW_KEYS = new Set(['host', 'port', 'auth', 'authz', 'access', 'allowedOrigins', 'allowedHosts', 'cookieSecret', 'changeHooks'])
 const BUILDER_KEYS = new Set(['kind', 'name', 'workers', 'steps', 'description', 'tags', 'project', 'properties', 'collapseRequests', 'builddir', 'priority', 'maxBuildsPerWorker'])
-const NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9_.\/+@:-]*$/
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost'])
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
@@ -29,29 +28,6 @@ function unknownKeys(errors: ConfigErrors, path: string, obj: Record<string, unk
   for (const k of Object.keys(obj)) {
     if (!allowed.has(k)) errors.add(path ? `${path}.${k}` : k, `unknown key '${k}'${didYouMean(k, allowed)}; remove it or fix its name`, owner)
   }
-}
-
-function list<T>(errors: ConfigErrors, cfg: Record<string, unknown>, key: string): T[] {
-  const v = cfg[key]
-  if (v === undefined) return []
-  if (!Array.isArray(v)) { errors.add(key, `must be an array, got ${typeof v}`); return [] }
-  return v as T[]
-}
-
-/** `www.changeHooks`: the built-in dialects (only `base`), each off unless configured. */
-function builtinChangeHooks(errors: ConfigErrors, v: unknown): WwwConfig['changeHooks'] {
-  if (v == null) return undefined
-  if (!isObj(v)) { errors.add('www.changeHooks', "must be an object like { base: { secret: secret('change-hook') } }"); return undefined }
-  unknownKeys(errors, 'www.changeHooks', v, new Set(['base']))
-  const b = v.base
-  if (b == null || b === false) return {}
-  if (!isObj(b)) { errors.add('www.changeHooks.base', "must be { secret: secret('change-hook') } (a shared secret is required)"); return undefined }
-  unknownKeys(errors, 'www.changeHooks.base', b, new Set(['secret', 'trusted']))
-  if (!(isSecretRef(b.secret) || (typeof b.secret === 'string' && b.secret.length >= 8))) {
-    errors.add('www.changeHooks.base.secret', "the base hook needs a shared secret: secret('change-hook') from a secrets provider (or a string of at least 8 characters)")
-  }
-  if (b.trusted !== undefined && typeof b.trusted !== 'boolean') errors.add('www.changeHooks.base.trusted', `must be true or false, got ${JSON.stringify(b.trusted)}`)
-  return { base: { secret: b.secret as string, trusted: b.trusted === true } }
 }
 
 /**
@@ -63,98 +39,65 @@ export async function resolveConfig(input: unknown, file: string): Promise<Resol
   if (!isObj(input)) {
     throw new ConfigError(file, [], [`${file}: the default export must be defineMaster({...}), got ${input === undefined ? 'nothing' : typeof input}`])
   }
-  const cfg = input as MasterConfig & Record<string, unknown>
-  unknownKeys(errors, '', cfg, TOP_KEYS)
-  const str = (key: keyof MasterConfig, fallback: string): string => {
+  const cfg = input as Record<string, unknown>
+  for (const k of Object.keys(cfg)) {
+    if (!(k in masterShape)) errors.add(k, `unknown key '${k}'${didYouMean(k, Object.keys(masterShape).filter((n) => !n.startsWith('__')))}; remove it or fix its name`)
+  }
+  /** One section checked by the master schema; a section with mistakes counts as absent (its mistakes are reported). */
+  const section = <K extends keyof typeof masterShape>(key: K): z.output<(typeof masterShape)[K]> =>
+    checkWithSchema(masterShape[key], cfg[key], key, errors) as z.output<(typeof masterShape)[K]>
+  /** A list section, checked element by element so one bad element hides nothing else. */
+  const indexed = <T>(key: 'workers' | 'builders' | 'schedulers' | 'changeSources' | 'reporters' | 'plugins' | 'secretsProviders', keepInvalid?: (v: unknown) => boolean): { value: T; index: number }[] => {
     const v = cfg[key]
-    if (v === undefined) return fallback
-    if (typeof v !== 'string') { errors.add(String(key), `must be a string, got ${typeof v}`); return fallback }
-    return v
+    if (v === undefined) return []
+    if (!Array.isArray(v)) { errors.add(key, `must be an array, got ${typeName(v)}`); return [] }
+    const element = (masterShape[key].unwrap() as z.ZodArray<z.ZodType>).element
+    const out: { value: T; index: number }[] = []
+    v.forEach((item, index) => {
+      // A worker not made by worker()/localWorker() gets that one message, not one per missing field.
+      if (key === 'workers' && !(isObj(item) && item.kind === 'worker')) { errors.add(`${key}[${index}]`, 'must be made with worker({...}) or localWorker({...})'); return }
+      const ok = checkWithSchema(element, item, `${key}[${index}]`, errors)
+      if (ok !== undefined) out.push({ value: ok as T, index })
+      else if (keepInvalid?.(item)) out.push({ value: item as T, index })
+    })
+    return out
   }
-  const title = str('title', 'buildbot-nix')
-  const basedir = resolvePath(dirname(file), str('basedir', 'state'))
+  const list = <T>(key: Parameters<typeof indexed>[0], keepInvalid?: (v: unknown) => boolean): T[] => indexed<T>(key, keepInvalid).map((e) => e.value)
+  const title = section('title') ?? 'buildbot-nix'
+  const basedir = resolvePath(dirname(file), section('basedir') ?? 'state')
 
-  // www
-  const wwwIn = cfg.www ?? {}
-  if (!isObj(wwwIn)) errors.add('www', 'must be an object like { host: "127.0.0.1", port: 8010 }')
-  else unknownKeys(errors, 'www', wwwIn, WWW_KEYS)
-  const w = isObj(wwwIn) ? wwwIn : {}
-  const host = typeof w.host === 'string' ? w.host : '127.0.0.1'
-  let port = 8010
-  if (w.port !== undefined) {
-    if (typeof w.port !== 'number' || !Number.isInteger(w.port) || w.port < 0 || w.port > 65535) errors.add('www.port', `must be a port number 0-65535, got ${JSON.stringify(w.port)}`)
-    else port = w.port
-  }
-  let auth: WwwConfig['auth'] = { kind: 'none' }
-  if (w.auth != null) {
-    const a = w.auth as { users?: unknown; provider?: unknown }
-    if (isObj(a) && a.provider !== undefined) {
-      unknownKeys(errors, 'www.auth', a, new Set(['provider']))
-      if (typeof a.provider !== 'string' || !a.provider) errors.add('www.auth.provider', "must be the name of a plugin's login provider, e.g. { provider: 'github' }")
-      else auth = { kind: 'plugin', name: a.provider }
-    } else if (!isObj(a) || !isObj(a.users)) errors.add('www.auth', "must be { users: { name: hashPassword('...') } } or { provider: '<a plugin's login provider>' }")
-    else {
-      for (const [u, h] of Object.entries(a.users)) {
-        if (typeof h !== 'string' || !/^scrypt\$[^$]+\$[^$]+$/.test(h)) errors.add(`www.auth.users.${u}`, "must be a password hash made by hashPassword('...') (`npx buildbot-nix hash-password`)")
-      }
-      auth = { kind: 'userpass', users: a.users as Record<string, string> }
-    }
-  }
-  const access = w.access ?? 'public'
-  if (access !== 'public' && access !== 'private') errors.add('www.access', `must be 'public' or 'private', got ${JSON.stringify(access)}`)
-  const authzIn = w.authz as { rules?: unknown; roleMatchers?: unknown } | undefined
+  const w = section('www') ?? {}
+  const host = w.host ?? '127.0.0.1'
+  const port = w.port ?? 8010
   const www: WwwConfig = {
-    host, port, auth, access: access as 'public' | 'private',
-    authz: authzIn ? { rules: (authzIn.rules as never) ?? [], roleMatchers: (authzIn.roleMatchers as never) ?? [] } : 'default',
-    allowedOrigins: w.allowedOrigins as string[] | undefined, cookieSecret: w.cookieSecret as string | undefined,
-    allowedHosts: w.allowedHosts as string[] | undefined,
-    changeHooks: builtinChangeHooks(errors, w.changeHooks),
+    host, port, access: w.access ?? 'public',
+    auth: !w.auth ? { kind: 'none' } : 'provider' in w.auth ? { kind: 'plugin', name: w.auth.provider } : { kind: 'userpass', users: w.auth.users },
+    authz: w.authz ? { rules: w.authz.rules ?? [], roleMatchers: w.authz.roleMatchers ?? [] } : 'default',
+    allowedOrigins: w.allowedOrigins, allowedHosts: w.allowedHosts, cookieSecret: w.cookieSecret,
+    changeHooks: w.changeHooks ? (w.changeHooks.base ? { base: { secret: w.changeHooks.base.secret, trusted: w.changeHooks.base.trusted === true } } : {}) : undefined,
   }
-  if (w.allowedHosts !== undefined && (!Array.isArray(w.allowedHosts) || w.allowedHosts.some((h) => typeof h !== 'string' || !h))) {
-    errors.add('www.allowedHosts', `must be a list of host names (globs allowed), e.g. ['ci.example.org'], got ${JSON.stringify(w.allowedHosts)}`)
-  }
-  let buildbotURL = str('buildbotURL', `http://${LOOPBACK.has(host) || host === '0.0.0.0' ? (host === '0.0.0.0' ? 'localhost' : host) : host}:${port}/`)
-  try { new URL(buildbotURL) } catch { errors.add('buildbotURL', `'${buildbotURL}' is not a URL; use e.g. 'https://ci.example.org/'`) }
+  let buildbotURL = section('buildbotURL') ?? `http://${LOOPBACK.has(host) || host === '0.0.0.0' ? (host === '0.0.0.0' ? 'localhost' : host) : host}:${port}/`
   if (!buildbotURL.endsWith('/')) buildbotURL += '/'
+  const db = section('db') ?? 'sqlite:db/state.sqlite'
 
-  const db = str('db', 'sqlite:db/state.sqlite')
-  try { parseDbUrl(db, basedir) } catch (e) { errors.add('db', (e as Error).message) }
-
-  let msgpack: ResolvedConfig['msgpack'] = null
-  if (cfg.protocols !== undefined) {
-    const p = cfg.protocols as Record<string, unknown>
-    if (!isObj(p)) errors.add('protocols', 'must be an object like { msgpack: { port: 9989 } }')
-    else {
-      unknownKeys(errors, 'protocols', p, new Set(['msgpack']))
-      const m = p.msgpack as { port?: unknown; host?: unknown } | undefined
-      if (m !== undefined) {
-        if (!isObj(m) || typeof m.port !== 'number' || !Number.isInteger(m.port) || m.port < 0 || m.port > 65535) errors.add('protocols.msgpack.port', 'must be a port number 0-65535')
-        else msgpack = { port: m.port, host: typeof m.host === 'string' ? m.host : '0.0.0.0' }
-      }
-    }
-  }
-
+  const m = section('protocols')?.msgpack
+  const msgpack: ResolvedConfig['msgpack'] = m ? { port: m.port, host: m.host ?? '0.0.0.0' } : null
   if (msgpack && msgpack.port !== 0 && msgpack.port === port) errors.add('protocols.msgpack.port', `port ${port} is also www.port; give the worker protocol its own port (Buildbot's default is 9989)`)
 
-  const logLevel = str('logLevel', process.env.LOG_LEVEL ?? 'info')
-  if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(logLevel)) errors.add('logLevel', `must be one of trace, debug, info, warn, error, got '${logLevel}'`)
+  const logLevel = section('logLevel') ?? process.env.LOG_LEVEL ?? 'info'
 
-  const workers: Owned<WorkerDecl>[] = []
-  list<WorkerDecl>(errors, cfg, 'workers').forEach((v, i) => {
-    if (!isObj(v) || v.kind !== 'worker') { errors.add(`workers[${i}]`, 'must be made with worker({...}) or localWorker({...})'); return }
-    if (typeof v.name !== 'string' || !NAME_RE.test(v.name)) errors.add(`workers[${i}].name`, `'${String(v.name)}' is not a valid worker name (letters, digits, _ . - only)`)
-    if (v.type === 'remote' && (v.password == null || (typeof v.password !== 'string' && !isSecretRef(v.password)) || v.password === '')) errors.add(`workers[${i}].password`, "a remote worker needs a password: worker({ name, password: secret('worker-pw') })")
-    if (v.maxBuilds !== undefined && (!Number.isInteger(v.maxBuilds) || v.maxBuilds < 1)) errors.add(`workers[${i}].maxBuilds`, `must be a positive integer, got ${JSON.stringify(v.maxBuilds)}`)
-    if (v.passEnvironment !== undefined && (!Array.isArray(v.passEnvironment) || v.passEnvironment.some((n) => typeof n !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(n)))) errors.add(`workers[${i}].passEnvironment`, `must be a list of environment variable names like ['SSH_AUTH_SOCK'], got ${JSON.stringify(v.passEnvironment)}`)
-    workers.push({ value: v, owner: 'config' })
-  })
-
-  const builders: Owned<BuilderConfig>[] = list<BuilderConfig>(errors, cfg, 'builders').map((value) => ({ value, owner: 'config' }))
-  const schedulers: Owned<SchedulerSpec>[] = list<SchedulerSpec>(errors, cfg, 'schedulers').map((value) => ({ value, owner: 'config' }))
-  const changeSources: Owned<ChangeSourceSpec>[] = list<ChangeSourceSpec>(errors, cfg, 'changeSources').map((value) => ({ value, owner: 'config' }))
-  const reporters: Owned<ReporterSpec>[] = list<ReporterSpec>(errors, cfg, 'reporters').map((value) => ({ value, owner: 'config' }))
-  const secretsProviders = list<ResolvedConfig['secretsProviders'][number]>(errors, cfg, 'secretsProviders')
-  secretsProviders.forEach((p, i) => { if (!isObj(p) || p.kind !== 'secrets') errors.add(`secretsProviders[${i}]`, 'must be made with secretsFromDir(), secretsFromEnv() or secretsFromObject()') })
+  // A worker with a mistake still counts as declared, so builders naming it get no second error.
+  const workers: Owned<WorkerDecl>[] = list<WorkerDecl>('workers', (v) => isObj(v) && v.kind === 'worker' && typeof v.name === 'string')
+    .map((value) => ({ value, owner: 'config' }))
+  const builders: Owned<BuilderConfig>[] = list<BuilderConfig>('builders').map((value) => ({ value, owner: 'config' }))
+  const schedulers: Owned<SchedulerSpec>[] = list<SchedulerSpec>('schedulers').map((value) => ({ value, owner: 'config' }))
+  const changeSources: Owned<ChangeSourceSpec>[] = list<ChangeSourceSpec>('changeSources').map((value) => ({ value, owner: 'config' }))
+  const reporters: Owned<ReporterSpec>[] = list<ReporterSpec>('reporters').map((value) => ({ value, owner: 'config' }))
+  const secretsProviders = list<ResolvedConfig['secretsProviders'][number]>('secretsProviders')
+  const collapseRequests = section('collapseRequests') ?? true
+  const properties = section('properties') ?? {}
+  const masterName = section('masterName')
+  const titleURL = section('titleURL') ?? 'https://github.com/nix-community/buildbot-nix'
 
   // Plugins: set up in dependency order; each registration records its owner.
   const changeHooks: ChangeHookHandler[] = []
@@ -164,12 +107,9 @@ export async function resolveConfig(input: unknown, file: string): Promise<Resol
   const roleMatchers: ResolvedConfig['roleMatchers'] = []
   const services = new Map<string, unknown>()
   const plugins: PluginInstance[] = []
-  const uses = list<PluginUse>(errors, cfg, 'plugins')
-  const valid: { use: PluginUse; index: number }[] = []
-  uses.forEach((u, i) => {
-    if (!isObj(u) || u.kind !== 'plugin') errors.add(`plugins[${i}]`, 'must be a plugin created with definePlugin(), called with its options: nix({...})')
-    else valid.push({ use: u as PluginUse, index: i })
-  })
+  const projectSources: Owned<ProjectSource>[] = []
+  const partsToCheck: { owner: string; index: number; key: string; group: PartsGroup }[] = []
+  const valid = indexed<PluginUse>('plugins').map(({ value, index }) => ({ use: value, index }))
   const seen = new Map<string, number>()
   for (const { use, index } of valid) {
     const prev = seen.get(use.definition.name)
@@ -197,6 +137,7 @@ export async function resolveConfig(input: unknown, file: string): Promise<Resol
     order.push(v)
   }
   valid.forEach(visit)
+  const skipped = new Set<string>()
   for (const { use, index } of order) {
     const owner = use.definition.name
     const inst: PluginInstance = { name: owner, starts: [], stops: [], migrations: {} }
@@ -227,9 +168,24 @@ export async function resolveConfig(input: unknown, file: string): Promise<Resol
           else inst.migrations[name] = mig
         }
       },
+      addProjectSource: (src) => {
+        if (!isObj(src) || typeof src.name !== 'string' || !src.name || typeof src.discover !== 'function') errors.add(`plugins[${index}]`, 'addProjectSource needs { name, discover() }', owner)
+        else if (projectSources.some((p) => p.value.name === src.name)) errors.add(`plugins[${index}]`, `project source '${src.name}' is registered twice; give each source its own name`, owner)
+        else projectSources.push({ value: src, owner })
+      },
+      checkParts: (key, group) => { partsToCheck.push({ owner, index, key, group }) },
       error: (path, message) => errors.add(`plugins[${index}].${path}`, message, owner),
     }
-    try { await use.definition.setup(api, use.options) } catch (e) { errors.add(`plugins[${index}]`, (e as Error).message, owner) }
+    // Options are checked by the plugin's schema; setup runs only with valid options (and only
+    // when the plugins it needs could be set up), so one mistake is not followed by its echoes.
+    const schema = use.definition.options
+    const before = errors.issues.length
+    const options = schema ? checkWithSchema(schema, use.options, `plugins[${index}]`, errors, owner) : use.options
+    const blocked = (use.definition.requires ?? []).some((k) => skipped.has(provided.get(k.id) ?? ''))
+    if (errors.issues.length > before || blocked) skipped.add(owner)
+    else {
+      try { await use.definition.setup(api, options) } catch (e) { errors.add(`plugins[${index}]`, (e as Error).message, owner) }
+    }
     plugins.push(inst)
   }
 
@@ -307,17 +263,24 @@ export async function resolveConfig(input: unknown, file: string): Promise<Resol
   checkLoginProviders(errors, www, loginProviders)
   reporters.forEach(({ value: r }, i) => { if (!isObj(r) || r.kind !== 'reporter') errors.add(`reporters[${i}]`, 'must be a reporter spec') })
 
+  // Groups plugins will add at run time, checked with the configured parts (and each other).
+  const seenParts: PartsGroup[] = []
+  for (const { owner, index, key, group } of partsToCheck) {
+    const others = { builders: [...builders.map((b) => b.value), ...seenParts.flatMap((g) => g.builders ?? [])], schedulers: [...schedulers.map((x) => x.value), ...seenParts.flatMap((g) => g.schedulers ?? [])], changeSources: [...changeSources.map((c) => c.value), ...seenParts.flatMap((g) => g.changeSources ?? [])] }
+    for (const msg of checkParts(key, group, others, new Set(workerNames.keys()))) errors.add(`plugins[${index}]`, msg, owner)
+    seenParts.push(group)
+  }
+
   if (!errors.empty) {
     const lines = errors.format(file)
     throw new ConfigError(file, errors.issues, lines)
   }
-  const collapseRequests = cfg.collapseRequests ?? true
   const resolved: ResolvedConfig = {
-    file, basedir, title, titleURL: str('titleURL', 'https://github.com/nix-community/buildbot-nix'), buildbotURL, db, www,
-    workers, msgpack, changeSources, schedulers, builders, reporters, changeHooks, rpcActions, restEndpoints, plugins, services,
+    file, basedir, title, titleURL, buildbotURL, db, www,
+    workers, msgpack, changeSources, schedulers, builders, reporters, changeHooks, rpcActions, restEndpoints, plugins, projectSources, services,
     loginProviders, roleMatchers,
-    secretsProviders, collapseRequests, properties: cfg.properties ?? {}, logLevel,
-    masterName: cfg.masterName ?? `${hostname()}:${basedir}`,
+    secretsProviders, collapseRequests, properties, logLevel,
+    masterName: masterName ?? `${hostname()}:${basedir}`,
   }
   return Object.freeze(resolved)
 }

@@ -6,6 +6,7 @@ import type { SecretsProvider } from '../secrets/secrets.ts'
 import type { ChangeHookHandler, RestEndpoint, RpcAction, WwwConfig } from '../http/master-surface.ts'
 import type { WorkerDecl } from './define-master.ts'
 import type { PluginRuntime } from '../plugin/plugin.ts'
+import type { ProjectSource } from '../projects/project-registry.ts'
 import type { LoginProvider } from '../http/auth/login-provider.ts'
 import type { RoleMatcherFn } from '../http/authz/role-matcher.ts'
 import type { PluginMigration } from '../db/plugin-storage.ts'
@@ -42,6 +43,8 @@ export interface ResolvedConfig {
   loginProviders: (LoginProvider & { owner: string })[]
   roleMatchers: RoleMatcherFn[]
   plugins: PluginInstance[]
+  /** Forge discovery the plugins registered (`api.addProjectSource`). */
+  projectSources: Owned<ProjectSource>[]
   services: Map<string, unknown>
   secretsProviders: SecretsProvider[]
   collapseRequests: boolean

@@ -61,6 +61,9 @@ export function createStatusOutboxData(ctx: DataContext) {
   const keyWhere = <Q extends { where: (...a: any[]) => Q }>(q: Q, reporter: string, u: { repository: string; revision: string; context: string }): Q =>
     q.where('reporter', '=', reporter).where('repository', '=', u.repository).where('revision', '=', u.revision).where('context', '=', u.context)
   const publish = (reporter: string, event: string, row: QueuedStatus | { id: number }): void => bus.publish(['statuses', reporter, event], row)
+  /** Unsent rows this master should send: its own, and those of masters no longer active. */
+  const mine = (reporter: string) => k.selectFrom('status_outbox').where('reporter', '=', reporter).where('sent_at_ms', 'is', null).where('failed', '=', 0)
+    .where((eb) => eb.or([eb('masterid', 'is', null), eb('masterid', '=', ctx.masterid()), eb('masterid', 'in', eb.selectFrom('masters').select('masterid').where('active', '=', 0))]))
 
   return {
     /**
@@ -82,7 +85,7 @@ export function createStatusOutboxData(ctx: DataContext) {
         return trx.insertInto('status_outbox').values({
           reporter, repository: u.repository, revision: u.revision, context: u.context, state: u.state,
           description: u.description ?? null, target_url: u.targetUrl ?? null, extra: JSON.stringify(u.extra ?? {}),
-          queued_at_ms: now, sent_at_ms: null, attempts: 0, next_attempt_ms: now, last_error: null, failed: 0,
+          queued_at_ms: now, sent_at_ms: null, attempts: 0, next_attempt_ms: now, last_error: null, failed: 0, masterid: ctx.masterid() || null,
         }).returningAll().executeTakeFirstOrThrow()
       })
       if (!stored) return undefined
@@ -90,11 +93,19 @@ export function createStatusOutboxData(ctx: DataContext) {
       publish(reporter, 'queued', q)
       return q
     },
-    /** Unsent updates not given up, oldest first (`limit` rows). */
-    async unsent(reporter: string, limit = 500): Promise<QueuedStatus[]> {
-      const rows = await k.selectFrom('status_outbox').selectAll().where('reporter', '=', reporter).where('sent_at_ms', 'is', null)
-        .where('failed', '=', 0).orderBy('id').limit(limit).execute()
-      return rows.map(toQueued)
+    /**
+     * Unsent updates not given up, oldest first (`limit` rows): those this master queued, and
+     * those of masters no longer active (another master sharing the database sends its own).
+     */
+    async unsent(reporter: string, opts: { dueBy?: number; limit?: number } = {}): Promise<QueuedStatus[]> {
+      let q = mine(reporter).selectAll()
+      if (opts.dueBy !== undefined) q = q.where('next_attempt_ms', '<=', opts.dueBy)
+      return (await q.orderBy('id').limit(opts.limit ?? 500).execute()).map(toQueued)
+    },
+    /** When the next unsent update not due by `now` becomes due (undefined: none). */
+    async nextDue(reporter: string, now: number): Promise<number | undefined> {
+      const r = await mine(reporter).select((eb) => eb.fn.min('next_attempt_ms').as('at')).where('next_attempt_ms', '>', now).executeTakeFirst()
+      return r?.at == null ? undefined : Number(r.at)
     },
     /** Every stored row of a reporter (sent, unsent, given up), oldest first. */
     async list(reporter: string): Promise<QueuedStatus[]> {

@@ -133,6 +133,26 @@ export const migrations: Migration[] = [
       await db.schema.createIndex('status_outbox_unsent').on('status_outbox').columns(['reporter', 'sent_at_ms', 'failed']).execute()
     },
   },
+  {
+    // Masters sharing a database each send the statuses they queued (a stopped master's are adopted),
+    // so two masters never race to send states of one commit out of order.
+    version: 4,
+    async up(db) {
+      await db.schema.alterTable('status_outbox').addColumn('masterid', 'integer').execute()
+    },
+  },
+  {
+    // The project registry: projects a plugin or a forge's discovery registered, with where they
+    // live. Rows made only because a builder named the project stay unregistered (registered = 0).
+    version: 5,
+    async up(db) {
+      for (const col of ['forge', 'clone_url', 'default_branch', 'owner', 'web_url', 'source']) await db.schema.alterTable('projects').addColumn(col, 'text').execute()
+      await db.schema.alterTable('projects').addColumn('private', 'integer', (c) => c.notNull().defaultTo(0)).execute()
+      await db.schema.alterTable('projects').addColumn('branches', 'text', (c) => c.notNull().defaultTo('[]')).execute()
+      await db.schema.alterTable('projects').addColumn('poll_interval', 'integer').execute()
+      await db.schema.alterTable('projects').addColumn('registered', 'integer', (c) => c.notNull().defaultTo(0)).execute()
+    },
+  },
 ]
 
 export const LATEST_VERSION = migrations[migrations.length - 1]!.version

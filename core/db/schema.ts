@@ -10,7 +10,11 @@ export interface ConnectedWorkersTable { id: Generated<number>; masterid: number
 export interface ConfiguredWorkersTable { id: Generated<number>; masterid: number; builderid: number; workerid: number }
 export interface BuildersTable { builderid: Generated<number>; name: string; description: string | null; projectid: number | null; tags: string }
 export interface BuilderMastersTable { id: Generated<number>; builderid: number; masterid: number }
-export interface ProjectsTable { projectid: Generated<number>; name: string; slug: string; description: string | null; description_format: string | null; description_html: string | null }
+export interface ProjectsTable {
+  projectid: Generated<number>; name: string; slug: string; description: string | null; description_format: string | null; description_html: string | null
+  forge: string | null; clone_url: string | null; default_branch: string | null; owner: string | null; web_url: string | null; source: string | null
+  private: Generated<number>; branches: Generated<string>; poll_interval: number | null; registered: Generated<number>
+}
 export interface ChangesTable {
   changeid: Generated<number>; author: string; committer: string | null; comments: string; branch: string | null
   revision: string | null; revlink: string | null; when_timestamp: number; category: string | null
@@ -57,7 +61,7 @@ export interface ObjectStateTable { objectid: number; name: string; value_json: 
 export interface StatusOutboxTable {
   id: Generated<number>; reporter: string; repository: string; revision: string; context: string; state: string
   description: string | null; target_url: string | null; extra: string; queued_at_ms: number; sent_at_ms: number | null
-  attempts: number; next_attempt_ms: number; last_error: string | null; failed: number
+  attempts: number; next_attempt_ms: number; last_error: string | null; failed: number; masterid: number | null
 }
 export interface SchemaVersionTable { version: number }
 

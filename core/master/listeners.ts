@@ -2,7 +2,7 @@ import type { Bus } from '../bus/bus.ts'
 import type { Data } from '../data/data.ts'
 import type { ResolvedConfig } from '../config/resolved-config.ts'
 import { createHttpServer } from '../http/server.ts'
-import type { HttpSurface, MasterControl } from '../http/master-surface.ts'
+import type { HttpSurface, MasterControl, RpcAction } from '../http/master-surface.ts'
 import type { MsgpackListener } from '../workers/msgpack/msgpack-listener.ts'
 import type { WorkerManager } from '../workers/worker-manager.ts'
 import type { Logger } from '../util/logger.ts'
@@ -17,6 +17,8 @@ export interface ListenerDeps {
   control: MasterControl
   workers: WorkerManager
   config: () => ResolvedConfig
+  /** JSON-RPC actions of core itself (before the plugins'). */
+  rpcActions: RpcAction[]
   /** Resolves a secret master-side (the base change hook's shared secret). */
   secret(name: string): Promise<string>
   uiDir?: string
@@ -50,7 +52,7 @@ export async function startListeners(deps: ListenerDeps) {
       return www.value
     },
     control: deps.control,
-    rpcActions: () => deps.config().rpcActions, restEndpoints: () => deps.config().restEndpoints, changeHooks: () => {
+    rpcActions: () => [...deps.rpcActions, ...deps.config().rpcActions], restEndpoints: () => deps.config().restEndpoints, changeHooks: () => {
       // The built-in `base` dialect, when configured; read per request so a reconfigure applies.
       const c = deps.config()
       const base = c.www.changeHooks?.base

@@ -8,6 +8,9 @@ import type { BuildRequestDistributor } from '../process/build-request-distribut
 import type { SchedulerHost } from '../scheduler-host.ts'
 import type { SecretResolver } from '../secrets/secrets.ts'
 import type { Logger } from '../util/logger.ts'
+import type { ProjectRegistry } from '../projects/project-registry.ts'
+import type { RuntimeParts } from './runtime-parts.ts'
+import type { PluginHandle } from './plugin-host.ts'
 
 export interface PluginRuntimeDeps {
   db: Db
@@ -19,15 +22,20 @@ export interface PluginRuntimeDeps {
   brd: BuildRequestDistributor
   config: () => ResolvedConfig
   reconfigure(): Promise<void>
+  projects: ProjectRegistry
+  /** The runtime parts of one plugin instance. */
+  parts(handle: PluginHandle): RuntimeParts
 }
 
 /** The running master's parts a plugin instance's start hooks get. */
-export function createPluginRuntime(deps: PluginRuntimeDeps, inst: PluginInstance, signal: AbortSignal): PluginRuntime {
+export function createPluginRuntime(deps: PluginRuntimeDeps, inst: PluginInstance, signal: AbortSignal, handle: PluginHandle): PluginRuntime {
   const { data, bus, secrets, schedulers, brd } = deps
   const config = deps.config()
   return {
     data, bus, log: deps.log.child({ plugin: inst.name }), basedir: config.basedir, buildbotURL: config.buildbotURL,
     secret: (n) => secrets.get(n), signal, reconfigure: () => deps.reconfigure(),
+    projects: { ...deps.projects, add: (spec, source = inst.name) => deps.projects.add(spec, source) },
+    parts: deps.parts(handle),
     storage: <T>() => createPluginStorage<T>(deps.db, bus, inst.name),
     scheduler(name) {
       const s = schedulers.get(name)

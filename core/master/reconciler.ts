@@ -14,6 +14,7 @@ import type { WorkerManager, WorkerSlotConfig } from '../workers/worker-manager.
 import type { SecretResolver } from '../secrets/secrets.ts'
 import { isSecretRef } from '../properties/renderable.ts'
 import type { Logger } from '../util/logger.ts'
+import { flatten, type PartsGroup } from './runtime-parts.ts'
 
 interface RunningPart<R> { fingerprint: string; runtime: R; abort: AbortController }
 
@@ -142,10 +143,13 @@ export function createReconciler(deps: ReconcilerDeps) {
 
 export type Reconciler = ReturnType<typeof createReconciler>
 
-/** The parts a resolved configuration asks for. */
-export function desiredParts(config: ResolvedConfig): DesiredParts {
+/** The parts a resolved configuration asks for, and the groups plugins added at run time. */
+export function desiredParts(config: ResolvedConfig, groups: PartsGroup[] = []): DesiredParts {
+  const extra = flatten(groups)
   return {
-    builders: config.builders.map((b) => b.value), schedulers: config.schedulers.map((s) => s.value),
-    changeSources: config.changeSources.map((c) => c.value), reporters: config.reporters.map((r) => r.value),
+    builders: [...config.builders.map((b) => b.value), ...extra.builders],
+    schedulers: [...config.schedulers.map((s) => s.value), ...extra.schedulers],
+    changeSources: [...config.changeSources.map((c) => c.value), ...extra.changeSources],
+    reporters: config.reporters.map((r) => r.value),
   }
 }

@@ -1,14 +1,21 @@
-/** Runs jobs one at a time, in the order they were queued; a failing job does not stop the next. */
+import { AsyncLocalStorage } from 'node:async_hooks'
+
+/**
+ * Runs jobs one at a time, in the order they were queued; a failing job does not stop the next.
+ * `inside()` tells whether the caller runs within a job of this queue (a call from there must
+ * not queue behind the job it is part of).
+ */
 export function createSerialQueue() {
   let tail: Promise<unknown> = Promise.resolve()
-  let busy = false
+  const ctx = new AsyncLocalStorage<boolean>()
   return {
     run<T>(job: () => Promise<T>): Promise<T> {
-      const next = tail.then(async () => { busy = true; try { return await job() } finally { busy = false } })
+      const next = tail.then(() => ctx.run(true, job))
       tail = next.catch(() => undefined)
       return next
     },
-    /** True while a job runs (calls made from inside a job must not queue behind it). */
-    get busy() { return busy },
+    inside: (): boolean => ctx.getStore() === true,
   }
 }
+
+export type SerialQueue = ReturnType<typeof createSerialQueue>

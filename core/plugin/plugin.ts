@@ -1,3 +1,4 @@
+import type { z } from 'zod'
 import type { Key } from './keys.ts'
 import type { BuilderConfig } from '../process/builder-config.ts'
 import type { SchedulerSpec } from '../schedulers/scheduler.ts'
@@ -10,6 +11,8 @@ import type { Data } from '../data/data.ts'
 import type { Bus } from '../bus/bus.ts'
 import type { Logger } from '../util/logger.ts'
 import type { PluginMigration, PluginStorage } from '../db/plugin-storage.ts'
+import type { ProjectRegistry, ProjectSource } from '../projects/project-registry.ts'
+import type { PartsGroup, RuntimeParts } from '../master/runtime-parts.ts'
 
 /** What a plugin's start hook gets: the running master's shared parts. */
 export interface PluginRuntime {
@@ -18,6 +21,11 @@ export interface PluginRuntime {
   log: Logger
   basedir: string
   buildbotURL: string
+  /**
+   * Resolves a secret master-side (a forge token for the plugin's own API calls). It knows no
+   * build: code running for a build uses `ctx.secret()` or `ctx.render(secret())`, which
+   * refuse in untrusted builds.
+   */
   secret(name: string): Promise<string>
   /** Aborted when the plugin is stopped. */
   signal: AbortSignal
@@ -30,6 +38,17 @@ export interface PluginRuntime {
    * `write`, which commits rows and then publishes their events.
    */
   storage<T>(): PluginStorage<T>
+  /**
+   * The project registry: the projects this master builds, changed at run time (`add` registers
+   * on behalf of this plugin unless another source is named). `subscribe` hears every change.
+   */
+  projects: ProjectRegistry
+  /**
+   * Named groups of builders, schedulers and change sources this plugin adds and removes at run
+   * time (`rt.parts.set('acme/app', { builders, schedulers, changeSources })`). A new instance
+   * of the plugin (after a reconfigure) starts with none and sets the groups it wants.
+   */
+  parts: RuntimeParts
 }
 
 /** The only way a plugin reaches the master; every registration records the plugin as owner. */
@@ -63,6 +82,17 @@ export interface PluginApi {
    * `<plugin>_…`: `addMigrations({ '0001_jobs': { async up(db, ctx) { await db.schema.createTable('nix_jobs')… } } })`.
    */
   addMigrations(migrations: Readonly<Record<string, PluginMigration>>): void
+  /**
+   * Registers a project source (forge discovery): `discover()` lists the projects it finds. The
+   * JSON-RPC `reload` on `projects` asks every source again; projects a source no longer lists
+   * are removed from the registry.
+   */
+  addProjectSource(source: ProjectSource): void
+  /**
+   * Checks a group the plugin will set at run time (`rt.parts.set`) with the configuration, so
+   * `checkconfig` reports its mistakes (unknown workers, duplicate names) with the plugin's.
+   */
+  checkParts(key: string, group: PartsGroup): void
   /** Reports a configuration mistake in the plugin's options (all are shown at once). */
   error(path: string, message: string): void
 }
@@ -73,6 +103,12 @@ export interface PluginDefinition<O> {
   readonly requires?: readonly Key<unknown>[]
   /** Keys this plugin provides (so others can depend on it). */
   readonly provides?: readonly Key<unknown>[]
+  /**
+   * A zod schema of the options: they are checked with the master config (key paths, unknown keys,
+   * wrong types, every mistake at once), `setup` gets the parsed value, and `buildbot-nix
+   * config-schema` prints it as JSON Schema.
+   */
+  readonly options?: z.ZodType<O, any>
   setup(api: PluginApi, options: O): void | Promise<void>
 }
 
@@ -80,13 +116,25 @@ export interface PluginDefinition<O> {
 export interface PluginUse<O = unknown> {
   readonly kind: 'plugin'
   readonly definition: PluginDefinition<O>
-  readonly options: O
+  readonly options: unknown
 }
+
+/** What `definePlugin` returns: called with the options in `plugins: [...]`; its definition is kept for tools. */
+export type PluginFactory<I, O> = ((options: I) => PluginUse<O>) & { readonly definition: PluginDefinition<O> }
 
 /**
  * Declares a plugin. The result is called with the plugin's options in `master.config.ts`:
- * `plugins: [nix({ buildSystems: ['x86_64-linux'] })]`.
+ * `plugins: [nix({ buildSystems: ['x86_64-linux'] })]`. With an `options` schema, the options'
+ * type is inferred from it:
+ * ```ts
+ * export const hello = definePlugin({ name: 'hello', options: z.strictObject({ greeting: z.string() }), setup(api, o) { o.greeting } })
+ * ```
  */
-export function definePlugin<O>(definition: PluginDefinition<O>): (options: O) => PluginUse<O> {
-  return (options: O) => ({ kind: 'plugin', definition, options })
+export function definePlugin<S extends z.ZodType>(definition: Omit<PluginDefinition<z.output<S>>, 'options' | 'setup'> & {
+  readonly options: S
+  setup(api: PluginApi, options: z.output<S>): void | Promise<void>
+}): PluginFactory<z.input<S>, z.output<S>>
+export function definePlugin<O>(definition: PluginDefinition<O>): PluginFactory<O, O>
+export function definePlugin<O>(definition: PluginDefinition<O>): PluginFactory<O, O> {
+  return Object.assign((options: O) => ({ kind: 'plugin' as const, definition, options }), { definition })
 }

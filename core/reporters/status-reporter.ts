@@ -44,6 +44,8 @@ export interface StatusReporterOptions {
   concurrency?: number
   /** Sent and given-up rows older than this are dropped at start (default 30 days). */
   keepMs?: number
+  /** How often the outbox is read besides on new updates, to adopt those of a stopped master sharing the database (default 30 s). */
+  pollMs?: number
 }
 
 /** A reporter spec (for `api.addReporter` or `reporters: [...]`) that also takes updates. */
@@ -143,7 +145,11 @@ function createSender(opts: StatusReporterOptions, services: ReporterServices): 
   const pausedUntil = new Map<string, number>()
   let pausedAllUntil = 0
   let timer: NodeJS.Timeout | undefined
+  let poll: NodeJS.Timeout | undefined
   let pumping = false
+  // A row handled while a read was under way may come back stale from that read: skip it there.
+  let epoch = 0
+  const handledAt = new Map<number, number>()
   let again = false
   const subs: { unsubscribe(): void }[] = []
 
@@ -157,19 +163,22 @@ function createSender(opts: StatusReporterOptions, services: ReporterServices): 
 
   async function pump(): Promise<void> {
     if (timer) { clearTimeout(timer); timer = undefined }
-    const rows = await data.statuses.unsent(name)
+    const readEpoch = epoch
     const now = Date.now()
-    let nextAt = Infinity
+    // Rows in backoff or held back for a waiting target are not read until due.
+    const rows = await data.statuses.unsent(name, { dueBy: now })
+    let nextAt = (await data.statuses.nextDue(name, now)) ?? Infinity
     for (const row of rows) {
       if (signal.aborted) return
       const key = statusKey(row)
-      if (inFlight.has(key)) continue
+      if (inFlight.has(key) || (handledAt.get(row.id) ?? -1) >= readEpoch) continue
       const until = Math.max(row.nextAttemptMs, pausedAllUntil, pausedUntil.get(row.repository) ?? 0)
       if (until > now) { nextAt = Math.min(nextAt, until); continue }
       if (inFlight.size >= concurrency) break
-      const p = deliver(row).finally(() => { inFlight.delete(key); wake() })
+      const p = deliver(row).finally(() => { handledAt.set(row.id, epoch++); inFlight.delete(key); wake() })
       inFlight.set(key, p)
     }
+    for (const [id, e] of handledAt) if (e < readEpoch) handledAt.delete(id)
     if (nextAt < Infinity && !signal.aborted) {
       timer = setTimeout(wake, Math.min(nextAt - now + 5, 2 ** 31 - 1))
       timer.unref?.()
@@ -229,12 +238,15 @@ function createSender(opts: StatusReporterOptions, services: ReporterServices): 
         subs.push(bus.subscribe(['builds', null, 'new'], on('started')))
         subs.push(bus.subscribe(['builds', null, 'finished'], on('finished')))
       }
+      poll = setInterval(wake, opts.pollMs ?? 30_000)
+      poll.unref?.()
       wake()
     },
     async stop() {
       abort.abort(new Error('reporter stopping'))
       for (const s of subs.splice(0)) s.unsubscribe()
       if (timer) clearTimeout(timer)
+      if (poll) clearInterval(poll)
       await Promise.allSettled([...inFlight.values()])
     },
   }

@@ -1,3 +1,4 @@
+import { optionsFingerprint } from './options-fingerprint.ts'
 import type { ChangeEntity } from '../data/changes.ts'
 import { matchesFilter, type ChangeFilter } from './change-filter.ts'
 import type { BaseSchedulerOptions, SchedulerServices, SchedulerSpec } from './scheduler.ts'
@@ -28,7 +29,7 @@ function branchScheduler(type: 'singleBranch' | 'anyBranch', opts: BranchSchedul
   return {
     kind: 'scheduler', type, name: opts.name, builderNames: opts.builderNames, priority: opts.priority, properties: opts.properties,
     trusted: typeof opts.trusted === 'boolean' ? opts.trusted : undefined,
-    fingerprint: { type, trusted: typeof opts.trusted === 'function' ? String(opts.trusted) : (opts.trusted ?? true), builderNames: opts.builderNames, timer: opts.treeStableTimer ?? null, props: opts.properties ?? {}, filter: String(JSON.stringify(opts.changeFilter, (_k, v) => (v instanceof RegExp || typeof v === 'function' ? String(v) : v))) },
+    fingerprint: { options: optionsFingerprint(opts), type, trusted: typeof opts.trusted === 'function' ? String(opts.trusted) : (opts.trusted ?? true), builderNames: opts.builderNames, timer: opts.treeStableTimer ?? null, props: opts.properties ?? {}, filter: String(JSON.stringify(opts.changeFilter, (_k, v) => (v instanceof RegExp || typeof v === 'function' ? String(v) : v))) },
     create(s: SchedulerServices) {
       const timers = new Map<string, NodeJS.Timeout>()
       const streamOf = (c: ChangeEntity) => (type === 'anyBranch' ? `${c.codebase}\u0000${c.branch ?? ''}` : '')

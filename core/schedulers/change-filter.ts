@@ -12,6 +12,8 @@ export interface ChangeFilter {
   /** Glob patterns on the branch (`release/*`). */
   branchGlob?: string | string[]
   fn?: (change: ChangeEntity) => boolean
+  /** What `fn` depends on (e.g. `{ url, branches }`): a reconfigure restarts the scheduler only when it changes. */
+  fnKey?: unknown
 }
 
 export function globToRegExp(glob: string): RegExp {

@@ -1,3 +1,4 @@
+import { optionsFingerprint } from './options-fingerprint.ts'
 import { ForceValidationError } from '../http/master-surface.ts'
 import type { BaseSchedulerOptions, SchedulerServices, SchedulerSpec } from './scheduler.ts'
 import { parseForceValue, type ForceParameter } from './force-parameters.ts'
@@ -25,7 +26,7 @@ export function force(opts: ForceSchedulerOptions): SchedulerSpec & { readonly f
   return {
     kind: 'scheduler', type: 'force', name: opts.name, builderNames: opts.builderNames, priority: opts.priority, properties: opts.properties,
     force: opts,
-    fingerprint: { type: 'force', builderNames: opts.builderNames, params: Object.keys(opts.params ?? {}), codebase: opts.codebase ?? {} },
+    fingerprint: { options: optionsFingerprint(opts), type: 'force', builderNames: opts.builderNames, params: Object.keys(opts.params ?? {}), codebase: opts.codebase ?? {} },
     create(s: SchedulerServices) {
       const rt: ForceRuntime & { start(): void; stop(): void } = {
         start() {},

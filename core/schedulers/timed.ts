@@ -1,3 +1,4 @@
+import { optionsFingerprint } from './options-fingerprint.ts'
 import { Cron } from 'croner'
 import type { BaseSchedulerOptions, SchedulerServices, SchedulerSpec } from './scheduler.ts'
 
@@ -17,7 +18,7 @@ export function nightly(opts: NightlyOptions): SchedulerSpec {
   return {
     kind: 'scheduler', type: 'nightly', name: opts.name, builderNames: opts.builderNames, priority: opts.priority, properties: opts.properties,
     trusted: opts.trusted ?? true,
-    fingerprint: { type: 'nightly', trusted: opts.trusted ?? true, cron: opts.cron, tz: opts.timezone ?? null, builderNames: opts.builderNames, branch: opts.branch ?? null },
+    fingerprint: { options: optionsFingerprint(opts), type: 'nightly', trusted: opts.trusted ?? true, cron: opts.cron, tz: opts.timezone ?? null, builderNames: opts.builderNames, branch: opts.branch ?? null },
     create(s: SchedulerServices) {
       let job: Cron | undefined
       let changedSince = false
@@ -43,7 +44,7 @@ export function periodic(opts: PeriodicOptions): SchedulerSpec {
   return {
     kind: 'scheduler', type: 'periodic', name: opts.name, builderNames: opts.builderNames, priority: opts.priority, properties: opts.properties,
     trusted: opts.trusted ?? true,
-    fingerprint: { type: 'periodic', trusted: opts.trusted ?? true, every: opts.periodicBuildTimer, builderNames: opts.builderNames },
+    fingerprint: { options: optionsFingerprint(opts), type: 'periodic', trusted: opts.trusted ?? true, every: opts.periodicBuildTimer, builderNames: opts.builderNames },
     create(s: SchedulerServices) {
       let timer: NodeJS.Timeout | undefined
       let objectid = 0

@@ -1,3 +1,4 @@
+import { optionsFingerprint } from './options-fingerprint.ts'
 import type { BaseSchedulerOptions, SchedulerSpec } from './scheduler.ts'
 
 /**
@@ -7,7 +8,7 @@ import type { BaseSchedulerOptions, SchedulerSpec } from './scheduler.ts'
 export function triggerable(opts: BaseSchedulerOptions): SchedulerSpec {
   return {
     kind: 'scheduler', type: 'triggerable', name: opts.name, builderNames: opts.builderNames, priority: opts.priority, properties: opts.properties,
-    fingerprint: { type: 'triggerable', builderNames: opts.builderNames },
+    fingerprint: { options: optionsFingerprint(opts), type: 'triggerable', builderNames: opts.builderNames },
     create() { return { start() {}, stop() {} } },
   }
 }

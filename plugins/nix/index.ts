@@ -1,5 +1,5 @@
 import { cpus } from 'node:os'
-import { createKey, definePlugin, type StepSpec } from '../../core/index.ts'
+import { createKey, definePlugin, type PluginRuntime, type ProjectEntity, type StepSpec } from '../../core/index.ts'
 import { createBuiltinEvaluator } from './eval/builtin-evaluator.ts'
 import { createNixEvalJobsEvaluator } from './eval/nix-eval-jobs.ts'
 import { nixEvalJobsAvailable, probeNixVersion } from './eval/nix-version.ts'
@@ -8,9 +8,9 @@ import { createBuildBatcher } from './build-batcher.ts'
 import { createGcRootBatcher } from './gc-root-batcher.ts'
 import { createJobsStore, publicJob, type NixTables } from './jobs-store.ts'
 import { nixMigrations } from './migrations.ts'
-import { resolveNixOptions, type NixPluginOptions } from './options.ts'
+import { nixOptionsSchema, resolveNixOptions } from './options.ts'
 import { NIX_MISSING, type NixAvailability, type NixPluginState } from './plugin-state.ts'
-import { addProject } from './project.ts'
+import { fromRegistry, projectParts, registrySpec } from './project.ts'
 import { writeOutputPath } from './store/outputs-path.ts'
 import { createNixHooks, type NixEffectsEvent, type NixHooks } from './nix-hooks.ts'
 import { conditionalStep, type PostBuildStepOptions } from './post-build-steps.ts'
@@ -58,6 +58,30 @@ async function probe(): Promise<NixAvailability> {
 }
 
 /**
+ * Registers the configured projects, then keeps one runtime group (builders, schedulers, poller)
+ * per registered project: a project another plugin adds gets built, one removed stops.
+ */
+async function followRegistry(rt: PluginRuntime, state: NixPluginState): Promise<void> {
+  const apply = async (e: ProjectEntity): Promise<void> => {
+    const p = fromRegistry(e)
+    if (!p) { await remove(e.name); return }
+    state.projects.set(p.name, p)
+    await rt.parts.set(p.name, projectParts(state, p))
+  }
+  const remove = async (name: string): Promise<void> => {
+    state.projects.delete(name)
+    await rt.parts.delete(name)
+  }
+  await rt.projects.sync('nix', state.opts.projects.map(registrySpec))
+  for (const e of await rt.projects.list()) await apply(e)
+  const sub = rt.projects.subscribe((ev) => {
+    void (ev.type === 'removed' ? remove(ev.project.name) : apply(ev.project))
+      .catch((err) => rt.log.error({ project: ev.project.name, err: (err as Error).message }, 'updating a project failed'))
+  })
+  rt.signal.addEventListener('abort', () => sub.unsubscribe(), { once: true })
+}
+
+/**
  * Builds Nix flakes as buildbot-nix does: per project an evaluation builder that checks out,
  * evaluates `checks` (or the attribute from buildbot-nix.toml) and triggers one child build per
  * attribute as soon as it is evaluated and its dependencies are built.
@@ -67,12 +91,13 @@ async function probe(): Promise<NixAvailability> {
  * plugins: [nix({ workers: ['local'], projects: [{ name: 'acme/app', url: 'https://example.org/acme/app.git', pollInterval: 60 }] })]
  * ```
  */
-export const nix = definePlugin<NixPluginOptions>({
+export const nix = definePlugin({
   name: 'nix',
+  options: nixOptionsSchema,
   provides: [NixKey],
   setup(api, options) {
     api.addMigrations(nixMigrations)
-    const opts = resolveNixOptions(options, api.basedir, cpus().length, (path, msg) => api.error(path, msg))
+    const opts = resolveNixOptions(options, api.basedir, cpus().length)
     let outputs: Promise<void> = Promise.resolve()
     const state: NixPluginState = {
       opts, projects: new Map(opts.projects.map((p) => [p.name, p])), postBuildSteps: [], skippedPostBuildSteps: [], buildStepLists: [],
@@ -91,7 +116,8 @@ export const nix = definePlugin<NixPluginOptions>({
         return next
       },
     }
-    for (const p of opts.projects) addProject(api, state, p)
+    // The configured projects' parts are set at start (from the registry); checked here with the config.
+    for (const p of opts.projects) api.checkParts(p.name, projectParts(state, p))
     api.provide(NixKey, {
       addPostBuildStep(step, o = {}) {
         const wrapped = conditionalStep(step, o.when)
@@ -120,6 +146,7 @@ export const nix = definePlugin<NixPluginOptions>({
       if (nix.ok && opts.shareNixProcesses) state.batcher = createBuildBatcher({ maxSilentTime: opts.maxSilentTime, timeout: opts.buildTimeout })
       if (nix.ok) rt.log.info({ nix: nix.version.version.join('.'), evaluator: nix.evaluator.name }, 'nix plugin ready')
       else rt.log.error({ missing: 'nix' }, `${nix.message}; evaluations will fail until it is installed`)
+      await followRegistry(rt, state)
     })
     // Nothing to stop: a master stopping interrupts the builds first, which ends their shared nix
     // processes; on a reconfigure, running builds keep this state and finish normally.

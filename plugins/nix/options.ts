@@ -1,50 +1,50 @@
 import { join } from 'node:path'
+import { z } from '../../core/index.ts'
+
+const posInt = (description: string, example: number) => z.number().int().min(1).meta({ description, examples: [example] })
 
 /** One repository the plugin builds. */
-export interface NixProjectOptions {
-  /** `owner/repo` or any name; builders are `<name>/nix-eval`, … */
-  name: string
-  /** Any git URL or a local path. */
-  url: string
-  defaultBranch?: string
-  /** Extra branches (globs) built on push, beside the default branch. */
-  branches?: string[]
-  /** Seconds between polls; creates a git poller for the project. */
-  pollInterval?: number
-}
+export const nixProjectSchema = z.strictObject({
+  name: z.string().min(1, { error: "a project needs a name, e.g. 'owner/repo'" }).meta({ description: "`owner/repo` or any name; builders are `<name>/nix-eval`, …", examples: ['owner/repo'] }),
+  url: z.string().min(1, { error: 'a project needs a git url or local path' }).meta({ description: 'any git URL or a local path', examples: ['https://example.org/owner/repo.git'] }),
+  defaultBranch: z.string().min(1).meta({ description: "the branch whose builds are kept (default 'main')" }).optional(),
+  branches: z.array(z.string()).meta({ description: 'extra branches (globs) built on push, beside the default branch', examples: [['release-*']] }).optional(),
+  pollInterval: z.number().positive().meta({ description: 'seconds between polls; creates a git poller for the project', examples: [60] }).optional(),
+})
 
-export interface NixPluginOptions {
-  projects: NixProjectOptions[]
-  /** Workers the builders use (required). */
-  workers: string[]
-  /** Systems whose jobs are built (default: the master's system). */
-  buildSystems?: string[]
-  /** Evaluation processes per evaluation (default: CPU count). */
-  evalWorkerCount?: number
-  /** MiB per evaluation process (default 2048). */
-  evalMaxMemorySize?: number
-  /** Seconds an evaluation may take (default 3600). */
-  evalTimeout?: number
-  /** Evaluations running at once across all projects (default 2). */
-  maxConcurrentEvals?: number
-  /** Seconds without output before a `nix build` is killed (default 1200). */
-  buildTimeout?: number
-  /** `--max-silent-time` of `nix build` (default 1200). */
-  maxSilentTime?: number
-  /** Directory of the per-attribute GC roots (default `<basedir>/gcroots`). */
-  gcRootsDir?: string
-  /** Where the latest out path of each attribute is written (default branch only). */
-  outputsPath?: string
-  /** Remember failed derivations and do not build them again (default false). */
-  cacheFailedBuilds?: boolean
-  /** Failure events published per evaluation at most (default 50). */
-  failedBuildReportLimit?: number
-  /**
-   * Children on a local worker share `nix build` processes (requests within a few ms go to one
-   * process; logs and results are split per derivation). Default true.
-   */
-  shareNixProcesses?: boolean
-}
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+
+/** The options of `nix({...})`. */
+export const nixOptionsSchema = z.strictObject({
+  projects: z.array(nixProjectSchema, { error: (iss) => (iss.code === 'invalid_type' ? "must be a list of { name, url, defaultBranch }, e.g. projects: [{ name: 'owner/repo', url: 'https://…' }]" : undefined) })
+    .superRefine((projects, ctx) => {
+      const seen = new Map<string, string>()
+      projects.forEach((p, i) => {
+        if (!isObj(p) || typeof p.name !== 'string' || !p.name) return
+        const slug = projectSlug(p.name)
+        if (seen.has(slug)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `project '${p.name}' is listed twice (or two names give the slug '${slug}'); keep one or rename it`, input: p.name })
+        else seen.set(slug, p.name)
+      })
+    }, { when: (payload) => Array.isArray(payload.value) })
+    .meta({ description: 'the repositories to build' }),
+  workers: z.array(z.string(), { error: (iss) => (iss.code === 'invalid_type' ? "list the worker names the nix builders may use, e.g. workers: ['local']" : undefined) })
+    .min(1, { error: "list the worker names the nix builders may use, e.g. workers: ['local']" }).meta({ description: 'workers the builders use', examples: [['local']] }),
+  buildSystems: z.array(z.string()).min(1).meta({ description: "systems whose jobs are built (default: the master's system)", examples: [['x86_64-linux']] }).optional(),
+  evalWorkerCount: posInt('evaluation processes per evaluation (default: CPU count)', 4).optional(),
+  evalMaxMemorySize: posInt('MiB per evaluation process (default 2048)', 2048).optional(),
+  evalTimeout: posInt('seconds an evaluation may take (default 3600)', 3600).optional(),
+  maxConcurrentEvals: posInt('evaluations running at once across all projects (default 2)', 2).optional(),
+  buildTimeout: posInt('seconds without output before a `nix build` is killed (default 1200)', 1200).optional(),
+  maxSilentTime: posInt('`--max-silent-time` of `nix build` (default 1200)', 1200).optional(),
+  gcRootsDir: z.string().meta({ description: 'directory of the per-attribute GC roots (default `<basedir>/gcroots`)' }).optional(),
+  outputsPath: z.string().meta({ description: 'where the latest out path of each attribute is written (default branch only)' }).optional(),
+  cacheFailedBuilds: z.boolean().meta({ description: 'remember failed derivations and do not build them again (default false)' }).optional(),
+  failedBuildReportLimit: z.number().int().min(0).meta({ description: 'failure events published per evaluation at most (default 50)' }).optional(),
+  shareNixProcesses: z.boolean().meta({ description: 'children on a local worker share `nix build` processes (logs and results stay per derivation; default true)' }).optional(),
+})
+
+export type NixProjectOptions = z.input<typeof nixProjectSchema>
+export type NixPluginOptions = z.input<typeof nixOptionsSchema>
 
 export interface ResolvedProject {
   name: string
@@ -83,52 +83,18 @@ export function projectSlug(name: string): string {
   return name.replace(/[/.]/g, '-').replace(/[^A-Za-z0-9_-]/g, '_')
 }
 
-const KEYS = ['projects', 'workers', 'buildSystems', 'evalWorkerCount', 'evalMaxMemorySize', 'evalTimeout', 'maxConcurrentEvals', 'buildTimeout',
-  'maxSilentTime', 'gcRootsDir', 'outputsPath', 'cacheFailedBuilds', 'failedBuildReportLimit', 'shareNixProcesses']
-const PROJECT_KEYS = ['name', 'url', 'defaultBranch', 'branches', 'pollInterval']
-
-const posInt = (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v) && v > 0
-
-/** Checks the options, reporting every mistake through `error(path, message)`. */
-export function resolveNixOptions(o: NixPluginOptions | undefined, basedir: string, cpus: number, error: (path: string, message: string) => void): ResolvedNixOptions {
-  const opts = (o ?? {}) as Partial<NixPluginOptions>
-  for (const k of Object.keys(opts)) if (!KEYS.includes(k)) error(k, `unknown option '${k}'; known: ${KEYS.join(', ')}`)
-  if (!Array.isArray(opts.workers) || !opts.workers.length || !opts.workers.every((w) => typeof w === 'string')) {
-    error('workers', "list the worker names the nix builders may use, e.g. workers: ['local']")
-  }
-  const projects: ResolvedProject[] = []
-  const seen = new Set<string>()
-  if (!Array.isArray(opts.projects)) error('projects', "must be a list of { name, url, defaultBranch }, e.g. projects: [{ name: 'owner/repo', url: 'https://…' }]")
-  ;(opts.projects ?? []).forEach((p, i) => {
-    if (!p || typeof p.name !== 'string' || !p.name) { error(`projects[${i}].name`, "a project needs a name, e.g. 'owner/repo'"); return }
-    if (typeof p.url !== 'string' || !p.url) { error(`projects[${i}].url`, `project '${p.name}' needs a git url or local path`); return }
-    for (const k of Object.keys(p)) if (!PROJECT_KEYS.includes(k)) error(`projects[${i}].${k}`, `unknown project option '${k}'; known: ${PROJECT_KEYS.join(', ')}`)
-    const slug = projectSlug(p.name)
-    if (seen.has(slug)) { error(`projects[${i}].name`, `project '${p.name}' is listed twice (or two names give the slug '${slug}')`); return }
-    seen.add(slug)
-    if (p.pollInterval !== undefined && !(typeof p.pollInterval === 'number' && p.pollInterval > 0)) error(`projects[${i}].pollInterval`, 'must be a number of seconds > 0')
-    if (p.branches !== undefined && !(Array.isArray(p.branches) && p.branches.every((b) => typeof b === 'string'))) error(`projects[${i}].branches`, "must be a list of branch globs, e.g. ['release-*']")
-    projects.push({ name: p.name, slug, url: p.url, defaultBranch: p.defaultBranch ?? 'main', branches: p.branches ?? [], pollInterval: p.pollInterval })
-  })
-  const num = (key: keyof NixPluginOptions, dflt: number): number => {
-    const v = opts[key]
-    if (v === undefined) return dflt
-    if (!posInt(v)) { error(key, `must be a positive integer, got ${JSON.stringify(v)}`); return dflt }
-    return v as number
-  }
-  if (opts.buildSystems !== undefined && !(Array.isArray(opts.buildSystems) && opts.buildSystems.length && opts.buildSystems.every((s) => typeof s === 'string'))) {
-    error('buildSystems', "must be a non-empty list of systems, e.g. ['x86_64-linux']")
-  }
+/** Fills in the defaults of checked options. */
+export function resolveNixOptions(opts: z.output<typeof nixOptionsSchema>, basedir: string, cpus: number): ResolvedNixOptions {
   return {
-    projects,
-    workers: opts.workers ?? [],
-    buildSystems: Array.isArray(opts.buildSystems) && opts.buildSystems.length ? opts.buildSystems : [currentSystem()],
-    evalWorkerCount: num('evalWorkerCount', Math.max(1, cpus)),
-    evalMaxMemorySize: num('evalMaxMemorySize', 2048),
-    evalTimeout: num('evalTimeout', 3600),
-    maxConcurrentEvals: num('maxConcurrentEvals', 2),
-    buildTimeout: num('buildTimeout', 1200),
-    maxSilentTime: num('maxSilentTime', 1200),
+    projects: opts.projects.map((p) => ({ name: p.name, slug: projectSlug(p.name), url: p.url, defaultBranch: p.defaultBranch ?? 'main', branches: p.branches ?? [], pollInterval: p.pollInterval })),
+    workers: opts.workers,
+    buildSystems: opts.buildSystems ?? [currentSystem()],
+    evalWorkerCount: opts.evalWorkerCount ?? Math.max(1, cpus),
+    evalMaxMemorySize: opts.evalMaxMemorySize ?? 2048,
+    evalTimeout: opts.evalTimeout ?? 3600,
+    maxConcurrentEvals: opts.maxConcurrentEvals ?? 2,
+    buildTimeout: opts.buildTimeout ?? 1200,
+    maxSilentTime: opts.maxSilentTime ?? 1200,
     gcRootsDir: opts.gcRootsDir ?? join(basedir, 'gcroots'),
     outputsPath: opts.outputsPath,
     cacheFailedBuilds: opts.cacheFailedBuilds ?? false,

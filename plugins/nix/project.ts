@@ -1,9 +1,9 @@
-import { builder, changes, schedulers, steps, type PluginApi } from '../../core/index.ts'
-import type { ChangeFilter } from '../../core/index.ts'
+import { builder, changes, schedulers, steps } from '../../core/index.ts'
+import type { BuilderConfig, ChangeFilter, ChangeSourceSpec, PartsGroup, ProjectEntity, ProjectSpec, SchedulerSpec } from '../../core/index.ts'
 import { cachedFailureStep, dependencyFailedStep, failedEvalStep, nixBuildStep, registerOutputsStep } from './child-steps.ts'
 import { evalStep, matrixStep } from './eval-step.ts'
 import { prMergeStep } from './pr-merge-step.ts'
-import type { ResolvedProject } from './options.ts'
+import { projectSlug, type ResolvedProject } from './options.ts'
 import type { NixPluginState } from './plugin-state.ts'
 
 const globRe = (g: string): RegExp => new RegExp('^' + g.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$')
@@ -16,8 +16,23 @@ export function builderNames(name: string) {
   }
 }
 
-/** The builders, schedulers and (optionally) the git poller of one project. */
-export function addProject(api: PluginApi, state: NixPluginState, p: ResolvedProject): void {
+/** A configured project as the registry holds it. */
+export function registrySpec(p: ResolvedProject): ProjectSpec {
+  return { name: p.name, cloneUrl: p.url, defaultBranch: p.defaultBranch, branches: p.branches, pollInterval: p.pollInterval ?? null }
+}
+
+/** A registered project the plugin can build (one with a clone URL). */
+export function fromRegistry(e: ProjectEntity): ResolvedProject | undefined {
+  if (!e.clone_url) return undefined
+  return { name: e.name, slug: projectSlug(e.name), url: e.clone_url, defaultBranch: e.default_branch ?? 'main', branches: e.branches, pollInterval: e.poll_interval ?? undefined }
+}
+
+/** The builders, schedulers and (optionally) the git poller of one project, as one runtime group. */
+export function projectParts(state: NixPluginState, p: ResolvedProject): PartsGroup {
+  const builders: BuilderConfig[] = []
+  const scheds: SchedulerSpec[] = []
+  const sources: ChangeSourceSpec[] = []
+  const api = { addBuilder: (b: BuilderConfig) => builders.push(b), addScheduler: (s: SchedulerSpec) => scheds.push(s), addChangeSource: (c: ChangeSourceSpec) => sources.push(c) }
   const workers = state.opts.workers
   const b = builderNames(p.name)
   const common = { workers, project: p.name, tags: ['nix'] }
@@ -33,15 +48,17 @@ export function addProject(api: PluginApi, state: NixPluginState, p: ResolvedPro
   api.addBuilder(builder({ ...common, name: b.dependencyFailed, collapseRequests: false, steps: [dependencyFailedStep(state)] }))
   api.addBuilder(builder({ ...common, name: b.cachedFailure, collapseRequests: false, steps: [cachedFailureStep(state)] }))
 
+  // `fnKey`: what the filters depend on, so a reconfigure restarts them exactly when it changes.
   const isPush: ChangeFilter = {
     fn: (c) => c.repository === p.url && c.category !== 'pull' && c.branch != null
       && (c.branch === p.defaultBranch || p.branches.some((g) => globRe(g).test(c.branch!))),
+    fnKey: { push: p.url, defaultBranch: p.defaultBranch, branches: p.branches },
   }
   // One stream per branch, so pushes to two matching branches are both built.
   api.addScheduler(schedulers.anyBranch({ name: `${p.slug}-primary`, builderNames: [b.eval], changeFilter: isPush, treeStableTimer: 1 }))
-  api.addScheduler(schedulers.anyBranch({ name: `${p.slug}-prs`, builderNames: [b.eval], changeFilter: { fn: (c) => c.category === 'pull' && c.repository === p.url },
+  api.addScheduler(schedulers.anyBranch({ name: `${p.slug}-prs`, builderNames: [b.eval], changeFilter: { fn: (c) => c.category === 'pull' && c.repository === p.url, fnKey: { pull: p.url } },
     // A pull request may come from anyone: trusted only when a forge plugin vouched for its change.
-    trusted: (c) => c.trusted }))
+    trusted: Object.assign((c: { trusted: boolean }) => c.trusted, { fingerprint: 'the change vouches' }) }))
   api.addScheduler(schedulers.triggerable({ name: `${p.slug}-nix-build`, builderNames: [b.build] }))
   api.addScheduler(schedulers.triggerable({ name: `${p.slug}-nix-failed-eval`, builderNames: [b.failedEval] }))
   api.addScheduler(schedulers.triggerable({ name: `${p.slug}-nix-dependency-failed`, builderNames: [b.dependencyFailed] }))
@@ -56,4 +73,5 @@ export function addProject(api: PluginApi, state: NixPluginState, p: ResolvedPro
       branches: p.branches.length ? true : [p.defaultBranch],
     }))
   }
+  return { builders, schedulers: scheds, changeSources: sources }
 }

@@ -2,6 +2,8 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { localWorker, builder, steps, schedulers, secret, secretsFromObject, SUCCESS } from '../../core/index.ts'
 import type { MasterConfig } from '../../core/config/define-master.ts'
+import { resolveConfig } from '../../core/config/resolve.ts'
+import type { ConfigError } from '../../core/config/errors.ts'
 import { testDatabases } from '../support/databases.ts'
 import { eachDb, type MasterHarness } from '../support/master-harness.ts'
 
@@ -150,5 +152,16 @@ eachDb(test, 'without the secret 401, with a wrong one 403, and bad input 400 wi
   assert.is((await post(h, ok, { type: FORM })).status, 200)
   assert.is(await count(h), 1)
 }, dbs)
+
+test('config mistakes of the hook (and of passEnvironment) name the key and the fix', async () => {
+  const lines = async (cfg: unknown) => { try { await resolveConfig(cfg, '/x/m.ts'); return [] } catch (e) { return (e as ConfigError).lines } }
+  assert.equal(await lines({ www: { changeHooks: { base: {} } } }),
+    ["/x/m.ts: www.changeHooks.base.secret: the base hook needs a shared secret: secret('change-hook') from a secrets provider (or a string of at least 8 characters)"])
+  assert.equal((await lines({ www: { changeHooks: { base: { secret: 'short' } } } })).length, 1)
+  assert.match((await lines({ www: { changeHooks: { bsae: { secret: secret('x') } } } })).join('\n'), /www\.changeHooks\.bsae: unknown key 'bsae' \(did you mean 'base'\?\)/)
+  assert.match((await lines({ www: { changeHooks: { base: { secret: secret('x'), trusted: 'yes' } } } })).join('\n'), /www\.changeHooks\.base\.trusted: must be true or false/)
+  assert.match((await lines({ workers: [localWorker({ name: 'l', passEnvironment: ['OK', 'NOT OK'] })] })).join('\n'), /workers\[0\]\.passEnvironment.*'NOT OK' is not an environment variable name/)
+  assert.equal(await lines({ www: { changeHooks: { base: { secret: secret('x'), trusted: true } } } }), [])
+})
 
 test.run()

@@ -161,7 +161,7 @@ test('--help works on every command', async () => {
   const top = await execa('node', [cli, '--help'], { reject: false })
   assert.is(top.exitCode, 0)
   assert.match(top.stdout, /Commands:/)
-  for (const cmd of ['start', 'checkconfig', 'hash-password']) {
+  for (const cmd of ['start', 'checkconfig', 'hash-password', 'config-schema']) {
     const res = await execa('node', [cli, cmd, '--help'], { reject: false })
     assert.is(res.exitCode, 0, `${cmd} --help: ${res.stderr}`)
     assert.match(res.stdout, new RegExp(`^Usage: buildbot-nix ${cmd}`))

@@ -118,6 +118,11 @@ for (const tdb of testDatabases()) {
       order.length = 0
       await h.master.reconfigure(await h.resolve({ plugins: [child({}), base({})] }))
       assert.equal(order, ['start base', 'start child'], 'migrations ran again')
+      // A plugin added by a reconfigure has its tables made before it starts.
+      order.length = 0
+      const late = definePlugin<{}>({ name: 'late', setup(api) { api.addMigrations(mig('late')); api.onStart(() => { order.push('start late') }) } })
+      await h.master.reconfigure(await h.resolve({ plugins: [child({}), base({}), late({})] }))
+      assert.equal(order.filter((o) => o.includes('late')), ['migrate late', 'start late'])
     } finally { await h.stop(); await tdb.cleanup() }
   })
 }

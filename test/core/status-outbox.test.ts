@@ -136,4 +136,33 @@ export default defineMaster({
   }
 }, dbs)
 
+// Two masters in one process on one sqlite file would block each other on the file lock.
+const pg = dbs.filter((d) => d.name === 'postgres')
+if (!pg.length) test.skip('masters sharing a database send their own statuses (needs TEST_PG_URL)', () => {})
+
+eachDb(test, 'masters sharing a database send the statuses they queued; a stopped master\'s unsent ones are adopted', async (start) => {
+  const rxA = await startStatusReceiver(() => 'hang')
+  const rxB = await startStatusReceiver()
+  try {
+    const reporterTo = (url: string) => statusReporter({
+      name: 'shared', pollMs: 50,
+      async send(u, signal) { return sendOutcomeOf(await fetch(url, { method: 'POST', signal, body: JSON.stringify({ context: u.context, state: u.state }) })) },
+    })
+    const a = await start({ masterName: 'status-a', reporters: [reporterTo(rxA.url)] })
+    const b = await start({ masterName: 'status-b', reporters: [reporterTo(rxB.url)] }, { dbUrl: a.dbUrl })
+    const u = { repository: 'acme/app', revision: 'c0ffee', context: 'ci/a', state: 'pending' as const }
+    await a.master.data.statuses.queue('shared', u)
+    await a.until(() => rxA.received.length === 1, 'master A to send its status')
+    await b.master.data.statuses.queue('shared', { ...u, context: 'ci/b', state: 'success' })
+    await b.until(() => rxB.delivered.length === 1, 'master B to send its status')
+    await a.master.data.statuses.queue('shared', { ...u, state: 'success' })
+    assert.equal(rxB.delivered, [{ context: 'ci/b', state: 'success' }], 'B does not send what A queued while A runs')
+    // A stops with its newest state unsent (its receiver never answered): B delivers it.
+    await a.stop()
+    await b.until(() => rxB.delivered.length === 2, 'master B to adopt the stopped master\'s status')
+    assert.equal(rxB.delivered[1], { context: 'ci/a', state: 'success' })
+    assert.equal(rxA.delivered, [])
+  } finally { await rxA.close(); await rxB.close() }
+}, pg)
+
 test.run()

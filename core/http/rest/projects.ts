@@ -5,7 +5,12 @@ import type { ResourceType } from '../result-spec.ts'
 
 export const projectType: ResourceType = {
   plural: 'projects',
-  fields: { projectid: 'int', name: 'ident', slug: 'ident', active: 'bool', description: 'str', description_format: 'str', description_html: 'str' },
+  fields: {
+    projectid: 'int', name: 'ident', slug: 'ident', active: 'bool', description: 'str', description_format: 'str', description_html: 'str',
+    // The project registry's fields (not in Buildbot).
+    registered: 'bool', forge: 'str', clone_url: 'str', default_branch: 'str', private: 'bool', owner: 'str', web_url: 'str', branches: 'list',
+    poll_interval: 'int', source: 'str',
+  },
 }
 
 /** `active` (a builder of the project runs on some master) is computed only when filtered on, as in Buildbot. */
