@@ -1,8 +1,10 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { existsSync, mkdtempSync } from 'node:fs'
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { execa } from 'execa'
+import { connectDb } from '../../core/db/connect.ts'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { haveTool } from '../support/tools.ts'
 import { eachDb, type MasterHarness } from '../support/master-harness.ts'
 import { testDatabases } from '../support/databases.ts'
@@ -68,9 +70,8 @@ eachDb(maybe, 'Nix events become buildbot-nix statuses through the outbox; attri
   const salt = `st-${process.pid}-${Date.now()}`
   const base = { ok: {}, broken: { script: 'echo no; exit 1' }, needs: { deps: ['broken'] } }
   const rev1 = makeFlakeRepo(repo, { checks: base, salt })
-  // The receiver fails now and then: retries must not change what finally arrives.
-  let n = 0
-  const rx = await startStatusReceiver(() => (n++ % 4 === 1 ? { status: 502 } : { status: 201 }))
+  // The receiver fails three times, then asks to wait, then takes everything.
+  const rx = await startStatusReceiver((n) => (n < 3 ? { status: 502 } : n === 3 ? { status: 429, headers: { 'retry-after': '1' } } : { status: 201 }))
   const seen: Seen = { attrs: [], matrices: [], post: [] }
   try {
     const h = await start({
@@ -99,6 +100,7 @@ eachDb(maybe, 'Nix events become buildbot-nix statuses through the outbox; attri
     assert.match(String(s1.last.get('buildbot/nix-build/x86_64-linux.broken')!.target_url), /#\/builders\/\d+\/builds\/\d+$/)
     assert.is(s1.last.get('buildbot/nix-build')!.repository, 'acme/st')
     for (const [k, times] of s1.count) if (!k.endsWith('=pending')) assert.is(times, 1, `${k} arrived once`)
+    assert.equal(rx.received.slice(0, 4).map((r) => r.answered), [502, 502, 502, 429])
     const e1 = await evalBuild(first.bsid)
     const byAttr = (id: number) => new Map(seen.attrs.filter((a) => a.buildid === id).map((a) => [a.attr.replace('x86_64-linux.', ''), a]))
     const a1 = byAttr(e1)
@@ -151,6 +153,68 @@ eachDb(maybe, 'Nix events become buildbot-nix statuses through the outbox; attri
     assert.equal(seen.post.sort(), ['release:x86_64-linux.fresh:acme/st/nix-build'])
     const m3 = seen.matrices.find((m) => m.buildid === e3)!
     assert.equal([m3.trusted, m3.isDefaultBranch, m3.branch], [false, false, 'release-1'])
+  } finally { await rx.close() }
+}, dbs)
+
+const root = resolve(import.meta.dirname, '../..')
+
+eachDb(maybe, 'a master killed (kill -9) with statuses stored but not sent delivers them after its restart, each final state once', async (start, db) => {
+  const repo = join(tmp, `kill-${db.name}`)
+  const rev = makeFlakeRepo(repo, { checks: { ok: {}, broken: { script: 'exit 1' } }, salt: `kill-${process.pid}-${Date.now()}` })
+  const basedir = mkdtempSync(join(tmp, `kill-master-${db.name}-`))
+  // The killed master's requests are never answered.
+  const rx = await startStatusReceiver(() => 'hang')
+  try {
+    const dbUrl = await db.url(basedir)
+    const masterName = `statuses-kill:${basedir}`
+    const plugins = `[nix({ projects: [{ name: 'acme/kill', url: ${JSON.stringify(repo)} }], workers: ['local'], buildSystems: ['x86_64-linux'], evalWorkerCount: 2 }), example({ statuses: { url: ${JSON.stringify(rx.url)} } })]`
+    writeFileSync(join(basedir, 'package.json'), '{"type":"module"}')
+    const configFile = join(basedir, 'master.config.ts')
+    writeFileSync(configFile, `import { defineMaster, localWorker } from ${JSON.stringify(join(root, 'core/index.ts'))}
+import { nix } from ${JSON.stringify(join(root, 'plugins/nix/index.ts'))}
+import { example } from ${JSON.stringify(join(root, 'test/fixtures/example-plugin/index.ts'))}
+export default defineMaster({
+  basedir: ${JSON.stringify(basedir)}, db: ${JSON.stringify(dbUrl)}, masterName: ${JSON.stringify(masterName)}, logLevel: 'error', www: { port: 0 },
+  workers: [localWorker({ name: 'local', maxBuilds: 4 })],
+  plugins: ${plugins},
+})
+`)
+    const child = execa('node', ['--import', 'tsx', join(root, 'test/core/master-child.ts'), configFile, 'acme/kill/nix-eval', '1'], { cwd: root, reject: false, buffer: false, stdout: 'pipe', stderr: 'inherit' })
+    try {
+      await new Promise<void>((res, rej) => {
+        let buf = ''
+        child.stdout!.setEncoding('utf8').on('data', (d: string) => { buf += d; if (buf.includes('{"ready"')) res() })
+        void child.then((r) => rej(new Error(`child exited early: ${r.exitCode}`)))
+      })
+      // The matrix is over and its combined status is stored, unsent (the receiver never answers).
+      const probeDb = await connectDb(dbUrl)
+      const deadline = Date.now() + 120_000
+      for (;;) {
+        const rows = await probeDb.k.selectFrom('status_outbox').select(['context', 'state', 'sent_at_ms']).execute()
+        if (rows.some((r) => r.context === 'buildbot/nix-build' && r.state === 'failure' && r.sent_at_ms == null)) break
+        if (Date.now() > deadline) throw new Error(`the killed master never stored the final status: ${JSON.stringify(rows)}`)
+        await new Promise((r) => setTimeout(r, 50))
+      }
+      await probeDb.close()
+    } finally {
+      child.kill('SIGKILL')
+      await child
+    }
+    assert.equal(rx.delivered, [])
+    rx.setPlan(() => ({ status: 201 }))
+    const h = await start({
+      masterName, workers: [localWorker({ name: 'local', maxBuilds: 4 })],
+      plugins: [
+        nix({ projects: [{ name: 'acme/kill', url: repo }], workers: ['local'], buildSystems: ['x86_64-linux'], evalWorkerCount: 2 }),
+        example({ statuses: { url: rx.url } }),
+      ],
+    }, { basedir, dbUrl })
+    await settle(h, rx, rev)
+    const { last, count } = statusesOf(rx, rev)
+    assert.equal(Object.fromEntries([...last].map(([k, v]) => [k, v.state])), {
+      'buildbot/nix-eval': 'success', 'buildbot/nix-build': 'failure', 'buildbot/nix-build/x86_64-linux.broken': 'failure',
+    })
+    for (const [k, times] of count) assert.is(times, 1, `${k} arrived once`)
   } finally { await rx.close() }
 }, dbs)
 
