@@ -110,6 +110,10 @@ eachDb(test, "with `trusted: true` the hook vouches for its changes, so a pull r
   const { bsid } = await added
   assert.is((await h.master.data.buildsets.getBuildset(bsid))!.trusted, true)
   assert.is((await restChanges(h))[0]!.trusted, true)
+  const vouched = await (await fetch(`http://127.0.0.1:${h.master.ports.www}/api/v2/changes?trusted=true`)).json() as { changes: unknown[] }
+  assert.is(vouched.changes.length, 1)
+  const none = await (await fetch(`http://127.0.0.1:${h.master.ports.www}/api/v2/changes?trusted=false`)).json() as { changes: unknown[] }
+  assert.is(none.changes.length, 0)
 }, dbs)
 
 eachDb(test, 'without the secret 401, with a wrong one 403, and bad input 400 with a clear message; nothing is stored', async (start) => {

@@ -15,8 +15,11 @@ export const changeType: ResourceType = {
     project: 'str', codebase: 'str', sourcestamp: 'object', trusted: 'bool',
   },
 }
-const sqlFields: SqlFields = Object.fromEntries(['changeid', 'author', 'committer', 'comments', 'revision', 'when_timestamp', 'branch',
-  'category', 'revlink', 'repository', 'project', 'codebase'].map((f) => [f, `changes.${f}`]))
+const sqlFields: SqlFields = {
+  ...Object.fromEntries(['changeid', 'author', 'committer', 'comments', 'revision', 'when_timestamp', 'branch',
+    'category', 'revlink', 'repository', 'project', 'codebase'].map((f) => [f, `changes.${f}`])),
+  trusted: { col: 'changes.trusted', bool: true },
+}
 
 async function entities(ctx: ReadCtx, rows: Selectable<ChangesTable>[]) {
   const ssids = [...new Set(rows.map((r) => r.sourcestampid))]
