@@ -83,11 +83,13 @@ export function evalStep(state: NixPluginState, project: ResolvedProject): StepS
       const finished = (results: Result, extra: Partial<NixEvalFinished> = {}): Promise<void> =>
         state.hooks.evalFinished.call({ ...event, results, attributes: 0, failedToEvaluate: 0, warnings: 0, reused: false, ...extra })
       await state.hooks.evalStarted.call(event)
-      const fail = async (msg: string): Promise<typeof FAILURE> => {
+      // `reported`: the result evalFinished tells; null when interrupted by a master stopping (the
+      // evaluation runs again after the restart, so it has not finished).
+      const fail = async (msg: string, reported: Result | null = FAILURE): Promise<typeof FAILURE> => {
         const log = await ctx.addLog('nix_error')
         log.write(msg + '\n')
         await ctx.setStateString(msg.split('\n')[0]!.slice(0, 200))
-        await finished(FAILURE, { error: msg, attributes: state.runs.get(buildid)?.attrs().length ?? 0 })
+        if (reported != null) await finished(reported, { error: msg, attributes: state.runs.get(buildid)?.attrs().length ?? 0 })
         return FAILURE
       }
       await ctx.setProperty('project', project.name, 'nix')
@@ -136,7 +138,8 @@ export function evalStep(state: NixPluginState, project: ResolvedProject): StepS
         try { release = await state.evalSem.acquire(project.slug, AbortSignal.any([ctx.signal, run.supersededSignal])) } catch {
           if (!isShutdown(ctx)) await run.cancel('the evaluation build was stopped')
           state.runs.delete(buildid)
-          return fail('the evaluation was stopped')
+          if (run.supersededSignal.aborted) return fail((run.supersededSignal.reason as Error).message, CANCELLED)
+          return fail('the evaluation was stopped', isShutdown(ctx) ? null : CANCELLED)
         }
         const rootsDir = join(rt.basedir, 'eval-roots', project.slug, String(buildid))
         try {
@@ -165,7 +168,7 @@ export function evalStep(state: NixPluginState, project: ResolvedProject): StepS
         } catch (err) {
           const msg = err instanceof EvalError ? err.message : `evaluation failed: ${(err as Error).stack}`
           state.runs.delete(buildid)
-          if (isShutdown(ctx)) return fail('interrupted by a master restart')
+          if (isShutdown(ctx)) return fail('interrupted by a master restart', null)
           if (run.supersededSignal.aborted) {
             await run.done
             await ctx.setStateString((run.supersededSignal.reason as Error).message)
@@ -174,7 +177,7 @@ export function evalStep(state: NixPluginState, project: ResolvedProject): StepS
           }
           await run.cancel(ctx.signal.aborted ? 'the evaluation build was stopped' : 'the evaluation failed')
           await run.done
-          return fail(msg)
+          return fail(msg, ctx.signal.aborted ? CANCELLED : FAILURE)
         } finally {
           release?.()
           await rm(rootsDir, { recursive: true, force: true }).catch(() => undefined)

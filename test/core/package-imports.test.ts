@@ -21,7 +21,7 @@ export default defineMaster({
 `)
     const res = await execa('node', [cli, 'checkconfig', '-c', file], { reject: false })
     assert.is(res.exitCode, 0, res.stderr)
-    assert.match(res.stdout, /config OK \(5 builders/)
+    assert.match(res.stdout, /config OK/)
     writeFileSync(file, `import { nix } from 'buildbot-nix/plugins/nosuch'\nexport default nix\n`)
     const bad = await execa('node', [cli, 'checkconfig', '-c', file], { reject: false })
     assert.is(bad.exitCode, 1)

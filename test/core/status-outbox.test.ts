@@ -136,6 +136,23 @@ export default defineMaster({
   }
 }, dbs)
 
+eachDb(test, 'a reconfigure replaces a status reporter: the new instance sends what the old one had not', async (start) => {
+  const rx = await startStatusReceiver(() => 'hang')
+  try {
+    const cfg = (): MasterConfig => ({ reporters: [reporter(rx.url)] })
+    const h = await start(cfg())
+    const u: StatusUpdate = { repository: 'acme/app', revision: 'c0ffee', context: 'ci/x', state: 'pending' }
+    await h.master.data.statuses.queue('loopback', u)
+    await h.until(() => rx.received.length === 1, 'the first instance to send')
+    await h.master.data.statuses.queue('loopback', { ...u, state: 'success' })
+    rx.setPlan(() => ({ status: 201 }))
+    await h.master.reconfigure(await h.resolve(cfg()))
+    await h.until(() => rx.delivered.length >= 1, 'the new instance to send')
+    await h.until(async () => (await h.master.data.statuses.unsent('loopback')).length === 0, 'the outbox to be empty')
+    assert.equal(rx.delivered.map((b) => b.state), ['success'])
+  } finally { await rx.close() }
+}, dbs)
+
 // Two masters in one process on one sqlite file would block each other on the file lock.
 const pg = dbs.filter((d) => d.name === 'postgres')
 if (!pg.length) test.skip('masters sharing a database send their own statuses (needs TEST_PG_URL)', () => {})

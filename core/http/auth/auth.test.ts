@@ -6,6 +6,7 @@ import { hashPassword, verifyPassword } from './password.ts'
 import { createSessionCodec } from './session.ts'
 import type { HttpSurface, WwwConfig } from '../master-surface.ts'
 import type { LoginProvider } from './login-provider.ts'
+import type { RoleMatcherFn } from '../authz/role-matcher.ts'
 
 const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`
 const stopBody = JSON.stringify({ jsonrpc: '2.0', method: 'stop', params: {}, id: 1 })
@@ -216,6 +217,25 @@ test('a plugin provider: redirect login with checked state, Authorization from a
     const out = await h.server.app.inject({ method: 'POST', url: '/auth/logout', headers: { cookie, 'x-csrf-token': cfg.csrf_token } })
     assert.equal(JSON.parse(out.body), { redirect: 'https://idp.example/sign_out' })
   }, { loginProviders: () => [provider] })
+})
+
+test('a plugin role matcher sees the builder\'s project with its owner from the registry', async () => {
+  const seen: unknown[] = []
+  const orgAdmin: RoleMatcherFn = ({ user, target }) => {
+    seen.push(target.project)
+    return target.project?.owner && user.groups?.includes(target.project.owner) ? ['admin'] : []
+  }
+  const provider: LoginProvider = { name: 'gh', label: 'Sign in', login: { kind: 'form', check: () => undefined }, fromAuthorization: () => ({ username: 'erin', groups: ['acme'] }) }
+  await withHarness({ host: '0.0.0.0', auth: { kind: 'plugin', name: 'gh' } }, async (h, ids) => {
+    await h.data.projects.registerProject({ name: 'demo', owner: 'acme', forge: 'github', cloneUrl: 'https://github.com/acme/demo' }, 'test')
+    const as = { authorization: 'Bearer erin' }
+    // build1 is of b1, in project demo (owned by acme); build2 is of b2, in no project.
+    assert.is((await post(h, `/api/v2/builds/${ids.build1.buildid}`, undefined, as)).statusCode, 200)
+    const other = await post(h, `/api/v2/builds/${ids.build2.buildid}`, undefined, as)
+    assert.is(other.statusCode, 403)
+    assert.is(JSON.parse(other.body).error.message, "you need to have role 'admin'")
+    assert.equal(seen, [{ name: 'demo', owner: 'acme', forge: 'github' }, null])
+  }, { loginProviders: () => [provider], roleMatchers: () => [orgAdmin] })
 })
 
 test('private access: reads and the /ws handshake need a session', async () => {
