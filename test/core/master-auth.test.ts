@@ -1,4 +1,5 @@
 import { test } from 'uvu'
+import { request } from 'node:http'
 import * as assert from 'uvu/assert'
 import { localWorker, builder, steps, schedulers, hashPassword } from '../../core/index.ts'
 import type { MasterConfig } from '../../core/config/define-master.ts'
@@ -25,6 +26,7 @@ function client(h: MasterHarness) {
   }
   return {
     url,
+    cookie: () => cookie,
     config: async () => (await call('config')).json() as Promise<Record<string, any>>,
     /** As the UI does: with the CSRF token when a session is open (a login replaces a session only with it). */
     async login(provider: string, username: string, password: string) {
@@ -77,6 +79,44 @@ test('www.auth and www.authz apply on reconfigure, without a restart', async () 
     assert.is((await c.login('userpass', 'carol', 'pw-c')).status, 200)
     assert.equal((await c.config()).user_can.stop, true)
     assert.is((await c.stop(buildid)).status, 200)
+    await h.waitBuildset(bsid)
+  } finally { await h.stop() }
+})
+
+/** A raw request with a chosen Host header, as a page on a DNS-rebound name would send. */
+function rawRequest(port: number, opts: { path: string; host: string; method?: string; headers?: Record<string, string>; body?: string }): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path: opts.path, method: opts.method ?? 'GET', agent: false, headers: { host: opts.host, ...opts.headers } }, (res) => {
+      let body = ''
+      res.on('data', (d) => { body += d })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+    })
+    req.on('error', reject)
+    req.end(opts.body)
+  })
+}
+
+test('a loopback master refuses a foreign Host, and a session\'s control POST without the CSRF token', async () => {
+  const h = await startMaster(sqlite!, { ...base, www: { auth: { users: { alice: hashPassword('pw-a') } } } })
+  try {
+    const port = h.master.ports.www
+    const c = client(h)
+    assert.is((await c.login('userpass', 'alice', 'pw-a')).status, 200)
+    const cookie = c.cookie()
+    const { bsid } = await h.force('force')
+    const buildid = await h.until(async () => (await h.master.data.db.k.selectFrom('builds').select('buildid').executeTakeFirst())?.buildid, 'the build starts')
+    const stop = JSON.stringify({ jsonrpc: '2.0', method: 'stop', params: {}, id: 1 })
+    const post = (host: string, headers: Record<string, string> = {}) =>
+      rawRequest(port, { path: `/api/v2/builds/${buildid}`, method: 'POST', host, headers: { 'content-type': 'application/json', cookie, ...headers }, body: stop })
+    const rebound = await post(`attacker.example:${port}`)
+    assert.is(rebound.status, 421)
+    assert.match(rebound.body, /www\.allowedHosts/)
+    assert.is((await rawRequest(port, { path: '/config', host: `attacker.example:${port}` })).status, 421)
+    const noProof = await post(`127.0.0.1:${port}`)
+    assert.is(noProof.status, 403)
+    assert.is((await h.master.data.builds.getBuild(buildid))!.complete, false)
+    const csrf = (await c.config()).csrf_token as string
+    assert.is((await post(`127.0.0.1:${port}`, { 'x-csrf-token': csrf })).status, 200)
     await h.waitBuildset(bsid)
   } finally { await h.stop() }
 })
