@@ -59,4 +59,35 @@ eachDb(test, 'warnings: WARNINGS from decodeRC makes the build WARNINGS; flunkOn
   assert.equal(rows.map((r) => [r.name, r.results]), [['fw', FAILURE], ['w', WARNINGS]])
 }, testDatabases())
 
+eachDb(test, 'a step adds steps after itself, in order; the properties given with them are theirs only', async (start) => {
+  const seen: string[] = []
+  const h = await start({
+    workers: [localWorker({ name: 'local' })],
+    builders: [builder({ name: 'dyn', workers: ['local'], properties: { attr: 'none' }, steps: [
+      steps.custom({
+        name: 'adder', async run(ctx) {
+          const echo = (tag: string) => steps.shell({ name: `echo ${tag}`, command: ['sh', '-c', interpolate(`echo ${tag}=%(prop:attr)s`)] })
+          ctx.addStepsAfterCurrentStep([echo('a1'), echo('a2')], { properties: { attr: 'first' } })
+          ctx.addStepsAfterCurrentStep([steps.custom({ name: 'b', async run(c) { seen.push(String(c.getProperty('attr'))); return SUCCESS } })], { properties: { attr: 'second' } })
+          return SUCCESS
+        },
+      }),
+      steps.custom({ name: 'last', async run(c) { seen.push(String(c.getProperty('attr'))); return SUCCESS } }),
+    ] })],
+    schedulers: [schedulers.force({ name: 'force', builderNames: ['dyn'] })],
+  })
+  const { steps: s } = await run(h)
+  // Each call inserts right after the adding step, so the later call's steps come first.
+  assert.equal(s.map((x) => [x.name, x.results]), [['adder', SUCCESS], ['b', SUCCESS], ['echo_a1', SUCCESS], ['echo_a2', SUCCESS], ['last', SUCCESS]])
+  assert.equal(seen, ['second', 'none'])
+  const k = h.master.data.db.k
+  const logs = await k.selectFrom('logs').innerJoin('steps', 'steps.stepid', 'logs.stepid').select(['steps.name', 'logs.logid']).where('steps.name', 'like', 'echo%').orderBy('steps.number').execute()
+  const text: string[] = []
+  for (const l of logs) {
+    const body = await (await fetch(`http://127.0.0.1:${h.master.ports.www}/api/v2/logs/${l.logid}/contents`)).json() as { logchunks: { content: string }[] }
+    text.push(body.logchunks.map((c) => c.content).join('').split('\n').find((x) => x.startsWith('oa'))!.slice(1))
+  }
+  assert.equal(text, ['a1=first', 'a2=first'])
+}, testDatabases())
+
 test.run()
