@@ -10,19 +10,20 @@ import { eachDb, type MasterHarness } from '../support/master-harness.ts'
 const dbs = testDatabases()
 const projectSlug = (name: string) => name.replace(/[/.]/g, '-')
 const gates: string[] = []
-const gateOf = (name: string) => { const g = join(tmpdir(), `bbn-proj-gate-${process.pid}-${projectSlug(name)}`); gates.push(g); return g }
+/** A gate file per test run (`tag`) and project. */
+const gateOf = (tag: string, name: string) => { const g = join(tmpdir(), `bbn-proj-gate-${process.pid}-${tag}-${projectSlug(name)}`); gates.push(g); return g }
 
 /**
  * Follows the project registry: per project a builder `<name>/run` (waiting for the project's
  * gate file) and a force scheduler `<slug>-force`, as one runtime group. Projects whose name
  * starts with `bad/` ask for a worker that does not exist, so their group is refused.
  */
-const groups = definePlugin<{ refused: string[] }>({
+const groups = definePlugin<{ refused: string[]; tag: string }>({
   name: 'groups',
   setup(api, o) {
     api.onStart(async (rt: PluginRuntime) => {
       const apply = async (p: { name: string }) => {
-        const gate = gateOf(p.name)
+        const gate = gateOf(o.tag, p.name)
         const ok = await rt.parts.set(p.name, {
           builders: [builder({ name: `${p.name}/run`, workers: [p.name.startsWith('bad/') ? 'nope' : 'w'], project: p.name, steps: [steps.shell({ command: ['sh', '-c', `while [ ! -e ${gate} ]; do sleep 0.05; done`] })] })],
           schedulers: [schedulers.force({ name: `${projectSlug(p.name)}-force`, builderNames: [`${p.name}/run`] })],
@@ -107,9 +108,10 @@ eachDb(test, "JSON-RPC reload asks every project source again: new ones added, c
   assert.equal((await h.master.projects.list()).map((p) => p.name), ['f/three', 'f/two', 'mine'])
 }, dbs)
 
-eachDb(test, "runtime groups: a project's builders and schedulers come and go with the registry; removing one leaves the other's running build untouched; a bad group is refused", async (start) => {
+eachDb(test, "runtime groups: a project's builders and schedulers come and go with the registry; removing one leaves the other's running build untouched; a bad group is refused", async (start, db) => {
   const refused: string[] = []
-  const h = await start({ workers: [localWorker({ name: 'w' })], plugins: [groups({ refused })] })
+  const tag = `${db.name}-${Date.now()}`
+  const h = await start({ workers: [localWorker({ name: 'w' })], plugins: [groups({ refused, tag })] })
   await h.master.projects.add({ name: 'p/a', cloneUrl: '/r/a' })
   await h.master.projects.add({ name: 'p/b', cloneUrl: '/r/b' })
   await h.until(() => h.master.schedulers.get('p-a-force') && h.master.schedulers.get('p-b-force'), 'both groups applied')
@@ -130,8 +132,8 @@ eachDb(test, "runtime groups: a project's builders and schedulers come and go wi
   const runningA = await h.master.data.db.k.selectFrom('builds').select('complete_at').where('buildrequestid', '=', a.brids[String(h.builderId('p/a/run'))]!).executeTakeFirstOrThrow()
   assert.is(runningA.complete_at, null, "p/a's build still runs")
 
-  writeFileSync(gateOf('p/a'), '')
-  writeFileSync(gateOf('p/b'), '')
+  writeFileSync(gateOf(tag, 'p/a'), '')
+  writeFileSync(gateOf(tag, 'p/b'), '')
   assert.is(await h.waitBuildset(a.bsid), SUCCESS, "p/a's build finished untouched")
   assert.is(await h.waitBuildset(b.bsid), SUCCESS, "the removed project's own running build finished")
 
