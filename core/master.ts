@@ -136,9 +136,14 @@ export function createMaster(opts: MasterOptions) {
     } finally {
       pending = undefined
     }
+    const prev = config
     config = next
     gen.promote()
     parts.promote()
+    // Projects registered by a plugin or project source the new configuration no longer has leave the registry.
+    const registrars = (c: ResolvedConfig) => new Set([...c.plugins.map((p) => p.name), ...c.projectSources.map((s) => s.value.name)])
+    const now = registrars(next)
+    for (const gone of registrars(prev)) if (!now.has(gone)) await projects.sync(gone, [])
     await reconcile(r)
     await gen.retireOld()
   }

@@ -106,6 +106,9 @@ eachDb(test, "JSON-RPC reload asks every project source again: new ones added, c
   const failed = await rpc(h, 'projects', 'reload')
   assert.equal(failed.body.result, [{ source: 'forge', added: [], updated: [], removed: [], error: 'the forge answered 503' }])
   assert.equal((await h.master.projects.list()).map((p) => p.name), ['f/three', 'f/two', 'mine'])
+  // Without the plugin, its source's projects leave the registry; the others stay.
+  await h.master.reconfigure(await h.resolve({ workers: [localWorker({ name: 'w' })] }))
+  assert.equal((await h.master.projects.list()).map((p) => p.name), ['mine'])
 }, dbs)
 
 eachDb(test, "runtime groups: a project's builders and schedulers come and go with the registry; removing one leaves the other's running build untouched; a bad group is refused", async (start, db) => {
