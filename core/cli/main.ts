@@ -103,7 +103,13 @@ export async function main(argv: string[]): Promise<number> {
     console.log(`asked the master (pid ${pid}) to reload ${file}`)
     return 0
   }
-  if (command === 'checkconfig') { console.log(`${file}: config OK (${config.builders.length} builders, ${config.schedulers.length} schedulers, ${config.workers.length} workers)`); return 0 }
+  if (command === 'checkconfig') {
+    const planned = config.plannedParts
+    const count = (k: 'builders' | 'schedulers') => planned.reduce((n, p) => n + (p.group[k]?.length ?? 0), 0)
+    const runtime = planned.length ? `; plugins add ${count('builders')} builders and ${count('schedulers')} schedulers in ${planned.length} runtime group${planned.length === 1 ? '' : 's'} at start` : ''
+    console.log(`${file}: config OK (${config.builders.length} builders, ${config.schedulers.length} schedulers, ${config.workers.length} workers${runtime})`)
+    return 0
+  }
 
   const uiDir = join(config.basedir, 'ui')
   const master = createMaster({ config, uiDir })

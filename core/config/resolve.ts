@@ -277,7 +277,7 @@ export async function resolveConfig(input: unknown, file: string): Promise<Resol
   }
   const resolved: ResolvedConfig = {
     file, basedir, title, titleURL, buildbotURL, db, www,
-    workers, msgpack, changeSources, schedulers, builders, reporters, changeHooks, rpcActions, restEndpoints, plugins, projectSources, services,
+    workers, msgpack, changeSources, schedulers, builders, reporters, changeHooks, rpcActions, restEndpoints, plugins, projectSources, plannedParts: partsToCheck.map(({ owner, key, group }) => ({ owner, key, group })), services,
     loginProviders, roleMatchers,
     secretsProviders, collapseRequests, properties, logLevel,
     masterName: masterName ?? `${hostname()}:${basedir}`,
