@@ -18,7 +18,7 @@ const gateOf = (tag: string, name: string) => { const g = join(tmpdir(), `bbn-pr
  * gate file) and a force scheduler `<slug>-force`, as one runtime group. Projects whose name
  * starts with `bad/` ask for a worker that does not exist, so their group is refused.
  */
-const groups = definePlugin<{ refused: string[]; tag: string }>({
+const groups = definePlugin<{ refused: string[]; tag: string; pollers?: string[] }>({
   name: 'groups',
   setup(api, o) {
     api.onStart(async (rt: PluginRuntime) => {
@@ -27,6 +27,11 @@ const groups = definePlugin<{ refused: string[]; tag: string }>({
         const ok = await rt.parts.set(p.name, {
           builders: [builder({ name: `${p.name}/run`, workers: [p.name.startsWith('bad/') ? 'nope' : 'w'], project: p.name, steps: [steps.shell({ command: ['sh', '-c', `while [ ! -e ${gate} ]; do sleep 0.05; done`] })] })],
           schedulers: [schedulers.force({ name: `${projectSlug(p.name)}-force`, builderNames: [`${p.name}/run`] })],
+          // A stand-in for the project's poller: it records its start and stop.
+          changeSources: [{
+            kind: 'changesource', type: 'recorder', name: `poll:${p.name}`, fingerprint: {},
+            create: () => ({ start() { o.pollers?.push(`start ${p.name}`) }, stop() { o.pollers?.push(`stop ${p.name}`) } }),
+          }],
         })
         if (!ok) o.refused.push(p.name)
       }
@@ -113,8 +118,9 @@ eachDb(test, "JSON-RPC reload asks every project source again: new ones added, c
 
 eachDb(test, "runtime groups: a project's builders and schedulers come and go with the registry; removing one leaves the other's running build untouched; a bad group is refused", async (start, db) => {
   const refused: string[] = []
+  const pollers: string[] = []
   const tag = `${db.name}-${Date.now()}`
-  const h = await start({ workers: [localWorker({ name: 'w' })], plugins: [groups({ refused, tag })] })
+  const h = await start({ workers: [localWorker({ name: 'w' })], plugins: [groups({ refused, tag, pollers })] })
   await h.master.projects.add({ name: 'p/a', cloneUrl: '/r/a' })
   await h.master.projects.add({ name: 'p/b', cloneUrl: '/r/b' })
   await h.until(() => h.master.schedulers.get('p-a-force') && h.master.schedulers.get('p-b-force'), 'both groups applied')
@@ -129,6 +135,7 @@ eachDb(test, "runtime groups: a project's builders and schedulers come and go wi
   await h.master.projects.remove('p/b')
   await h.until(() => !h.master.schedulers.get('p-b-force'), "p/b's schedulers stopped")
   assert.ok(!h.master.brd.builder('p/b/run'), "p/b's builder is gone")
+  assert.equal(pollers, ['start p/a', 'start p/b', 'stop p/b'], "p/b's poller stopped, p/a's was never restarted")
   const sched = (await rest<{ schedulers: { name: string; master: unknown }[] }>(h, `schedulers/${bSched}`)).schedulers[0]!
   assert.is(sched.master, null, 'the scheduler runs on no master')
   assert.ok(h.master.schedulers.get('p-a-force'), "p/a's scheduler keeps running")
