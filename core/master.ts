@@ -171,8 +171,8 @@ export function createMaster(opts: MasterOptions) {
     /** The control calls (force, stop, cancel, ...) the JSON-RPC surface uses; set once started. */
     get control() { return need().control },
 
-    start(): Promise<void> {
-      return serial.run(async () => {
+    async start(): Promise<void> {
+      await serial.run(async () => {
         const db = await connectDb(config.db, { baseDir: config.basedir })
         const data = createData({ db, bus })
         data.setMasterId(await data.masters.masterActive(config.masterName))
@@ -200,9 +200,10 @@ export function createMaster(opts: MasterOptions) {
         heartbeat.start()
         started = true
         log.info({ url: config.buildbotURL, www: r.listeners.ports.www, msgpack: r.listeners.ports.msgpack || undefined }, 'master started')
-        // The project sources' first discovery runs in the background (a forge may be slow).
-        if (config.projectSources.length) void projects.reload().catch((err) => log.error({ err: String(err) }, 'project discovery failed'))
       })
+      // The project sources' first discovery runs in the background (a forge may be slow), after
+      // the start, so the groups it leads to are applied as any later change is.
+      if (config.projectSources.length) void projects.reload().catch((err) => log.error({ err: String(err) }, 'project discovery failed'))
     },
 
     /**
