@@ -9,7 +9,7 @@ import { connectDb } from '../core/db/connect.ts'
 import { createData } from '../core/data/data.ts'
 import { createLogger } from '../core/util/logger.ts'
 import { createHttpServer } from '../core/http/server.ts'
-import { TestControl } from '../core/http/test-control.ts'
+import { engineControl } from '../core/http/test-harness.ts'
 import type { HttpSurface } from '../core/http/master-surface.ts'
 
 const emit = (metric: string, value: number, extra: Record<string, unknown> = {}): void =>
@@ -46,7 +46,7 @@ try {
   const data = createData({ db, bus })
   data.setMasterId(1)
   const surface: HttpSurface = {
-    data, bus, control: new TestControl(data), log: createLogger({ level: 'silent' }), title: 'bench', buildbotURL: 'http://127.0.0.1/',
+    data, bus, control: (await engineControl(data)).control, log: createLogger({ level: 'silent' }), title: 'bench', buildbotURL: 'http://127.0.0.1/',
     www: { host: '127.0.0.1', port: 0, auth: { kind: 'none' }, authz: 'default', access: 'public' },
     rpcActions: () => [], restEndpoints: () => [], changeHooks: () => [],
     loginProviders: () => [], roleMatchers: () => [], projectOf: async () => null,

@@ -6,29 +6,50 @@ import { connectDb, type Db } from '../db/connect.ts'
 import { createData, type Data } from '../data/data.ts'
 import { createLogger } from '../util/logger.ts'
 import { SUCCESS, FAILURE } from '../util/results.ts'
-import type { ForceSchedulerSpec, HttpSurface, WwwConfig } from './master-surface.ts'
+import type { HttpSurface, WwwConfig } from './master-surface.ts'
 import { createHttpServer, type HttpServer, type HttpServerOptions } from './server.ts'
-import { TestControl } from './test-control.ts'
+import { WorkerManager } from '../workers/worker-manager.ts'
+import { BuildRequestDistributor } from '../process/build-request-distributor.ts'
+import { SchedulerHost } from '../scheduler-host.ts'
+import { createMasterControl } from '../master-control.ts'
+import { force } from '../schedulers/force.ts'
+import { builder } from '../process/builder-config.ts'
+import { shell } from '../steps/shell.ts'
+import type { MasterControl } from './master-surface.ts'
 import { projectOfBuilder } from '../data/project-of-builder.ts'
 
-/** Test fixture: a real sqlite file, the data layer, a TestControl and the HTTP server on top. */
+/** Test fixture: a real sqlite file, the data layer, the master's control and the HTTP server on top. */
 export interface Harness {
-  dir: string; db: Db; bus: Bus; data: Data; control: TestControl; surface: HttpSurface; server: HttpServer
+  dir: string; db: Db; bus: Bus; data: Data; control: MasterControl; surface: HttpSurface; server: HttpServer
   close(): Promise<void>
 }
 
-export const forceSpec = (name: string, builders: string[]): ForceSchedulerSpec => ({
-  name, button_name: 'Force', label: name, builder_names: builders, enabled: true,
-  all_fields: [{ name: 'reason', fullName: 'reason', label: 'Reason', tablabel: '', type: 'text', default: 'force', required: false,
-    multiple: false, regex: null, hide: false, maxsize: null, autopopulate: null, tooltip: '' }],
-})
+/**
+ * The master's own control (`createMasterControl`) on real engine parts over `data`: builders
+ * b1 and b2 (no worker connects, so nothing runs) and a force scheduler 'force' for both.
+ */
+export async function engineControl(data: Data): Promise<{ control: MasterControl; stop(): Promise<void> }> {
+  const log = createLogger({ level: 'silent' })
+  if (!data.masterid) data.setMasterId(await data.masters.masterActive('m1'))
+  const workers = new WorkerManager(data, log, () => brd.kick(), () => brd.workerLost())
+  const brd = new BuildRequestDistributor(data, log, workers, () => { throw new Error('the HTTP harness runs no builds') }, () => true)
+  const schedulers = new SchedulerHost(data, log, brd, () => ({}))
+  const quick = (name: string) => builder({ name, workers: ['w1'], steps: [shell({ command: ['true'] })] })
+  brd.setBuilders([{ config: quick('b1'), builderid: await data.builders.findBuilderId('b1') }, { config: quick('b2'), builderid: await data.builders.findBuilderId('b2') }])
+  await schedulers.apply([force({ name: 'force', builderNames: ['b1', 'b2'] })])
+  return {
+    control: createMasterControl({ data, brd, workers, schedulers }),
+    async stop() { await schedulers.stop(); await brd.stop({ interruptBuilds: true }) },
+  }
+}
 
 export async function createHarness(opts: { www?: Partial<WwwConfig>; surface?: Partial<HttpSurface>; server?: HttpServerOptions } = {}): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'bbn-http-'))
   const db = await connectDb(`sqlite:${join(dir, 'state.sqlite')}`)
   const bus = new Bus()
   const data = createData({ db, bus })
-  const control = new TestControl(data, [forceSpec('force', ['b1', 'b2'])])
+  const engine = await engineControl(data)
+  const control = engine.control
   const www: WwwConfig = { host: '127.0.0.1', port: 0, auth: { kind: 'none' }, authz: 'default', access: 'public', ...opts.www }
   const surface: HttpSurface = {
     data, bus, control, log: createLogger({ level: 'silent' }), title: 'Test CI', buildbotURL: 'http://127.0.0.1:8010/', www,
@@ -38,7 +59,7 @@ export async function createHarness(opts: { www?: Partial<WwwConfig>; surface?: 
   const server = createHttpServer(surface, opts.server)
   return {
     dir, db, bus, data, control, surface, server,
-    async close() { await server.close(); await db.close(); rmSync(dir, { recursive: true, force: true }) },
+    async close() { await server.close(); await engine.stop(); await db.close(); rmSync(dir, { recursive: true, force: true }) },
   }
 }
 
