@@ -29,6 +29,8 @@ export class BuildRequestDistributor {
   private running = false
   private stopping = false
   private readonly inflight = new Set<Promise<void>>()
+  /** Every running build, also those of builders a reconfigure or a removed runtime group took away. */
+  private readonly runningBuilds = new Set<Build>()
   /**
    * Arriving requests, handled in arrival order and in batches: collapsing must see every older
    * request already queued, and a burst (a fan-out) looks its buildsets up in a few queries.
@@ -250,6 +252,7 @@ export class BuildRequestDistributor {
           dirKey: dirSlot === 1 ? b.config.name : `${b.config.name}.slot${dirSlot}`,
         }, { buildrequestid: p.brid, buildsetid: p.bsid, builderid: b.builderid, properties: bs?.properties ?? {}, sourcestamps: bs?.sourcestamps ?? [], reason: bs?.reason ?? '', trusted: bs?.trusted ?? false }, slot.conn!)
         b.running.add(build)
+        this.runningBuilds.add(build)
         const results = await build.run()
         if (results === RETRY) {
           await this.data.buildrequests.unclaimBuildRequests([p.brid])
@@ -261,7 +264,7 @@ export class BuildRequestDistributor {
         this.log.error({ builder: b.config.name, err: (err as Error).stack }, 'build failed to run')
         await this.data.buildrequests.unclaimBuildRequests([p.brid]).catch(() => {})
       } finally {
-        if (build) b.running.delete(build)
+        if (build) { b.running.delete(build); this.runningBuilds.delete(build) }
         this.unbusy(b, slot.name, dirSlot)
         this.workers.release(slot)
       }
@@ -291,11 +294,11 @@ export class BuildRequestDistributor {
   }
 
   findBuild(buildid: number): Build | undefined {
-    for (const b of this.builders.values()) for (const bld of b.running) if (bld.buildid === buildid) return bld
+    for (const bld of this.runningBuilds) if (bld.buildid === buildid) return bld
     return undefined
   }
   findBuildByRequest(brid: number): Build | undefined {
-    for (const b of this.builders.values()) for (const bld of b.running) if (bld.request.buildrequestid === brid) return bld
+    for (const bld of this.runningBuilds) if (bld.request.buildrequestid === brid) return bld
     return undefined
   }
 
@@ -320,10 +323,10 @@ export class BuildRequestDistributor {
   /** Stops taking requests; running builds are stopped and end as RETRY so they run again. */
   async stop(opts: { interruptBuilds: boolean }): Promise<void> {
     this.stopping = true
-    if (opts.interruptBuilds) for (const b of this.builders.values()) for (const bld of b.running) bld.stop('master shutting down', RETRY)
+    if (opts.interruptBuilds) for (const bld of this.runningBuilds) bld.stop('master shutting down', RETRY)
     await Promise.allSettled([...this.inflight])
   }
 
   waitIdle(): Promise<unknown> { return Promise.allSettled([...this.inflight]) }
-  activeBuildCount(): number { let n = 0; for (const b of this.builders.values()) n += b.running.size; return n }
+  activeBuildCount(): number { return this.runningBuilds.size }
 }

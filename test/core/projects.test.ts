@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert'
 import { rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { builder, definePlugin, localWorker, schedulers, steps, SUCCESS, type PluginRuntime, type ProjectSpec } from '../../core/index.ts'
+import { builder, CANCELLED, definePlugin, localWorker, schedulers, steps, SUCCESS, type PluginRuntime, type ProjectSpec } from '../../core/index.ts'
 import { testDatabases } from '../support/databases.ts'
 import { eachDb, type MasterHarness } from '../support/master-harness.ts'
 
@@ -133,7 +133,8 @@ eachDb(test, "runtime groups: a project's builders and schedulers come and go wi
   const bSched = h.master.schedulers.get('p-b-force')!.schedulerid
 
   await h.master.projects.remove('p/b')
-  await h.until(() => !h.master.schedulers.get('p-b-force'), "p/b's schedulers stopped")
+  // Schedulers stop before change sources: wait for the whole removal.
+  await h.until(() => !h.master.schedulers.get('p-b-force') && pollers.includes('stop p/b'), "p/b's schedulers and poller stopped")
   assert.ok(!h.master.brd.builder('p/b/run'), "p/b's builder is gone")
   assert.equal(pollers, ['start p/a', 'start p/b', 'stop p/b'], "p/b's poller stopped, p/a's was never restarted")
   const sched = (await rest<{ schedulers: { name: string; master: unknown }[] }>(h, `schedulers/${bSched}`)).schedulers[0]!
@@ -152,6 +153,28 @@ eachDb(test, "runtime groups: a project's builders and schedulers come and go wi
   assert.equal(refused, ['bad/one'])
   assert.ok(!h.master.schedulers.get('bad-one-force'))
   assert.ok(h.master.schedulers.get('p-a-force'), 'the refusal touched nothing else')
+}, dbs)
+
+eachDb(test, "a removed group's running build can still be stopped, and a master stopping with one running ends", async (start, db) => {
+  const tag = `${db.name}-stop-${Date.now()}`
+  const h = await start({ workers: [localWorker({ name: 'w' })], plugins: [groups({ refused: [], tag })] })
+  await h.master.projects.add({ name: 'q/a', cloneUrl: '/r/a' })
+  await h.master.projects.add({ name: 'q/b', cloneUrl: '/r/b' })
+  await h.until(() => h.master.schedulers.get('q-a-force') && h.master.schedulers.get('q-b-force'), 'both groups applied')
+  const started = (name: string) => h.waitFor('builds/*/new', (b: { builderid: number }) => b.builderid === h.builderId(name))
+  const firstStarted = started('q/a/run')
+  const a = await h.force('q-a-force')
+  const buildA = await firstStarted as { buildid: number }
+  const secondStarted = started('q/b/run')
+  await h.force('q-b-force')
+  await secondStarted
+  await h.master.projects.remove('q/a')
+  await h.master.projects.remove('q/b')
+  await h.until(() => !h.master.schedulers.get('q-a-force') && !h.master.schedulers.get('q-b-force'), 'both groups removed')
+  await h.master.control.stopBuild(buildA.buildid, 'no longer wanted')
+  assert.is(await h.waitBuildset(a.bsid), CANCELLED, "the removed group's build was stopped")
+  // q/b's build still waits for its gate: stopping the master must interrupt it, not wait for it.
+  await h.stop()
 }, dbs)
 
 test.after(() => { for (const g of gates) rmSync(g, { force: true }) })
