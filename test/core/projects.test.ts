@@ -161,10 +161,10 @@ eachDb(test, "a removed group's running build can still be stopped, and a master
   await h.master.projects.add({ name: 'q/a', cloneUrl: '/r/a' })
   await h.master.projects.add({ name: 'q/b', cloneUrl: '/r/b' })
   await h.until(() => h.master.schedulers.get('q-a-force') && h.master.schedulers.get('q-b-force'), 'both groups applied')
-  const started = (name: string) => h.waitFor('builds/*/new', (b: { builderid: number }) => b.builderid === h.builderId(name))
+  const started = (name: string) => h.waitFor('builds/*/new', (b: { builderid: number; buildid: number }) => b.builderid === h.builderId(name))
   const firstStarted = started('q/a/run')
   const a = await h.force('q-a-force')
-  const buildA = await firstStarted as { buildid: number }
+  const buildA = await firstStarted
   const secondStarted = started('q/b/run')
   await h.force('q-b-force')
   await secondStarted
