@@ -33,8 +33,9 @@ export function attachWsClient(socket: WebSocket, opts: WsClientOptions): void {
     subs.clear()
     opts.onDrop?.(reason)
     socket.close(SLOW_CLIENT_CLOSE, reason)
-    // A client that does not read never completes the close handshake either.
-    setTimeout(() => socket.terminate(), 2000).unref()
+    // A client that does not read never completes the close handshake either; one that reads again
+    // gets the close code after what was already buffered (seconds on a loaded machine).
+    setTimeout(() => socket.terminate(), 10_000).unref()
   }
 
   const commands: Record<string, { args: string[]; run(id: unknown, a: Frame): void }> = {
