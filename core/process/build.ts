@@ -5,7 +5,7 @@ import { CANCELLED, EXCEPTION, FAILURE, RETRY, SKIPPED, SUCCESS, WARNINGS, worst
 import { renderDeep, isRenderable, type RenderContext, type SecretOptions } from '../properties/renderable.ts'
 import { SecretWithheldError, isSecretWithheld } from '../secrets/secrets.ts'
 import { WorkerLostError, type WorkerConnection } from '../workers/worker-connection.ts'
-import { createLogWriter } from './log-writer.ts'
+import { createLogWriter, LogWriteError } from './log-writer.ts'
 import type { LogWriter, ServiceLocator, StepBuildInfo, StepContext, StepSpec } from './step.ts'
 import type { TriggerRequest, TriggeredBuildset } from './trigger-service.ts'
 import type { SourceStampEntity } from '../data/sourcestamps.ts'
@@ -128,7 +128,7 @@ export class Build {
           await ctx.setStateString(err.message)
           const log = await ctx.addLog('err', 't')
           log.write(`${err.message}\n`)
-          await log.finish()
+          await log.finish().catch(() => {}) // a failed write is reported by closeLogs below
           this.deps.log.info({ builder: this.builder.name, step: spec.name, secretName: err.secretName, buildid: this.buildid }, 'untrusted build asked for a secret; withheld')
         } else if (this.stopped) {
           result = this.stopResult
@@ -136,11 +136,16 @@ export class Build {
           result = EXCEPTION
           const log = await ctx.addLog('err', 't')
           log.write(`${(err as Error).stack ?? String(err)}\n`)
-          await log.finish()
+          await log.finish().catch(() => {}) // a failed write is reported by closeLogs below
           this.deps.log.warn({ builder: this.builder.name, step: spec.name, err: (err as Error).message }, 'step raised an exception')
         }
       }
-      await (ctx as StepContextImpl).closeLogs()
+      const lost = await (ctx as StepContextImpl).closeLogs()
+      if (lost) {
+        // Output that could not be stored is lost: the step cannot be trusted to have passed.
+        if (result !== CANCELLED && result !== RETRY) result = worstStatus(result, EXCEPTION)
+        await data.steps.setStepStateString(step.stepid, this.deps.redact(lost.message)).catch(() => {})
+      }
       const hide = spec.options.hideStepIf
       const hidden = typeof hide === 'function' ? hide(result) : hide
       await data.steps.finishStep(step.stepid, result, hidden || undefined)
@@ -220,13 +225,19 @@ class StepContextImpl implements StepContext {
 
   async addLog(name: string, type: 's' | 't' | 'h' = 't'): Promise<LogWriter> {
     const log = await this.deps.data.logs.addLog(this.stepid, name, type)
-    const w = createLogWriter(this.deps.data, log.logid, type, { redact: this.deps.redact })
+    const w = createLogWriter(this.deps.data, log.logid, type, {
+      redact: this.deps.redact,
+      onError: (err) => this.log.error({ builder: this.build.builderName, buildid: this.build.buildid, stepid: this.stepid, log: name, err: err.message }, 'log write failed; the step will end in EXCEPTION'),
+    })
     this.logs.push(w)
     return w
   }
 
-  async closeLogs(): Promise<void> {
-    await Promise.all(this.logs.map((l) => l.finish()))
+  /** Completes every log of the step; the first write failure, if any (output was lost). */
+  async closeLogs(): Promise<Error | undefined> {
+    const settled = await Promise.allSettled(this.logs.map((l) => l.finish()))
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+    return failed ? (failed.reason instanceof Error ? failed.reason : new Error(String(failed.reason))) : undefined
   }
 
   async runCommand(cmd: Parameters<StepContext['runCommand']>[0], opts: Parameters<StepContext['runCommand']>[1] = {}) {
@@ -247,7 +258,12 @@ class StepContextImpl implements StepContext {
           const pending = this.addLog(name, 's')
           const buffered: string[] = [text]
           logfiles.set(name, { logid: -1, write: (t) => { buffered.push(t) }, finish: async () => {} })
-          void pending.then((real) => { for (const t of buffered) real.write(t); logfiles.set(name, real) })
+          void pending.then((real) => { for (const t of buffered) real.write(t); logfiles.set(name, real) }, (err: unknown) => {
+            // The log could not be created: its output is lost; the step ends in EXCEPTION.
+            const lost = new LogWriteError(-1, err)
+            this.log.error({ builder: this.build.builderName, buildid: this.build.buildid, stepid: this.stepid, log: name, err: lost.message }, 'log write failed; the step will end in EXCEPTION')
+            this.logs.push({ logid: -1, write: () => {}, finish: () => Promise.reject(lost) })
+          })
           return
         }
         w.write(text)
