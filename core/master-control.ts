@@ -5,6 +5,7 @@ import { HttpError, type BuildsetResult, type ForceSchedulerSpec, type MasterCon
 import { forceFieldSpecs } from './schedulers/force-parameters.ts'
 import type { ForceRuntime, ForceSchedulerOptions } from './schedulers/force.ts'
 import type { SchedulerHost } from './scheduler-host.ts'
+import { parseIntId } from './util/int-range.ts'
 
 const asResult = (r: { bsid: number; brids: Record<number, number> }): BuildsetResult => {
   const brids: Record<string, number> = {}
@@ -15,6 +16,30 @@ const asResult = (r: { bsid: number; brids: Record<number, number> }): BuildsetR
 /** The master's answers to control calls (JSON-RPC), on top of the data layer and the engine. */
 export function createMasterControl(deps: { data: Data; brd: BuildRequestDistributor; workers: WorkerManager; schedulers: SchedulerHost }): MasterControl {
   const { data, brd, workers, schedulers } = deps
+  const scheduler = (name: string) => {
+    const s = schedulers.forceSchedulers().find((f) => f.spec.name === name)
+    if (!s) throw new HttpError(404, `no force scheduler named '${name}'`)
+    return s
+  }
+  function forceTargets(name: string, params: Record<string, unknown>): string[] {
+    const own = scheduler(name).spec.builderNames
+    const names = params.builderNames
+    if (names != null) {
+      if (!Array.isArray(names) || names.some((n) => typeof n !== 'string')) throw new HttpError(400, "'builderNames' must be a list of builder names")
+      // Buildbot reads an empty list as "all the scheduler's builders"; so does authorisation.
+      if (!names.length) return [...own]
+      const unknown = names.filter((n) => !own.includes(n))
+      if (unknown.length) throw new HttpError(400, `builderNames not specified or not supported: ${unknown.join(', ')}`)
+      return [...new Set(names as string[])]
+    }
+    if (params.builderid != null) {
+      const id = parseIntId(params.builderid)
+      const b = id == null ? undefined : brd.builders.get(id)
+      if (!b || !own.includes(b.config.name)) throw new HttpError(400, 'builderNames not specified or not supported')
+      return [b.config.name]
+    }
+    return [...own]
+  }
   return {
     forceSchedulers(): ForceSchedulerSpec[] {
       return schedulers.forceSchedulers().map(({ spec }) => {
@@ -22,18 +47,11 @@ export function createMasterControl(deps: { data: Data; brd: BuildRequestDistrib
         return { name: spec.name, button_name: o.buttonName ?? 'Start Build', label: o.label ?? spec.name, builder_names: spec.builderNames, enabled: true, all_fields: forceFieldSpecs(o.params ?? {}) }
       })
     },
+    forceTargets,
     async force(name, params, owner) {
-      const s = schedulers.forceSchedulers().find((f) => f.spec.name === name)
-      if (!s) throw new HttpError(404, `no force scheduler named '${name}'`)
-      const rt = s.runtime as unknown as ForceRuntime
-      let p = params
-      if (params.builderid != null && params.builderNames == null) {
-        const id = Number(params.builderid)
-        const b = brd.builders.get(id)
-        if (!b || !s.spec.builderNames.includes(b.config.name)) throw new Error('builderNames not specified or not supported')
-        p = { ...params, builderNames: [b.config.name] }
-      }
-      return asResult(await rt.force(p, owner))
+      const builderNames = forceTargets(name, params)
+      const rt = scheduler(name).runtime as unknown as ForceRuntime
+      return asResult(await rt.force({ ...params, builderNames }, owner))
     },
     async stopBuild(buildid, reason) {
       // Right after `builds/N/new` the build may not know its id yet; its request identifies it.

@@ -34,7 +34,13 @@ export type BuildsetResult = [number, Record<string, number>]
 /** What the control endpoints (JSON-RPC) can ask the master to do. */
 export interface MasterControl {
   forceSchedulers(): ForceSchedulerSpec[]
-  /** `params` as the client sent them; `owner` already resolved. Throws ForceValidationError. */
+  /**
+   * The builders a `force` with these params would give requests to (`builderid`, a non-empty
+   * `builderNames`, else all the scheduler's builders); authorisation is decided on them.
+   * Throws HttpError 400 for builder names or ids the scheduler does not have, 404 for no scheduler.
+   */
+  forceTargets(schedulerName: string, params: Record<string, unknown>): string[]
+  /** `params` as the client sent them; `owner` already resolved. Forces exactly `forceTargets(...)`. Throws ForceValidationError. */
   force(schedulerName: string, params: Record<string, unknown>, owner: string): Promise<BuildsetResult>
   stopBuild(buildid: number, reason: string): Promise<void>
   rebuild(buildid: number, owner: string): Promise<BuildsetResult>

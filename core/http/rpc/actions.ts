@@ -87,19 +87,11 @@ export const builtinActions: ActionGroup[] = [
   },
   {
     patterns: ['forceschedulers/i:schedulername'], endpoint: 'forcescheduler',
-    async subject(c) {
-      const fs = c.surface.control.forceSchedulers().find((f) => f.name === c.args.schedulername)
-      if (Array.isArray(c.params.builderNames)) return { builderNames: c.params.builderNames.map((n) => str(n)) }
-      if (c.params.builderid != null) {
-        const row = await c.k.selectFrom('builders').select('name').where('builderid', '=', Number(c.params.builderid)).executeTakeFirst()
-        return { builderNames: row ? [row.name] : [] }
-      }
-      return { builderNames: fs?.builder_names ?? [] }
-    },
+    // The builders that will actually get requests: an empty or missing list means all of them.
+    subject: async (c) => ({ builderNames: c.surface.control.forceTargets(String(c.args.schedulername), c.params) }),
     methods: {
       async force(c) {
         const name = String(c.args.schedulername)
-        if (!c.surface.control.forceSchedulers().some((f) => f.name === name)) throw new HttpError(404, `no such force scheduler '${name}'`)
         return c.surface.control.force(name, c.params, c.owner)
       },
     },

@@ -68,8 +68,8 @@ test('force validation errors are 400 -32602 with an object message; unknown sch
   const nope = await rpc('forceschedulers/nope', 'force', {})
   assert.is(nope.status, 404)
   const bad = await rpc('forceschedulers/force', 'force', { builderid: '9999' })
-  assert.is(bad.status, 500)
-  assert.is(bad.body.error!.code, -32603)
+  assert.is(bad.status, 400)
+  assert.is(bad.body.error!.code, -32602)
   assert.match(String(bad.body.error!.message), 'builderNames not specified or not supported')
 })
 
