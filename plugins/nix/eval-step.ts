@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdir, readFile, rm } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import { CANCELLED, FAILURE, SUCCESS, WARNINGS, steps, type LogWriter, type Result, type StepContext, type StepSpec } from '../../core/index.ts'
+import { CANCELLED, EXCEPTION, FAILURE, SUCCESS, WARNINGS, steps, type LogWriter, type Result, type StepContext, type StepSpec } from '../../core/index.ts'
 import type { NixEvalFinished, NixEvalInfo } from './nix-hooks.ts'
 import { conditionalStep } from './post-build-steps.ts'
 import { EvalError, type NixJob } from './eval/nix-evaluator.ts'
@@ -184,6 +184,8 @@ export function evalStep(state: NixPluginState, project: ResolvedProject): StepS
         }
       }
       await run.evalFinished()
+      // Jobs that could not be stored are lost: this evaluation is incomplete and must not be reused.
+      if (run.failure) return fail(`storing the evaluation failed: ${run.failure.message}`)
       await jobs.recordEval(buildid, evalKey)
       if (isDefault) {
         const removed = await removeStaleGcRoots(join(state.opts.gcRootsDir, project.slug), run.attrs())
@@ -220,6 +222,10 @@ export function matrixStep(state: NixPluginState): StepSpec {
           await run.cancel('the evaluation build was stopped')
         }
         const result = await run.done
+        if (run.failure) {
+          await ctx.setStateString(`the build matrix failed: ${run.failure.message}`.slice(0, 200))
+          return EXCEPTION
+        }
         await ctx.setStateString(summary(run))
         await afterMatrix(state, ctx, run, result)
         return result

@@ -1,5 +1,5 @@
 import { join } from 'node:path'
-import { CANCELLED, FAILURE, SKIPPED, SUCCESS, WARNINGS, worstStatus, type Result, type StepContext } from '../../core/index.ts'
+import { CANCELLED, EXCEPTION, FAILURE, SKIPPED, SUCCESS, WARNINGS, worstStatus, type Result, type StepContext } from '../../core/index.ts'
 import { createJobGraph } from './eval/job-graph.ts'
 import type { NixJob } from './eval/nix-evaluator.ts'
 import { ownerRepo } from './child-steps.ts'
@@ -86,6 +86,9 @@ export function createMatrixRun(state: NixPluginState, info: MatrixRunInfo) {
   const openBsids = new Set<number>()
   const systems = new Set(state.opts.buildSystems)
   let result: Result = SUCCESS
+  // The first update of the matrix that failed (a job not stored, a completion not recorded):
+  // the matrix can no longer tell the truth, so it ends at once in EXCEPTION, saying why.
+  let failure: Error | undefined
   let evalDone = false
   let cancelled = false
   let chain: Promise<void> = Promise.resolve()
@@ -93,8 +96,26 @@ export function createMatrixRun(state: NixPluginState, info: MatrixRunInfo) {
   const done = new Promise<Result>((r) => { resolveDone = r })
 
   const serial = (fn: () => Promise<void>): Promise<void> => {
-    chain = chain.then(fn).catch((err: Error) => { rt.log.error({ buildid, err: err.stack }, 'nix build matrix update failed') })
+    chain = chain.then(() => { if (!failure) return fn() }).catch(fatal)
     return chain
+  }
+  function fatal(err: unknown): void {
+    const e = err instanceof Error ? err : new Error(String(err))
+    rt.log.error({ buildid, err: e.stack }, 'nix build matrix update failed; the matrix ends in EXCEPTION')
+    if (failure) return
+    failure = e
+    cancelled = true
+    evalDone = true
+    held.clear()
+    result = worstStatus(result, EXCEPTION)
+    const open = [...openBsids]
+    openBsids.clear()
+    jobs.release(buildid)
+    resolveDone(result)
+    if (open.length) {
+      ctx.cancelBuildsets(open, `the build matrix failed: ${e.message}`)
+        .catch((err2: Error) => rt.log.error({ buildid, err: err2.message }, 'cancelling the children of a failed build matrix failed'))
+    }
   }
   const counts = (): Map<string, number> => {
     const m = new Map<string, number>()
@@ -144,7 +165,7 @@ export function createMatrixRun(state: NixPluginState, info: MatrixRunInfo) {
       bsids.push(a.bsid)
       await setState(it.job, { state: it.state, reason: it.reason, queued_at: now, buildrequestid: Object.values(a.brids)[0] ?? null })
     }
-    void ctx.waitForBuildsets(bsids, (bsid, r) => { void serial(() => onComplete(bsid, r)) })
+    ctx.waitForBuildsets(bsids, (bsid, r) => { void serial(() => onComplete(bsid, r)) }).catch(fatal)
   }
 
   async function registerSkipped(job: StoredJob): Promise<void> {
@@ -249,6 +270,8 @@ export function createMatrixRun(state: NixPluginState, info: MatrixRunInfo) {
     },
     get counts() { return counts() },
     get result() { return result },
+    /** Why the matrix failed on its own (a job or a result that could not be stored), if it did. */
+    get failure(): Error | undefined { return failure },
     /** Adds evaluated jobs (streamed or reused) and starts what is ready. */
     addJobs(batch: NixJob[]): Promise<void> {
       return serial(async () => {
