@@ -74,10 +74,15 @@ export function createBuildsData(ctx: DataContext) {
     async finishBuild(buildid: number, results: number, state_string?: string): Promise<BuildEntity | undefined> {
       const complete_at = ctx.now()
       const set = state_string == null ? { complete_at, results } : { complete_at, results, state_string }
-      await db.k.updateTable('builds').set(set).where('buildid', '=', buildid).execute()
       const row = live.get(buildid) ?? await db.k.selectFrom('builds').selectAll().where('buildid', '=', buildid).executeTakeFirst()
+      await db.k.updateTable('builds').set(set).where('buildid', '=', buildid).execute()
       live.delete(buildid)
       if (!row) return undefined
+      // As Buildbot: a new state string is its own `update` event, before `finished`.
+      if (state_string != null && state_string !== row.state_string) {
+        row.state_string = state_string
+        publish(row, 'update')
+      }
       Object.assign(row, set)
       publish(row, 'finished')
       return toBuild(row)

@@ -78,6 +78,9 @@ export class Build {
       setp('codebase', ss.codebase, 'Build'); setp('project', props.project?.[0] ?? ss.project, 'Build')
     }
     if (!props.reason) setp('reason', this.request.reason, 'Build')
+    // Buildbot's `owners`: the sorted owners of the build's requests, when there are any.
+    const owner = this.request.properties.owner
+    if (owner) setp('owners', [owner[0]], 'Build')
     setp('builddir', this.worker.builderDir(this.builder.dirKey ?? this.builder.name), 'Worker')
     this.props = props
     const build = await data.builds.addBuild({
