@@ -32,6 +32,11 @@ export class BuildRequestDistributor {
   /** Every running build, also those of builders a reconfigure or a removed runtime group took away. */
   private readonly runningBuilds = new Set<Build>()
   /**
+   * Requests taken off the queue whose build does not exist yet (being claimed, or loading its
+   * buildset): a cancel arriving now is kept here and honoured before the build would start.
+   */
+  private readonly starting = new Map<number, { cancel?: string }>()
+  /**
    * Arriving requests, handled in arrival order and in batches: collapsing must see every older
    * request already queued, and a burst (a fan-out) looks its buildsets up in a few queries.
    */
@@ -220,17 +225,22 @@ export class BuildRequestDistributor {
           if (!slot) break
           const p = b.queue.shift()!
           const dirSlot = this.takeDirSlot(b, slot.name)
+          this.starting.set(p.brid, {})
           let got: number | undefined
           try {
             [got] = await this.data.buildrequests.claimBuildRequests([p.brid])
           } catch (err) {
-            // Nothing was started: give the slot back and keep the request queued for the retry.
+            // Nothing was started: give the slot back and keep the request queued for the retry
+            // (unless it was cancelled meanwhile: then it is cancelled now).
+            const cancel = this.starting.get(p.brid)?.cancel
+            this.starting.delete(p.brid)
             this.unbusy(b, slot.name, dirSlot)
             this.workers.release(slot)
-            this.enqueue(p, b.builderid)
+            if (cancel == null) this.enqueue(p, b.builderid)
+            else void this.cancelRequests([p.brid], cancel).catch((e: Error) => this.log.error({ brid: p.brid, err: e.message }, 'cancelling a build request failed'))
             throw err
           }
-          if (got == null) { this.unbusy(b, slot.name, dirSlot); this.workers.release(slot); continue }
+          if (got == null) { this.starting.delete(p.brid); this.unbusy(b, slot.name, dirSlot); this.workers.release(slot); continue }
           this.start(b, p, slot, dirSlot)
         }
       }
@@ -247,12 +257,21 @@ export class BuildRequestDistributor {
       let build: Build | undefined
       try {
         const bs = await this.data.buildsets.getBuildset(p.bsid)
+        const cancel = this.starting.get(p.brid)?.cancel
+        if (cancel != null) {
+          // Cancelled between its claim and now: it never starts.
+          this.starting.delete(p.brid)
+          await this.data.buildrequests.completeBuildRequests([p.brid], CANCELLED, { claimed: true })
+          for (const e of await this.data.buildrequests.load([p.brid])) this.data.buildrequests.publishCancel(e)
+          return
+        }
         build = new Build(this.buildDeps(), {
           name: b.config.name, builderid: b.builderid, steps: b.config.steps, properties: b.config.properties ?? {}, workerid: slot.workerid,
           dirKey: dirSlot === 1 ? b.config.name : `${b.config.name}.slot${dirSlot}`,
         }, { buildrequestid: p.brid, buildsetid: p.bsid, builderid: b.builderid, properties: bs?.properties ?? {}, sourcestamps: bs?.sourcestamps ?? [], reason: bs?.reason ?? '', trusted: bs?.trusted ?? false }, slot.conn!)
         b.running.add(build)
         this.runningBuilds.add(build)
+        this.starting.delete(p.brid)
         const results = await build.run()
         if (results === RETRY) {
           await this.data.buildrequests.unclaimBuildRequests([p.brid])
@@ -264,6 +283,7 @@ export class BuildRequestDistributor {
         this.log.error({ builder: b.config.name, err: (err as Error).stack }, 'build failed to run')
         await this.data.buildrequests.unclaimBuildRequests([p.brid]).catch(() => {})
       } finally {
+        this.starting.delete(p.brid)
         if (build) { b.running.delete(build); this.runningBuilds.delete(build) }
         this.unbusy(b, slot.name, dirSlot)
         this.workers.release(slot)
@@ -308,6 +328,8 @@ export class BuildRequestDistributor {
     for (const brid of brids) {
       const running = this.findBuildByRequest(brid)
       if (running) { running.stop(reason); continue }
+      const starting = this.starting.get(brid)
+      if (starting) { starting.cancel ??= reason; continue }
       for (const b of this.builders.values()) {
         if (b.queue.some((p) => p.brid === brid)) { b.queue = b.queue.filter((p) => p.brid !== brid); pending.push(brid) }
       }
