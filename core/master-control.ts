@@ -81,7 +81,10 @@ export function createMasterControl(deps: { data: Data; brd: BuildRequestDistrib
       await brd.cancelRequests([brid], reason || 'cancelled by a user')
     },
     async setBuildRequestPriority(brid, priority) {
-      await data.buildrequests.setPriority(brid, priority)
+      if (await data.buildrequests.setPriority(brid, priority)) return
+      const row = (await data.buildrequests.load([brid]))[0]
+      if (!row) throw new HttpError(404, `no buildrequest with id ${brid}`)
+      throw new HttpError(409, `buildrequest ${brid} is complete; its priority can no longer change`)
     },
     async enableScheduler(schedulerid, enabled) {
       await data.schedulers.setSchedulerEnabled(schedulerid, enabled)

@@ -97,8 +97,10 @@ export function createBuildRequestsData(ctx: DataContext, onComplete: (buildseti
       for (const e of done) publish(e, 'complete')
       await onComplete([...new Set(done.map((e) => e.buildsetid))])
     },
-    async setPriority(brid: number, priority: number): Promise<void> {
-      await db.k.updateTable('buildrequests').set({ priority }).where('buildrequestid', '=', brid).execute()
+    /** Changes the priority of a request that is not complete yet; false when there is no such request. */
+    async setPriority(brid: number, priority: number): Promise<boolean> {
+      const r = await db.k.updateTable('buildrequests').set({ priority }).where('buildrequestid', '=', brid).where('complete', '=', 0).executeTakeFirst()
+      return Number(r.numUpdatedRows) > 0
     },
     /** Requests of these buildsets that are not complete yet. */
     async incompleteOfBuildsets(bsids: number[]): Promise<number[]> {

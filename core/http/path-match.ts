@@ -3,6 +3,8 @@
  * `n:x` an integer, `i:x` an identifier, `s:x` or `:x` any string. Matching is by exact
  * segment count; the first pattern that matches completely wins.
  */
+import { isInt32 } from '../util/int-range.ts'
+
 export type PathArgs = Record<string, string | number>
 
 const IDENT = /^[a-zA-Z_-][.a-zA-Z0-9_-]*$/
@@ -31,9 +33,10 @@ export function matchPattern(p: CompiledPattern, segments: readonly string[]): P
     const v = segments[i]!
     switch (seg.kind) {
       case 'lit': if (v !== seg.name) return undefined; break
-      case 'n': if (!INT.test(v)) return undefined; args[seg.name] = Number(v); break
+      // Ids and numbers are 32-bit columns: a larger one names nothing (and must not reach the database).
+      case 'n': if (!INT.test(v) || !isInt32(Number(v))) return undefined; args[seg.name] = Number(v); break
       case 'i': if (!IDENT.test(v)) return undefined; args[seg.name] = v; break
-      case 's': args[seg.name] = v; break
+      case 's': if (v.includes('\0')) return undefined; args[seg.name] = v; break
     }
   }
   return args

@@ -1,4 +1,5 @@
 import { isIdentifier } from './path-match.ts'
+import { INT32_MAX, isInt32, isSafeInt } from '../util/int-range.ts'
 
 /**
  * The query part of a REST read, as Buildbot's `resultspec_from_jsonapi` parses it:
@@ -32,8 +33,10 @@ const FALSE = new Set(['off', 'false', 'no', '0'])
 export function parseValue(type: FieldType, raw: string, field: string): unknown {
   switch (type) {
     case 'int': case 'epoch': {
-      if (!/^\s*[-+]?\d+\s*$/.test(raw)) throw new QueryError(`invalid filter value for ${field}`)
-      return Number(raw)
+      // `int` fields are 32-bit columns, `epoch` ones 64-bit: out of range is a client error on both databases.
+      const n = /^\s*[-+]?\d+\s*$/.test(raw) ? Number(raw) : NaN
+      if (!(type === 'int' ? isInt32(n) : isSafeInt(n))) throw new QueryError(`invalid filter value for ${field}`)
+      return n
     }
     case 'bool': {
       const v = raw.toLowerCase()
@@ -44,7 +47,9 @@ export function parseValue(type: FieldType, raw: string, field: string): unknown
     case 'ident':
       if (!isIdentifier(raw)) throw new QueryError(`invalid filter value for ${field}`)
       return raw
-    default: return raw
+    default:
+      if (raw.includes('\0')) throw new QueryError(`invalid filter value for ${field}`)
+      return raw
   }
 }
 
@@ -73,7 +78,8 @@ export function parseResultSpec(query: [string, string][], type: ResourceType | 
     } else if (key === 'limit' || key === 'offset') {
       const v = values[values.length - 1]!
       if (!/^\s*\d+\s*$/.test(v)) throw new QueryError(`invalid ${key}`)
-      spec[key] = Number(v)
+      // No result has more rows than a 32-bit count: a larger limit or offset means the same as that.
+      spec[key] = Math.min(Number(v), INT32_MAX)
     } else if (key === 'property') {
       spec.properties = values
     } else {

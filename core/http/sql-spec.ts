@@ -33,7 +33,7 @@ export function filterSql(m: SqlField, f: Filter, dialect: Dialect): RawBuilder<
     case 'gt': return sql`${ref} > ${vals[0]}`
     case 'ge': return sql`${ref} >= ${vals[0]}`
     case 'contains': {
-      const fn = dialect === 'sqlite' ? sql`instr(${ref}, ` : sql`strpos(${ref}, `
+      const fn = dialect === 'sqlite' ? sql`instr(${ref}, ` : sql`strpos(cast(${ref} as text), `
       return sql`(${sql.join(vals.map((v) => sql`${fn}${String(v)}) > 0`), sql` or `)})`
     }
   }

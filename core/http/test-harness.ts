@@ -43,9 +43,10 @@ export async function engineControl(data: Data): Promise<{ control: MasterContro
   }
 }
 
-export async function createHarness(opts: { www?: Partial<WwwConfig>; surface?: Partial<HttpSurface>; server?: HttpServerOptions } = {}): Promise<Harness> {
+/** `dbUrl`: another database than the default sqlite file (e.g. a PostgreSQL test database). */
+export async function createHarness(opts: { www?: Partial<WwwConfig>; surface?: Partial<HttpSurface>; server?: HttpServerOptions; dbUrl?: (dir: string) => Promise<string> } = {}): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'bbn-http-'))
-  const db = await connectDb(`sqlite:${join(dir, 'state.sqlite')}`)
+  const db = await connectDb(opts.dbUrl ? await opts.dbUrl(dir) : `sqlite:${join(dir, 'state.sqlite')}`)
   const bus = new Bus()
   const data = createData({ db, bus })
   const engine = await engineControl(data)

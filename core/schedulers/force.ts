@@ -3,6 +3,13 @@ import { ForceValidationError } from '../http/master-surface.ts'
 import type { BaseSchedulerOptions, SchedulerServices, SchedulerSpec } from './scheduler.ts'
 import { parseForceValue, type ForceParameter } from './force-parameters.ts'
 import type { AddedBuildset } from '../data/buildsets.ts'
+import { INT32_MAX, INT32_MIN, parseIntId } from '../util/int-range.ts'
+
+/** The fields of the force form every scheduler has (besides its typed `params`). */
+const FORM_FIELDS = ['reason', 'username', 'priority', 'branch', 'revision', 'repository', 'project']
+const isScalar = (v: unknown) => v == null || typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v))
+/** A form value as the UI sends it: a scalar, or a list of scalars (multiple-choice fields). */
+const isFormValue = (v: unknown) => isScalar(v) || (Array.isArray(v) && v.every(isScalar))
 
 export interface ForceSchedulerOptions extends BaseSchedulerOptions {
   label?: string
@@ -37,9 +44,13 @@ export function force(opts: ForceSchedulerOptions): SchedulerSpec & { readonly f
           for (const [name, p] of Object.entries(opts.params ?? {})) {
             try { props[name] = parseForceValue(name, p, params[name]) } catch (e) { errors[name] = (e as Error).message }
           }
-          const prio = params.priority == null || params.priority === '' ? (opts.priority ?? 0) : Number(params.priority)
-          if (!Number.isInteger(prio)) errors.priority = `'priority' must be an integer`
-          if (Object.keys(errors).length) throw new ForceValidationError(errors)
+          for (const k of [...FORM_FIELDS, ...Object.keys(opts.params ?? {})]) {
+            if (!isFormValue(params[k])) errors[k] = `'${k}' must be a string, number or boolean, or a list of them`
+          }
+          const rawPrio = Array.isArray(params.priority) ? params.priority[0] : params.priority
+          const prio = rawPrio == null || rawPrio === '' ? (opts.priority ?? 0) : parseIntId(rawPrio)
+          if (prio == null) errors.priority = `'priority' must be an integer from ${INT32_MIN} to ${INT32_MAX}`
+          if (Object.keys(errors).length || prio == null) throw new ForceValidationError(errors)
           const str = (k: string) => { const v = params[k] ?? params[`_${k}`]; const x = Array.isArray(v) ? v[0] : v; return x == null || x === '' ? undefined : String(x) }
           const cb = opts.codebase ?? {}
           const reason = str('reason') ?? 'force build'

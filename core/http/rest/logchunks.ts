@@ -40,7 +40,7 @@ export const logChunkEndpoints: EndpointDef[] = [
       const log = await loadLog(ctx)
       if (!log) return undefined
       const first = ctx.spec.offset ?? 0
-      const last = ctx.spec.limit != null ? first + ctx.spec.limit - 1 : log.num_lines - 1
+      const last = Math.min(ctx.spec.limit != null ? first + ctx.spec.limit - 1 : log.num_lines - 1, log.num_lines - 1)
       if (first > 0 && first >= log.num_lines) return undefined
       const content = last >= first ? await ctx.surface.data.logs.getLogLines(log.logid, first, last) : ''
       return { logid: log.logid, firstline: first, content }

@@ -5,6 +5,7 @@ import { HttpError, type HttpSurface, type UserInfo } from '../master-surface.ts
 import type { PathArgs } from '../path-match.ts'
 import { BUILD_PREFIXES, resolveBuildId } from '../rest/resolve.ts'
 import { WORKER_SINGLE } from '../rest/workers.ts'
+import { INT32_MAX, INT32_MIN, parseIntId } from '../../util/int-range.ts'
 
 export interface ActionCtx { surface: HttpSurface; k: Kysely<Database>; args: PathArgs; params: Record<string, unknown>; user: UserInfo; owner: string }
 /** Who the action concerns, for authz (builder globs, owner roles). */
@@ -77,9 +78,8 @@ export const builtinActions: ActionGroup[] = [
         return null
       },
       async set_priority(c) {
-        const p = c.params.priority
-        const priority = typeof p === 'string' && /^-?\d+$/.test(p) ? Number(p) : p
-        if (typeof priority !== 'number' || !Number.isInteger(priority)) throw new HttpError(400, "'priority' must be an integer")
+        const priority = parseIntId(c.params.priority)
+        if (priority == null) throw new HttpError(400, `'priority' must be an integer from ${INT32_MIN} to ${INT32_MAX}`)
         await c.surface.control.setBuildRequestPriority(Number(c.args.buildrequestid), priority)
         return null
       },

@@ -4,6 +4,7 @@ import type { Authz } from '../authz/authz.ts'
 import type { AuthzTarget } from '../authz/endpoint-matcher.ts'
 import { ForbiddenError } from '../authz/authz.ts'
 import { ownerOf } from '../authz/role-matcher.ts'
+import { jsonShapeError } from '../json-shape.ts'
 import { builtinActions, type ActionCtx, type ActionGroup } from './actions.ts'
 
 export interface RpcAnswer { status: number; body: string }
@@ -40,6 +41,8 @@ export function decodeJsonRpc(contentType: string | undefined, body: Buffer): De
     if (!ok(d[key])) return { ok: false, answer: err(400, -32600, `'${key}' must be ${type}`, d.id ?? null) }
   }
   if (d.jsonrpc !== '2.0') return { ok: false, answer: err(400, -32600, 'only JSONRPC 2.0 is supported', d.id) }
+  const bad = jsonShapeError(d.params)
+  if (bad) return { ok: false, answer: err(400, -32602, `invalid params: ${bad}`, d.id) }
   return { ok: true, method: d.method as string, params: d.params as Record<string, unknown>, id: d.id }
 }
 
