@@ -15,11 +15,26 @@ export interface GitPollerOptions {
   category?: string
   /** Create changes for the branch heads found by the very first poll (default true). */
   buildOnFirstPoll?: boolean
+  /**
+   * Seconds one git call may take before it is killed and the poll fails (default 300), so a
+   * remote that hangs cannot block the poller; stopping the poller kills a running call at once.
+   */
+  timeout?: number
 }
 
-const git = async (args: string[], cwd?: string) => {
+const DEFAULT_TIMEOUT_S = 300
+
+const runGit = async (args: string[], cwd: string | undefined, timeoutMs: number, signal: AbortSignal) => {
+  signal.throwIfAborted()
   const { execa } = await import('execa')
-  return execa('git', args, { cwd, env: { GIT_TERMINAL_PROMPT: '0' } })
+  try {
+    return await execa('git', args, { cwd, env: { GIT_TERMINAL_PROMPT: '0' }, timeout: timeoutMs, cancelSignal: signal, forceKillAfterDelay: 2000 })
+  } catch (err) {
+    const e = err as { timedOut?: boolean; isCanceled?: boolean; message?: string }
+    if (e.timedOut) throw new Error(`git ${args[0]} timed out after ${timeoutMs / 1000} s (the remote did not answer; see the poller's \`timeout\`)`)
+    if (e.isCanceled) throw new Error(`git ${args[0]} was stopped (the poller stopped)`)
+    throw err
+  }
 }
 
 /**
@@ -30,11 +45,16 @@ export function gitPoller(opts: GitPollerOptions): ChangeSourceSpec {
   const name = opts.name ?? `gitpoller:${opts.repourl}`
   return {
     kind: 'changesource', type: 'gitPoller', name,
-    fingerprint: { options: optionsFingerprint(opts), repourl: opts.repourl, branches: opts.branches ?? null, pollInterval: opts.pollInterval ?? 60, project: opts.project ?? '' },
+    fingerprint: { options: optionsFingerprint(opts), repourl: opts.repourl, branches: opts.branches ?? null, pollInterval: opts.pollInterval ?? 60, project: opts.project ?? '', timeout: opts.timeout ?? DEFAULT_TIMEOUT_S },
     create(s) {
       let timer: NodeJS.Timeout | undefined
       let running: Promise<void> | undefined
       const mirror = `${s.workdir}/mirror.git`
+      // Aborted when the poller stops: kills a git call still running (a hung remote).
+      const stopped = new AbortController()
+      const signal = AbortSignal.any([s.signal, stopped.signal])
+      const timeoutMs = (opts.timeout ?? DEFAULT_TIMEOUT_S) * 1000
+      const git = (args: string[], cwd?: string) => runGit(args, cwd, timeoutMs, signal)
 
       async function heads(): Promise<Map<string, string>> {
         const out = (await git(['ls-remote', '--symref', opts.repourl])).stdout
@@ -80,11 +100,11 @@ export function gitPoller(opts: GitPollerOptions): ChangeSourceSpec {
 
       const loop = () => {
         running = poll().catch((err) => s.log.warn({ repourl: opts.repourl, err: (err as Error).message.split('\n')[0] }, 'git poll failed'))
-          .finally(() => { if (!s.signal.aborted) timer = setTimeout(loop, (opts.pollInterval ?? 60) * 1000) })
+          .finally(() => { if (!signal.aborted) timer = setTimeout(loop, (opts.pollInterval ?? 60) * 1000) })
       }
       return {
         start() { loop() },
-        async stop() { if (timer) clearTimeout(timer); await running },
+        async stop() { stopped.abort(); if (timer) clearTimeout(timer); await running },
         poll: async () => { await running; await poll() },
       }
     },
