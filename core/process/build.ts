@@ -11,6 +11,16 @@ import type { TriggerRequest, TriggeredBuildset } from './trigger-service.ts'
 import type { SourceStampEntity } from '../data/sourcestamps.ts'
 import { stepIdentifier } from '../data/steps.ts'
 
+/** `value` with `redact` applied to every string in it (arrays and plain objects too). */
+function redactDeep(value: unknown, redact: (s: string) => string): unknown {
+  if (typeof value === 'string') return redact(value)
+  if (Array.isArray(value)) return value.map((v) => redactDeep(v, redact))
+  if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactDeep(v, redact)]))
+  }
+  return value
+}
+
 /** What a build needs from the master. */
 export interface BuildDeps {
   data: Data
@@ -166,13 +176,14 @@ export class Build {
     }
     if (this.stopped) this.results = worstStatus(this.results, this.stopResult)
     const text = this.results === SUCCESS ? 'build successful' : this.results === CANCELLED ? `cancelled: ${this.stopReason}` : `build ${['successful', 'warnings', 'failed', 'skipped', 'exception', 'retry', 'cancelled'][this.results]}`
-    await data.builds.finishBuild(build.buildid, this.results, text)
+    await data.builds.finishBuild(build.buildid, this.results, this.deps.redact(text))
     return this.results
   }
 
+  /** Steps see the value as set; what is stored (and served) has resolved secrets redacted. */
   private async setProperty(name: string, value: unknown, source: string) {
     this.props[name] = [value, source]
-    await this.deps.data.builds.setBuildProperties(this.buildid, { [name]: [value, source] })
+    await this.deps.data.builds.setBuildProperties(this.buildid, { [name]: [redactDeep(value, this.deps.redact), source] })
   }
 
   private stepContext(info: StepBuildInfo, stepid: number, extra: Record<string, unknown> | undefined, addSteps: (steps: StepSpec[], props?: Record<string, unknown>) => void): StepContext {
@@ -279,7 +290,7 @@ class StepContextImpl implements StepContext {
 
   /** State strings are shown everywhere: resolved secrets in them are redacted, as in logs. */
   setStateString(text: string) { return this.deps.data.steps.setStepStateString(this.stepid, this.deps.redact(text)) }
-  addURL(name: string, url: string) { return this.deps.data.steps.addStepURL(this.stepid, name, url) }
+  addURL(name: string, url: string) { return this.deps.data.steps.addStepURL(this.stepid, this.deps.redact(name), this.deps.redact(url)) }
   trigger(requests: TriggerRequest[]) { return this.deps.trigger(this.build, requests, this.props) }
   waitForBuildsets(bsids: number[], onComplete?: (bsid: number, results: Result) => void) { return this.deps.waitForBuildsets(bsids, onComplete) }
   cancelBuildsets(bsids: number[], reason: string) { return this.deps.cancelBuildsets(bsids, reason) }
