@@ -12,7 +12,7 @@ export function routeEvents(deps: { bus: Bus; log: Logger; brd: BuildRequestDist
   const subs = [
     bus.subscribe(['buildrequests', null, 'new'], (_k, m) => void brd.onRequest(m as BuildRequestEntity, true).catch(failed)),
     bus.subscribe(['buildrequests', null, 'unclaimed'], (_k, m) => void brd.onRequest(m as BuildRequestEntity, false).catch(failed)),
-    bus.subscribe(['changes', null, 'new'], (_k, m) => void schedulers.onChange(m as ChangeEntity)),
+    bus.subscribe(['changes', null, 'new'], (_k, m) => void schedulers.onChange(m as ChangeEntity).catch((e: unknown) => log.error({ err: String(e) }, 'handing a change to the schedulers failed'))),
   ]
   return () => { for (const s of subs) s.unsubscribe() }
 }

@@ -36,7 +36,10 @@ export function trigger(opts: TriggerOptions): StepSpec {
       const added = await ctx.trigger(requests)
       if (!opts.waitForFinish) { await ctx.setStateString(`triggered ${added.length}`); return SUCCESS }
       const bsids = added.map((a) => a.bsid)
-      const onAbort = () => { void ctx.cancelBuildsets(bsids, 'parent build stopped') }
+      const onAbort = () => {
+        ctx.cancelBuildsets(bsids, 'parent build stopped')
+          .catch((err: Error) => ctx.log.error({ buildid: ctx.build.buildid, bsids, err: err.message }, 'cancelling the triggered builds of a stopped build failed'))
+      }
       ctx.signal.addEventListener('abort', onAbort, { once: true })
       let done = 0
       const results = await ctx.waitForBuildsets(bsids, () => { done++ })

@@ -68,13 +68,13 @@ export class WorkerManager implements WorkerRegistry {
     slot.graceful = false
     await this.data.workers.workerConnected(slot.workerid, conn.info)
     this.log.info({ worker: slot.name }, 'worker connected')
-    void conn.closed.then(async (reason) => {
+    conn.closed.then(async (reason) => {
       if (slot.conn !== conn) return
       slot.conn = undefined
       this.log.warn({ worker: slot.name, reason }, 'worker disconnected')
       await this.data.workers.workerDisconnected(slot.workerid).catch(() => {})
       this.onLost(slot.name, reason)
-    })
+    }).catch((err: Error) => this.log.error({ worker: slot.name, err: err.message }, 'handling a worker disconnect failed'))
     this.onAvailable()
   }
 
@@ -96,7 +96,10 @@ export class WorkerManager implements WorkerRegistry {
 
   release(slot: WorkerSlot): void {
     slot.running = Math.max(0, slot.running - 1)
-    if (slot.graceful && slot.running === 0) void slot.conn?.disconnect('graceful shutdown', { shutdown: true })
+    if (slot.graceful && slot.running === 0) {
+      slot.conn?.disconnect('graceful shutdown', { shutdown: true })
+        .catch((err: Error) => this.log.warn({ worker: slot.name, err: err.message }, 'disconnecting a worker after a graceful shutdown failed'))
+    }
     this.onAvailable()
   }
 

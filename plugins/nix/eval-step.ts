@@ -156,7 +156,7 @@ export function evalStep(state: NixPluginState, project: ResolvedProject): StepS
               // Store lock contention with concurrent builds is retried by nix; not the flake's warning.
               if (/SQLite database .* is busy/.test(text)) return
               warnCount++
-              void warn(text)
+              warn(text).catch((err: Error) => rt.log.warn({ buildid, err: err.message }, 'writing an evaluation warning failed'))
             },
             onLog: (line) => stdio.write(line + '\n', 'e'),
           })
@@ -213,7 +213,7 @@ export function matrixStep(state: NixPluginState): StepSpec {
         if (ctx.signal.aborted) res()
         else ctx.signal.addEventListener('abort', () => res(), { once: true })
       })
-      const timer = setInterval(() => { void ctx.setStateString(summary(run)) }, 2000)
+      const timer = setInterval(() => { ctx.setStateString(summary(run)).catch((err: Error) => ctx.log.warn({ buildid: ctx.build.buildid, err: err.message }, 'updating the matrix summary failed')) }, 2000)
       try {
         const first = await Promise.race([run.done, stopped.then(() => 'stopped' as const)])
         if (first === 'stopped') {
