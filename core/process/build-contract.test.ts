@@ -51,4 +51,12 @@ test('a forced build carries owners, a sorted list with the owner, set by the bu
   assert.equal(props.owner, ['bob', 'Force Build Form'])
 })
 
+test('a build of a change carries owners with the change\'s author', async () => {
+  const change = await h.master.data.changes.addChange({ author: 'carol <c@x>', comments: 'fix', branch: 'main', revision: 'abc', repository: 'r', project: 'p', files: [] })
+  const [added] = await h.master.data.buildsets.addBuildsets([{ reason: 'push', builderids: [h.builderId('b1')], sourcestamps: [change.sourcestamp.ssid], scheduler: 'push' }])
+  assert.is(await h.waitBuildset(added!.bsid), SUCCESS)
+  const build = (await h.master.data.db.k.selectFrom('builds').selectAll().orderBy('buildid', 'desc').executeTakeFirstOrThrow())
+  assert.equal(JSON.parse(build.properties).owners, [['carol <c@x>'], 'Build'])
+})
+
 test.run()

@@ -88,9 +88,14 @@ export class Build {
       setp('codebase', ss.codebase, 'Build'); setp('project', props.project?.[0] ?? ss.project, 'Build')
     }
     if (!props.reason) setp('reason', this.request.reason, 'Build')
-    // Buildbot's `owners`: the sorted owners of the build's requests, when there are any.
-    const owner = this.request.properties.owner
-    if (owner) setp('owners', [owner[0]], 'Build')
+    // Buildbot's `owners`: the authors of the build's changes and the owner of its request, sorted.
+    const owners = new Set<unknown>()
+    for (const s of this.request.sourcestamps) {
+      const author = (await data.changes.latestChangeOfSourcestamp(s.ssid))?.author
+      if (author) owners.add(author)
+    }
+    if (this.request.properties.owner) owners.add(this.request.properties.owner[0])
+    if (owners.size) setp('owners', [...owners].sort(), 'Build')
     setp('builddir', this.worker.builderDir(this.builder.dirKey ?? this.builder.name), 'Worker')
     this.props = props
     const build = await data.builds.addBuild({
