@@ -25,7 +25,7 @@ const groups = definePlugin<{ refused: string[]; tag: string; pollers?: string[]
       const apply = async (p: { name: string }) => {
         const gate = gateOf(o.tag, p.name)
         const ok = await rt.parts.set(p.name, {
-          builders: [builder({ name: `${p.name}/run`, workers: [p.name.startsWith('bad/') ? 'nope' : 'w'], project: p.name, steps: [steps.shell({ command: ['sh', '-c', `while [ ! -e ${gate} ]; do sleep 0.05; done`] })] })],
+          builders: [builder({ name: `${p.name}/run`, workers: [p.name.startsWith('bad/') ? 'nope' : 'w'], project: p.name, steps: [steps.shell({ command: ['sh', '-c', `i=0; while [ ! -e ${gate} ] && [ $i -lt 2400 ]; do sleep 0.05; i=$((i+1)); done`] })] })],
           schedulers: [schedulers.force({ name: `${projectSlug(p.name)}-force`, builderNames: [`${p.name}/run`] })],
           // A stand-in for the project's poller: it records its start and stop.
           changeSources: [{
