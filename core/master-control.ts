@@ -90,6 +90,7 @@ export function createMasterControl(deps: { data: Data; brd: BuildRequestDistrib
       await data.schedulers.setSchedulerEnabled(schedulerid, enabled)
     },
     async workerAction(workerid, action, reason) {
+      if (!workers.byId(workerid)) throw new HttpError(404, `no worker with id ${workerid} is configured on this master`)
       await workers.action(workerid, action, reason)
     },
   }

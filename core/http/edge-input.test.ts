@@ -84,5 +84,13 @@ for (const tdb of testDatabases()) {
     assert.is((await get('/api/v2/builds')).status, 200)
   })
 
+  t('JSON-RPC: worker actions on a worker this master does not have are 404', async () => {
+    for (const m of ['stop', 'kill', 'pause', 'unpause']) {
+      const r = await rpc('workers/1', m, {})
+      assert.is(r.status, 404, m)
+      assert.match(String(r.body.error!.message), 'no worker with id 1')
+    }
+  })
+
   t.run()
 }
