@@ -27,6 +27,7 @@ export type { Kysely, Transaction, Generated, Selectable, Insertable, Updateable
 export type { Key } from './plugin/keys.ts'
 export type { ProjectRegistry, ProjectSource, ProjectEvent, SourceReload, ProjectEntity, ProjectSpec } from './projects/project-registry.ts'
 export type { PartsGroup, RuntimeParts } from './master/runtime-parts.ts'
+export type { GitAccess, GitAccessProvider } from './util/git-access.ts'
 export { secret, interpolate, property, renderer } from './properties/renderable.ts'
 export type { Renderable, SecretRef, SecretOptions } from './properties/renderable.ts'
 export { secretsFromDir, secretsFromEnv, secretsFromObject, SecretWithheldError, isSecretWithheld } from './secrets/secrets.ts'

@@ -23,6 +23,7 @@ import { createPartsStore, type PartsGroup, type RuntimeParts } from './master/r
 import { checkParts } from './master/parts-check.ts'
 import { flatten } from './master/runtime-parts.ts'
 import { createProjectRegistry } from './projects/project-registry.ts'
+import { gitAccessFor } from './util/git-access.ts'
 
 export interface MasterOptions {
   config: ResolvedConfig
@@ -70,6 +71,7 @@ export function createMaster(opts: MasterOptions) {
   const buildDeps = (): BuildDeps => ({
     data: need().data, log, buildbotURL: config.buildbotURL, services,
     secret: (n) => secrets.get(n), redact: (t) => secrets.redact(t), ...triggers,
+    gitAccess: (url) => gitAccessFor(config.gitAccess.map((g) => g.value), url, (s) => secrets.remember(s)),
   })
 
   /** Makes everything match `config` and the runtime groups (only what changed restarts). */
