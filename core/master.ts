@@ -25,6 +25,7 @@ import { flatten } from './master/runtime-parts.ts'
 import { createProjectRegistry } from './projects/project-registry.ts'
 import { createMasterMetrics, type MasterMetrics } from './metrics/master-metrics.ts'
 import { sql } from 'kysely'
+import { gitAccessFor } from './util/git-access.ts'
 
 export interface MasterOptions {
   config: ResolvedConfig
@@ -73,6 +74,7 @@ export function createMaster(opts: MasterOptions) {
   const buildDeps = (): BuildDeps => ({
     data: need().data, log, buildbotURL: config.buildbotURL, services,
     secret: (n) => secrets.get(n), redact: (t) => secrets.redact(t), ...triggers,
+    gitAccess: (url) => gitAccessFor(config.gitAccess.map((g) => g.value), url, (s) => secrets.remember(s)),
   })
 
   /** Makes everything match `config` and the runtime groups (only what changed restarts). */

@@ -16,6 +16,7 @@ import type { ReporterSpec } from '../reporters/reporter.ts'
 import type { ChangeHookHandler, RestEndpoint, RpcAction, WwwConfig } from '../http/master-surface.ts'
 import type { TriggerOptions } from '../steps/trigger.ts'
 import type { ProjectSource } from '../projects/project-registry.ts'
+import type { GitAccessProvider } from '../util/git-access.ts'
 import { checkParts, type PartsGroup } from '../master/parts-check.ts'
 import { PROVIDER_NAME_RE } from '../http/auth/login-provider.ts'
 import { USERPASS } from '../http/auth/userpass-provider.ts'
@@ -110,6 +111,7 @@ export async function resolveConfig(input: unknown, file: string): Promise<Resol
   const services = new Map<string, unknown>()
   const plugins: PluginInstance[] = []
   const projectSources: Owned<ProjectSource>[] = []
+  const gitAccess: Owned<GitAccessProvider>[] = []
   const partsToCheck: { owner: string; index: number; key: string; group: PartsGroup }[] = []
   const valid = indexed<PluginUse>('plugins').map(({ value, index }) => ({ use: value, index }))
   const seen = new Map<string, number>()
@@ -184,6 +186,10 @@ export async function resolveConfig(input: unknown, file: string): Promise<Resol
         if (!isObj(src) || typeof src.name !== 'string' || !src.name || typeof src.discover !== 'function') errors.add(`plugins[${index}]`, 'addProjectSource needs { name, discover() }', owner)
         else if (projectSources.some((p) => p.value.name === src.name)) errors.add(`plugins[${index}]`, `project source '${src.name}' is registered twice; give each source its own name`, owner)
         else projectSources.push({ value: src, owner })
+      },
+      addGitAccess: (p) => {
+        if (!isObj(p) || typeof p.name !== 'string' || !p.name || typeof p.forUrl !== 'function') errors.add(`plugins[${index}]`, 'addGitAccess needs { name, forUrl(url) }', owner)
+        else gitAccess.push({ value: p, owner })
       },
       checkParts: (key, group) => { partsToCheck.push({ owner, index, key, group }) },
       error: (path, message) => errors.add(`plugins[${index}].${path}`, message, owner),
@@ -289,7 +295,7 @@ export async function resolveConfig(input: unknown, file: string): Promise<Resol
   }
   const resolved: ResolvedConfig = {
     file, basedir, title, titleURL, buildbotURL, db, www,
-    workers, msgpack, changeSources, schedulers, builders, reporters, changeHooks, rpcActions, restEndpoints, plugins, projectSources, plannedParts: partsToCheck.map(({ owner, key, group }) => ({ owner, key, group })), services,
+    workers, msgpack, changeSources, schedulers, builders, reporters, changeHooks, rpcActions, restEndpoints, plugins, projectSources, gitAccess, plannedParts: partsToCheck.map(({ owner, key, group }) => ({ owner, key, group })), services,
     loginProviders, roleMatchers,
     secretsProviders, collapseRequests, properties, logLevel,
     masterName: masterName ?? `${hostname()}:${basedir}`,

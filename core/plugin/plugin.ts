@@ -14,6 +14,7 @@ import type { PluginMigration, PluginStorage } from '../db/plugin-storage.ts'
 import type { ProjectRegistry, ProjectSource } from '../projects/project-registry.ts'
 import type { PartsGroup, RuntimeParts } from '../master/runtime-parts.ts'
 import type { Registry as MetricsRegistry } from 'prom-client'
+import type { GitAccessProvider } from '../util/git-access.ts'
 
 /** What a plugin's start hook gets: the running master's shared parts. */
 export interface PluginRuntime {
@@ -89,6 +90,13 @@ export interface PluginApi {
    * are removed from the registry.
    */
   addProjectSource(source: ProjectSource): void
+  /**
+   * Credentials for git URLs (a token for HTTPS, an SSH key with strict known_hosts): core's git
+   * step, the git poller and the Nix plugin's merge step ask every provider, in plugin order, for
+   * each URL they fetch and run git with the environment of the first answer. Secret values in it
+   * are redacted from logs, state strings and properties.
+   */
+  addGitAccess(provider: GitAccessProvider): void
   /**
    * Checks a group the plugin will set at run time (`rt.parts.set`) with the configuration, so
    * `checkconfig` reports its mistakes (unknown workers, duplicate names) with the plugin's.
