@@ -91,6 +91,13 @@ export function createMasterMetrics(deps: MasterMetricsDeps) {
     loop.reset()
   }
 
+  /** A build this master finished, counted once its builder's labels are known. */
+  async function count(b: BuildEntity): Promise<void> {
+    const l = await labelsOf(b.builderid)
+    finished.inc({ ...l, result: RESULT_NAMES[b.results ?? -1] ?? 'unknown' })
+    if (b.complete_at != null) duration.observe(l, Math.max(0, b.complete_at - b.started_at))
+  }
+
   let sub: Subscription | undefined
   return {
     registry,
@@ -102,10 +109,7 @@ export function createMasterMetrics(deps: MasterMetricsDeps) {
       sub = deps.bus.subscribe(['builds', null, 'finished'], (_k, m) => {
         const b = m as BuildEntity
         if (b.masterid !== deps.data().masterid) return
-        void labelsOf(b.builderid).then((l) => {
-          finished.inc({ ...l, result: RESULT_NAMES[b.results ?? -1] ?? 'unknown' })
-          if (b.complete_at != null) duration.observe(l, Math.max(0, b.complete_at - b.started_at))
-        }).catch(() => {})
+        void count(b).catch(() => {})
       })
     },
     stop(): void { sub?.unsubscribe(); sub = undefined; loop?.disable(); loop = undefined },
