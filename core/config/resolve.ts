@@ -1,6 +1,7 @@
 import { resolve as resolvePath, dirname } from 'node:path'
 import { hostname } from 'node:os'
 import { Cron } from 'croner'
+import { Registry } from 'prom-client'
 import type { z } from 'zod'
 import { ConfigError, ConfigErrors, didYouMean } from './errors.ts'
 import { masterShape } from './master-schema.ts'
@@ -76,6 +77,7 @@ export async function resolveConfig(input: unknown, file: string): Promise<Resol
     authz: w.authz ? { rules: w.authz.rules ?? [], roleMatchers: w.authz.roleMatchers ?? [] } : 'default',
     allowedOrigins: w.allowedOrigins, allowedHosts: w.allowedHosts, cookieSecret: w.cookieSecret,
     changeHooks: w.changeHooks ? (w.changeHooks.base ? { base: { secret: w.changeHooks.base.secret, trusted: w.changeHooks.base.trusted === true } } : {}) : undefined,
+    metrics: w.metrics,
   }
   let buildbotURL = section('buildbotURL') ?? `http://${LOOPBACK.has(host) || host === '0.0.0.0' ? (host === '0.0.0.0' ? 'localhost' : host) : host}:${port}/`
   if (!buildbotURL.endsWith('/')) buildbotURL += '/'
@@ -168,6 +170,16 @@ export async function resolveConfig(input: unknown, file: string): Promise<Resol
           if (name in inst.migrations) errors.add(`plugins[${index}]`, `migration '${name}' is declared twice; give each migration its own name`, owner)
           else if (!mig || typeof mig.up !== 'function') errors.add(`plugins[${index}]`, `migration '${name}' needs an up(db, ctx) function`, owner)
           else inst.migrations[name] = mig
+        }
+      },
+      addMetrics: (fn) => {
+        const register = inst.metrics ??= new Registry()
+        const before = new Set(register.getMetricsAsArray().map((m) => m.name))
+        const prefix = `bbn_${owner.replace(/[^A-Za-z0-9_]/g, '_')}_`
+        try { fn(register) } catch (err) { errors.add(`plugins[${index}]`, `addMetrics failed: ${(err as Error).message}`, owner); return }
+        for (const m of register.getMetricsAsArray()) {
+          if (before.has(m.name) || m.name.startsWith(prefix)) continue
+          errors.add(`plugins[${index}]`, `metric '${m.name}' must be named '${prefix}…' (each plugin's metrics start with its own name)`, owner)
         }
       },
       addProjectSource: (src) => {

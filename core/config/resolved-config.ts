@@ -12,6 +12,7 @@ import type { PartsGroup } from '../master/parts-check.ts'
 import type { LoginProvider } from '../http/auth/login-provider.ts'
 import type { RoleMatcherFn } from '../http/authz/role-matcher.ts'
 import type { PluginMigration } from '../db/plugin-storage.ts'
+import type { Registry } from 'prom-client'
 
 export interface Owned<T> { value: T; owner: string }
 
@@ -21,6 +22,8 @@ export interface PluginInstance {
   stops: (() => void | Promise<void>)[]
   /** Schema steps by name (`addMigrations`), run before the plugin starts. */
   migrations: Record<string, PluginMigration>
+  /** The plugin's Prometheus families (`api.addMetrics`), served at `/metrics` while this instance is current. */
+  metrics?: Registry
 }
 
 /** The checked, frozen configuration the master runs. */

@@ -13,6 +13,7 @@ import type { Logger } from '../util/logger.ts'
 import type { PluginMigration, PluginStorage } from '../db/plugin-storage.ts'
 import type { ProjectRegistry, ProjectSource } from '../projects/project-registry.ts'
 import type { PartsGroup, RuntimeParts } from '../master/runtime-parts.ts'
+import type { Registry as MetricsRegistry } from 'prom-client'
 import type { GitAccessProvider } from '../util/git-access.ts'
 
 /** What a plugin's start hook gets: the running master's shared parts. */
@@ -101,6 +102,14 @@ export interface PluginApi {
    * `checkconfig` reports its mistakes (unknown workers, duplicate names) with the plugin's.
    */
   checkParts(key: string, group: PartsGroup): void
+  /**
+   * Adds the plugin's own Prometheus families to `GET /metrics`. `fn` runs at once with this
+   * plugin instance's registry; create the metrics in it and keep them to update at run time:
+   * `api.addMetrics((register) => { queue = new Gauge({ name: 'bbn_cache_upload_queue', help: '…', registers: [register] }) })`.
+   * Names start with `bbn_<plugin>_` (the plugin's name, `-` as `_`), so no two plugins collide.
+   * A reconfigure's new instance starts with fresh metrics (counters restart at 0, as after a restart).
+   */
+  addMetrics(fn: (register: MetricsRegistry) => void): void
   /** Reports a configuration mistake in the plugin's options (all are shown at once). */
   error(path: string, message: string): void
 }
