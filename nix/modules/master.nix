@@ -541,7 +541,12 @@ in
             };
           };
         };
-        default = { };
+        default = {
+          email = "email";
+          username = "preferred_username";
+          full_name = "name";
+          groups = null;
+        };
         description = "Which claims fill the user's fields.";
       };
     };

@@ -105,7 +105,7 @@ export function literalDefaults(entries: ReferenceOption[]): Map<string, unknown
     if (!d || d.startsWith('(required)') || d === '—') continue
     const outside = d.replace(/"[^"]*"/g, '""')
     const idents = outside.match(/[A-Za-z_][A-Za-z0-9_.-]*(?=\s*=)?/g) ?? []
-    const names = [...outside.matchAll(/([A-Za-z_][A-Za-z0-9_-]*)\s*=/g)].map((m) => m[1])
+    const names = [...outside.matchAll(/([A-Za-z_][A-Za-z0-9_-]*)\s*=(?!=)/g)].map((m) => m[1])
     if (idents.every((w) => ['true', 'false', 'null'].includes(w) || names.includes(w))) literal.set(e.path, d)
   }
   if (literal.size === 0) return new Map()
