@@ -13,7 +13,6 @@ set -euo pipefail
 name="${WORKER_NAME:-$(hostname)}"
 count="${WORKER_COUNT:-0}"
 worker_cmd="${BUILDBOT_WORKER:-buildbot-worker}"
-twistd_cmd="${TWISTD:-twistd}"
 
 if [[ "$MASTER_URL" =~ ^tcp:(.*)$ ]]; then
   host=localhost port=9989
@@ -53,7 +52,7 @@ for ((i = 0; i < count; i++)); do
   mkdir -p "$dir"
   rm -f "$dir/buildbot.tac"
   "$worker_cmd" create-worker --quiet --protocol=msgpack_experimental_v7 "$dir" "$master" "$name-$id" "$password" >/dev/null
-  (cd "$dir" && exec "$twistd_cmd" --nodaemon --no_save --pidfile= --logfile=- -y buildbot.tac) &
+  "$worker_cmd" start --nodaemon "$dir" &
   pids+=("$!")
   echo "started worker $name-$id in $dir, connecting to $master"
 done

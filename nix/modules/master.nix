@@ -197,7 +197,7 @@ let
   settingsJson = builtins.toJSON settings;
   optionsPath = "/etc/buildbot-nix/master-options.json";
   package = packages.buildbot-nix;
-  configFile = pkgs.writeText "master.config.ts" ''
+  configText = ''
     import { masterFromNixosOptions } from '${package}/lib/node_modules/buildbot-nix/nix/config/index.ts'
     export default await masterFromNixosOptions('${optionsPath}')
   '';
@@ -728,10 +728,14 @@ in
 
     # The options as the master reads them (no secret is in it: secrets are credential names).
     environment.etc."buildbot-nix/master-options.json".text = settingsJson;
+    environment.etc."buildbot-nix/master.config.ts".text = configText;
 
     systemd.services.buildbot-master = {
       description = "buildbot-nix master";
-      restartTriggers = [ settingsJson ];
+      restartTriggers = [
+        settingsJson
+        configText
+      ];
       wantedBy = [ "multi-user.target" ];
       wants = [ "network-online.target" ];
       after = [
@@ -750,7 +754,7 @@ in
         NODE_ENV = "production";
       };
       serviceConfig = {
-        ExecStart = "${package}/bin/buildbot-nix start --config ${configFile}";
+        ExecStart = "${package}/bin/buildbot-nix start --config /etc/buildbot-nix/master.config.ts";
         ExecReload = "${pkgs.coreutils}/bin/kill -HUP $MAINPID";
         User = "buildbot";
         Group = "buildbot";

@@ -83,6 +83,7 @@ in
 {
   options = builtins.fromJSON masterConfig.environment.etc."buildbot-nix/master-options.json".text;
   execStart = unit.serviceConfig.ExecStart;
+  configText = masterConfig.environment.etc."buildbot-nix/master.config.ts".text;
   credentials = unit.serviceConfig.LoadCredential;
   assertions = map (a: { inherit (a) assertion message; }) masterConfig.assertions;
 }
