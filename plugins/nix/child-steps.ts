@@ -48,10 +48,11 @@ export function nixBuildStep(state: NixPluginState): StepSpec {
       // A local worker shares the master's store: batch with the other children building now.
       if (state.batcher && out && ctx.worker.info.version === 'local') {
         const log = await ctx.addLog('stdio', 's')
-        log.write(`nix build (in a process shared with other attributes) ${buildInstallable(drv, nix.version)}\n`, 'h')
-        const r = await state.batcher.build({ installable: buildInstallable(drv, nix.version), drvPath: drv, outPaths: [out], onLog: (t) => log.write(t, 'o'), signal: ctx.signal })
+        const installable = buildInstallable(drv, nix.version)
+        const onStart = (n: number): void => log.write(`nix build ${installable} (one shared nix process builds ${n} requested derivation${n === 1 ? '' : 's'})\n`, 'h')
+        const r = await state.batcher.build({ installable, drvPath: drv, outPaths: [out], onStart, onLog: (t) => log.write(t, 'o'), signal: ctx.signal })
         if (ctx.signal.aborted) return FAILURE
-        log.write(r.ok ? `${out} is built\n` : `building ${drv} failed (nix exit code ${r.rc})\n`, 'h')
+        log.write(r.ok ? `${out} is built\n` : r.failure ? `building ${drv} failed: ${r.failure}\n` : `building ${drv} failed (nix exit code ${r.rc})\n`, 'h')
         await ctx.setStateString(r.ok ? `built ${attr}` : `${attr} failed`)
         return r.ok ? SUCCESS : FAILURE
       }
