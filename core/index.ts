@@ -25,8 +25,12 @@ export type { PluginMigration, PluginMigrationContext, PluginStorage, PendingEve
 export { sql } from 'kysely'
 export type { Kysely, Transaction, Generated, Selectable, Insertable, Updateable } from 'kysely'
 export type { Key } from './plugin/keys.ts'
+/** Prometheus metric types for `api.addMetrics(register => new Gauge({ name, help, registers: [register] }))`; one copy shared with core. */
+export { Counter, Gauge, Histogram, Summary } from 'prom-client'
+export type { Registry as MetricsRegistry } from 'prom-client'
 export type { ProjectRegistry, ProjectSource, ProjectEvent, SourceReload, ProjectEntity, ProjectSpec } from './projects/project-registry.ts'
 export type { PartsGroup, RuntimeParts } from './master/runtime-parts.ts'
+export type { GitAccess, GitAccessProvider } from './util/git-access.ts'
 export { secret, interpolate, property, renderer } from './properties/renderable.ts'
 export type { Renderable, SecretRef, SecretOptions } from './properties/renderable.ts'
 export { secretsFromDir, secretsFromEnv, secretsFromObject, SecretWithheldError, isSecretWithheld } from './secrets/secrets.ts'

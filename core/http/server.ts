@@ -9,6 +9,7 @@ import { registerRestRoutes, API_BODY_LIMIT } from './rest/rest-route.ts'
 import { registerWsRoute } from './ws/ws-route.ts'
 import { registerChangeHookRoute } from './change-hook-route.ts'
 import { registerUiRoutes } from './ui-routes.ts'
+import { registerHealthRoutes, PROBE_PATHS } from './health-routes.ts'
 
 export interface HttpServerOptions {
   /** Unsent bytes after which a `/ws` client is dropped (default 4 MiB). */
@@ -47,6 +48,7 @@ export function createHttpServer(surface: HttpSurface, opts: HttpServerOptions =
 
   // DNS rebinding: a page on an attacker's name re-pointed at this master's address must get nothing.
   app.addHook('onRequest', async (req, reply) => {
+    if (req.method === 'GET' && PROBE_PATHS.has(req.url)) return
     const refused = hostRefusal(req.headers.host, state().allowedHosts)
     if (refused) return reply.code(refused.status).header('content-type', 'text/plain; charset=utf-8').send(refused.message)
   })
@@ -57,6 +59,7 @@ export function createHttpServer(surface: HttpSurface, opts: HttpServerOptions =
     registerWsRoute(scope, { surface, state, maxBufferedBytes: opts.wsMaxBufferedBytes })
     registerAuthRoutes(scope, { surface, state })
     registerChangeHookRoute(scope, surface)
+    registerHealthRoutes(scope, { surface, state })
     registerUiRoutes(scope, { surface, state })
   })
 

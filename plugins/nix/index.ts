@@ -15,6 +15,7 @@ import { writeOutputPath } from './store/outputs-path.ts'
 import { createNixHooks, type NixEffectsEvent, type NixHooks } from './nix-hooks.ts'
 import { conditionalStep, type PostBuildStepOptions } from './post-build-steps.ts'
 import { reportNixStatuses, type NixStatusOptions, type StatusSink } from './statuses.ts'
+import { registerNixMetrics } from './nix-metrics.ts'
 
 export type { NixPluginOptions, NixProjectOptions } from './options.ts'
 export type { NixJobRow, JobState } from './jobs-store.ts'
@@ -117,6 +118,7 @@ export const nix = definePlugin({
         return next
       },
     }
+    api.addMetrics((register) => registerNixMetrics(register, state.hooks))
     // The configured projects' parts are set at start (from the registry); checked here with the config.
     for (const p of opts.projects) api.checkParts(p.name, projectParts(state, p))
     api.provide(NixKey, {
