@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { haveTool } from '../support/tools.ts'
 import { startMaster, type MasterHarness } from '../support/master-harness.ts'
 import { testDatabases } from '../support/databases.ts'
+import { nixHooks, nextEvent } from '../support/nix-hooks.ts'
 import { makeFlakeRepo } from '../fixtures/nix/make-flake.ts'
 import { localWorker, FAILURE, SUCCESS } from '../../core/index.ts'
 import { nix } from '../../plugins/nix/index.ts'
@@ -17,6 +18,7 @@ const tmp = mkdtempSync(join(tmpdir(), 'nix-fail-fast-'))
 // Builders run as nixbld users: they look for the release file in here.
 chmodSync(tmp, 0o755)
 const release = join(tmp, 'release')
+const go = join(tmp, 'go')
 
 async function childLog(h: MasterHarness, buildid: number): Promise<string> {
   const k = h.master.data.db.k
@@ -34,14 +36,16 @@ maybe('a failing check is red, and its dependent dependency-failed, while a slow
   const repo = join(tmp, 'repo')
   makeFlakeRepo(repo, {
     checks: {
-      slow: { script: `while [ ! -e ${release} ]; do /bin/sleep 0.05; done; echo slow > $out` },
-      bad: { script: 'echo bad breaks here; exit 1' },
+      // Opened once the evaluation is over: slow and bad then become ready together.
+      gate: { script: `while [ ! -e ${go} ]; do /bin/sleep 0.05; done; echo gate > $out` },
+      slow: { deps: ['gate'], script: `while [ ! -e ${release} ]; do /bin/sleep 0.05; done; echo slow > $out` },
+      bad: { deps: ['gate'], script: 'echo bad breaks here; exit 1' },
       after: { deps: ['bad'] },
     },
   })
   const h = await startMaster(testDatabases()[0]!, {
     workers: [localWorker({ name: 'local', maxBuilds: 8 })],
-    // A wide window so slow and bad surely share one nix process.
+    // Slow and bad are triggered together; the window lets both children join one nix process.
     plugins: [nix({ projects: [{ name: 'acme/ff', url: repo }], workers: ['local'], buildSystems: ['x86_64-linux'], evalWorkerCount: 1, shareWindowMs: 1000 })],
   })
   try {
@@ -53,7 +57,10 @@ maybe('a failing check is red, and its dependent dependency-failed, while a slow
       jobs.set(j.attr.replace(/^x86_64-linux\./, ''), j)
       if (jobs.get('bad')?.state === 'failed' && jobs.get('after')?.complete_at != null) resolveRed()
     })
+    const evaluated = nextEvent(nixHooks(h).evalFinished)
     const { bsid } = await h.force('acme-ff-force')
+    await evaluated
+    writeFileSync(go, '')
     await red
     sub.unsubscribe()
     // The moment the failure and its dependent are final, the slow check is still building.
@@ -73,6 +80,7 @@ maybe('a failing check is red, and its dependent dependency-failed, while a slow
     assert.is(slow.state, 'success')
     assert.is(slow.results, SUCCESS)
   } finally {
+    writeFileSync(go, '')
     writeFileSync(release, '')
     await h.stop()
   }
