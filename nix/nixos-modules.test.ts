@@ -133,4 +133,12 @@ test('the options JSON schema the master reads matches the module\'s declaration
   console.log(`${fromModule.length} module options checked against the master's schema`)
 })
 
+test('docs/nixos-options.md has a row for every buildbot-nix option', () => {
+  const doc = readFileSync(join(repoRoot, 'docs', 'nixos-options.md'), 'utf8')
+  const rows = new Set([...doc.matchAll(/^\| `([^`]+)` \|/gm)].map((m) => m[1]))
+  const { ref } = loadReference()
+  const missing = [...ref.master, ...ref.worker].map((o) => o.path).filter((p) => !rows.has(p))
+  assert.equal(missing, [], 'options without a row')
+})
+
 test.run()
