@@ -46,7 +46,7 @@ export async function runEffect(o: RunEffectOptions): Promise<EffectOutcome> {
   const out = redactingWriter(hide, (t) => o.onOutput(t, 'o'))
   const err = redactingWriter(hide, (t) => o.onOutput(t, 'e'))
   try {
-    await writeFile(file, JSON.stringify(secrets), { mode: 0o600 })
+    await writeFile(file, JSON.stringify(secrets) + '\n', { mode: 0o600 })
     const r = await runInSandbox(drv, {
       secretsFile: file, extraSandboxPaths: o.extraSandboxPaths, projectId: o.projectId, projectPath: o.projectPath, signal: o.signal,
       onOutput: (t, s) => (s === 'o' ? out : err).write(t),
