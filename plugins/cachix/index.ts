@@ -60,7 +60,7 @@ export const binaryCaches = definePlugin({
     api.addMigrations(cacheMigrations)
     const caches = configuredCaches(options, api)
     const nixApi = api.use(NixKey)
-    const up: UploadContext = { onFailure: options.onFailure ?? 'warnings' }
+    const up: UploadContext = { onFailure: options.onFailure ?? 'warnings', maxWaitMs: (options.maxWait ?? 120) * 1000 }
     const branches = options.branches
 
     // Every successful attribute build of a trusted build pushes its output's closure.
@@ -101,7 +101,7 @@ export const binaryCaches = definePlugin({
     api.onStart(async (rt) => {
       const r = options.retry ?? {}
       queue = createUploadQueue({
-        storage: rt.storage<CacheTables>(), caches, log: rt.log, batchSize: options.batchSize ?? 200,
+        storage: rt.storage<CacheTables>(), caches, log: rt.log, batchSize: options.batchSize ?? 200, pushTimeoutMs: (options.pushTimeout ?? 1800) * 1000,
         retry: { attempts: r.attempts ?? 5, initialMs: (r.initialDelay ?? 2) * 1000, maxMs: (r.maxDelay ?? 60) * 1000 },
       })
       up.queue = queue

@@ -10,8 +10,11 @@ export interface RetryPolicy { attempts: number; initialMs: number; maxMs: numbe
 /** A store path to push, with its NAR size (bytes). */
 export interface QueueItem { path: string; narSize: number }
 
-/** How one path ended for the build that asked: pushed now, already in the cache, or failed for good. */
-export interface PathOutcome { path: string; state: 'pushed' | 'present' | 'failed'; narSize: number; attempts: number; error: string | null }
+/**
+ * How one path stands for the build that asked: pushed, already in the cache, failed for good, or
+ * still queued when the build stopped waiting (`pending`, with the attempts that failed so far).
+ */
+export interface PathOutcome { path: string; state: 'pushed' | 'present' | 'failed' | 'pending'; narSize: number; attempts: number; error: string | null }
 
 /** One cache's queue, as the REST endpoint shows it. */
 export interface CacheQueueStats {
@@ -39,8 +42,11 @@ export interface UploadQueue {
    * stay; failed ones are queued again). Resolves with the paths already settled before this call.
    */
   enqueue(cacheId: string, items: QueueItem[]): Promise<Set<string>>
-  /** Resolves when every path is pushed, found in the cache, or failed for good. */
-  wait(cacheId: string, paths: string[], signal?: AbortSignal): Promise<PathOutcome[]>
+  /**
+   * Resolves when every path is pushed, found in the cache, or failed for good, or after
+   * `maxWaitMs` with the rest `pending` (the queue keeps pushing them).
+   */
+  wait(cacheId: string, paths: string[], opts?: { signal?: AbortSignal; maxWaitMs?: number }): Promise<PathOutcome[]>
   stats(): Promise<CacheQueueStats[]>
 }
 
@@ -62,7 +68,7 @@ interface CacheWorker { cache: BinaryCache; running: boolean; again: boolean; ti
  * paths' attempts run out. Rows survive a restart; rows a killed master was pushing are queued
  * again when the next one starts.
  */
-export function createUploadQueue(opts: { storage: CacheStorage; caches: BinaryCache[]; log: Logger; retry: RetryPolicy; batchSize: number; now?: () => number }): UploadQueue {
+export function createUploadQueue(opts: { storage: CacheStorage; caches: BinaryCache[]; log: Logger; retry: RetryPolicy; batchSize: number; pushTimeoutMs?: number; now?: () => number }): UploadQueue {
   const { storage, log, retry, batchSize } = opts
   const db = storage.db
   const now = opts.now ?? Date.now
@@ -139,6 +145,8 @@ export function createUploadQueue(opts: { storage: CacheStorage; caches: BinaryC
     const paths = rows.map((r) => r.path)
     const ac = new AbortController()
     w.abort = ac
+    // A push that hangs (a stalled upload) is stopped and counts as a failed attempt.
+    const timeout = opts.pushTimeoutMs ? setTimeout(() => ac.abort(), opts.pushTimeoutMs) : undefined
     try {
       const missing = w.cache.missing ? new Set(await w.cache.missing(paths, ac.signal)) : new Set(paths)
       const toPush = paths.filter((p) => missing.has(p))
@@ -161,7 +169,7 @@ export function createUploadQueue(opts: { storage: CacheStorage; caches: BinaryC
         await db.updateTable('binary_caches_queue').set({ state: 'queued', claimed_by: null }).where('id', 'in', rows.map((r) => Number(r.id))).where('claimed_by', '=', token).execute()
         return false
       }
-      const message = (err as Error).message
+      const message = ac.signal.aborted ? `the push to ${w.cache.label} took longer than ${Math.round((opts.pushTimeoutMs ?? 0) / 1000)} s and was stopped` : (err as Error).message
       w.failedAttempts++
       w.lastError = message
       const at = now()
@@ -179,6 +187,7 @@ export function createUploadQueue(opts: { storage: CacheStorage; caches: BinaryC
       notify(cacheId, settled)
       log.warn({ cache: cacheId, paths: rows.length, err: message }, 'pushing to a binary cache failed')
     } finally {
+      clearTimeout(timeout)
       w.abort = undefined
     }
     return due.length === batchSize
@@ -226,18 +235,33 @@ export function createUploadQueue(opts: { storage: CacheStorage; caches: BinaryC
       if (settled.size < unique.length) pump(w)
       return settled
     },
-    async wait(cacheId, paths, signal) {
+    async wait(cacheId, paths, waitOpts = {}) {
+      const { signal, maxWaitMs } = waitOpts
       const results = new Map<string, PathOutcome>()
       const want = [...new Set(paths)]
       return new Promise<PathOutcome[]>((resolve, reject) => {
         const registered: [string, (o: PathOutcome) => void][] = []
         let timer: NodeJS.Timeout | undefined
+        let giveUp: NodeJS.Timeout | undefined
         const cleanup = (): void => {
           for (const [k, fn] of registered) waiters.get(k)?.delete(fn)
           pollers.delete(poll)
           clearTimeout(timer)
+          clearTimeout(giveUp)
           signal?.removeEventListener('abort', onAbort)
         }
+        // Waited long enough: the rest stays queued; say where each path stands.
+        const stopWaiting = async (): Promise<void> => {
+          const rest = want.filter((p) => !results.has(p))
+          const rows = new Map<string, PathOutcome>()
+          for (const part of chunks(rest)) {
+            for (const r of await db.selectFrom('binary_caches_queue').select(['path', 'state', 'nar_size', 'attempts', 'error']).where('cache', '=', cacheId).where('path', 'in', part).execute()) {
+              rows.set(r.path, SETTLED.has(r.state) ? outcomeOf(r) : { ...outcomeOf(r), state: 'pending' })
+            }
+          }
+          for (const p of rest) settle(rows.get(p) ?? { path: p, state: 'pending', narSize: 0, attempts: 0, error: null })
+        }
+        if (maxWaitMs != null) giveUp = setTimeout(() => { stopWaiting().catch((err) => fail(err)) }, maxWaitMs)
         const settle = (o: PathOutcome): void => {
           if (results.has(o.path)) return
           results.set(o.path, o)

@@ -5,7 +5,12 @@ import { runTool } from './run-tool.ts'
 import type { QueueItem, UploadQueue } from './upload-queue.ts'
 
 /** What the upload steps share: the running queue (set at start) and the configured failure result. */
-export interface UploadContext { queue?: UploadQueue; onFailure: 'warnings' | 'failure' }
+export interface UploadContext {
+  queue?: UploadQueue
+  onFailure: 'warnings' | 'failure'
+  /** Longest a build waits for its paths (ms); the queue goes on pushing after it. */
+  maxWaitMs: number
+}
 
 /** The closure of `outs` in this machine's store, with NAR sizes (`nix path-info --recursive --json`). */
 export async function closureOf(outs: string[], signal: AbortSignal): Promise<QueueItem[]> {
@@ -44,7 +49,7 @@ export function uploadStep(up: UploadContext, cache: BinaryCache, opts: { name?:
       const before = await up.queue.enqueue(cache.id, items)
       let outcomes
       try {
-        outcomes = await up.queue.wait(cache.id, items.map((i) => i.path), ctx.signal)
+        outcomes = await up.queue.wait(cache.id, items.map((i) => i.path), { signal: ctx.signal, maxWaitMs: up.maxWaitMs })
       } catch (err) {
         if (ctx.signal.aborted) return CANCELLED
         throw err
@@ -54,10 +59,16 @@ export function uploadStep(up: UploadContext, cache: BinaryCache, opts: { name?:
       let bytes = 0
       let present = 0
       const failures: string[] = []
+      const pending: string[] = []
+      let retrying = 0
       for (const o of outcomes) {
         if (o.state === 'failed') {
           failures.push(o.path)
           log.write(`not pushed ${o.path} (${o.attempts} attempts): ${o.error ?? 'unknown error'}\n`, 'e')
+        } else if (o.state === 'pending') {
+          pending.push(o.path)
+          if (o.attempts > 0) retrying++
+          log.write(o.attempts ? `not pushed yet ${o.path} (${o.attempts} failed attempts, retrying after this build): ${o.error ?? ''}\n` : `still queued ${o.path} (pushed after this build)\n`, o.attempts ? 'e' : 'o')
         } else if (o.state === 'pushed' && !before.has(o.path)) {
           pushed++
           bytes += o.narSize
@@ -68,14 +79,16 @@ export function uploadStep(up: UploadContext, cache: BinaryCache, opts: { name?:
         }
       }
       const done = `pushed ${pushed} path${pushed === 1 ? '' : 's'} (${formatBytes(bytes)}) to ${cache.label} in ${seconds.toFixed(1)} s${present ? `, ${present} already there` : ''}`
-      log.write(`${done}${failures.length ? `; ${failures.length} failed` : ''}\n`, 'h')
-      await ctx.setProperty(`binary_cache_pushed:${cache.id}`, { paths: pushed, bytes, seconds: Number(seconds.toFixed(3)), present, failed: failures.length }, 'binary-caches')
-      if (failures.length) {
-        const last = outcomes.find((o) => o.state === 'failed')?.error ?? ''
-        await ctx.setStateString(`${failures.length} of ${outcomes.length} paths not pushed to ${cache.label}: ${last}`.slice(0, 240))
+      log.write(`${done}${failures.length ? `; ${failures.length} failed` : ''}${pending.length ? `; ${pending.length} still queued` : ''}\n`, 'h')
+      await ctx.setProperty(`binary_cache_pushed:${cache.id}`, { paths: pushed, bytes, seconds: Number(seconds.toFixed(3)), present, failed: failures.length, pending: pending.length }, 'binary-caches')
+      if (failures.length || retrying) {
+        const last = outcomes.find((o) => o.error)?.error ?? ''
+        const what = failures.length ? `${failures.length} of ${outcomes.length} paths not pushed` : `${retrying} of ${outcomes.length} paths not pushed yet (retrying)`
+        await ctx.setStateString(`${what} to ${cache.label}: ${last}`.slice(0, 240))
         return failed
       }
-      await ctx.setStateString(done)
+      // Still pushing when the build stopped waiting: the queue finishes it.
+      await ctx.setStateString(pending.length ? `${done}; ${pending.length} still being pushed` : done)
       return SUCCESS
     },
   })
