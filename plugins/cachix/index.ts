@@ -1,4 +1,4 @@
-import { definePlugin, type PluginApi } from '../../core/index.ts'
+import { Counter, Gauge, definePlugin, type PluginApi } from '../../core/index.ts'
 import { NixKey } from '../nix/index.ts'
 import { attic, cachix, niks3, nixStore } from './backends.ts'
 import type { BinaryCache } from './binary-cache.ts'
@@ -97,6 +97,24 @@ export const binaryCaches = definePlugin({
         if (!queue) return caches.map((c) => ({ cache: c.id, label: c.label, started: false }))
         return (await queue.stats()).map((s) => ({ ...s, started: true }) as unknown as Record<string, unknown>)
       },
+    })
+    api.addMetrics((register) => {
+      // Read from the queue's table when scraped (one read shared by the families).
+      let reading: Promise<void> | undefined
+      const read = (): Promise<void> => reading ??= (async () => {
+        try {
+          const stats = queue ? await queue.stats() : []
+          failures.reset()
+          for (const st of stats) {
+            length.set({ cache: st.label }, st.queued + st.pushing)
+            failedPaths.set({ cache: st.label }, st.failed)
+            failures.inc({ cache: st.label }, st.failedAttempts)
+          }
+        } finally { reading = undefined }
+      })()
+      const length = new Gauge({ name: 'bbn_binary_caches_queue_length', help: 'Store paths queued for (or being pushed to) each binary cache', labelNames: ['cache'], registers: [register], collect: read })
+      const failedPaths = new Gauge({ name: 'bbn_binary_caches_failed_paths', help: 'Store paths given up on after every retry failed, per binary cache', labelNames: ['cache'], registers: [register], collect: read })
+      const failures = new Counter({ name: 'bbn_binary_caches_push_failures_total', help: 'Push commands that failed since the master started, per binary cache', labelNames: ['cache'], registers: [register], collect: read })
     })
     api.onStart(async (rt) => {
       const r = options.retry ?? {}

@@ -79,8 +79,10 @@ eachDb(maybe, 'a default-branch matrix pushes every output closure once; a cache
   })
 
   // 1. The default branch: every attribute built, results stand (WARNINGS from the cache that never works).
+  const t0 = Date.now()
   const first = await h.force('acme-cache-force')
   assert.is(await h.waitBuildset(first.bsid, 180_000), WARNINGS)
+  console.error('matrix', Date.now() - t0)
   const children = await childBuilds(h, 'acme/cache/nix-build')
   assert.equal(children.map((c) => c.attr.replace('x86_64-linux.', '')).sort(), ['app', 'dep', 'solo'])
   const closures = [...new Set(children.flatMap((c) => closureOf(c.out)))].sort()
@@ -115,6 +117,11 @@ eachDb(maybe, 'a default-branch matrix pushes every output closure once; a cache
   assert.equal([row('cachix:flaky').failed, row('cachix:flaky').failedAttempts], [0, 2])
   assert.equal([row('niks3:https://niks3.example.org').failed, row('niks3:https://niks3.example.org').queued], [closures.length, 0])
   assert.match(String(row('niks3:https://niks3.example.org').lastError), /502 Bad Gateway/)
+  // The same figures in Prometheus' text at /metrics.
+  const metrics = await (await fetch(`http://127.0.0.1:${h.master.ports.www}/metrics`)).text()
+  assert.match(metrics, /^bbn_binary_caches_queue_length\{cache="cachix flaky"\} 0$/m)
+  assert.match(metrics, new RegExp(`^bbn_binary_caches_failed_paths\\{cache="niks3 niks3.example.org"\\} ${closures.length}$`, 'm'))
+  assert.match(metrics, /^bbn_binary_caches_push_failures_total\{cache="cachix flaky"\} 2$/m)
   // The user's post-build step ran as buildbot-nix's: `result-<attr>` resolved, the secret in its environment only.
   const postCalls = post.calls()
   assert.equal(postCalls.map((c) => c.problems), children.map(() => []))
@@ -129,7 +136,9 @@ eachDb(maybe, 'a default-branch matrix pushes every output closure once; a cache
     reason: 'pull request from outside', builderids: [h.builderId('acme/cache/nix-eval')], trusted: false,
     sourcestamps: [{ branch: 'refs/pull/7/merge', revision: rev, repository: repo, project: 'acme/cache', codebase: '' }],
   }])
+  const t1 = Date.now()
   assert.is(await h.waitBuildset(pr!.bsid, 180_000), SUCCESS)
+  console.error('pr', Date.now() - t1)
   const fresh = (await childBuilds(h, 'acme/cache/nix-build')).find((c) => c.attr.endsWith('.fresh'))!
   assert.is(fresh.results, SUCCESS)
   const freshSteps = await stepsOf(h, fresh.buildid)
