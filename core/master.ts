@@ -24,6 +24,7 @@ import { checkParts } from './master/parts-check.ts'
 import { flatten } from './master/runtime-parts.ts'
 import { createProjectRegistry } from './projects/project-registry.ts'
 import { createMasterMetrics, type MasterMetrics } from './metrics/master-metrics.ts'
+import { createPgEventBridge, type PgEventBridge } from './master/pg-event-bridge.ts'
 import { sql } from 'kysely'
 import { gitAccessFor } from './util/git-access.ts'
 
@@ -45,6 +46,8 @@ interface Running {
   plugins: PluginHost
   control: MasterControl
   metrics: MasterMetrics
+  /** Events to and from other masters sharing the PostgreSQL database (none on sqlite). */
+  events?: PgEventBridge
   listeners?: Listeners
   unroute(): void
 }
@@ -173,14 +176,19 @@ export function createMaster(opts: MasterOptions) {
     get brd() { return need().brd },
     get workers() { return need().workers },
     get schedulers() { return need().schedulers },
+    /** Counts of the events exchanged with other masters over PostgreSQL (undefined on sqlite or before start). */
+    eventStats() { return run?.events?.stats() },
     /** The control calls (force, stop, cancel, ...) the JSON-RPC surface uses; set once started. */
     get control() { return need().control },
 
     async start(): Promise<void> {
       await serial.run(async () => {
-        const db = await connectDb(config.db, { baseDir: config.basedir })
+        const applicationName = `buildbot-nix ${config.masterName}`.slice(0, 63)
+        const db = await connectDb(config.db, { baseDir: config.basedir, applicationName })
         const data = createData({ db, bus })
         data.setMasterId(await data.masters.masterActive(config.masterName))
+        const events = db.dialect === 'postgres' ? createPgEventBridge({ db, bus, log, masterid: data.masterid, applicationName }) : undefined
+        await events?.start()
         const workers = new WorkerManager(data, log, () => brd.kick(), () => brd.workerLost())
         const brd = new BuildRequestDistributor(data, log, workers, buildDeps, () => config.collapseRequests)
         const schedulers = new SchedulerHost(data, log, brd, () => config.properties)
@@ -191,8 +199,9 @@ export function createMaster(opts: MasterOptions) {
         const metrics = createMasterMetrics({
           bus, data: () => data, brd: () => brd, workers: () => workers,
           pluginRegistries: () => config.plugins.flatMap((p) => (p.metrics ? [p.metrics] : [])),
+          events: () => events?.stats(),
         })
-        const r: Running = run = { db, data, workers, brd, schedulers, reconciler, plugins, control, metrics, unroute: () => {} }
+        const r: Running = run = { db, data, workers, brd, schedulers, reconciler, plugins, control, metrics, events, unroute: () => {} }
         metrics.start()
 
         const recovered = await data.recoverInterrupted()
@@ -243,6 +252,7 @@ export function createMaster(opts: MasterOptions) {
       await r.reconciler.stopReporters()
       for (const slot of r.workers.all()) await slot.conn?.disconnect('master stopping')
       if (started) await r.data.masters.masterStopped(r.data.masterid)
+      await r.events?.stop()
       await r.db.close()
       run = undefined
       started = false
@@ -257,6 +267,7 @@ export function createMaster(opts: MasterOptions) {
     if (!started) checks.master = 'starting'
     if (stopping) checks.master = 'stopping'
     try { await sql`select 1`.execute(r.db.k) } catch (err) { checks.database = (err as Error).message }
+    if (r.events && !r.events.stats().connected) checks.events = "reconnecting to receive other masters' events"
     return { ok: Object.keys(checks).length === 0, checks }
   }
 

@@ -156,7 +156,7 @@ export async function resolveConfig(input: unknown, file: string): Promise<Resol
       addRpcAction: (a) => rpcActions.push({ ...a, owner }),
       addRestEndpoint: (e) => restEndpoints.push({ ...e, owner }),
       addLoginProvider: (p) => loginProviders.push({ ...p, owner }),
-      addRoleMatcher: (m) => roleMatchers.push(m),
+      addRoleMatcher: (m, o) => roleMatchers.push(o?.anonymous ? Object.assign((a: Parameters<typeof m>[0]) => m(a), { anonymous: true }) : m),
       provide: (key, value) => { services.set(key.id, value) },
       use: (key) => {
         if (!allowed.has(key.id)) throw new Error(`[plugin ${owner}] uses '${key.id}' without listing it in 'requires'`)

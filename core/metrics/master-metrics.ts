@@ -6,6 +6,7 @@ import type { BuildEntity } from '../data/builds.ts'
 import type { BuildRequestDistributor } from '../process/build-request-distributor.ts'
 import type { WorkerManager } from '../workers/worker-manager.ts'
 import { RESULT_NAMES } from '../util/results.ts'
+import type { PgEventBridgeStats } from '../master/pg-event-bridge.ts'
 
 export interface MasterMetricsDeps {
   bus: Bus
@@ -14,6 +15,8 @@ export interface MasterMetricsDeps {
   workers: () => WorkerManager
   /** The registries the current configuration's plugins filled (`api.addMetrics`). */
   pluginRegistries: () => Registry[]
+  /** Events exchanged with other masters over PostgreSQL (undefined on sqlite). */
+  events?: () => PgEventBridgeStats | undefined
 }
 
 /** Build durations: seconds to hours (a Nix build of a large closure). */
@@ -49,6 +52,22 @@ export function createMasterMetrics(deps: MasterMetricsDeps) {
   const workers = new Gauge({ name: 'bbn_workers_connected', help: 'Workers connected to this master', registers: [registry], collect: () => readBuilders() })
   const wsClients = new Gauge({ name: 'bbn_ws_clients', help: 'Open /ws connections', registers: [registry] })
   const lag = new Gauge({ name: 'bbn_event_loop_lag_seconds', help: 'Event-loop delay since the previous scrape (quantile 0.5, 0.99 and 1 = max)', labelNames: ['quantile'], registers: [registry], collect: () => readLag() })
+  new Counter({
+    name: 'bbn_events_shared_total', help: 'Events exchanged with other masters over PostgreSQL: sent, received, and received while catching up after a lost connection',
+    labelNames: ['direction'], registers: [registry],
+    collect() {
+      const st = deps.events?.()
+      this.reset()
+      if (!st) return
+      this.inc({ direction: 'sent' }, st.sent)
+      this.inc({ direction: 'received' }, st.received)
+      this.inc({ direction: 'caught_up' }, st.caughtUp)
+    },
+  })
+  new Gauge({
+    name: 'bbn_events_unsent', help: 'Events waiting to be sent to other masters (grows while the database is unreachable)', registers: [registry],
+    collect() { this.set(deps.events?.()?.queued ?? 0) },
+  })
   new Gauge({
     name: 'process_resident_memory_bytes', help: 'Resident memory of the master process', registers: [registry],
     collect() { this.set(process.memoryUsage.rss()) },
@@ -110,7 +129,7 @@ export function createMasterMetrics(deps: MasterMetricsDeps) {
         const b = m as BuildEntity
         if (b.masterid !== deps.data().masterid) return
         void count(b).catch(() => {})
-      })
+      }, { localOnly: true })
     },
     stop(): void { sub?.unsubscribe(); sub = undefined; loop?.disable(); loop = undefined },
     contentType: registry.contentType,

@@ -6,7 +6,7 @@ import type { ChangeSourceSpec } from '../changes/change-source.ts'
 import type { ReporterSpec } from '../reporters/reporter.ts'
 import type { ChangeHookHandler, RestEndpoint, RpcAction } from '../http/master-surface.ts'
 import type { LoginProvider } from '../http/auth/login-provider.ts'
-import type { RoleMatcherFn } from '../http/authz/role-matcher.ts'
+import type { RoleMatcherFn, RoleMatcherOptions } from '../http/authz/role-matcher.ts'
 import type { Data } from '../data/data.ts'
 import type { Bus } from '../bus/bus.ts'
 import type { Logger } from '../util/logger.ts'
@@ -70,8 +70,11 @@ export interface PluginApi {
    * `/auth/<name>/login` and `/auth/<name>/callback` and keeps the session.
    */
   addLoginProvider(p: LoginProvider): void
-  /** Roles for a user on an authz target (its project included), asked by the authz rules. */
-  addRoleMatcher(m: RoleMatcherFn): void
+  /**
+   * Roles for a user on an authz target (its project included), asked by the authz rules. Not
+   * asked for anonymous users unless `{ anonymous: true }`.
+   */
+  addRoleMatcher(m: RoleMatcherFn, opts?: RoleMatcherOptions): void
   /** Offers an API to other plugins under a typed key. */
   provide<T>(key: Key<T>, value: T): void
   /** Uses another plugin's API; the key must be in `requires`. */
