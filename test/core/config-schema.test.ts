@@ -129,6 +129,9 @@ test('config-schema prints JSON Schema of the config with the first-party plugin
   assert.is(opts.properties.evalWorkerCount.type, 'integer')
   assert.equal(opts.properties.projects.items.required, ['name', 'url'])
   assert.is(opts.additionalProperties, false)
+  const githubEntry = schema.properties.plugins.items.anyOf.find((p: { title: string }) => p.title === 'github')
+  assert.equal(githubEntry.properties.options.required.sort(), ['appId', 'appSecretKeyFile', 'webhookSecretFile'])
+  assert.is(githubEntry.properties.options.properties.topic.default, 'build-with-buildbot')
 })
 
 test('config-schema --config also describes the plugins that config uses', () => withDir(async (dir) => {
@@ -140,7 +143,7 @@ export default defineMaster({ plugins: [greeter({ greeting: 'hi' })] })
   const res = await execa('node', [cli, 'config-schema', '-c', file], { reject: false })
   assert.is(res.exitCode, 0, res.stderr)
   const entries = JSON.parse(res.stdout).properties.plugins.items.anyOf as { title: string; properties: { options: { properties: Record<string, { description?: string }> } } }[]
-  assert.equal(entries.map((e) => e.title).sort(), ['greeter', 'nix'])
+  assert.equal(entries.map((e) => e.title).sort(), ['github', 'greeter', 'nix'])
   assert.is(entries.find((e) => e.title === 'greeter')!.properties.options.properties.greeting!.description, 'what to say')
 }))
 
