@@ -24,11 +24,11 @@ export interface GitPollerOptions {
 
 const DEFAULT_TIMEOUT_S = 300
 
-const runGit = async (args: string[], cwd: string | undefined, timeoutMs: number, signal: AbortSignal) => {
+const runGit = async (args: string[], cwd: string | undefined, timeoutMs: number, signal: AbortSignal, env: Record<string, string> = {}) => {
   signal.throwIfAborted()
   const { execa } = await import('execa')
   try {
-    return await execa('git', args, { cwd, env: { GIT_TERMINAL_PROMPT: '0' }, timeout: timeoutMs, cancelSignal: signal, forceKillAfterDelay: 2000 })
+    return await execa('git', args, { cwd, env: { ...env, GIT_TERMINAL_PROMPT: '0' }, timeout: timeoutMs, cancelSignal: signal, forceKillAfterDelay: 2000 })
   } catch (err) {
     const e = err as { timedOut?: boolean; isCanceled?: boolean; message?: string }
     if (e.timedOut) throw new Error(`git ${args[0]} timed out after ${timeoutMs / 1000} s (the remote did not answer; see the poller's \`timeout\`)`)
@@ -54,7 +54,10 @@ export function gitPoller(opts: GitPollerOptions): ChangeSourceSpec {
       const stopped = new AbortController()
       const signal = AbortSignal.any([s.signal, stopped.signal])
       const timeoutMs = (opts.timeout ?? DEFAULT_TIMEOUT_S) * 1000
-      const git = (args: string[], cwd?: string) => runGit(args, cwd, timeoutMs, signal)
+      // Credentials a plugin gives for this URL (an SSH key and known_hosts, a token helper).
+      let access: Promise<Record<string, string>> | undefined
+      const accessEnv = () => (access ??= (s.gitAccess ? s.gitAccess(opts.repourl) : Promise.resolve(undefined)).then((a) => a?.env ?? {}))
+      const git = async (args: string[], cwd?: string) => runGit(args, cwd, timeoutMs, signal, await accessEnv())
 
       async function heads(): Promise<Map<string, string>> {
         const out = (await git(['ls-remote', '--symref', opts.repourl])).stdout

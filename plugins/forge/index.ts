@@ -3,3 +3,4 @@ export { createDeliveryDedup, type DeliveryDedup, type DeliveryOutcome } from '.
 export { repoAllowed, repoExcluded, type RepoFacts, type RepoFilterOptions } from './repo-filter.ts'
 export { decidePullRequestTrust, type PullRequestTrust, type PullRequestTrustInput } from './pr-trust.ts'
 export { createDiscoveryLoop, type DiscoveryLoop, type DiscoveryLoopOptions } from './discovery-loop.ts'
+export { sshGitAccess, isSshUrl, explainSshFailure, type SshKeyOptions } from './git-ssh.ts'

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { execa } from 'execa'
 import { ConfigError, createKey, defineMaster, definePlugin, localWorker, resolveConfig, z } from '../../core/index.ts'
+import { firstPartyPlugins } from '../../plugins/first-party.ts'
 
 const root = resolve(import.meta.dirname, '../..')
 const cli = join(root, 'bin/buildbot-nix.mjs')
@@ -143,7 +144,7 @@ export default defineMaster({ plugins: [greeter({ greeting: 'hi' })] })
   const res = await execa('node', [cli, 'config-schema', '-c', file], { reject: false })
   assert.is(res.exitCode, 0, res.stderr)
   const entries = JSON.parse(res.stdout).properties.plugins.items.anyOf as { title: string; properties: { options: { properties: Record<string, { description?: string }> } } }[]
-  assert.equal(entries.map((e) => e.title).sort(), ['github', 'greeter', 'nix'])
+  assert.equal(entries.map((e) => e.title).sort(), ['greeter', ...firstPartyPlugins.map((p) => p.definition.name)].sort())
   assert.is(entries.find((e) => e.title === 'greeter')!.properties.options.properties.greeting!.description, 'what to say')
 }))
 
