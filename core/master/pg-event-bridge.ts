@@ -7,6 +7,8 @@ export const EVENTS_CHANNEL = 'bbn_events'
 /** PostgreSQL refuses NOTIFY payloads of 8,000 bytes or more; larger batches go by reference. */
 export const INLINE_LIMIT = 7900
 const BATCH_MAX = 500
+/** Unsent events kept while the database is unreachable; older ones are dropped (clients reload then). */
+const OUTGOING_MAX = 100_000
 const RETENTION_MS = 10 * 60_000
 const PRUNE_EVERY_MS = 60_000
 const RECONNECT_MAX_MS = 5_000
@@ -29,7 +31,7 @@ type Row = { id: number; masterid: number; key: string; payload: string }
 /**
  * Events across masters that share a PostgreSQL database. Every event published on this
  * master's bus is stored in `bus_events` and announced with `NOTIFY bbn_events`, in one
- * transaction per batch, one batch at a time (so one master's events commit in publication
+ * statement per batch, one batch at a time (so one master's events commit in publication
  * order). A notification carries the batch itself when it fits under PostgreSQL's 8,000-byte
  * limit, else the id range of its rows, which listeners read. Listeners hand other masters'
  * events to their bus (`deliverRemote`) in order, each origin's at most once (ids only grow per
@@ -41,6 +43,8 @@ export function createPgEventBridge(o: PgEventBridgeOptions) {
   const retentionMs = o.retentionMs ?? RETENTION_MS
   const stats: PgEventBridgeStats = { sent: 0, received: 0, caughtUp: 0, queued: 0, connected: false, reconnects: 0 }
   let stopped = false
+
+  type Client = import('pg').Client
 
   // ---- sending
   let outgoing: { key: string; payload: string }[] = []
@@ -69,25 +73,52 @@ export function createPgEventBridge(o: PgEventBridgeOptions) {
     stats.queued = outgoing.length
   }
 
-  async function send(batch: { key: string; payload: string }[]): Promise<void> {
-    const now = Date.now()
-    await db.k.transaction().execute(async (trx) => {
-      const rows = await trx.insertInto('bus_events').values(batch.map((e) => ({ masterid, key: e.key, payload: e.payload, at_ms: now }))).returning('id').execute()
-      const ids = rows.map((r) => Number(r.id))
-      let note = `{"m":${masterid},"e":[${batch.map((e, i) => `[${ids[i]},${JSON.stringify(e.key)},${e.payload}]`).join(',')}]}`
-      if (Buffer.byteLength(note) > INLINE_LIMIT) note = JSON.stringify({ m: masterid, from: ids[0], to: ids[ids.length - 1] })
-      await trx.selectNoFrom((eb) => eb.fn<string>('pg_notify', [eb.val(EVENTS_CHANNEL), eb.val(note)]).as('n')).execute()
-    })
+  /**
+   * The sending connection: its own, with `synchronous_commit = off` (these rows are only for
+   * catching up; waiting for a disk flush per batch would triple the delay). Reopened after an error.
+   */
+  let sender: Promise<Client> | undefined
+  function senderClient(): Promise<Client> {
+    sender ??= (async () => {
+      const { default: pg } = await import('pg')
+      const c = new pg.Client({ connectionString: db.url, application_name: o.applicationName, options: '-c synchronous_commit=off' })
+      const drop = () => { if (sender === p) sender = undefined }
+      c.on('error', drop)
+      c.on('end', drop)
+      try { await c.connect() } catch (err) { drop(); throw err }
+      return c
+    })()
+    const p = sender
+    return p
   }
 
+  /**
+   * One statement (one round trip, atomic): store the batch, then notify with the batch inline
+   * when it fits under the limit, else with the id range of its rows.
+   */
+  async function send(batch: { key: string; payload: string }[]): Promise<void> {
+    const params: unknown[] = [masterid, Date.now(), EVENTS_CHANNEL, INLINE_LIMIT]
+    const rows = batch.map((e) => { params.push(e.key, e.payload); return `($1, $${params.length - 1}, $${params.length}, $2)` })
+    const text = `with ins as (insert into bus_events (masterid, key, payload, at_ms) values ${rows.join(',')} returning id, key, payload),
+      n as (select json_build_object('m', $1::int, 'e', json_agg(json_build_array(id, key, payload) order by id))::text as t, min(id) as lo, max(id) as hi from ins)
+      select pg_notify($3, case when octet_length(t) < $4 then t else json_build_object('m', $1::int, 'from', lo, 'to', hi)::text end) from n`
+    const c = await senderClient()
+    try { await c.query(text, params) } catch (err) { if (sender) void sender.then((x) => x.end()).catch(() => {}); sender = undefined; throw err }
+  }
+
+  let dropped = 0
   function onPublish(key: RoutingKey, message: unknown): void {
     outgoing.push({ key: key.join('/'), payload: JSON.stringify(message ?? null) })
+    if (outgoing.length > OUTGOING_MAX) {
+      // Not the batch being sent (the front): the oldest after it.
+      outgoing.splice(BATCH_MAX, outgoing.length - OUTGOING_MAX)
+      if (!dropped++) log.error({ kept: OUTGOING_MAX }, 'the database has been unreachable too long: the oldest unsent events for other masters are dropped')
+    }
     stats.queued = outgoing.length
     sending ??= sendLoop().catch((err) => log.error({ err: String(err) }, 'event sender failed')).finally(() => { sending = undefined })
   }
 
   // ---- receiving
-  type Client = import('pg').Client
   let client: Client | undefined
   /** Per origin master, the id of the last event delivered; origins not seen yet start at `baseline`. */
   const lastSeen = new Map<number, number>()
@@ -115,9 +146,9 @@ export function createPgEventBridge(o: PgEventBridgeOptions) {
   }
 
   async function onNotification(payload: string): Promise<void> {
-    const n = JSON.parse(payload) as { m: number; e?: [number, string, unknown][]; from?: number; to?: number }
+    const n = JSON.parse(payload) as { m: number; e?: [number, string, string][]; from?: number; to?: number }
     if (n.m === masterid) return
-    if (n.e) { for (const [id, key, m] of n.e) deliver(id, n.m, key, m, false); return }
+    if (n.e) { for (const [id, key, m] of n.e) deliver(Number(id), n.m, key, JSON.parse(m), false); return }
     const rows = await db.k.selectFrom('bus_events').select(['id', 'masterid', 'key', 'payload'])
       .where('masterid', '=', n.m).where('id', '>=', n.from!).where('id', '<=', n.to!).orderBy('id').execute() as Row[]
     for (const r of rows) deliver(Number(r.id), r.masterid, r.key, JSON.parse(r.payload), false)
@@ -197,6 +228,9 @@ export function createPgEventBridge(o: PgEventBridgeOptions) {
       stats.connected = false
       await chain
       await c?.end().catch(() => {})
+      const sc = sender
+      sender = undefined
+      await sc?.then((x) => x.end()).catch(() => {})
     },
   }
 }

@@ -146,7 +146,7 @@ export const nix = definePlugin({
       state.jobs = createJobsStore(rt.storage<NixTables>())
       state.nix = probe()
       const nix = await state.nix
-      if (nix.ok && opts.shareNixProcesses) state.batcher = createBuildBatcher({ maxSilentTime: opts.maxSilentTime, timeout: opts.buildTimeout })
+      if (nix.ok && opts.shareNixProcesses) state.batcher = createBuildBatcher({ maxSilentTime: opts.maxSilentTime, timeout: opts.buildTimeout, delayMs: opts.shareWindowMs })
       if (nix.ok) rt.log.info({ nix: nix.version.version.join('.'), evaluator: nix.evaluator.name }, 'nix plugin ready')
       else rt.log.error({ missing: 'nix' }, `${nix.message}; evaluations will fail until it is installed`)
       await followRegistry(rt, state)
