@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { ConfigError, defineMaster, localWorker, worker, z, type MasterConfig, type PluginUse, type WwwInput } from '../../core/index.ts'
+import { ConfigError, defineMaster, worker, z, type MasterConfig, type PluginUse, type WwwInput } from '../../core/index.ts'
 import { nix } from '../../plugins/nix/index.ts'
 import { github } from '../../plugins/github/index.ts'
 import { gitea } from '../../plugins/gitea/index.ts'
@@ -74,7 +74,6 @@ export function masterConfigOf(o: NixosOptions, file: string, env: NixosEnvironm
   if (workers.length === 0) throw new ConfigError(file, [], [`${file}: services.buildbot-nix.master.workersFile lists no workers; add one entry per worker machine`])
 
   const scheme = o.useHTTPS ? 'https' : 'http'
-  const orUndefined = <T>(v: T | null): T | undefined => (v === null ? undefined : v)
   const optionalCredential = (name: string | null) => (name === null ? undefined : credential(name))
   const plugins: PluginUse<any>[] = [
     nix({
@@ -88,6 +87,12 @@ export function masterConfigOf(o: NixosOptions, file: string, env: NixosEnvironm
       outputsPath: o.outputsPath ?? undefined,
       cacheFailedBuilds: o.cacheFailedBuilds,
       failedBuildReportLimit: o.failedBuildReportLimit,
+    }),
+    // As buildbot-nix: effects of every project; the secrets files are systemd credentials.
+    effects({
+      perRepoSecretFiles: Object.fromEntries(Object.entries(o.effects.perRepoSecretFiles).map(([key, name]) => [key, credential(name)])),
+      extraSandboxPaths: o.effects.extraSandboxPaths,
+      workers: workers.map((w) => w.name),
     }),
   ]
   if (o.github) {
@@ -108,8 +113,6 @@ export function masterConfigOf(o: NixosOptions, file: string, env: NixosEnvironm
       instanceUrl: o.gitea.instanceUrl,
       tokenFile: credential(o.gitea.tokenFile),
       webhookSecretFile: credential(o.gitea.webhookSecretFile),
-      oauthId: orUndefined(o.gitea.oauthId),
-      oauthSecretFile: optionalCredential(o.gitea.oauthSecretFile),
       topic: o.gitea.topic,
       userAllowlist: o.gitea.userAllowlist,
       repoAllowlist: o.gitea.repoAllowlist,
@@ -157,20 +160,13 @@ export function masterConfigOf(o: NixosOptions, file: string, env: NixosEnvironm
     if (backend !== 'none') wwwAuth = { provider: backend }
   }
 
-  // Effects run on the master's machine, in bubblewrap, as the `local` worker.
-  plugins.push(effects({
-    perRepoSecretFiles: Object.fromEntries(Object.entries(o.effects.perRepoSecretFiles).map(([key, name]) => [key, credential(name)])),
-    extraSandboxPaths: o.effects.extraSandboxPaths,
-    workers: ['local'],
-  }))
-
   return defineMaster({
     title: 'buildbot-nix',
     buildbotURL: `${scheme}://${o.domain}/`,
     db: databaseUrl(o.dbUrl),
     basedir: env.stateDirectory,
     www: { host: o.listenAddress, port: o.port, allowedHosts: [o.domain], auth: wwwAuth },
-    workers: [...workers, localWorker({ name: 'local' })],
+    workers,
     protocols: { msgpack: { port: o.workerPort } },
     plugins,
   })
