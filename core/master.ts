@@ -23,6 +23,10 @@ import { createPartsStore, type PartsGroup, type RuntimeParts } from './master/r
 import { checkParts } from './master/parts-check.ts'
 import { flatten } from './master/runtime-parts.ts'
 import { createProjectRegistry } from './projects/project-registry.ts'
+import { createMasterMetrics, type MasterMetrics } from './metrics/master-metrics.ts'
+import { createPgEventBridge, type PgEventBridge } from './master/pg-event-bridge.ts'
+import { sql } from 'kysely'
+import { gitAccessFor } from './util/git-access.ts'
 
 export interface MasterOptions {
   config: ResolvedConfig
@@ -41,6 +45,9 @@ interface Running {
   reconciler: Reconciler
   plugins: PluginHost
   control: MasterControl
+  metrics: MasterMetrics
+  /** Events to and from other masters sharing the PostgreSQL database (none on sqlite). */
+  events?: PgEventBridge
   listeners?: Listeners
   unroute(): void
 }
@@ -70,6 +77,7 @@ export function createMaster(opts: MasterOptions) {
   const buildDeps = (): BuildDeps => ({
     data: need().data, log, buildbotURL: config.buildbotURL, services,
     secret: (n) => secrets.get(n), redact: (t) => secrets.redact(t), ...triggers,
+    gitAccess: (url) => gitAccessFor(config.gitAccess.map((g) => g.value), url, (s) => secrets.remember(s)),
   })
 
   /** Makes everything match `config` and the runtime groups (only what changed restarts). */
@@ -168,14 +176,19 @@ export function createMaster(opts: MasterOptions) {
     get brd() { return need().brd },
     get workers() { return need().workers },
     get schedulers() { return need().schedulers },
+    /** Counts of the events exchanged with other masters over PostgreSQL (undefined on sqlite or before start). */
+    eventStats() { return run?.events?.stats() },
     /** The control calls (force, stop, cancel, ...) the JSON-RPC surface uses; set once started. */
     get control() { return need().control },
 
     async start(): Promise<void> {
       await serial.run(async () => {
-        const db = await connectDb(config.db, { baseDir: config.basedir })
+        const applicationName = `buildbot-nix ${config.masterName}`.slice(0, 63)
+        const db = await connectDb(config.db, { baseDir: config.basedir, applicationName })
         const data = createData({ db, bus })
         data.setMasterId(await data.masters.masterActive(config.masterName))
+        const events = db.dialect === 'postgres' ? createPgEventBridge({ db, bus, log, masterid: data.masterid, applicationName }) : undefined
+        await events?.start()
         const workers = new WorkerManager(data, log, () => brd.kick(), () => brd.workerLost())
         const brd = new BuildRequestDistributor(data, log, workers, buildDeps, () => config.collapseRequests)
         const schedulers = new SchedulerHost(data, log, brd, () => config.properties)
@@ -183,7 +196,13 @@ export function createMaster(opts: MasterOptions) {
         const runtimeDeps = { db, data, bus, log, secrets, schedulers, brd, config: () => config, reconfigure: () => master.reconfigure(), projects, parts: partsOf }
         const plugins = createPluginHost({ db, log, runtime: (inst, signal, handle) => createPluginRuntime(runtimeDeps, inst, signal, handle) })
         const control = createMasterControl({ data, brd, workers, schedulers })
-        const r: Running = run = { db, data, workers, brd, schedulers, reconciler, plugins, control, unroute: () => {} }
+        const metrics = createMasterMetrics({
+          bus, data: () => data, brd: () => brd, workers: () => workers,
+          pluginRegistries: () => config.plugins.flatMap((p) => (p.metrics ? [p.metrics] : [])),
+          events: () => events?.stats(),
+        })
+        const r: Running = run = { db, data, workers, brd, schedulers, reconciler, plugins, control, metrics, events, unroute: () => {} }
+        metrics.start()
 
         const recovered = await data.recoverInterrupted()
         if (recovered.builds || recovered.requests) log.warn(recovered, 'recovered work interrupted by an unclean stop: builds marked RETRY, requests queued again')
@@ -195,7 +214,7 @@ export function createMaster(opts: MasterOptions) {
         await applyConfig(r, config)
         // Requests of builders the plugins added at start (runtime groups) are queued now.
         await brd.loadPending()
-        r.listeners = await startListeners({ data, bus, log, control, workers, config: () => config, rpcActions: [reloadAction], secret: (n) => secrets.get(n), uiDir: opts.uiDir })
+        r.listeners = await startListeners({ data, bus, log, control, workers, config: () => config, rpcActions: [reloadAction], secret: (n) => secrets.get(n), uiDir: opts.uiDir, metrics, ready: () => readiness(r) })
         if (r.listeners.buildbotURL !== config.buildbotURL) config = Object.freeze({ ...config, buildbotURL: r.listeners.buildbotURL })
         heartbeat.start()
         started = true
@@ -222,7 +241,9 @@ export function createMaster(opts: MasterOptions) {
       const r = run
       if (!r) return
       heartbeat.stop()
+      stopping = true
       r.unroute()
+      r.metrics.stop()
       await r.listeners?.close()
       await r.reconciler.stopChangeSources()
       await r.schedulers.stop()
@@ -231,10 +252,23 @@ export function createMaster(opts: MasterOptions) {
       await r.reconciler.stopReporters()
       for (const slot of r.workers.all()) await slot.conn?.disconnect('master stopping')
       if (started) await r.data.masters.masterStopped(r.data.masterid)
+      await r.events?.stop()
       await r.db.close()
       run = undefined
       started = false
+      stopping = false
     },
+  }
+
+  let stopping = false
+  /** `/ready`: started, not stopping, and the database answers. */
+  async function readiness(r: Running): Promise<{ ok: boolean; checks: Record<string, string> }> {
+    const checks: Record<string, string> = {}
+    if (!started) checks.master = 'starting'
+    if (stopping) checks.master = 'stopping'
+    try { await sql`select 1`.execute(r.db.k) } catch (err) { checks.database = (err as Error).message }
+    if (r.events && !r.events.stats().connected) checks.events = "reconnecting to receive other masters' events"
+    return { ok: Object.keys(checks).length === 0, checks }
   }
 
   async function doReconfigure(next?: ResolvedConfig): Promise<void> {

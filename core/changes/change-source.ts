@@ -1,3 +1,4 @@
+import type { GitAccess } from '../util/git-access.ts'
 import type { Data } from '../data/data.ts'
 import type { Logger } from '../util/logger.ts'
 import type { ChangeEntity, ChangeSpec } from '../data/changes.ts'
@@ -11,6 +12,8 @@ export interface ChangeSourceServices {
   getState<T>(name: string, fallback: T): Promise<T>
   setState(name: string, value: unknown): Promise<void>
   signal: AbortSignal
+  /** Credentials for a git URL from the plugins' `addGitAccess` providers (environment for git). */
+  gitAccess?(url: string): Promise<GitAccess | undefined>
 }
 export interface ChangeSourceRuntime { start(): Promise<void> | void; stop(): Promise<void> | void; poll?(): Promise<void> }
 export interface ChangeSourceSpec {

@@ -20,19 +20,27 @@ export interface GitPollerOptions {
    * remote that hangs cannot block the poller; stopping the poller kills a running call at once.
    */
   timeout?: number
+  /**
+   * Seconds before the first poll (default 0). Plugins polling many repositories give each its
+   * own offset, so their polls are spread rather than all at once.
+   */
+  firstPollDelay?: number
 }
 
 const DEFAULT_TIMEOUT_S = 300
 
-const runGit = async (args: string[], cwd: string | undefined, timeoutMs: number, signal: AbortSignal) => {
+const runGit = async (args: string[], cwd: string | undefined, timeoutMs: number, signal: AbortSignal, env: Record<string, string> = {}) => {
   signal.throwIfAborted()
   const { execa } = await import('execa')
   try {
-    return await execa('git', args, { cwd, env: { GIT_TERMINAL_PROMPT: '0' }, timeout: timeoutMs, cancelSignal: signal, forceKillAfterDelay: 2000 })
+    return await execa('git', args, { cwd, env: { ...env, GIT_TERMINAL_PROMPT: '0' }, timeout: timeoutMs, cancelSignal: signal, forceKillAfterDelay: 2000 })
   } catch (err) {
-    const e = err as { timedOut?: boolean; isCanceled?: boolean; message?: string }
+    const e = err as { timedOut?: boolean; isCanceled?: boolean; message?: string; stderr?: unknown; exitCode?: number }
     if (e.timedOut) throw new Error(`git ${args[0]} timed out after ${timeoutMs / 1000} s (the remote did not answer; see the poller's \`timeout\`)`)
     if (e.isCanceled) throw new Error(`git ${args[0]} was stopped (the poller stopped)`)
+    // What git said (an ssh host key refused, a missing repository), not only its exit code.
+    const said = typeof e.stderr === 'string' ? e.stderr.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('@@@') && !/^(fatal: )?(Could not read from remote|Please make sure you have the correct access|and the repository exists)/.test(l)).slice(-3).join(' / ') : ''
+    if (said) throw Object.assign(new Error(`git ${args[0]} failed (exit ${e.exitCode ?? '?'}): ${said}`), { stderr: e.stderr })
     throw err
   }
 }
@@ -45,7 +53,7 @@ export function gitPoller(opts: GitPollerOptions): ChangeSourceSpec {
   const name = opts.name ?? `gitpoller:${opts.repourl}`
   return {
     kind: 'changesource', type: 'gitPoller', name,
-    fingerprint: { options: optionsFingerprint(opts), repourl: opts.repourl, branches: opts.branches ?? null, pollInterval: opts.pollInterval ?? 60, project: opts.project ?? '', timeout: opts.timeout ?? DEFAULT_TIMEOUT_S },
+    fingerprint: { options: optionsFingerprint(opts), firstPollDelay: opts.firstPollDelay ?? 0, repourl: opts.repourl, branches: opts.branches ?? null, pollInterval: opts.pollInterval ?? 60, project: opts.project ?? '', timeout: opts.timeout ?? DEFAULT_TIMEOUT_S },
     create(s) {
       let timer: NodeJS.Timeout | undefined
       let running: Promise<void> | undefined
@@ -54,7 +62,10 @@ export function gitPoller(opts: GitPollerOptions): ChangeSourceSpec {
       const stopped = new AbortController()
       const signal = AbortSignal.any([s.signal, stopped.signal])
       const timeoutMs = (opts.timeout ?? DEFAULT_TIMEOUT_S) * 1000
-      const git = (args: string[], cwd?: string) => runGit(args, cwd, timeoutMs, signal)
+      // Credentials a plugin gives for this URL (an SSH key and known_hosts, a token helper).
+      let access: Promise<Record<string, string>> | undefined
+      const accessEnv = () => (access ??= (s.gitAccess ? s.gitAccess(opts.repourl) : Promise.resolve(undefined)).then((a) => a?.env ?? {}))
+      const git = async (args: string[], cwd?: string) => runGit(args, cwd, timeoutMs, signal, await accessEnv())
 
       async function heads(): Promise<Map<string, string>> {
         const out = (await git(['ls-remote', '--symref', opts.repourl])).stdout
@@ -103,7 +114,11 @@ export function gitPoller(opts: GitPollerOptions): ChangeSourceSpec {
           .finally(() => { if (!signal.aborted) timer = setTimeout(loop, (opts.pollInterval ?? 60) * 1000) })
       }
       return {
-        start() { loop() },
+        start() {
+          const delay = Math.max(0, opts.firstPollDelay ?? 0) * 1000
+          if (delay) timer = setTimeout(loop, delay)
+          else loop()
+        },
         async stop() { stopped.abort(); if (timer) clearTimeout(timer); await running },
         poll: async () => { await running; await poll() },
       }

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util'
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { resolve, join } from 'node:path'
 import { projectRoot } from '../util/project-root.ts'
 import { importTsModule, loadConfig } from '../config/load.ts'
@@ -121,6 +121,7 @@ export async function main(argv: string[]): Promise<number> {
     return 1
   }
   const pidFile = join(config.basedir, 'master.pid')
+  mkdirSync(config.basedir, { recursive: true })
   writeFileSync(pidFile, `${process.pid}\n`)
   void buildUiBundle(uiDir).then(
     (built) => { if (built) master.log.info({ dir: uiDir }, 'web UI built') },

@@ -59,6 +59,12 @@ export interface WwwInput {
    * `/change_hook/base` from callers presenting the secret; `trusted: true` marks its changes as vouched for.
    */
   changeHooks?: { base?: BaseChangeHookConfig }
+  /**
+   * `GET /metrics` (Prometheus text). By default it is read like the REST API (anyone on a public
+   * master, a login on a private one); `{ token: secret('metrics-token') }` makes scrapers present
+   * `Authorization: Bearer <token>` instead; `false` turns it off. `/health` and `/ready` are always open.
+   */
+  metrics?: { token?: string | SecretRef } | false
 }
 
 export interface MasterConfig {

@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, rmSync } from 'node:fs'
+import { accessSync, constants, existsSync, mkdirSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { createHash } from 'node:crypto'
@@ -43,7 +44,7 @@ async function importWithTsx(abs: string): Promise<{ default?: unknown }> {
 async function importCompiled(abs: string): Promise<{ default?: unknown }> {
   const { execFile } = await import('node:child_process')
   const root = projectRoot(import.meta.url)
-  const outDir = join(root, '.cache', 'buildbot-nix')
+  const outDir = compiledConfigDir(root)
   mkdirSync(outDir, { recursive: true })
   const out = join(outDir, `config-${createHash('sha1').update(abs).digest('hex').slice(0, 12)}-${Date.now()}.mjs`)
   await new Promise<void>((res, rej) => {
@@ -54,5 +55,21 @@ async function importCompiled(abs: string): Promise<{ default?: unknown }> {
     return await import(pathToFileURL(out).href) as { default?: unknown }
   } finally {
     rmSync(out, { force: true })
+  }
+}
+
+/**
+ * Where compiled configs go: `BUILDBOT_NIX_CACHE_DIR` when set, else the checkout's
+ * `.cache/buildbot-nix`, or, when the package is read-only (installed in the Nix store),
+ * systemd's `CACHE_DIRECTORY` or a folder under the temporary directory.
+ */
+function compiledConfigDir(root: string): string {
+  if (process.env.BUILDBOT_NIX_CACHE_DIR) return join(process.env.BUILDBOT_NIX_CACHE_DIR, 'config')
+  try {
+    accessSync(root, constants.W_OK)
+    return join(root, '.cache', 'buildbot-nix')
+  } catch {
+    const dir = process.env.CACHE_DIRECTORY?.split(':')[0]
+    return dir ? join(dir, 'config') : join(tmpdir(), `buildbot-nix-config-${process.getuid?.() ?? 0}`)
   }
 }

@@ -75,6 +75,14 @@ export const wwwSchema = z.strictObject({
       .meta({ description: "Buildbot's base change hook at /change_hook/base, off unless set (the way scripts inject changes)" }).nullable().optional(),
   }).meta({ description: "built-in change hooks (Buildbot's change_hook_dialects), each off unless set here" }).optional(),
   cookieSecret: z.string().meta({ description: 'key that signs session cookies (default: generated and stored in the database)' }).optional(),
+  metrics: z.union([
+    z.literal(false),
+    z.strictObject({
+      token: z.union([z.string().min(16), secretRefSchema], { error: "must be secret('metrics-token') from a secrets provider (or a string of at least 16 characters)" })
+        .meta({ description: 'the bearer token scrapers present (Authorization: Bearer <token>); without it /metrics is read like the REST API' }).optional(),
+    }),
+  ], { error: "must be false (no /metrics) or { token?: secret('metrics-token') }" })
+    .meta({ description: "GET /metrics (Prometheus): read like the REST API by default, only with a bearer token when { token } is set, off with false" }).optional(),
 })
 
 const builderSchema = madeBy<BuilderConfig>(ofKind('builder'), 'must be made with builder({...})', 'made with builder({ name, workers, steps })')

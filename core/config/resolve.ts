@@ -1,6 +1,7 @@
 import { resolve as resolvePath, dirname } from 'node:path'
 import { hostname } from 'node:os'
 import { Cron } from 'croner'
+import { Registry } from 'prom-client'
 import type { z } from 'zod'
 import { ConfigError, ConfigErrors, didYouMean } from './errors.ts'
 import { masterShape } from './master-schema.ts'
@@ -15,6 +16,7 @@ import type { ReporterSpec } from '../reporters/reporter.ts'
 import type { ChangeHookHandler, RestEndpoint, RpcAction, WwwConfig } from '../http/master-surface.ts'
 import type { TriggerOptions } from '../steps/trigger.ts'
 import type { ProjectSource } from '../projects/project-registry.ts'
+import type { GitAccessProvider } from '../util/git-access.ts'
 import { checkParts, type PartsGroup } from '../master/parts-check.ts'
 import { PROVIDER_NAME_RE } from '../http/auth/login-provider.ts'
 import { USERPASS } from '../http/auth/userpass-provider.ts'
@@ -75,6 +77,7 @@ export async function resolveConfig(input: unknown, file: string): Promise<Resol
     authz: w.authz ? { rules: w.authz.rules ?? [], roleMatchers: w.authz.roleMatchers ?? [] } : 'default',
     allowedOrigins: w.allowedOrigins, allowedHosts: w.allowedHosts, cookieSecret: w.cookieSecret,
     changeHooks: w.changeHooks ? (w.changeHooks.base ? { base: { secret: w.changeHooks.base.secret, trusted: w.changeHooks.base.trusted === true } } : {}) : undefined,
+    metrics: w.metrics,
   }
   let buildbotURL = section('buildbotURL') ?? `http://${LOOPBACK.has(host) || host === '0.0.0.0' ? (host === '0.0.0.0' ? 'localhost' : host) : host}:${port}/`
   if (!buildbotURL.endsWith('/')) buildbotURL += '/'
@@ -108,6 +111,7 @@ export async function resolveConfig(input: unknown, file: string): Promise<Resol
   const services = new Map<string, unknown>()
   const plugins: PluginInstance[] = []
   const projectSources: Owned<ProjectSource>[] = []
+  const gitAccess: Owned<GitAccessProvider>[] = []
   const partsToCheck: { owner: string; index: number; key: string; group: PartsGroup }[] = []
   const valid = indexed<PluginUse>('plugins').map(({ value, index }) => ({ use: value, index }))
   const seen = new Map<string, number>()
@@ -152,7 +156,7 @@ export async function resolveConfig(input: unknown, file: string): Promise<Resol
       addRpcAction: (a) => rpcActions.push({ ...a, owner }),
       addRestEndpoint: (e) => restEndpoints.push({ ...e, owner }),
       addLoginProvider: (p) => loginProviders.push({ ...p, owner }),
-      addRoleMatcher: (m) => roleMatchers.push(m),
+      addRoleMatcher: (m, o) => roleMatchers.push(o?.anonymous ? Object.assign((a: Parameters<typeof m>[0]) => m(a), { anonymous: true }) : m),
       provide: (key, value) => { services.set(key.id, value) },
       use: (key) => {
         if (!allowed.has(key.id)) throw new Error(`[plugin ${owner}] uses '${key.id}' without listing it in 'requires'`)
@@ -168,10 +172,24 @@ export async function resolveConfig(input: unknown, file: string): Promise<Resol
           else inst.migrations[name] = mig
         }
       },
+      addMetrics: (fn) => {
+        const register = inst.metrics ??= new Registry()
+        const before = new Set(register.getMetricsAsArray().map((m) => m.name))
+        const prefix = `bbn_${owner.replace(/[^A-Za-z0-9_]/g, '_')}_`
+        try { fn(register) } catch (err) { errors.add(`plugins[${index}]`, `addMetrics failed: ${(err as Error).message}`, owner); return }
+        for (const m of register.getMetricsAsArray()) {
+          if (before.has(m.name) || m.name.startsWith(prefix)) continue
+          errors.add(`plugins[${index}]`, `metric '${m.name}' must be named '${prefix}…' (each plugin's metrics start with its own name)`, owner)
+        }
+      },
       addProjectSource: (src) => {
         if (!isObj(src) || typeof src.name !== 'string' || !src.name || typeof src.discover !== 'function') errors.add(`plugins[${index}]`, 'addProjectSource needs { name, discover() }', owner)
         else if (projectSources.some((p) => p.value.name === src.name)) errors.add(`plugins[${index}]`, `project source '${src.name}' is registered twice; give each source its own name`, owner)
         else projectSources.push({ value: src, owner })
+      },
+      addGitAccess: (p) => {
+        if (!isObj(p) || typeof p.name !== 'string' || !p.name || typeof p.forUrl !== 'function') errors.add(`plugins[${index}]`, 'addGitAccess needs { name, forUrl(url) }', owner)
+        else gitAccess.push({ value: p, owner })
       },
       checkParts: (key, group) => { partsToCheck.push({ owner, index, key, group }) },
       error: (path, message) => errors.add(`plugins[${index}].${path}`, message, owner),
@@ -277,7 +295,7 @@ export async function resolveConfig(input: unknown, file: string): Promise<Resol
   }
   const resolved: ResolvedConfig = {
     file, basedir, title, titleURL, buildbotURL, db, www,
-    workers, msgpack, changeSources, schedulers, builders, reporters, changeHooks, rpcActions, restEndpoints, plugins, projectSources, plannedParts: partsToCheck.map(({ owner, key, group }) => ({ owner, key, group })), services,
+    workers, msgpack, changeSources, schedulers, builders, reporters, changeHooks, rpcActions, restEndpoints, plugins, projectSources, gitAccess, plannedParts: partsToCheck.map(({ owner, key, group }) => ({ owner, key, group })), services,
     loginProviders, roleMatchers,
     secretsProviders, collapseRequests, properties, logLevel,
     masterName: masterName ?? `${hostname()}:${basedir}`,

@@ -7,10 +7,12 @@ import type { ChangeHookHandler, RestEndpoint, RpcAction, WwwConfig } from '../h
 import type { WorkerDecl } from './define-master.ts'
 import type { PluginRuntime } from '../plugin/plugin.ts'
 import type { ProjectSource } from '../projects/project-registry.ts'
+import type { GitAccessProvider } from '../util/git-access.ts'
 import type { PartsGroup } from '../master/parts-check.ts'
 import type { LoginProvider } from '../http/auth/login-provider.ts'
 import type { RoleMatcherFn } from '../http/authz/role-matcher.ts'
 import type { PluginMigration } from '../db/plugin-storage.ts'
+import type { Registry } from 'prom-client'
 
 export interface Owned<T> { value: T; owner: string }
 
@@ -20,6 +22,8 @@ export interface PluginInstance {
   stops: (() => void | Promise<void>)[]
   /** Schema steps by name (`addMigrations`), run before the plugin starts. */
   migrations: Record<string, PluginMigration>
+  /** The plugin's Prometheus families (`api.addMetrics`), served at `/metrics` while this instance is current. */
+  metrics?: Registry
 }
 
 /** The checked, frozen configuration the master runs. */
@@ -46,6 +50,8 @@ export interface ResolvedConfig {
   plugins: PluginInstance[]
   /** Forge discovery the plugins registered (`api.addProjectSource`). */
   projectSources: Owned<ProjectSource>[]
+  /** Credentials for git URLs the plugins registered (`api.addGitAccess`), asked in order. */
+  gitAccess: Owned<GitAccessProvider>[]
   /** Groups the plugins will add at run time (`api.checkParts`), checked with this configuration. */
   plannedParts: { owner: string; key: string; group: PartsGroup }[]
   services: Map<string, unknown>

@@ -72,7 +72,7 @@ function namedStatements(pool: import('pg').Pool): PostgresPool {
 }
 
 /** Opens the database, runs migrations, refuses corrupt or newer-schema databases. */
-export async function connectDb(url: string, opts: { baseDir?: string } = {}): Promise<Db> {
+export async function connectDb(url: string, opts: { baseDir?: string; applicationName?: string } = {}): Promise<Db> {
   const parsed = parseDbUrl(url, opts.baseDir ?? process.cwd())
   let k: Kysely<Database>
   if (parsed.dialect === 'sqlite') {
@@ -93,7 +93,7 @@ export async function connectDb(url: string, opts: { baseDir?: string } = {}): P
     // bigint columns (epoch seconds) come back as numbers; they fit easily.
     const { default: pg } = await import('pg')
     pg.types.setTypeParser(20, (v: string) => Number(v))
-    const pool = new pg.Pool({ connectionString: parsed.connectionString, max: 10 })
+    const pool = new pg.Pool({ connectionString: parsed.connectionString, max: 10, application_name: opts.applicationName })
     // An idle connection that dies (server restart, admin termination) must not take the master
     // down: the pool drops it and opens a new one when needed; queries in flight fail and retry.
     pool.on('error', () => {})

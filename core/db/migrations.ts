@@ -153,6 +153,18 @@ export const migrations: Migration[] = [
       await db.schema.alterTable('projects').addColumn('registered', 'integer', (c) => c.notNull().defaultTo(0)).execute()
     },
   },
+  {
+    // Events masters sharing a PostgreSQL database send each other (LISTEN/NOTIFY carries them or
+    // their ids; a master that lost its connection reads what it missed). Kept minutes, not history.
+    version: 6,
+    async up(db, d) {
+      await db.schema.createTable('bus_events')
+        .addColumn('id', d === 'postgres' ? 'bigserial' : 'integer', (c) => (d === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement()))
+        .addColumn('masterid', 'integer', (c) => c.notNull()).addColumn('key', 'text', (c) => c.notNull())
+        .addColumn('payload', 'text', (c) => c.notNull()).addColumn('at_ms', big(d), (c) => c.notNull()).execute()
+      await db.schema.createIndex('bus_events_at').on('bus_events').column('at_ms').execute()
+    },
+  },
 ]
 
 export const LATEST_VERSION = migrations[migrations.length - 1]!.version

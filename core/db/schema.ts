@@ -64,6 +64,7 @@ export interface StatusOutboxTable {
   attempts: number; next_attempt_ms: number; last_error: string | null; failed: number; masterid: number | null
 }
 export interface SchemaVersionTable { version: number }
+export interface BusEventsTable { id: Generated<number>; masterid: number; key: string; payload: string; at_ms: number }
 
 export interface Database {
   masters: MastersTable
@@ -92,4 +93,5 @@ export interface Database {
   object_state: ObjectStateTable
   status_outbox: StatusOutboxTable
   schema_version: SchemaVersionTable
+  bus_events: BusEventsTable
 }

@@ -1,9 +1,9 @@
-import { createHash, timingSafeEqual } from 'node:crypto'
 import type { ChangeSpec } from '../data/changes.ts'
 import type { SecretRef } from '../properties/renderable.ts'
 import { isSecretRef } from '../properties/renderable.ts'
 import type { Logger } from '../util/logger.ts'
 import type { ChangeHookHandler } from './master-surface.ts'
+import { presented, sameSecret } from './shared-secret.ts'
 
 /** `www.changeHooks.base`: Buildbot's `base` dialect, guarded by a shared secret. */
 export interface BaseChangeHookConfig {
@@ -104,26 +104,6 @@ export function parseBaseHookRequest(req: { headers: Record<string, string | str
   if (body.trim()) for (const [k, v] of new URLSearchParams(body)) fields[k] ??= v
   if (!Object.keys(fields).length) throw new HookInputError("no change fields; send at least 'author' (and revision, branch, repository, ...)")
   return [changeFromFields(fields)]
-}
-
-/** The secret the caller presented: `Authorization: Bearer <s>` or the password of `Basic`. */
-function presented(headers: Record<string, string | string[] | undefined>): string | undefined {
-  const auth = headers.authorization
-  const h = Array.isArray(auth) ? auth[0] : auth
-  if (!h) return undefined
-  const [scheme, value = ''] = h.trim().split(/\s+/, 2)
-  if (/^bearer$/i.test(scheme!)) return value
-  if (/^basic$/i.test(scheme!)) {
-    const decoded = Buffer.from(value, 'base64').toString('utf8')
-    const colon = decoded.indexOf(':')
-    return colon < 0 ? undefined : decoded.slice(colon + 1)
-  }
-  return undefined
-}
-
-/** Constant-time: both sides are hashed first, so neither length nor content leaks through timing. */
-function sameSecret(a: string, b: string): boolean {
-  return timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest())
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { BaseChangeHookConfig } from './base-change-hook.ts'
+import type { SecretRef } from '../properties/renderable.ts'
 import type { Bus } from '../bus/bus.ts'
 import type { Data } from '../data/data.ts'
 import type { Logger } from '../util/logger.ts'
@@ -103,6 +104,12 @@ export interface HttpSurface {
   changeHooks(): ChangeHookHandler[]
   /** Directory with the built UI (index.html, app.js), if any. */
   uiDir?: string
+  /** Prometheus text of the master and its plugins (`/metrics`); told of each `/ws` connection. */
+  metrics?: { contentType: string; text(): Promise<string>; wsClient(delta: 1 | -1): void }
+  /** Whether the master can take traffic (`/ready`): each check names what failed. */
+  ready?(): Promise<{ ok: boolean; checks: Record<string, string> }>
+  /** Resolves a secret master-side (the `/metrics` token). */
+  secret?(name: string): Promise<string>
 }
 
 export interface AuthzRule {
@@ -141,4 +148,9 @@ export interface WwwConfig {
   cookieSecret?: string
   /** Built-in change hook dialects (Buildbot's `change_hook_dialects`); each is off unless configured. */
   changeHooks?: { base?: BaseChangeHookConfig }
+  /**
+   * `/metrics`: read like the REST API by default; with `token`, only `Authorization: Bearer <token>`
+   * reads it (Prometheus' `authorization` / `bearer_token_file`); `false` turns it off.
+   */
+  metrics?: { token?: string | SecretRef } | false
 }

@@ -2,13 +2,14 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import websocket from '@fastify/websocket'
 import cookie from '@fastify/cookie'
 import type { HttpSurface } from './master-surface.ts'
-import { authStateSource } from './auth/auth-state.ts'
+import { authStateSource, identify } from './auth/auth-state.ts'
 import { registerAuthRoutes } from './auth/auth-routes.ts'
 import { hostRefusal } from './host-check.ts'
 import { registerRestRoutes, API_BODY_LIMIT } from './rest/rest-route.ts'
 import { registerWsRoute } from './ws/ws-route.ts'
 import { registerChangeHookRoute } from './change-hook-route.ts'
 import { registerUiRoutes } from './ui-routes.ts'
+import { registerHealthRoutes, PROBE_PATHS } from './health-routes.ts'
 
 export interface HttpServerOptions {
   /** Unsent bytes after which a `/ws` client is dropped (default 4 MiB). */
@@ -47,16 +48,28 @@ export function createHttpServer(surface: HttpSurface, opts: HttpServerOptions =
 
   // DNS rebinding: a page on an attacker's name re-pointed at this master's address must get nothing.
   app.addHook('onRequest', async (req, reply) => {
+    if (req.method === 'GET' && PROBE_PATHS.has(req.url)) return
     const refused = hostRefusal(req.headers.host, state().allowedHosts)
     if (refused) return reply.code(refused.status).header('content-type', 'text/plain; charset=utf-8').send(refused.message)
   })
   app.register(cookie)
   app.register(websocket, { options: { maxPayload: 1024 * 1024 } })
   app.register(async (scope) => {
+    // Fully private (a login provider with `requireIdentity`): nothing but webhooks without an identity.
+    scope.addHook('onRequest', async (req, reply) => {
+      const s = state()
+      if (!s.provider?.requireIdentity || /^\/change_hook(\/|\?|$)/.test(req.url)) return
+      const id = await identify(req, s)
+      if ('error' in id || id.user.anonymous) {
+        const why = 'error' in id ? id.error : 'this master is private: open it through its sign-in proxy'
+        return reply.code(401).header('content-type', 'text/plain; charset=utf-8').header('cache-control', 'no-store').send(why)
+      }
+    })
     registerRestRoutes(scope, { surface, state })
     registerWsRoute(scope, { surface, state, maxBufferedBytes: opts.wsMaxBufferedBytes })
     registerAuthRoutes(scope, { surface, state })
     registerChangeHookRoute(scope, surface)
+    registerHealthRoutes(scope, { surface, state })
     registerUiRoutes(scope, { surface, state })
   })
 

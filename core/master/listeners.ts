@@ -22,6 +22,8 @@ export interface ListenerDeps {
   /** Resolves a secret master-side (the base change hook's shared secret). */
   secret(name: string): Promise<string>
   uiDir?: string
+  metrics?: HttpSurface['metrics']
+  ready?: HttpSurface['ready']
 }
 
 /**
@@ -60,6 +62,7 @@ export async function startListeners(deps: ListenerDeps) {
     },
     loginProviders: () => deps.config().loginProviders, roleMatchers: () => deps.config().roleMatchers,
     projectOf: (name) => projectOfBuilder(data, name),
+    metrics: deps.metrics, ready: deps.ready, secret: deps.secret,
   }
   const http = createHttpServer(surface)
   ports.www = (await http.listen()).port

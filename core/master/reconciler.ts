@@ -15,6 +15,7 @@ import type { SecretResolver } from '../secrets/secrets.ts'
 import { isSecretRef } from '../properties/renderable.ts'
 import type { Logger } from '../util/logger.ts'
 import { flatten, type PartsGroup } from './runtime-parts.ts'
+import { gitAccessFor } from '../util/git-access.ts'
 
 interface RunningPart<R> { fingerprint: string; runtime: R; abort: AbortController }
 
@@ -113,6 +114,7 @@ export function createReconciler(deps: ReconcilerDeps) {
       data, log: log.child({ changesource: spec.name }), workdir: join(deps.config().basedir, 'changesources', spec.name.replace(/[^A-Za-z0-9_.-]/g, '_')),
       addChange: (c) => data.changes.addChange(c), signal,
       getState: (n, f) => data.state.getState(objectid, n, f), setState: (n, v) => data.state.setState(objectid, n, v),
+      gitAccess: (url) => gitAccessFor(deps.config().gitAccess.map((g) => g.value), url, (s) => secrets.remember(s)),
     })
   })
 

@@ -6,13 +6,15 @@ import type { ChangeSourceSpec } from '../changes/change-source.ts'
 import type { ReporterSpec } from '../reporters/reporter.ts'
 import type { ChangeHookHandler, RestEndpoint, RpcAction } from '../http/master-surface.ts'
 import type { LoginProvider } from '../http/auth/login-provider.ts'
-import type { RoleMatcherFn } from '../http/authz/role-matcher.ts'
+import type { RoleMatcherFn, RoleMatcherOptions } from '../http/authz/role-matcher.ts'
 import type { Data } from '../data/data.ts'
 import type { Bus } from '../bus/bus.ts'
 import type { Logger } from '../util/logger.ts'
 import type { PluginMigration, PluginStorage } from '../db/plugin-storage.ts'
 import type { ProjectRegistry, ProjectSource } from '../projects/project-registry.ts'
 import type { PartsGroup, RuntimeParts } from '../master/runtime-parts.ts'
+import type { Registry as MetricsRegistry } from 'prom-client'
+import type { GitAccessProvider } from '../util/git-access.ts'
 
 /** What a plugin's start hook gets: the running master's shared parts. */
 export interface PluginRuntime {
@@ -20,7 +22,8 @@ export interface PluginRuntime {
   bus: Bus
   log: Logger
   basedir: string
-  buildbotURL: string
+  /** The master's URL (ends with `/`); read it when needed: it is final only once the master listens. */
+  readonly buildbotURL: string
   /**
    * Resolves a secret master-side (a forge token for the plugin's own API calls). It knows no
    * build: code running for a build uses `ctx.secret()` or `ctx.render(secret())`, which
@@ -68,8 +71,11 @@ export interface PluginApi {
    * `/auth/<name>/login` and `/auth/<name>/callback` and keeps the session.
    */
   addLoginProvider(p: LoginProvider): void
-  /** Roles for a user on an authz target (its project included), asked by the authz rules. */
-  addRoleMatcher(m: RoleMatcherFn): void
+  /**
+   * Roles for a user on an authz target (its project included), asked by the authz rules. Not
+   * asked for anonymous users unless `{ anonymous: true }`.
+   */
+  addRoleMatcher(m: RoleMatcherFn, opts?: RoleMatcherOptions): void
   /** Offers an API to other plugins under a typed key. */
   provide<T>(key: Key<T>, value: T): void
   /** Uses another plugin's API; the key must be in `requires`. */
@@ -89,10 +95,25 @@ export interface PluginApi {
    */
   addProjectSource(source: ProjectSource): void
   /**
+   * Credentials for git URLs (a token for HTTPS, an SSH key with strict known_hosts): core's git
+   * step, the git poller and the Nix plugin's merge step ask every provider, in plugin order, for
+   * each URL they fetch and run git with the environment of the first answer. Secret values in it
+   * are redacted from logs, state strings and properties.
+   */
+  addGitAccess(provider: GitAccessProvider): void
+  /**
    * Checks a group the plugin will set at run time (`rt.parts.set`) with the configuration, so
    * `checkconfig` reports its mistakes (unknown workers, duplicate names) with the plugin's.
    */
   checkParts(key: string, group: PartsGroup): void
+  /**
+   * Adds the plugin's own Prometheus families to `GET /metrics`. `fn` runs at once with this
+   * plugin instance's registry; create the metrics in it and keep them to update at run time:
+   * `api.addMetrics((register) => { queue = new Gauge({ name: 'bbn_cache_upload_queue', help: '…', registers: [register] }) })`.
+   * Names start with `bbn_<plugin>_` (the plugin's name, `-` as `_`), so no two plugins collide.
+   * A reconfigure's new instance starts with fresh metrics (counters restart at 0, as after a restart).
+   */
+  addMetrics(fn: (register: MetricsRegistry) => void): void
   /** Reports a configuration mistake in the plugin's options (all are shown at once). */
   error(path: string, message: string): void
 }

@@ -10,6 +10,7 @@ import type { LogWriter, ServiceLocator, StepBuildInfo, StepContext, StepSpec } 
 import type { TriggerRequest, TriggeredBuildset } from './trigger-service.ts'
 import type { SourceStampEntity } from '../data/sourcestamps.ts'
 import { stepIdentifier } from '../data/steps.ts'
+import type { GitAccess } from '../util/git-access.ts'
 
 /** `value` with `redact` applied to every string in it (arrays and plain objects too). */
 function redactDeep(value: unknown, redact: (s: string) => string): unknown {
@@ -32,6 +33,8 @@ export interface BuildDeps {
   waitForBuildsets(bsids: number[], onComplete?: (bsid: number, results: Result) => void): Promise<Map<number, Result>>
   cancelBuildsets(bsids: number[], reason: string): Promise<void>
   services: ServiceLocator
+  /** Credentials for a git URL from the plugins' providers (absent: none). */
+  gitAccess?(url: string): Promise<GitAccess | undefined>
 }
 
 export interface BuildRequestInfo {
@@ -233,6 +236,8 @@ class StepContextImpl implements StepContext {
       source: (_cb, attr) => (build.sourcestamps[0] as unknown as Record<string, unknown> | undefined)?.[attr],
     }
   }
+
+  gitAccess(url: string): Promise<GitAccess | undefined> { return this.deps.gitAccess ? this.deps.gitAccess(url) : Promise.resolve(undefined) }
 
   /** Trusted builds resolve every secret; untrusted ones only those marked `allowUntrusted`. */
   async secret(name: string, opts?: SecretOptions): Promise<string> {

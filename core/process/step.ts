@@ -4,6 +4,7 @@ import type { CommandResult, RemoteCommand, WorkerConnection } from '../workers/
 import type { Logger } from '../util/logger.ts'
 import type { SourceStampEntity } from '../data/sourcestamps.ts'
 import type { TriggerRequest, TriggeredBuildset } from './trigger-service.ts'
+import type { GitAccess } from '../util/git-access.ts'
 
 /** Options every step accepts (Buildbot's names). */
 export interface StepOptions {
@@ -102,6 +103,11 @@ export interface StepContext {
   waitForBuildsets(bsids: number[], onComplete?: (bsid: number, results: Result) => void): Promise<Map<number, Result>>
   /** Cancels the unfinished requests (and stops the builds) of these buildsets. */
   cancelBuildsets(bsids: number[], reason: string): Promise<void>
+  /**
+   * Credentials for fetching `url` (environment for git; its secrets are redacted), from the
+   * plugins' `addGitAccess` providers; undefined when none knows the URL.
+   */
+  gitAccess?(url: string): Promise<GitAccess | undefined>
   /** Values a plugin put in the build for its steps (by key). */
   services: ServiceLocator
   /**

@@ -235,8 +235,9 @@ function createSender(opts: StatusReporterOptions, services: ReporterServices): 
         const on = (event: 'started' | 'finished') => (_k: unknown, m: unknown): void => {
           void fromBuild(event, m as BuildEntity).catch((err) => log.error({ err: (err as Error).stack }, 'status reporter: turning a build event into statuses failed'))
         }
-        subs.push(bus.subscribe(['builds', null, 'new'], on('started')))
-        subs.push(bus.subscribe(['builds', null, 'finished'], on('finished')))
+        // Each master reports the builds it runs: another master's builds are its reporters' to report.
+        subs.push(bus.subscribe(['builds', null, 'new'], on('started'), { localOnly: true }))
+        subs.push(bus.subscribe(['builds', null, 'finished'], on('finished'), { localOnly: true }))
       }
       poll = setInterval(wake, opts.pollMs ?? 30_000)
       poll.unref?.()

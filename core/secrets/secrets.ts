@@ -58,6 +58,8 @@ export class SecretResolver {
     }
     throw new Error(`secret '${name}' was not found (looked in: ${this.providers.map((p) => p.description).join(', ') || 'no secrets providers configured'}); add it to one of them or configure 'secretsProviders'`)
   }
+  /** Redacts `value` from now on (a credential that did not come from a provider, e.g. read from a file by a plugin). */
+  remember(value: string): void { if (value.length >= 4) this.seen.add(value) }
   values(): Iterable<string> { return this.seen }
   redact(text: string): string {
     let out = text

@@ -49,12 +49,15 @@ export function git(opts: GitOptions): StepSpec {
       const mirror = posix.join(posix.dirname(builderDir), '.git-mirrors', createHash('sha1').update(repo).digest('hex').slice(0, 16) + '.git')
       const ref = branch && !branch.startsWith('refs/heads/') && branch.startsWith('refs/') ? branch : ''
       const fetchRef = branch ? (branch.startsWith('refs/') ? (ref ? 'refs/buildbot/fetched' : branch) : `refs/heads/${branch}`) : 'HEAD'
+      // Credentials from a plugin (token helper, SSH key): in the environment only, never logged.
+      const access = ctx.gitAccess ? await ctx.gitAccess(repo) : undefined
       await ctx.setStateString(`checkout ${revision ? revision.slice(0, 12) : branch || 'HEAD'}`)
       const res = await ctx.runCommand({
         name: 'shell',
         args: {
           command: ['/bin/sh', '-c', SCRIPT], workdir: opts.workdir ?? 'build', timeout: 1200,
-          env: { REPO: repo, MIRROR: mirror, REF: ref, REV: revision, FETCHREF: fetchRef, MODE: opts.mode ?? 'clean', GIT_TERMINAL_PROMPT: '0' },
+          env: { ...access?.env, REPO: repo, MIRROR: mirror, REF: ref, REV: revision, FETCHREF: fetchRef, MODE: opts.mode ?? 'clean', GIT_TERMINAL_PROMPT: '0' },
+          ...(access ? { logEnviron: false } : {}),
         },
       }, { collectStdout: true })
       if (res.rc !== 0) {

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import { cpus } from 'node:os'
 import { validPaths } from './store/store-validity.ts'
 import { minimalEnvironment } from '../../core/index.ts'
@@ -11,11 +11,18 @@ export interface BatchBuildRequest {
   outPaths: string[]
   /** Receives this derivation's log lines (with newline) as nix prints them. */
   onLog(text: string): void
+  /** Called when the shared process starts, with the number of derivations it builds. */
+  onStart?(derivations: number): void
   /** The child was stopped: it stops waiting; a process no child waits for any more is killed. */
   signal?: AbortSignal
 }
 
-export interface BatchBuildResult { ok: boolean; rc: number | null }
+export interface BatchBuildResult {
+  ok: boolean
+  rc: number | null
+  /** Why a failed derivation failed, when nix said so before the shared process ended. */
+  failure?: string
+}
 
 export interface BuildBatcherOptions {
   maxSilentTime: number
@@ -28,6 +35,21 @@ export interface BuildBatcherOptions {
   nixBin?: string
   /** Parallel builds per shared process at most (default: CPU count). */
   maxJobs?: number
+  /** Spacing of the output validity checks of finished derivations (default 20 ms). */
+  checkDelayMs?: number
+  /** The derivations of the store that depend on `drv` (default: `nix-store -q --referrers-closure`). */
+  dependentsOf?(drv: string): Promise<Set<string>>
+}
+
+/** Lines of a derivation's own log kept to show in the logs of the derivations it stops. */
+const FAILURE_TAIL_LINES = 25
+
+/** Every derivation in the store that depends on `drv`, `drv` included. */
+export function referrersClosure(drv: string, nixStore = 'nix-store'): Promise<Set<string>> {
+  return new Promise((resolve) => {
+    execFile(nixStore, ['--query', '--referrers-closure', drv], { maxBuffer: 64 << 20 }, (err, stdout) =>
+      resolve(new Set(err ? [drv] : String(stdout).split('\n').filter((l) => l.endsWith('.drv')))))
+  })
 }
 
 interface Waiting { req: BatchBuildRequest; resolve(r: BatchBuildResult): void }
@@ -35,6 +57,7 @@ interface Waiting { req: BatchBuildRequest; resolve(r: BatchBuildResult): void }
 // eslint-disable-next-line no-control-regex
 const ANSI = /\x1b\[[0-9;]*m/g
 const DRV = /\/nix\/store\/[0-9a-z]{32}-[^\s'"]+\.drv/g
+const GOAL_DONE = /"msg":"building of '(\/nix\/store\/[0-9a-z]{32}-[^'!]+\.drv)![^']*' from \.drv file: done"/
 
 /**
  * Lets concurrent nix-build children on the master's machine share `nix build` processes: the
@@ -65,15 +88,43 @@ export function createBuildBatcher(opts: BuildBatcherOptions) {
     const unowned: string[] = []
     const errors: string[] = []
     const gotError = new Set<string>()
+    // The last lines of each derivation built (requested or not): a failure shows them in the
+    // logs of the requested derivations it stops.
+    const tails = new Map<string, string[]>()
     const emit = (drv: string | undefined, text: string): void => {
+      if (drv) {
+        let t = tails.get(drv)
+        if (!t) tails.set(drv, t = [])
+        t.push(text)
+        if (t.length > FAILURE_TAIL_LINES) t.shift()
+      }
       const list = drv ? byDrv.get(drv) : undefined
       if (list) for (const w of list) { if (!settled.has(w)) w.req.onLog(text) }
       else { unowned.push(text); if (unowned.length > 200) unowned.shift() }
     }
-    // A derivation whose build activity stopped may be done: confirm its outputs and answer its
-    // children at once instead of when the whole shared process ends.
+    // A derivation nix reported as failed: its children are answered at once, and so are the
+    // requested derivations that depend on it (nix will not build them; it says so only at exit).
+    const failedDrvs = new Set<string>()
+    let failing: Promise<void> = Promise.resolve()
+    const onFailed = (drv: string, text: string): void => {
+      if (failedDrvs.has(drv)) return
+      failedDrvs.add(drv)
+      for (const w of byDrv.get(drv) ?? []) settle(w, { ok: false, rc: null, failure: text })
+      const open = batch.filter((w) => !settled.has(w))
+      if (!open.length) return
+      failing = failing.then(async () => {
+        const dependents = await (opts.dependentsOf ?? referrersClosure)(drv)
+        const tail = (tails.get(drv) ?? []).join('')
+        for (const w of open) {
+          if (settled.has(w) || !dependents.has(w.req.drvPath)) continue
+          w.req.onLog(`${w.req.drvPath} cannot be built: it depends on ${drv}, which failed:\n${tail}${text}\n`)
+          settle(w, { ok: false, rc: null, failure: `depends on ${drv}, which failed` })
+        }
+      }).catch(() => undefined)
+    }
+    // A requested derivation nix is done with (its goal's `done` trace, printed at -vvv): valid
+    // outputs make it a success, anything else a failure; answered at once, not at exit.
     const finishedDrvs = new Set<string>()
-    let doneBuilds = 0
     let checkTimer: NodeJS.Timeout | undefined
     // At most one check runs at a time and checks are spaced out: each forks a nix-store.
     let checking = false
@@ -88,29 +139,36 @@ export function createBuildBatcher(opts: BuildBatcherOptions) {
           checking = false
           if (again) { again = false; scheduleCheck() }
         })
-      }, 100)
+      }, opts.checkDelayMs ?? 20)
     }
     const checkFinished = async (): Promise<void> => {
+      // Dependents of a failure are answered with the failing lines first.
+      await failing
       const drvs = [...finishedDrvs]
       finishedDrvs.clear()
       const ws = drvs.flatMap((d) => byDrv.get(d) ?? []).filter((w) => !settled.has(w))
       if (!ws.length) return
       const valid = await validPaths(ws.flatMap((w) => w.req.outPaths)).catch(() => new Set<string>())
-      for (const w of ws) if (w.req.outPaths.length && w.req.outPaths.every((p) => valid.has(p))) settle(w, { ok: true, rc: 0 })
+      for (const w of ws) {
+        if (w.req.outPaths.length && w.req.outPaths.every((p) => valid.has(p))) { settle(w, { ok: true, rc: 0 }); continue }
+        // nix 2.8 prints the error of a requested derivation only when the process ends.
+        w.req.onLog(`${w.req.drvPath} failed: nix finished building it without valid outputs\n`)
+        settle(w, { ok: false, rc: null, failure: 'its builder failed' })
+      }
     }
     const onLine = (line: string): void => {
       if (!line.startsWith('@nix ')) { emit(undefined, line + '\n'); return }
+      // Debug messages (-vvv) are many: only goals' `done` traces matter, read without JSON.parse.
+      if (line.startsWith('@nix {"action":"msg","level":') && !line.startsWith('@nix {"action":"msg","level":0') && !line.startsWith('@nix {"action":"msg","level":1,')) {
+        const done = GOAL_DONE.exec(line)
+        if (done && byDrv.has(done[1]!)) { finishedDrvs.add(done[1]!); scheduleCheck() }
+        return
+      }
       let m: { action: string; id?: number; type?: number; fields?: unknown[]; text?: string; msg?: string; level?: number }
       try { m = JSON.parse(line.slice(5)) } catch { return }
       if (m.action === 'start' && m.type === 105 && typeof m.fields?.[0] === 'string') {
         owner.set(String(m.id), m.fields[0])
         emit(m.fields[0], `${m.text ?? `building '${m.fields[0]}'`}\n`)
-      } else if (m.action === 'result' && m.type === 105 && typeof m.fields?.[0] === 'number' && m.fields[0] > doneBuilds) {
-        // The count of finished builds went up (nix 2.8 ends build activities only at exit):
-        // check the derivations whose builds have started.
-        doneBuilds = m.fields[0]
-        for (const d of owner.values()) finishedDrvs.add(d)
-        scheduleCheck()
       } else if (m.action === 'result' && (m.type === 101 || m.type === 107) && typeof m.fields?.[0] === 'string') {
         emit(owner.get(String(m.id)), m.fields[0] + '\n')
       } else if (m.action === 'msg' && typeof m.msg === 'string' && (m.level ?? 9) <= 1) {
@@ -118,15 +176,19 @@ export function createBuildBatcher(opts: BuildBatcherOptions) {
         // nix prints a build failure twice (when it happens and in the final summary)
         if (errors.includes(text)) return
         errors.push(text)
-        const named = [...new Set(text.match(DRV) ?? [])].filter((d) => byDrv.has(d))
+        const all = [...new Set(text.match(DRV) ?? [])]
+        const named = all.filter((d) => byDrv.has(d))
         for (const d of named) gotError.add(d)
         if (named.length) for (const d of named) emit(d, text + '\n')
         else emit(undefined, text + '\n')
+        // An error naming one derivation is that derivation's failure (a builder's exit code,
+        // a hash mismatch, a missing system); the summary at exit names several.
+        if (m.level === 0 && all.length === 1) onFailed(all[0]!, text)
       }
     }
     // Builds of one shared process run in parallel like separate processes would (nix's default
     // max-jobs of 1 would serialize them), up to `maxJobs` (default: CPU count, nix's `auto`).
-    const args = ['build', '--no-link', '--keep-going', '--max-jobs', String(Math.min(byDrv.size, opts.maxJobs ?? cpus().length)), '--log-format', 'internal-json', '-v',
+    const args = ['build', '--no-link', '--keep-going', '--max-jobs', String(Math.min(byDrv.size, opts.maxJobs ?? cpus().length)), '--log-format', 'internal-json', '-vvv',
       '--max-silent-time', String(opts.maxSilentTime), ...installables]
     let waiting = batch.length
     let early: Promise<void> = Promise.resolve()
@@ -143,6 +205,7 @@ export function createBuildBatcher(opts: BuildBatcherOptions) {
     const rc = await new Promise<number | null>((resolve) => {
       const p = spawn(opts.nixBin ?? 'nix', args, { stdio: ['ignore', 'ignore', 'pipe'], env: minimalEnvironment() })
       proc = p
+      for (const w of batch) w.req.onStart?.(byDrv.size)
       for (const w of batch) w.req.signal?.addEventListener('abort', () => settle(w, { ok: false, rc: null }), { once: true })
       let silent: NodeJS.Timeout | undefined
       const arm = (): void => { if (silent) silent.refresh(); else silent = setTimeout(() => p.kill('SIGKILL'), opts.timeout * 1000) }
@@ -170,6 +233,7 @@ export function createBuildBatcher(opts: BuildBatcherOptions) {
     })
     if (checkTimer) { clearTimeout(checkTimer); checkTimer = undefined }
     await early
+    await failing
     const valid = await validPaths(batch.filter((w) => !settled.has(w)).flatMap((w) => w.req.outPaths)).catch(() => new Set<string>())
     for (const w of batch) {
       if (settled.has(w)) continue

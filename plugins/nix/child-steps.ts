@@ -4,6 +4,8 @@ import { FAILURE, SUCCESS, WARNINGS, steps, type StepContext, type StepSpec } fr
 import { buildInstallable } from './eval/nix-version.ts'
 import type { NixPluginState } from './plugin-state.ts'
 import type { StoredJob } from './jobs-store.ts'
+import type { ResolvedProject } from './options.ts'
+import { outputRoots } from './store/gc-roots.ts'
 
 const str = (ctx: StepContext, name: string): string => {
   const v = ctx.getProperty(name)
@@ -48,10 +50,11 @@ export function nixBuildStep(state: NixPluginState): StepSpec {
       // A local worker shares the master's store: batch with the other children building now.
       if (state.batcher && out && ctx.worker.info.version === 'local') {
         const log = await ctx.addLog('stdio', 's')
-        log.write(`nix build (in a process shared with other attributes) ${buildInstallable(drv, nix.version)}\n`, 'h')
-        const r = await state.batcher.build({ installable: buildInstallable(drv, nix.version), drvPath: drv, outPaths: [out], onLog: (t) => log.write(t, 'o'), signal: ctx.signal })
+        const installable = buildInstallable(drv, nix.version)
+        const onStart = (n: number): void => log.write(`nix build ${installable} (one shared nix process builds ${n} requested derivation${n === 1 ? '' : 's'})\n`, 'h')
+        const r = await state.batcher.build({ installable, drvPath: drv, outPaths: Object.values(outputsOf(ctx)), onStart, onLog: (t) => log.write(t, 'o'), signal: ctx.signal })
         if (ctx.signal.aborted) return FAILURE
-        log.write(r.ok ? `${out} is built\n` : `building ${drv} failed (nix exit code ${r.rc})\n`, 'h')
+        log.write(r.ok ? `${out} is built\n` : r.failure ? `building ${drv} failed: ${r.failure}\n` : `building ${drv} failed (nix exit code ${r.rc})\n`, 'h')
         await ctx.setStateString(r.ok ? `built ${attr}` : `${attr} failed`)
         return r.ok ? SUCCESS : FAILURE
       }
@@ -62,7 +65,30 @@ export function nixBuildStep(state: NixPluginState): StepSpec {
   })
 }
 
-/** Keeps the output alive (default branch) and records it in outputsPath; removes the out-link. */
+/** The outputs of the attribute a child builds (name → store path). */
+function outputsOf(ctx: StepContext): Record<string, string> {
+  const o = ctx.getProperty('outputs')
+  if (o && typeof o === 'object' && Object.keys(o).length) return o as Record<string, string>
+  const out = str(ctx, 'out_path')
+  return out ? { out } : {}
+}
+
+/**
+ * Keeps every output of an attribute alive with a GC root (`<attr>` for the primary output,
+ * `<attr>!<output>` for the others) and records each in outputsPath likewise. Returns how the
+ * roots changed (`created`, `updated`, `unchanged`, joined when they differ).
+ */
+export async function registerOutputs(state: NixPluginState, project: ResolvedProject, attr: string, outputs: Record<string, string>): Promise<string> {
+  const dir = join(state.opts.gcRootsDir, project.slug)
+  const hows = new Set<string>()
+  for (const r of outputRoots(outputs)) {
+    hows.add(await state.roots.register(dir, attr, r.path, r.output))
+    await state.writeOutput({ ...ownerRepo(project.name), branch: project.defaultBranch, attr: r.output ? `${attr}!${r.output}` : attr }, r.path)
+  }
+  return [...hows].join(', ')
+}
+
+/** Keeps the outputs alive (default branch) and records them in outputsPath; removes the out-links. */
 export function registerOutputsStep(state: NixPluginState): StepSpec {
   return steps.custom({
     name: 'register gc root', type: 'nix-gcroot', hideStepIf: (r) => r === SUCCESS,
@@ -70,14 +96,14 @@ export function registerOutputsStep(state: NixPluginState): StepSpec {
       const attr = str(ctx, 'attr')
       const out = str(ctx, 'out_path')
       const project = state.projects.get(str(ctx, 'project'))
+      const outputs = outputsOf(ctx)
+      // `nix build --out-link result-<attr>` makes `result-<attr>-<output>` for the other outputs.
       const link = join(String(ctx.getProperty('builddir') ?? ctx.worker.builderDir(ctx.build.builderName)), 'build', `result-${attr}`)
-      await unlink(link).catch(() => undefined)
+      for (const r of outputRoots(outputs)) await unlink(r.output ? `${link}-${r.output}` : link).catch(() => undefined)
       if (!project || !out || ctx.getProperty('nix_default_branch') !== true) { await ctx.setStateString('not the default branch'); return SUCCESS }
-      const dir = join(state.opts.gcRootsDir, project.slug)
       let how: string
       try {
-        how = await state.roots.register(dir, attr, out)
-        await state.writeOutput({ ...ownerRepo(project.name), branch: project.defaultBranch, attr }, out)
+        how = await registerOutputs(state, project, attr, outputs)
       } catch (err) {
         // The build itself succeeded: keep that result, say what to fix.
         const log = await ctx.addLog('gcroot_error')

@@ -13,7 +13,7 @@ import { drvsExist, validPaths } from './store/store-validity.ts'
 import { createMatrixRun, type MatrixRun } from './matrix-run.ts'
 import { started, type NixPluginState } from './plugin-state.ts'
 import type { ResolvedProject } from './options.ts'
-import type { StoredJob } from './jobs-store.ts'
+import { jobOutputs, type StoredJob } from './jobs-store.ts'
 
 function git(cwd: string, args: string[]): Promise<string | undefined> {
   return new Promise((res) => execFile('git', args, { cwd, timeout: 30_000 }, (err, out) => res(err ? undefined : out.trim())))
@@ -56,14 +56,15 @@ async function reusableJobs(state: NixPluginState, evalKey: string, buildid: num
   if (!stored.length) return undefined
   const drvs = stored.map((j) => j.drv_path).filter((p): p is string => !!p)
   if (drvs.length && !(await drvsExist(drvs))) return undefined
-  const outs = stored.map((j) => j.out_path).filter((p): p is string => !!p)
-  const valid = await validPaths(outs)
+  const valid = await validPaths(stored.flatMap((j) => Object.values(jobOutputs(j))))
   const toJob = (j: StoredJob): NixJob => {
     const attrPath = j.attr.split('.')
     if (j.state === 'eval-failed') return { attr: j.attr, attrPath, error: j.reason ?? 'failed to evaluate' }
+    const outputs = jobOutputs(j)
+    const built = Object.values(outputs).length > 0 && Object.values(outputs).every((p) => valid.has(p))
     return {
-      attr: j.attr, attrPath, system: j.system, drvPath: j.drv_path ?? undefined, outputs: j.out_path ? { out: j.out_path } : {},
-      cacheStatus: j.out_path && valid.has(j.out_path) ? 'local' : 'notBuilt', neededBuilds: JSON.parse(j.needed ?? '[]') as string[],
+      attr: j.attr, attrPath, system: j.system, drvPath: j.drv_path ?? undefined, outputs,
+      cacheStatus: built ? 'local' : 'notBuilt', neededBuilds: JSON.parse(j.needed ?? '[]') as string[],
     }
   }
   return { jobs: stored.map(toJob), from: stored[0]!.buildid }

@@ -33,8 +33,9 @@ export function createGcRootBatcher(opts: { delayMs?: number; maxBatch?: number;
   }
 
   return {
-    async register(dir: string, attr: string, outPath: string): Promise<How> {
-      const check = await prepareGcRoot(dir, attr, outPath)
+    /** Points the root of `attr` (or of its `output`, see `gcRootName`) at `outPath`. */
+    async register(dir: string, attr: string, outPath: string, output?: string): Promise<How> {
+      const check = await prepareGcRoot(dir, attr, outPath, output)
       if (check === 'unchanged') return check
       return new Promise<How>((resolve, reject) => {
         queue.push({ path: check.path, attr, out: outPath, existed: check.existed, resolve, reject })

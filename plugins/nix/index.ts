@@ -15,6 +15,7 @@ import { writeOutputPath } from './store/outputs-path.ts'
 import { createNixHooks, type NixEffectsEvent, type NixHooks } from './nix-hooks.ts'
 import { conditionalStep, type PostBuildStepOptions } from './post-build-steps.ts'
 import { reportNixStatuses, type NixStatusOptions, type StatusSink } from './statuses.ts'
+import { registerNixMetrics } from './nix-metrics.ts'
 
 export type { NixPluginOptions, NixProjectOptions } from './options.ts'
 export type { NixJobRow, JobState } from './jobs-store.ts'
@@ -117,6 +118,7 @@ export const nix = definePlugin({
         return next
       },
     }
+    api.addMetrics((register) => registerNixMetrics(register, state.hooks))
     // The configured projects' parts are set at start (from the registry); checked here with the config.
     for (const p of opts.projects) api.checkParts(p.name, projectParts(state, p))
     api.provide(NixKey, {
@@ -144,7 +146,7 @@ export const nix = definePlugin({
       state.jobs = createJobsStore(rt.storage<NixTables>())
       state.nix = probe()
       const nix = await state.nix
-      if (nix.ok && opts.shareNixProcesses) state.batcher = createBuildBatcher({ maxSilentTime: opts.maxSilentTime, timeout: opts.buildTimeout })
+      if (nix.ok && opts.shareNixProcesses) state.batcher = createBuildBatcher({ maxSilentTime: opts.maxSilentTime, timeout: opts.buildTimeout, delayMs: opts.shareWindowMs })
       if (nix.ok) rt.log.info({ nix: nix.version.version.join('.'), evaluator: nix.evaluator.name }, 'nix plugin ready')
       else rt.log.error({ missing: 'nix' }, `${nix.message}; evaluations will fail until it is installed`)
       await followRegistry(rt, state)

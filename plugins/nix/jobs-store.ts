@@ -3,7 +3,10 @@ import type { PluginStorage } from '../../core/index.ts'
 export type JobState = 'pending' | 'building' | 'success' | 'failed' | 'eval-failed' | 'dependency-failed'
   | 'cached-failure' | 'skipped' | 'cancelled' | 'unsupported-system'
 
-/** One attribute of an evaluation, as `GET /api/v2/builds/<id>/nixjobs` returns it. */
+/**
+ * One attribute of an evaluation. `queued_at`, `started_at` and `complete_at` are stored in
+ * milliseconds; `GET /api/v2/builds/<id>/nixjobs` and the events give them in seconds (`publicJob`).
+ */
 export interface NixJobRow {
   jobid: number
   buildid: number
@@ -30,6 +33,18 @@ export interface StoredJob extends NixJobRow {
   /** JSON list of in-closure derivations still to build when evaluated. */
   needed: string | null
   cache_status: string | null
+  /** JSON of every output (name → store path); null for jobs stored before outputs were kept. */
+  outputs: string | null
+}
+
+/** The outputs of a stored job: all of them, else its primary out path as `out`. */
+export function jobOutputs(j: Pick<StoredJob, 'outputs' | 'out_path'>): Record<string, string> {
+  if (j.outputs) {
+    const o = JSON.parse(j.outputs) as Record<string, string | null>
+    const named = Object.fromEntries(Object.entries(o).filter((e): e is [string, string] => !!e[1]))
+    if (Object.keys(named).length) return named
+  }
+  return j.out_path ? { out: j.out_path } : {}
 }
 
 /** The plugin's tables (made by `migrations.ts`). */
@@ -42,7 +57,16 @@ export interface NixTables {
 const PUBLIC_FIELDS: (keyof NixJobRow)[] = ['jobid', 'buildid', 'attr', 'system', 'drv_path', 'out_path', 'state', 'results', 'reason',
   'child_buildid', 'child_builderid', 'child_number', 'buildrequestid', 'queued_at', 'started_at', 'complete_at', 'first_failure_url']
 
-export const publicJob = (j: StoredJob | NixJobRow): NixJobRow => Object.fromEntries(PUBLIC_FIELDS.map((f) => [f, j[f] ?? null])) as unknown as NixJobRow
+const TIME_FIELDS = new Set<keyof NixJobRow>(['queued_at', 'started_at', 'complete_at'])
+
+/**
+ * A job as REST and events show it: times in seconds since the epoch like every other resource
+ * (stored in milliseconds; the fraction keeps them).
+ */
+export const publicJob = (j: StoredJob | NixJobRow): NixJobRow => Object.fromEntries(PUBLIC_FIELDS.map((f) => {
+  const v = j[f] ?? null
+  return [f, v != null && TIME_FIELDS.has(f) ? (v as number) / 1000 : v]
+})) as unknown as NixJobRow
 
 /**
  * The `nix_jobs` table (one row per attribute per evaluation) and the failed-build cache. Every

@@ -2,8 +2,8 @@ import { join } from 'node:path'
 import { CANCELLED, EXCEPTION, FAILURE, SKIPPED, SUCCESS, WARNINGS, worstStatus, type Result, type StepContext } from '../../core/index.ts'
 import { createJobGraph } from './eval/job-graph.ts'
 import type { NixJob } from './eval/nix-evaluator.ts'
-import { ownerRepo } from './child-steps.ts'
-import type { JobState, StoredJob } from './jobs-store.ts'
+import { registerOutputs } from './child-steps.ts'
+import { jobOutputs, type JobState, type StoredJob } from './jobs-store.ts'
 import { started, type NixPluginState } from './plugin-state.ts'
 import type { ResolvedProject } from './options.ts'
 import { resultChange, type NixEvalInfo, type NixPreviousResult } from './nix-hooks.ts'
@@ -148,7 +148,7 @@ export function createMatrixRun(state: NixPluginState, info: MatrixRunInfo) {
     attr: job.attr, system: job.system, drv_path: job.drv_path, out_path: job.out_path, cacheStatus: job.cache_status,
     virtual_builder_name: `${info.refPrefix}.${job.attr}`, status_name: `nix-build ${info.refPrefix}.${job.attr}`,
     project: project.name, branch: info.branch, default_branch: project.defaultBranch, nix_default_branch: info.isDefault,
-    nix_jobid: job.jobid, nix_eval_buildid: buildid,
+    nix_jobid: job.jobid, nix_eval_buildid: buildid, outputs: jobOutputs(job),
   })
 
   async function trigger(items: Pending[]): Promise<void> {
@@ -174,8 +174,7 @@ export function createMatrixRun(state: NixPluginState, info: MatrixRunInfo) {
   async function registerSkipped(job: StoredJob): Promise<void> {
     if (!info.isDefault || !job.out_path) return
     try {
-      await state.roots.register(join(state.opts.gcRootsDir, slug), job.attr, job.out_path)
-      await state.writeOutput({ ...ownerRepo(project.name), branch: project.defaultBranch, attr: job.attr }, job.out_path)
+      await registerOutputs(state, project, job.attr, jobOutputs(job))
     } catch (err) { rt.log.warn({ attr: job.attr, err: (err as Error).message }, 'registering the GC root of an already built attribute failed') }
   }
 
@@ -289,6 +288,7 @@ export function createMatrixRun(state: NixPluginState, info: MatrixRunInfo) {
             child_buildid: null, child_builderid: null, child_number: null, buildrequestid: null, queued_at: null, started_at: null,
             complete_at: null, first_failure_url: null, eval_key: info.evalKey,
             needed: j.error ? null : JSON.stringify([...(j.neededBuilds ?? []), ...(j.neededSubstitutes ?? [])]), cache_status: j.cacheStatus ?? null,
+            outputs: j.error || !j.outputs ? null : JSON.stringify(j.outputs),
           }
         })
         const stored = await jobs.insert(rows)

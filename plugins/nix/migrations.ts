@@ -24,4 +24,10 @@ export const nixMigrations: Record<string, PluginMigration> = {
       await db.schema.dropTable('nix_schema').ifExists().execute()
     },
   },
+  '0002_outputs': {
+    // Every output of a job (name → store path, JSON), so each gets a GC root.
+    async up(db) {
+      await db.schema.alterTable('nix_jobs').addColumn('outputs', 'text').execute()
+    },
+  },
 }

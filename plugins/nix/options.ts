@@ -41,6 +41,7 @@ export const nixOptionsSchema = z.strictObject({
   cacheFailedBuilds: z.boolean().meta({ description: 'remember failed derivations and do not build them again (default false)' }).optional(),
   failedBuildReportLimit: z.number().int().min(0).meta({ description: 'failure events published per evaluation at most (default 50)' }).optional(),
   shareNixProcesses: z.boolean().meta({ description: 'children on a local worker share `nix build` processes (logs and results stay per derivation; default true)' }).optional(),
+  shareWindowMs: z.number().int().min(0).max(60_000).meta({ description: 'milliseconds a shared `nix build` process waits for more children before it starts (default 5)' }).optional(),
 })
 
 export type NixProjectOptions = z.input<typeof nixProjectSchema>
@@ -70,6 +71,7 @@ export interface ResolvedNixOptions {
   cacheFailedBuilds: boolean
   failedBuildReportLimit: number
   shareNixProcesses: boolean
+  shareWindowMs: number
 }
 
 /** The nix system of this machine (`x86_64-linux`, `aarch64-darwin`, …). */
@@ -100,5 +102,6 @@ export function resolveNixOptions(opts: z.output<typeof nixOptionsSchema>, based
     cacheFailedBuilds: opts.cacheFailedBuilds ?? false,
     failedBuildReportLimit: opts.failedBuildReportLimit ?? 50,
     shareNixProcesses: opts.shareNixProcesses ?? true,
+    shareWindowMs: opts.shareWindowMs ?? 5,
   }
 }

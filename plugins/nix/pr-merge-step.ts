@@ -44,9 +44,13 @@ export function prMergeStep(state: NixPluginState, repourl: string): StepSpec {
     async run(ctx) {
       const base = String(ctx.getProperty('base_sha'))
       const head = String(ctx.getProperty('head_sha'))
+      const access = ctx.gitAccess ? await ctx.gitAccess(repourl) : undefined
       const res = await ctx.runCommand({
         name: 'shell',
-        args: { command: ['/bin/sh', '-c', SCRIPT], workdir: 'build', timeout: 1200, env: { REPO: repourl, BASE: base, HEAD: head, GIT_TERMINAL_PROMPT: '0' } },
+        args: {
+          command: ['/bin/sh', '-c', SCRIPT], workdir: 'build', timeout: 1200, env: { ...access?.env, REPO: repourl, BASE: base, HEAD: head, GIT_TERMINAL_PROMPT: '0' },
+          ...(access ? { logEnviron: false } : {}),
+        },
       }, { collectStdout: true })
       if (res.rc !== 0) {
         await ctx.setStateString(`merging ${base.slice(0, 12)} into ${head.slice(0, 12)} failed`)

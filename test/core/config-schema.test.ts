@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { execa } from 'execa'
 import { ConfigError, createKey, defineMaster, definePlugin, localWorker, resolveConfig, z } from '../../core/index.ts'
+import { firstPartyPlugins } from '../../plugins/first-party.ts'
 
 const root = resolve(import.meta.dirname, '../..')
 const cli = join(root, 'bin/buildbot-nix.mjs')
@@ -129,6 +130,9 @@ test('config-schema prints JSON Schema of the config with the first-party plugin
   assert.is(opts.properties.evalWorkerCount.type, 'integer')
   assert.equal(opts.properties.projects.items.required, ['name', 'url'])
   assert.is(opts.additionalProperties, false)
+  const githubEntry = schema.properties.plugins.items.anyOf.find((p: { title: string }) => p.title === 'github')
+  assert.equal(githubEntry.properties.options.required.sort(), ['appId', 'appSecretKeyFile', 'webhookSecretFile'])
+  assert.is(githubEntry.properties.options.properties.topic.default, 'build-with-buildbot')
 })
 
 test('config-schema --config also describes the plugins that config uses', () => withDir(async (dir) => {
@@ -140,7 +144,7 @@ export default defineMaster({ plugins: [greeter({ greeting: 'hi' })] })
   const res = await execa('node', [cli, 'config-schema', '-c', file], { reject: false })
   assert.is(res.exitCode, 0, res.stderr)
   const entries = JSON.parse(res.stdout).properties.plugins.items.anyOf as { title: string; properties: { options: { properties: Record<string, { description?: string }> } } }[]
-  assert.equal(entries.map((e) => e.title).sort(), ['greeter', 'nix'])
+  assert.equal(entries.map((e) => e.title).sort(), ['greeter', ...firstPartyPlugins.map((p) => p.definition.name)].sort())
   assert.is(entries.find((e) => e.title === 'greeter')!.properties.options.properties.greeting!.description, 'what to say')
 }))
 

@@ -1,7 +1,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { haveTool } from '../support/tools.ts'
@@ -11,6 +11,8 @@ import { createFairSemaphore } from '../../plugins/nix/fair-semaphore.ts'
 const hasNix = haveTool('nix', 'apt-get install -y nix-bin')
 const maybe = hasNix ? test : test.skip
 const tmp = mkdtempSync(join(tmpdir(), 'batcher-'))
+// Builders run as nixbld users: they look for the release file in here.
+chmodSync(tmp, 0o755)
 
 function instantiate(): Record<string, { drv: string; out: string }> {
   const salt = `${process.pid}-${Date.now()}`
@@ -19,9 +21,12 @@ function instantiate(): Record<string, { drv: string; out: string }> {
     b = mk "b" "echo b is about to fail; exit 3" [ ];
     c = mk "c" "echo c > $out" [ b ];
     d = mk "d" "/bin/sleep 60; echo d > $out" [ ];
-  in { inherit a b c d; }`)
+    lib = mk "lib" "echo lib breaks here; exit 4" [ ];
+    e = mk "e" "echo e > $out" [ lib ];
+    slow = mk "slow" "while [ ! -e ${join(tmp, 'release')} ]; do /bin/sleep 0.05; done; echo slow > $out" [ ];
+  in { inherit a b c d e slow; }`)
   const out: Record<string, { drv: string; out: string }> = {}
-  for (const n of ['a', 'b', 'c', 'd']) {
+  for (const n of ['a', 'b', 'c', 'd', 'e', 'slow']) {
     const drv = execFileSync('nix-instantiate', [join(tmp, 'd.nix'), '-A', n], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
     const o = execFileSync('nix-store', ['-q', '--outputs', drv], { encoding: 'utf8' }).trim()
     out[n] = { drv, out: o }
@@ -42,7 +47,7 @@ maybe('one nix process builds several derivations; logs and results are split pe
   assert.not.match(logs.a!, /about to fail/)
   assert.match(logs.b!, /b is about to fail/)
   assert.match(logs.b!, /failed with exit code 3/)
-  assert.match(logs.c!, /was not built; errors of the shared nix build:\n.*b.drv' failed with exit code 3/)
+  assert.match(logs.c!, /cannot be built: it depends on .*-b\.drv, which failed:\n[^]*b is about to fail/)
 })
 
 maybe('a quick derivation is answered while a slow one of the same process builds; a stopped request stops waiting and an unwatched process is killed', async () => {
@@ -58,6 +63,30 @@ maybe('a quick derivation is answered while a slow one of the same process build
   const queued = new AbortController()
   queued.abort()
   assert.equal(await batcher.build({ installable: d.a!.drv, drvPath: d.a!.drv, outPaths: [d.a!.out], onLog: () => {}, signal: queued.signal }), { ok: false, rc: null })
+})
+
+maybe('a failure is answered the moment nix reports it, with its dependents, while a slow derivation of the same process still builds', async () => {
+  rmSync(join(tmp, 'release'), { force: true })
+  const d = instantiate()
+  const batcher = createBuildBatcher({ maxSilentTime: 120, timeout: 120 })
+  const logs: Record<string, string> = { b: '', e: '', slow: '' }
+  let slowDone = false
+  const build = (n: 'b' | 'e' | 'slow') => batcher.build({ installable: d[n]!.drv, drvPath: d[n]!.drv, outPaths: [d[n]!.out], onLog: (t) => { logs[n] += t } })
+  // Requested together: one nix process builds all three.
+  const slow = build('slow').then((r) => { slowDone = true; return r })
+  const [b, e] = await Promise.all([build('b'), build('e')])
+  assert.not.ok(slowDone, 'the slow derivation still builds')
+  assert.is(b.ok, false)
+  assert.match(b.failure!, /builder failed/)
+  assert.match(logs.b!, /b is about to fail/)
+  // e's own dependency (not requested) failed: e is answered with the failing lines of lib.
+  assert.is(e.ok, false)
+  assert.match(e.failure!, /depends on .*-lib\.drv, which failed/)
+  assert.match(logs.e!, /lib breaks here/)
+  assert.match(logs.e!, /lib\.drv' failed with exit code 4/)
+  writeFileSync(join(tmp, 'release'), '')
+  assert.equal(await slow, { ok: true, rc: 0 })
+  unlinkSync(join(tmp, 'release'))
 })
 
 test('the evaluation semaphore serves projects in turn and limits concurrency', async () => {

@@ -61,7 +61,7 @@ eachDb(maybe, 'a push builds one child per attribute with the right results, GC 
   makeFlakeRepo(repo, {
     checks: {
       ok: {}, dep: { deps: ['ok'] }, broken: { script: 'echo about to fail; exit 3' }, needsBroken: { deps: ['broken'] },
-      bad: { throws: 'this check is broken' }, arm: { system: 'aarch64-linux' }, slow: { expr: SLOW },
+      bad: { throws: 'this check is broken' }, arm: { system: 'aarch64-linux' }, slow: { expr: SLOW }, multi: { outputs: ['out', 'dev', 'doc'] },
     },
   })
   const outputs = join(tmp, `outputs-${db.name}`)
@@ -77,7 +77,7 @@ eachDb(maybe, 'a push builds one child per attribute with the right results, GC 
   assert.ok(childStarts.length > 0 && childStarts[0]! < evalEnd, 'the first child build started before the evaluation ended')
   const jobs = await jobsOf(h, first.buildid)
   const st = (a: string) => jobs.get(`x86_64-linux.${a}`)?.state
-  assert.equal([...jobs.keys()].sort(), ['aarch64-linux.arm', ...['bad', 'broken', 'dep', 'needsBroken', 'ok', 'slow'].map((a) => `x86_64-linux.${a}`)])
+  assert.equal([...jobs.keys()].sort(), ['aarch64-linux.arm', ...['bad', 'broken', 'dep', 'multi', 'needsBroken', 'ok', 'slow'].map((a) => `x86_64-linux.${a}`)])
   assert.is(st('ok'), 'success')
   assert.is(st('dep'), 'success')
   assert.is(st('slow'), 'success')
@@ -92,6 +92,10 @@ eachDb(maybe, 'a push builds one child per attribute with the right results, GC 
   assert.is(ok.results, SUCCESS)
   assert.ok(ok.child_buildid && ok.child_builderid === buildBuilder && ok.buildrequestid && ok.queued_at && ok.started_at && ok.complete_at)
   assert.ok(ok.started_at! <= ok.complete_at!)
+  // Times in seconds, as the child build's own
+  const okBuild = (await rest<{ builds: { started_at: number; complete_at: number }[] }>(h, `builds/${ok.child_buildid}`)).builds[0]!
+  assert.ok(Math.abs(ok.started_at! - okBuild.started_at) < 5, `${ok.started_at} is in seconds like ${okBuild.started_at}`)
+  assert.ok(ok.complete_at! >= okBuild.started_at && ok.complete_at! <= okBuild.complete_at + 5)
   assert.is(jobs.get('x86_64-linux.broken')!.results, FAILURE)
   assert.ok(jobs.get('x86_64-linux.bad')!.child_buildid, 'a failed-eval child exists')
 
@@ -112,6 +116,16 @@ eachDb(maybe, 'a push builds one child per attribute with the right results, GC 
   assert.ok(existsSync(join(roots, 'x86_64-linux.dep')))
   assert.not.ok(existsSync(join(roots, 'x86_64-linux.broken')))
   assert.is(readFileSync(join(outputs, 'acme', 'demo', 'main', 'x86_64-linux.ok'), 'utf8'), ok.out_path)
+  // Every output of a multi-output attribute has its root and its outputsPath entry
+  const multi = jobs.get('x86_64-linux.multi')!
+  assert.is(multi.state, 'success')
+  const multiOuts = (await properties(h, multi.child_buildid!)).outputs as Record<string, string>
+  assert.equal(Object.keys(multiOuts).sort(), ['dev', 'doc', 'out'])
+  assert.is(readlinkSync(join(roots, 'x86_64-linux.multi')), multiOuts.out)
+  assert.is(readlinkSync(join(roots, 'x86_64-linux.multi!dev')), multiOuts.dev)
+  assert.is(readlinkSync(join(roots, 'x86_64-linux.multi!doc')), multiOuts.doc)
+  assert.is(readFileSync(join(outputs, 'acme', 'demo', 'main', 'x86_64-linux.multi!dev'), 'utf8'), multiOuts.dev)
+  assert.is(readFileSync(join(outputs, 'acme', 'demo', 'main', 'x86_64-linux.multi'), 'utf8'), multiOuts.out)
 
   // Same tree again: the stored jobs are reused, built outputs are not built again
   const again = await runEval(h)
@@ -121,6 +135,7 @@ eachDb(maybe, 'a push builds one child per attribute with the right results, GC 
   assert.is(jobs2.get('x86_64-linux.ok')!.state, 'skipped')
   assert.is(jobs2.get('x86_64-linux.ok')!.reason, 'already built')
   assert.is(jobs2.get('x86_64-linux.ok')!.results, SKIPPED)
+  assert.is(jobs2.get('x86_64-linux.multi')!.state, 'skipped', 'all outputs of the multi-output attribute are kept')
   assert.is(jobs2.get('x86_64-linux.broken')!.state, 'failed')
   assert.is(jobs2.get('x86_64-linux.bad')!.state, 'eval-failed')
 
@@ -130,6 +145,7 @@ eachDb(maybe, 'a push builds one child per attribute with the right results, GC 
   assert.is(third.results, SUCCESS)
   assert.ok(existsSync(join(roots, 'x86_64-linux.ok')))
   assert.not.ok(existsSync(join(roots, 'x86_64-linux.slow')), 'root of the removed attribute is gone')
+  assert.not.ok(existsSync(join(roots, 'x86_64-linux.multi!dev')), 'so are the roots of every output of a removed attribute')
 }, testDatabases())
 
 eachDb(maybe, 'buildbot-nix.toml: flake_dir and a custom attribute; warnings make the evaluation WARNINGS', async (start, db) => {

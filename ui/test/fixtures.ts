@@ -42,7 +42,7 @@ export function makeJob(jobid: number, state: string, t0ms: number): Row {
     jobid, buildid: EVAL_BUILD, attr, system, drv_path: `/nix/store/${String(jobid).padStart(32, 'a')}-pkg.drv`,
     out_path: null, state, results: complete ? (failed ? 2 : 0) : null, reason: failed ? 'builder failed with exit code 1' : null,
     child_buildid: jobid === 1 ? CHILD_BUILD : null, child_builderid: jobid === 1 ? 2 : null, child_number: jobid === 1 ? 1 : null,
-    buildrequestid: null, queued_at: queued, started_at: started, complete_at: complete, first_failure_url: null,
+    buildrequestid: null, queued_at: queued / 1000, started_at: started == null ? null : started / 1000, complete_at: complete == null ? null : complete / 1000, first_failure_url: null,
   }
 }
 

@@ -67,6 +67,18 @@ function providerOf(www: WwwConfig, providers: LoginProvider[]): LoginProvider |
  * anonymous.
  */
 export async function identify(req: FastifyRequest, s: AuthState): Promise<Identity | { error: string }> {
+  if (s.provider?.fromRequest) {
+    let u
+    try { u = await s.provider.fromRequest({ headers: req.headers, remoteAddress: req.socket.remoteAddress ?? '', url: req.url }) } catch (err) {
+      s.log.error({ err, provider: s.provider.name }, 'the login provider failed to check a request')
+      return { error: `the login provider '${s.provider.name}' could not check the request` }
+    }
+    if (u && 'refuse' in u && typeof u.refuse === 'string') {
+      s.log.warn({ provider: s.provider.name, reason: u.refuse, remoteAddress: req.socket.remoteAddress, url: req.url.split('?')[0] }, 'request identity refused')
+      return { error: u.refuse }
+    }
+    if (u && 'user' in u) return { user: userInfoOf(u.user), via: 'authorization' }
+  }
   const header = req.headers.authorization
   if (header && s.provider?.fromAuthorization) {
     let u
@@ -74,6 +86,7 @@ export async function identify(req: FastifyRequest, s: AuthState): Promise<Ident
       s.log.error({ err, provider: s.provider.name }, 'the login provider failed to check an Authorization header')
       return { error: `the login provider '${s.provider.name}' could not check the Authorization header` }
     }
+    if (!u) s.log.warn({ provider: s.provider.name, scheme: header.split(' ')[0], url: req.url.split('?')[0] }, 'Authorization header refused')
     return u ? { user: userInfoOf(u), via: 'authorization' } : { error: 'the credentials in the Authorization header are not valid' }
   }
   if (!s.provider) return { user: ANONYMOUS, via: 'none' }

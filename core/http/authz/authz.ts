@@ -55,13 +55,12 @@ export function createAuthz(policy: Policy): Authz {
       ...policy.roleMatchers.flatMap((m) => [...rolesFrom(m, user), ...ownerRoles(m, user, target.owner)]),
       ...(policy.loggedInRole && !user.anonymous ? [policy.loggedInRole] : []),
     ]
-    if (!user.anonymous) {
-      for (const m of policy.pluginMatchers ?? []) {
-        try {
-          const got = await m({ user, target })
-          if (Array.isArray(got)) out.push(...got.filter((r) => typeof r === 'string'))
-        } catch (err) { policy.onMatcherError?.(err) }
-      }
+    for (const m of policy.pluginMatchers ?? []) {
+      if (user.anonymous && !m.anonymous) continue
+      try {
+        const got = await m({ user, target })
+        if (Array.isArray(got)) out.push(...got.filter((r) => typeof r === 'string'))
+      } catch (err) { policy.onMatcherError?.(err) }
     }
     return out
   }

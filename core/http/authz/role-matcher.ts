@@ -11,7 +11,19 @@ import type { AuthzTarget } from './endpoint-matcher.ts'
  *     target.project === undefined ? (user.groups?.length ? ['admin'] : [])
  *     : target.project?.owner && user.groups?.includes(target.project.owner) ? ['admin'] : [])
  */
-export type RoleMatcherFn = (args: { user: UserInfo; target: AuthzTarget }) => string[] | Promise<string[]>
+export type RoleMatcherFn = ((args: { user: UserInfo; target: AuthzTarget }) => string[] | Promise<string[]>) & {
+  /** Asked for anonymous users too (`api.addRoleMatcher(m, { anonymous: true })`); others never give an anonymous user a role. */
+  readonly anonymous?: boolean
+}
+
+/** Options of `api.addRoleMatcher`. */
+export interface RoleMatcherOptions {
+  /**
+   * Ask this matcher for anonymous users too (e.g. a setting that lets everyone control builds).
+   * Off by default: a matcher that forgets to check for anonymous users gives them nothing.
+   */
+  anonymous?: boolean
+}
 
 /** The owner string Buildbot stores: the first non-empty of email, username, full_name. */
 export function ownerOf(user: UserInfo): string {

@@ -26,6 +26,8 @@ export function registerWsRoute(app: FastifyInstance, opts: { surface: HttpSurfa
       }
     },
   }, (socket) => {
+    surface.metrics?.wsClient(1)
+    socket.once('close', () => surface.metrics?.wsClient(-1))
     attachWsClient(socket, {
       bus: surface.bus, encode, maxBufferedBytes: opts.maxBufferedBytes ?? DEFAULT_WS_MAX_BUFFERED,
       onDrop: (reason) => surface.log.warn({ reason }, 'websocket client dropped'),

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { haveTool } from '../../../test/support/tools.ts'
 import { makeFlakeRepo } from '../../../test/fixtures/nix/make-flake.ts'
-import { attrOfGcRootName, gcRootName, gcRootPointsAt, gcRootTarget, registerGcRoot, removeStaleGcRoots } from './gc-roots.ts'
+import { attrOfGcRootName, gcRootName, outputRoots, gcRootPointsAt, gcRootTarget, registerGcRoot, removeStaleGcRoots } from './gc-roots.ts'
 import { drvsExist, validPaths } from './store-validity.ts'
 
 const hasNix = haveTool('nix', 'apt-get install -y nix-bin')
@@ -32,6 +32,12 @@ test('root names cannot escape the directory and round-trip', () => {
     assert.is(attrOfGcRootName(name), attr)
   }
   assert.throws(() => gcRootName(''))
+  assert.is(gcRootName('x86_64-linux.a', 'dev'), 'x86_64-linux.a!dev')
+  assert.is(attrOfGcRootName(gcRootName('we!rd', 'dev')), 'we!rd')
+  assert.not.ok(gcRootName('a!dev') === gcRootName('a', 'dev'), 'an attribute cannot pose as another one\'s output')
+  assert.throws(() => gcRootName('a', '../x'))
+  assert.equal(outputRoots({ dev: '/nix/store/d', out: '/nix/store/o', doc: null }), [{ path: '/nix/store/o' }, { output: 'dev', path: '/nix/store/d' }])
+  assert.equal(outputRoots({ bin: '/nix/store/b', lib: '/nix/store/l' }), [{ path: '/nix/store/b' }, { output: 'lib', path: '/nix/store/l' }])
 })
 
 test('registers, detects and replaces a root; refuses to clobber a directory', async () => {
@@ -61,9 +67,13 @@ test('removes the roots of attributes that are gone, and nothing else', async ()
   mkdirSync(dir, { recursive: true })
   symlinkSync('/nix/store/x-keep', join(dir, gcRootName('keep')))
   symlinkSync('/nix/store/x-old', join(dir, gcRootName('old/one')))
+  symlinkSync('/nix/store/x-old-dev', join(dir, gcRootName('old/one', 'dev')))
+  symlinkSync('/nix/store/x-keep-dev', join(dir, gcRootName('keep', 'dev')))
   writeFileSync(join(dir, 'notes.txt'), 'x')
   assert.equal(await removeStaleGcRoots(dir, ['keep']), ['old/one'])
   assert.ok(lstatSync(join(dir, 'keep')).isSymbolicLink())
+  assert.ok(lstatSync(join(dir, 'keep!dev')).isSymbolicLink())
+  assert.not.ok(existsSync(join(dir, gcRootName('old/one', 'dev'))))
   assert.ok(existsSync(join(dir, 'notes.txt')))
   assert.equal(await removeStaleGcRoots(join(tmp, 'none'), []), [])
 })

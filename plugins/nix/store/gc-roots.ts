@@ -10,23 +10,43 @@ import { join } from 'node:path'
  */
 
 /**
- * The file name of an attribute's root. `%` and `/` are percent-encoded and a leading `.` too,
- * so no name can be `.`, `..` or reach outside the directory; other names stay readable.
+ * The file name of an attribute's root, or of one of its other outputs (`<attr>!<output>`). `%`,
+ * `/` and `!` are percent-encoded in the attribute and a leading `.` too, so no name can be `.`,
+ * `..` or reach outside the directory, and the output suffix is unambiguous; other names stay
+ * readable.
  */
-export function gcRootName(attr: string): string {
+export function gcRootName(attr: string, output?: string): string {
   if (!attr) throw new Error('an attribute name is needed for a GC root')
   if (attr.includes('\0')) throw new Error(`attribute ${JSON.stringify(attr)} contains a NUL byte`)
-  return attr.replace(/%/g, '%25').replace(/\//g, '%2F').replace(/^\./, '%2E')
+  const name = attr.replace(/%/g, '%25').replace(/\//g, '%2F').replace(/!/g, '%21').replace(/^\./, '%2E')
+  if (output === undefined) return name
+  if (!/^[A-Za-z0-9_+.-]+$/.test(output)) throw new Error(`output name ${JSON.stringify(output)} of ${attr} is not a valid derivation output name`)
+  return `${name}!${output}`
 }
 
-/** The attribute of a root file name (inverse of `gcRootName`). */
+/** The attribute of a root file name (inverse of `gcRootName`; an output suffix is dropped). */
 export function attrOfGcRootName(name: string): string {
-  return name.replace(/%2E/g, '.').replace(/%2F/g, '/').replace(/%25/g, '%')
+  const bang = name.indexOf('!')
+  return (bang >= 0 ? name.slice(0, bang) : name).replace(/%2E/g, '.').replace(/%21/g, '!').replace(/%2F/g, '/').replace(/%25/g, '%')
+}
+
+/** One output of an attribute to keep alive: `output` is undefined for the primary one. */
+export interface OutputRoot { output?: string; path: string }
+
+/**
+ * The outputs of an attribute as roots: the primary output (`out`, else the first) under the
+ * attribute's own name, as before multi-output support, and every other output as `<attr>!<output>`.
+ */
+export function outputRoots(outputs: Record<string, string | null>): OutputRoot[] {
+  const named = Object.entries(outputs).filter((e): e is [string, string] => !!e[1])
+  if (!named.length) return []
+  const primary = named.find(([n]) => n === 'out') ?? named[0]!
+  return [{ path: primary[1] }, ...named.filter((e) => e !== primary).map(([output, path]) => ({ output, path }))]
 }
 
 /** Where the root of `attr` lives. */
-export function gcRootPath(dir: string, attr: string): string {
-  return join(dir, gcRootName(attr))
+export function gcRootPath(dir: string, attr: string, output?: string): string {
+  return join(dir, gcRootName(attr, output))
 }
 
 /** The store path the root of `attr` points at, or undefined when there is no root. */
@@ -49,9 +69,9 @@ export interface RegisterOptions {
  * otherwise its path and whether something was there. A file or directory that is not a symlink
  * at the root path is an error telling what to remove.
  */
-export async function prepareGcRoot(dir: string, attr: string, outPath: string): Promise<'unchanged' | { path: string; existed: boolean }> {
+export async function prepareGcRoot(dir: string, attr: string, outPath: string, output?: string): Promise<'unchanged' | { path: string; existed: boolean }> {
   if (!outPath.startsWith('/')) throw new Error(`'${outPath}' is not a store path`)
-  const path = gcRootPath(dir, attr)
+  const path = gcRootPath(dir, attr, output)
   await mkdir(dir, { recursive: true })
   const st = await lstat(path).catch(() => undefined)
   if (st && !st.isSymbolicLink()) {
@@ -77,17 +97,21 @@ export async function registerGcRoot(dir: string, attr: string, outPath: string,
   return check.existed ? 'updated' : 'created'
 }
 
-/** Removes the roots of attributes not in `current`; other files are left alone. Returns the attrs removed. */
+/**
+ * Removes the roots of attributes not in `current` (all their outputs); other files are left
+ * alone. Returns the attrs removed.
+ */
 export async function removeStaleGcRoots(dir: string, current: Iterable<string>): Promise<string[]> {
-  const keep = new Set([...current].map(gcRootName))
+  const keep = new Set([...current].map((a) => gcRootName(a)))
   const names = await readdir(dir).catch(() => [] as string[])
-  const removed: string[] = []
+  const removed = new Set<string>()
   for (const name of names.sort()) {
-    if (keep.has(name)) continue
+    const bang = name.indexOf('!')
+    if (keep.has(bang >= 0 ? name.slice(0, bang) : name)) continue
     const st = await lstat(join(dir, name)).catch(() => undefined)
     if (!st?.isSymbolicLink()) continue
     await unlink(join(dir, name))
-    removed.push(attrOfGcRootName(name))
+    removed.add(attrOfGcRootName(name))
   }
-  return removed
+  return [...removed]
 }

@@ -1,5 +1,5 @@
 import { LitElement, html, css, nothing, type PropertyValues } from 'lit'
-import { timelineStats, jobDuration, FAILED_STATES, type NixJob } from '../util/matrix-model.ts'
+import { timelineStats, jobDuration, nowSeconds, FAILED_STATES, type NixJob } from '../util/matrix-model.ts'
 import { formatDuration } from '../util/format.ts'
 import { sharedStyles } from './shared-styles.ts'
 
@@ -56,11 +56,11 @@ export class BbMatrixTimeline extends LitElement {
     const h = this.hovered
     return html`
       <canvas height=${height} style="height:${height}px" role="img"
-        aria-label="timeline of ${this.rows.length} attributes over ${formatDuration(stats.end - stats.start)}"
+        aria-label="timeline of ${this.rows.length} attributes over ${formatDuration((stats.end - stats.start) * 1000)}"
         @mousemove=${this.onMove} @mouseleave=${() => { this.hovered = null }}></canvas>
       <div class="row muted" style="font-size:.85rem; margin-top:.25rem" data-testid="timeline-stats">
         ${stats.slowest ? html`<span>Slowest: <strong>${stats.slowest.attr}</strong> (${formatDuration(jobDuration(stats.slowest))})</span>` : nothing}
-        ${stats.last ? html`<span>· Finished last: <strong>${stats.last.attr}</strong> at +${formatDuration(stats.last.complete_at! - stats.start)}</span>` : nothing}
+        ${stats.last ? html`<span>· Finished last: <strong>${stats.last.attr}</strong> at +${formatDuration((stats.last.complete_at! - stats.start) * 1000)}</span>` : nothing}
         ${h ? html`<span>· ${h.attr}: ${h.state}, ${formatDuration(jobDuration(h))}</span>` : nothing}
       </div>`
   }
@@ -89,7 +89,7 @@ export class BbMatrixTimeline extends LitElement {
     if (!ctx) return
     ctx.scale(dpr, dpr)
     ctx.clearRect(0, 0, cssWidth, cssHeight)
-    const now = Date.now()
+    const now = nowSeconds()
     const stats = timelineStats(this.rows, now)
     const span = stats.end - stats.start || 1
     const rowH = cssHeight / Math.max(this.rows.length, 1)

@@ -13,6 +13,7 @@ export interface NixJob {
   child_builderid: number | null
   child_number: number | null
   buildrequestid: number | null
+  /** Seconds since the epoch (with a fraction). */
   queued_at: number | null
   started_at: number | null
   complete_at: number | null
@@ -72,11 +73,16 @@ export function visibleJobs(jobs: NixJob[], state: string, query: string): NixJo
     .sort(compareJobs)
 }
 
-export function jobDuration(j: NixJob, now = Date.now()): number | null {
+/** Seconds since the epoch, as the nixjobs times are. */
+export const nowSeconds = (): number => Date.now() / 1000
+
+/** How long a job has been building, in milliseconds (for `formatDuration`). */
+export function jobDuration(j: NixJob, now = nowSeconds()): number | null {
   if (j.started_at == null) return null
-  return (j.complete_at ?? now) - j.started_at
+  return ((j.complete_at ?? now) - j.started_at) * 1000
 }
 
+/** Start and end in seconds since the epoch, like the jobs' times. */
 export interface TimelineStats {
   start: number
   end: number
@@ -86,7 +92,7 @@ export interface TimelineStats {
   last: NixJob | null
 }
 
-export function timelineStats(jobs: NixJob[], now = Date.now()): TimelineStats {
+export function timelineStats(jobs: NixJob[], now = nowSeconds()): TimelineStats {
   let start = Infinity, end = -Infinity, slowest: NixJob | null = null, last: NixJob | null = null
   let slowestMs = -1
   for (const j of jobs) {
@@ -100,5 +106,5 @@ export function timelineStats(jobs: NixJob[], now = Date.now()): TimelineStats {
     if (j.complete_at != null && (!last || j.complete_at > last.complete_at!)) last = j
   }
   if (start === Infinity) return { start: 0, end: 0, slowest: null, last: null }
-  return { start, end: Math.max(end, start + 1), slowest, last }
+  return { start, end: Math.max(end, start + 0.001), slowest, last }
 }

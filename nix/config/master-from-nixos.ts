@@ -1,0 +1,110 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { ConfigError, defineMaster, worker, z, type MasterConfig, type PluginUse } from '../../core/index.ts'
+import { nix } from '../../plugins/nix/index.ts'
+import { nixosOptionsSchema, type NixosOptions } from './nixos-options.ts'
+
+export interface NixosEnvironment {
+  /** Folder of the credential files (systemd's `$CREDENTIALS_DIRECTORY`). */
+  credentialsDirectory?: string
+  /** The master's state folder (systemd's `StateDirectory`). */
+  stateDirectory?: string
+}
+
+const workersFileSchema = z.array(z.strictObject({
+  name: z.string().min(1),
+  pass: z.string().min(1),
+  cores: z.number().int().min(1).max(4096),
+}))
+
+/**
+ * The master configuration for the options the NixOS module wrote to `file`. The generated
+ * master.config.ts is `export default await masterFromNixosOptions('<file>')`.
+ */
+export async function masterFromNixosOptions(file: string, env: NixosEnvironment = {
+  credentialsDirectory: process.env.CREDENTIALS_DIRECTORY,
+  stateDirectory: process.env.STATE_DIRECTORY ?? process.env.BUILDBOT_NIX_STATE_DIR,
+}): Promise<MasterConfig> {
+  let raw: unknown
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'))
+  } catch (err) {
+    throw new ConfigError(file, [], [`${file}: cannot read the NixOS module's options: ${(err as Error).message}`])
+  }
+  const parsed = nixosOptionsSchema.safeParse(raw)
+  if (!parsed.success) {
+    throw new ConfigError(file, [], parsed.error.issues.map((i) =>
+      `${file}: services.buildbot-nix.master.${i.path.join('.')}: ${i.message} (this file is written by the NixOS module; check the option's value)`))
+  }
+  return masterConfigOf(parsed.data, file, env)
+}
+
+/** Builds the master configuration from checked options (exported for tests). */
+export function masterConfigOf(o: NixosOptions, file: string, env: NixosEnvironment): MasterConfig {
+  const credential = (name: string): string => {
+    if (!env.credentialsDirectory) {
+      throw new ConfigError(file, [], [`${file}: CREDENTIALS_DIRECTORY is not set, so the secret '${name}' cannot be read: run the master from its systemd unit (LoadCredential=) or set CREDENTIALS_DIRECTORY to a folder holding the credential files`])
+    }
+    return join(env.credentialsDirectory, name)
+  }
+  const readCredential = (name: string): string => {
+    const path = credential(name)
+    try {
+      return readFileSync(path, 'utf8')
+    } catch (err) {
+      throw new ConfigError(file, [], [`${file}: cannot read the credential '${name}' (${path}): ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`])
+    }
+  }
+
+  const workersJson = (() => {
+    try {
+      return workersFileSchema.parse(JSON.parse(readCredential(o.workersFile)))
+    } catch (err) {
+      if (err instanceof ConfigError) throw err
+      throw new ConfigError(file, [], [`${file}: services.buildbot-nix.master.workersFile must be JSON like [{ "name": "eve", "pass": "…", "cores": 16 }]: ${err instanceof z.ZodError ? err.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') : (err as Error).message}`])
+    }
+  })()
+  // As buildbot-nix: a machine with `cores` N runs N worker processes named <name>-000 … <name>-(N-1).
+  const workers = workersJson.flatMap((w) => Array.from({ length: w.cores }, (_, i) => worker({ name: `${w.name}-${String(i).padStart(3, '0')}`, password: w.pass })))
+  if (workers.length === 0) throw new ConfigError(file, [], [`${file}: services.buildbot-nix.master.workersFile lists no workers; add one entry per worker machine`])
+
+  const scheme = o.useHTTPS ? 'https' : 'http'
+  const plugins: PluginUse<any>[] = [
+    nix({
+      workers: workers.map((w) => w.name),
+      projects: Object.entries(o.pullBased.repositories).map(([name, r]) => ({ name, url: r.url, defaultBranch: r.defaultBranch, pollInterval: r.pollInterval })),
+      buildSystems: o.buildSystems.length ? o.buildSystems : undefined,
+      evalWorkerCount: o.evalWorkerCount ?? undefined,
+      evalMaxMemorySize: o.evalMaxMemorySize,
+      buildTimeout: o.buildMaxSilentTime,
+      maxSilentTime: o.buildMaxSilentTime,
+      outputsPath: o.outputsPath ?? undefined,
+      cacheFailedBuilds: o.cacheFailedBuilds,
+      failedBuildReportLimit: o.failedBuildReportLimit,
+    }),
+  ]
+
+  return defineMaster({
+    title: 'buildbot-nix',
+    buildbotURL: `${scheme}://${o.domain}/`,
+    db: databaseUrl(o.dbUrl),
+    basedir: env.stateDirectory,
+    www: { host: o.listenAddress, port: o.port, allowedHosts: [o.domain] },
+    workers,
+    protocols: { msgpack: { port: o.workerPort } },
+    plugins,
+  })
+}
+
+/**
+ * buildbot-nix's default `postgresql://@/buildbot` means "the local server, over its socket, as
+ * the service's user"; node-postgres reads an empty host as localhost over TCP, so the socket
+ * folder is named explicitly.
+ */
+export function databaseUrl(url: string): string {
+  const m = /^postgres(?:ql)?:\/\/([^@/]*)@\/([^?]*)(\?.*)?$/.exec(url)
+  if (!m) return url
+  const query = new URLSearchParams(m[3]?.slice(1) ?? '')
+  if (!query.has('host')) query.set('host', '/run/postgresql')
+  return `postgresql://${m[1] ? `${m[1]}@` : ''}/${m[2]}?${query.toString()}`
+}
