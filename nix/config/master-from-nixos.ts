@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ConfigError, defineMaster, worker, z, type MasterConfig, type PluginUse } from '../../core/index.ts'
 import { nix } from '../../plugins/nix/index.ts'
+import { effects } from '../../plugins/effects/index.ts'
 import { nixosOptionsSchema, type NixosOptions } from './nixos-options.ts'
 
 export interface NixosEnvironment {
@@ -81,6 +82,12 @@ export function masterConfigOf(o: NixosOptions, file: string, env: NixosEnvironm
       outputsPath: o.outputsPath ?? undefined,
       cacheFailedBuilds: o.cacheFailedBuilds,
       failedBuildReportLimit: o.failedBuildReportLimit,
+    }),
+    // As buildbot-nix: effects of every project; the secrets files are systemd credentials.
+    effects({
+      perRepoSecretFiles: Object.fromEntries(Object.entries(o.effects.perRepoSecretFiles).map(([key, name]) => [key, credential(name)])),
+      extraSandboxPaths: o.effects.extraSandboxPaths,
+      workers: workers.map((w) => w.name),
     }),
   ]
 
