@@ -9,6 +9,7 @@ import { registerRestRoutes, API_BODY_LIMIT } from './rest/rest-route.ts'
 import { registerWsRoute } from './ws/ws-route.ts'
 import { registerChangeHookRoute } from './change-hook-route.ts'
 import { registerUiRoutes } from './ui-routes.ts'
+import { createOwnershipIndex } from './visibility.ts'
 import { registerHealthRoutes, PROBE_PATHS } from './health-routes.ts'
 
 export interface HttpServerOptions {
@@ -32,6 +33,9 @@ export interface HttpServer {
 export function createHttpServer(surface: HttpSurface, opts: HttpServerOptions = {}): HttpServer {
   const app = Fastify({ logger: false, bodyLimit: API_BODY_LIMIT, return503OnClosing: true })
   const state = authStateSource(surface)
+  // Private projects: which builder a build, step or log belongs to, learned as they are made.
+  const ownership = createOwnershipIndex(surface.data.db.k, surface.bus)
+  app.addHook('onClose', async () => ownership.close())
 
   // Every body stays raw: JSON-RPC answers its own parse errors, change hooks check signatures.
   app.removeAllContentTypeParsers()
@@ -65,8 +69,8 @@ export function createHttpServer(surface: HttpSurface, opts: HttpServerOptions =
         return reply.code(401).header('content-type', 'text/plain; charset=utf-8').header('cache-control', 'no-store').send(why)
       }
     })
-    registerRestRoutes(scope, { surface, state })
-    registerWsRoute(scope, { surface, state, maxBufferedBytes: opts.wsMaxBufferedBytes })
+    registerRestRoutes(scope, { surface, state, ownership })
+    registerWsRoute(scope, { surface, state, ownership, maxBufferedBytes: opts.wsMaxBufferedBytes })
     registerAuthRoutes(scope, { surface, state })
     registerChangeHookRoute(scope, surface)
     registerHealthRoutes(scope, { surface, state })
