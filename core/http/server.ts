@@ -61,10 +61,12 @@ export function createHttpServer(surface: HttpSurface, opts: HttpServerOptions =
   app.register(cookie)
   app.register(websocket, { options: { maxPayload: 1024 * 1024 } })
   app.register(async (scope) => {
-    // Fully private (a login provider with `requireIdentity`): nothing but webhooks without an identity.
+    // Fully private (a login provider with `requireIdentity`): nothing without an identity but
+    // webhooks, the liveness and readiness probes, and /metrics when it has a token of its own.
     scope.addHook('onRequest', async (req, reply) => {
       const s = state()
       if (!s.provider?.requireIdentity || /^\/change_hook(\/|\?|$)/.test(req.url)) return
+      if (req.method === 'GET' && (PROBE_PATHS.has(req.url) || (req.url === '/metrics' && s.www.metrics && s.www.metrics.token !== undefined))) return
       const id = await identify(req, s)
       if ('error' in id || id.user.anonymous) {
         const why = 'error' in id ? id.error : 'this master is private: open it through its sign-in proxy'

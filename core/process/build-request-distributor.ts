@@ -289,7 +289,7 @@ export class BuildRequestDistributor {
         // the build and its request in EXCEPTION.
         if (await this.writeUntilStopped(async () => {
           const id = build?.buildid
-          if (id != null && !(await this.data.builds.getBuild(id))?.complete) await this.data.endBuild(id, full ? RETRY : EXCEPTION, full ? `retry: ${text}` : text)
+          if (id != null && !(await this.data.builds.getBuild(id))?.complete) await this.data.endBuild(id, full ? RETRY : EXCEPTION, full ? `retry: ${text}` : text, text)
           if (full) await this.data.buildrequests.unclaimBuildRequests([p.brid])
           else await this.data.buildrequests.completeBuildRequests([p.brid], EXCEPTION, { claimed: true })
         }, b.config.name) && full && !this.stopping) {

@@ -91,6 +91,9 @@ export function createMatrixRun(state: NixPluginState, info: MatrixRunInfo) {
   let failure: Error | undefined
   let evalDone = false
   let cancelled = false
+  // A child stopped on its own (not the evaluation) counts only when nothing failed:
+  // three failures and one stopped check are a failed evaluation, not a cancelled one.
+  let childCancelled = false
   let chain: Promise<void> = Promise.resolve()
   let resolveDone!: (r: Result) => void
   const done = new Promise<Result>((r) => { resolveDone = r })
@@ -221,7 +224,8 @@ export function createMatrixRun(state: NixPluginState, info: MatrixRunInfo) {
     const patch: Partial<StoredJob> = { state: st, results: r, complete_at: Date.now() }
     if (kind === 'build' && !ok && r !== CANCELLED) patch.reason = job.reason ?? 'nix build failed'
     await setState(job, patch)
-    result = worstStatus(result, r)
+    if (r === CANCELLED) childCancelled = true
+    else result = worstStatus(result, r)
     if (kind === 'build') {
       graph.markDone(job.attr, ok)
       if (r === FAILURE && state.opts.cacheFailedBuilds && job.drv_path && job.child_buildid) {
@@ -247,7 +251,7 @@ export function createMatrixRun(state: NixPluginState, info: MatrixRunInfo) {
     if (!evalDone || openBsids.size) return
     if (graph.pending && !cancelled) return
     jobs.release(buildid)
-    resolveDone(result)
+    resolveDone(childCancelled && (result === SUCCESS || result === WARNINGS || result === SKIPPED) ? CANCELLED : result)
   }
 
   // Aborts the evaluation when a newer evaluation of the same branch replaces this one.

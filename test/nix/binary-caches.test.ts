@@ -79,10 +79,8 @@ eachDb(maybe, 'a default-branch matrix pushes every output closure once; a cache
   })
 
   // 1. The default branch: every attribute built, results stand (WARNINGS from the cache that never works).
-  const t0 = Date.now()
   const first = await h.force('acme-cache-force')
   assert.is(await h.waitBuildset(first.bsid, 180_000), WARNINGS)
-  console.error('matrix', Date.now() - t0)
   const children = await childBuilds(h, 'acme/cache/nix-build')
   assert.equal(children.map((c) => c.attr.replace('x86_64-linux.', '')).sort(), ['app', 'dep', 'solo'])
   const closures = [...new Set(children.flatMap((c) => closureOf(c.out)))].sort()
@@ -136,9 +134,7 @@ eachDb(maybe, 'a default-branch matrix pushes every output closure once; a cache
     reason: 'pull request from outside', builderids: [h.builderId('acme/cache/nix-eval')], trusted: false,
     sourcestamps: [{ branch: 'refs/pull/7/merge', revision: rev, repository: repo, project: 'acme/cache', codebase: '' }],
   }])
-  const t1 = Date.now()
   assert.is(await h.waitBuildset(pr!.bsid, 180_000), SUCCESS)
-  console.error('pr', Date.now() - t1)
   const fresh = (await childBuilds(h, 'acme/cache/nix-build')).find((c) => c.attr.endsWith('.fresh'))!
   assert.is(fresh.results, SUCCESS)
   const freshSteps = await stepsOf(h, fresh.buildid)
@@ -150,7 +146,7 @@ eachDb(maybe, 'a default-branch matrix pushes every output closure once; a cache
   assert.equal(queued, [])
   const props = await h.master.data.db.k.selectFrom('builds').select('properties').where('buildid', '=', fresh.buildid).executeTakeFirstOrThrow()
   assert.not.ok(props.properties.includes(SECRET))
-}, dbs)
+}, dbs.slice(0, 1)) // sqlite: the queue's queries run on PostgreSQL in the restart test below
 
 eachDb(maybe, 'a master killed (kill -9) with a non-empty upload queue pushes the rest after its restart', async (start, db) => {
   const repo = join(tmp, `kill-${db.name}`)
