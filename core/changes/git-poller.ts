@@ -25,6 +25,12 @@ export interface GitPollerOptions {
    * own offset, so their polls are spread rather than all at once.
    */
   firstPollDelay?: number
+  /**
+   * A revision already stored as a change of this repository and branch makes no new change
+   * (default false, as Buildbot): a master stopped between storing a change and saving what it
+   * polled does not build it again, nor does a branch reset to a commit built before.
+   */
+  skipKnownRevisions?: boolean
 }
 
 const DEFAULT_TIMEOUT_S = 300
@@ -87,6 +93,7 @@ export function gitPoller(opts: GitPollerOptions): ChangeSourceSpec {
         const last = await s.getState<Record<string, string> | null>('lastRev', null)
         const changed = [...current].filter(([b, rev]) => last?.[b] !== rev)
         if (!changed.length) return
+        const seen: Record<string, string> = { ...last }
         if (!existsSync(mirror)) { await mkdir(s.workdir, { recursive: true }); await git(['init', '-q', '--bare', mirror]) }
         await git(['fetch', '-q', '--force', opts.repourl, ...changed.map(([b]) => `+refs/heads/${b}:refs/heads/${b}`)], mirror)
         for (const [branch, rev] of changed) {
@@ -98,6 +105,8 @@ export function gitPoller(opts: GitPollerOptions): ChangeSourceSpec {
             revs = list ? list.split('\n') : []
           }
           for (const r of revs) {
+            if (opts.skipKnownRevisions && await s.data.db.k.selectFrom('changes').select('changeid')
+              .where('repository', '=', opts.repourl).where('branch', '=', branch).where('revision', '=', r).limit(1).executeTakeFirst()) continue
             const info = (await git(['show', '-s', '--format=%an <%ae>%x00%cn <%ce>%x00%ct%x00%B', r], mirror)).stdout.split('\u0000')
             const files = (await git(['diff-tree', '--no-commit-id', '--name-only', '-r', '--root', r], mirror)).stdout.split('\n').filter(Boolean)
             await s.addChange({
@@ -105,6 +114,9 @@ export function gitPoller(opts: GitPollerOptions): ChangeSourceSpec {
               revision: r, branch, repository: opts.repourl, project: opts.project ?? '', category: opts.category ?? 'push', files,
             })
           }
+          // Saved per branch: a stop in the middle of many branches redoes only the rest.
+          seen[branch] = rev
+          await s.setState('lastRev', { ...seen })
         }
         await s.setState('lastRev', Object.fromEntries(current))
       }

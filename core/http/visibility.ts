@@ -15,8 +15,8 @@ export interface PrivateProject extends ProjectRef { projectid: number; private:
 export type ProjectVisibilityFn = (args: { user: UserInfo; project: PrivateProject }) => boolean | Promise<boolean>
 
 /** What one user may not see: projects and their builders. Empty sets: everything is visible. */
-export interface Hidden { projects: ReadonlySet<number>; builders: ReadonlySet<number> }
-export const NOTHING_HIDDEN: Hidden = { projects: new Set(), builders: new Set() }
+export interface Hidden { projects: ReadonlySet<number>; builders: ReadonlySet<number>; builderNames: ReadonlySet<string> }
+export const NOTHING_HIDDEN: Hidden = { projects: new Set(), builders: new Set(), builderNames: new Set() }
 
 /**
  * The ids that link data to builders: build → builder, step → build, log → step. Learned from
@@ -109,16 +109,24 @@ export async function hiddenFor(k: Kysely<Database>, fns: readonly ProjectVisibi
     }
   }
   if (!projects.size) return NOTHING_HIDDEN
-  const builders = new Set((await k.selectFrom('builders').select('builderid').where('projectid', 'in', [...projects]).execute()).map((b) => b.builderid))
-  return { projects, builders }
+  const rows2 = await k.selectFrom('builders').select(['builderid', 'name']).where('projectid', 'in', [...projects]).execute()
+  return { projects, builders: new Set(rows2.map((b) => b.builderid)), builderNames: new Set(rows2.map((b) => b.name)) }
 }
 
 export const nothingHidden = (h: Hidden) => h.projects.size === 0 && h.builders.size === 0
 
-/** Whether an entity (a REST answer's row) belongs to a hidden project or builder, by its own fields. */
+/**
+ * Whether an entity (a REST answer's row) belongs to a hidden project or builder, by its own
+ * fields. A force scheduler's `builder_names` lose the hidden builders; one left with none is hidden.
+ */
 export function entityHidden(h: Hidden, e: Record<string, unknown>, index: OwnershipIndex): boolean {
   const projectid = num(e.projectid)
   if (projectid !== undefined && h.projects.has(projectid)) return true
   const builderid = index.builderOf([], e)
-  return builderid !== undefined && h.builders.has(builderid)
+  if (builderid !== undefined && h.builders.has(builderid)) return true
+  if (Array.isArray(e.builder_names) && e.builder_names.length) {
+    e.builder_names = e.builder_names.filter((n) => !h.builderNames.has(String(n)))
+    if (!(e.builder_names as unknown[]).length) return true
+  }
+  return false
 }

@@ -191,6 +191,7 @@ test('a private repository: its project, builders, builds and logs are shown to 
     assert.ok(names.includes('acme-app'), `${who} lists public builders`)
     assert.is((await list('projects', 'projects')).some((p) => p.name === 'acme/secret'), sees[who], `${who} lists the secret project`)
     assert.is((await list('builds', 'builds')).some((b) => b.builderid === builder), sees[who], `${who} lists the secret builds`)
+    assert.is((await list('forceschedulers', 'forceschedulers')).some((f) => f.name === 'force-secret'), sees[who], `${who} lists the secret force scheduler`)
     for (const path of [`builds/${build.buildid}`, `builders/${builder}/builds/${build.number}`, `builders/acme-secret`, `builds/${build.buildid}/steps`,
       `steps/${step}/logs`, `logs/${log}/contents`, `logs/${log}/raw`, `projects/${project}`, `projects/${project}/builders`]) {
       const { status } = await get(url!, `api/v2/${path}`, creds![who])

@@ -55,7 +55,7 @@ export const pullBased = definePlugin({
         builders: [], schedulers: [],
         changeSources: [changes.gitPoller({
           name: `pull-based:${r.name}`, repourl: r.url, branches: [r.defaultBranch], pollInterval: r.pollInterval,
-          project: r.name, firstPollDelay: offsets.get(r.name) ?? 0,
+          project: r.name, firstPollDelay: offsets.get(r.name) ?? 0, skipKnownRevisions: true,
         })],
       },
     }))

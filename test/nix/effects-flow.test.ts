@@ -84,7 +84,8 @@ maybe('effects: run after a successful matrix on the default branch, each its ow
   const repo = join(tmp, 'repo')
   const base = makeEffectsRepo(repo, { hostDir, hostFile, secretsFile, stateDir: tmp, schedules: true })
   const [db] = testDatabases()
-  const h = await startMaster(db!, config(repo, secretsFile))
+  const basedir = mkdtempSync(join(tmp, 'master-'))
+  const h = await startMaster(db!, config(repo, secretsFile), { basedir })
   try {
     const statuses: StatusUpdate[] = []
     const api = h.master.config.services.get(NixKey.id) as NixApi
@@ -160,6 +161,19 @@ maybe('effects: run after a successful matrix on the default branch, each its ow
       assert.not.match(b.log, 'deploying')
     }
     stop()
+
+    // A restarted master has the scheduled effects' schedulers at once (no evaluation needed).
+    await h.stop()
+    const h2 = await startMaster(db!, config(repo, secretsFile), { basedir, dbUrl: h.dbUrl })
+    try {
+      const masters = await (await fetch(`http://127.0.0.1:${h2.master.ports.www}/api/v2/masters`)).json() as { masters: { masterid: number; active: boolean }[] }
+      const running = masters.masters.filter((m) => m.active).map((m) => m.masterid)
+      assert.is(running.length, 1)
+      const r = await (await fetch(`http://127.0.0.1:${h2.master.ports.www}/api/v2/schedulers`)).json() as { schedulers: { name: string; master: { masterid: number } | null }[] }
+      assert.equal(r.schedulers.filter((x) => x.name.includes('nix-effects-scheduled') && x.master?.masterid === running[0]).map((x) => x.name).sort(), names)
+    } finally {
+      await h2.stop()
+    }
   } finally {
     await h.stop()
     await db!.cleanup()

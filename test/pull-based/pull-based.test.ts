@@ -12,6 +12,7 @@ import { makeFlakeRepo } from '../fixtures/nix/make-flake.ts'
 import { GIT_DAEMON, SSHD, startGitDaemon, startSshd } from '../support/git-servers.ts'
 import { localWorker, SUCCESS, type MasterConfig } from '../../core/index.ts'
 import { createLogger } from '../../core/util/logger.ts'
+import { connectDb } from '../../core/db/connect.ts'
 import { nix } from '../../plugins/nix/index.ts'
 import { pullBased } from '../../plugins/pull-based/index.ts'
 
@@ -79,6 +80,13 @@ eachDb(maybe, 'pull-based: polled over git daemon and over SSH, a new commit wit
     const d1 = commitD(), s1 = commitS()
     await h.until(async () => (await changesOf(h, d1)).length && (await changesOf(h, s1)).length, 'new commits picked up by the next polls', 60_000)
     await h.stop()
+
+    // As if the master had stopped after storing d1's change but before saving what it polled:
+    // the daemon poller's state goes back to d0. d1 must still not become a second change.
+    const db2 = await connectDb(dbUrl, { baseDir: basedir })
+    await db2.k.updateTable('object_state').set({ value_json: JSON.stringify({ main: d0 }) }).where('name', '=', 'lastRev')
+      .where('objectid', 'in', db2.k.selectFrom('objects').select('objectid').where('name', '=', 'pull-based:acme/daemon')).execute()
+    await db2.close()
 
     // After a restart the pollers remember what they saw: only new commits make changes.
     const d2 = commitD(), s2 = commitS()
