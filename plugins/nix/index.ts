@@ -8,6 +8,7 @@ import { createBuildBatcher } from './build-batcher.ts'
 import { createGcRootBatcher } from './gc-root-batcher.ts'
 import { createJobsStore, publicJob, type NixTables } from './jobs-store.ts'
 import { nixMigrations } from './migrations.ts'
+import { parseBuildIds, readGrid } from './history.ts'
 import { nixOptionsSchema, resolveNixOptions } from './options.ts'
 import { NIX_MISSING, type NixAvailability, type NixPluginState } from './plugin-state.ts'
 import { fromRegistry, projectParts, registrySpec } from './project.ts'
@@ -139,6 +140,15 @@ export const nix = definePlugin({
       async get({ path }) {
         if (!state.jobs) return []
         return (await state.jobs.list(Number(path.buildid))).map((j) => publicJob(j) as unknown as Record<string, unknown>)
+      },
+    })
+    api.addRestEndpoint({
+      // `nixgrid/12,15,19`: the jobs of several evaluations side by side (history grid, what changed).
+      path: 'nixgrid/s:buildids', plural: 'nixgrid', kind: 'single',
+      async get({ path }) {
+        const ids = parseBuildIds(String(path.buildids))
+        if (!ids || !state.rt) return undefined
+        return [await readGrid(state.rt.storage<NixTables>().db, ids) as unknown as Record<string, unknown>]
       },
     })
     api.onStart(async (rt) => {
