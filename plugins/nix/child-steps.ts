@@ -4,7 +4,6 @@ import { FAILURE, SUCCESS, WARNINGS, steps, type StepContext, type StepSpec } fr
 import { buildInstallable } from './eval/nix-version.ts'
 import type { NixPluginState } from './plugin-state.ts'
 import type { StoredJob } from './jobs-store.ts'
-import type { ResolvedProject } from './options.ts'
 import { outputRoots } from './store/gc-roots.ts'
 
 const str = (ctx: StepContext, name: string): string => {
@@ -20,12 +19,6 @@ async function markChild(state: NixPluginState, ctx: StepContext, building: bool
   if (building) Object.assign(patch, { state: 'building', started_at: Date.now() })
   else patch.started_at = Date.now()
   await state.jobs.update(jobid, patch)
-}
-
-/** `owner/repo` → owner and repo for outputsPath (`unknown` owner for other names). */
-export function ownerRepo(name: string): { owner: string; repo: string } {
-  const i = name.indexOf('/')
-  return i > 0 ? { owner: name.slice(0, i), repo: name.slice(i + 1).replace(/\//g, '-') } : { owner: 'unknown', repo: name }
 }
 
 /** The `nix build` of one attribute; its output streams into the step's log. */
@@ -73,21 +66,6 @@ function outputsOf(ctx: StepContext): Record<string, string> {
   return out ? { out } : {}
 }
 
-/**
- * Keeps every output of an attribute alive with a GC root (`<attr>` for the primary output,
- * `<attr>!<output>` for the others) and records each in outputsPath likewise. Returns how the
- * roots changed (`created`, `updated`, `unchanged`, joined when they differ).
- */
-export async function registerOutputs(state: NixPluginState, project: ResolvedProject, attr: string, outputs: Record<string, string>): Promise<string> {
-  const dir = join(state.opts.gcRootsDir, project.slug)
-  const hows = new Set<string>()
-  for (const r of outputRoots(outputs)) {
-    hows.add(await state.roots.register(dir, attr, r.path, r.output))
-    await state.writeOutput({ ...ownerRepo(project.name), branch: project.defaultBranch, attr: r.output ? `${attr}!${r.output}` : attr }, r.path)
-  }
-  return [...hows].join(', ')
-}
-
 /** Keeps the outputs alive (default branch) and records them in outputsPath; removes the out-links. */
 export function registerOutputsStep(state: NixPluginState): StepSpec {
   return steps.custom({
@@ -103,7 +81,7 @@ export function registerOutputsStep(state: NixPluginState): StepSpec {
       if (!project || !out || ctx.getProperty('nix_default_branch') !== true) { await ctx.setStateString('not the default branch'); return SUCCESS }
       let how: string
       try {
-        how = await registerOutputs(state, project, attr, outputs)
+        how = await state.outputs.keep(project, attr, outputs)
       } catch (err) {
         // The build itself succeeded: keep that result, say what to fix.
         const log = await ctx.addLog('gcroot_error')

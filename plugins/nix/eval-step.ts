@@ -8,7 +8,6 @@ import type { NixEvalFinished, NixEvalInfo } from './nix-hooks.ts'
 import { conditionalStep } from './post-build-steps.ts'
 import { EvalError, type NixJob } from './eval/nix-evaluator.ts'
 import { readRepoConfig } from './repo-config/repo-config.ts'
-import { removeStaleGcRoots } from './store/gc-roots.ts'
 import { drvsExist, validPaths } from './store/store-validity.ts'
 import { createMatrixRun, type MatrixRun } from './matrix-run.ts'
 import { started, type NixPluginState } from './plugin-state.ts'
@@ -189,7 +188,7 @@ export function evalStep(state: NixPluginState, project: ResolvedProject): StepS
       if (run.failure) return fail(`storing the evaluation failed: ${run.failure.message}`)
       await jobs.recordEval(buildid, evalKey)
       if (isDefault) {
-        const removed = await removeStaleGcRoots(join(state.opts.gcRootsDir, project.slug), run.attrs())
+        const removed = await state.outputs.removeStale(project, run.attrs())
         if (removed.length) (await ctx.addLog('gcroots')).write(`removed GC roots of attributes no longer evaluated: ${removed.join(', ')}\n`)
       }
       const n = run.attrs().length

@@ -5,13 +5,12 @@ import { createNixEvalJobsEvaluator } from './eval/nix-eval-jobs.ts'
 import { nixEvalJobsAvailable, probeNixVersion } from './eval/nix-version.ts'
 import { createFairSemaphore } from './fair-semaphore.ts'
 import { createBuildBatcher } from './build-batcher.ts'
-import { createGcRootBatcher } from './gc-root-batcher.ts'
+import { createOutputKeeper } from './output-keeper.ts'
 import { createJobsStore, publicJob, type NixTables } from './jobs-store.ts'
 import { nixMigrations } from './migrations.ts'
 import { nixOptionsSchema, resolveNixOptions } from './options.ts'
 import { NIX_MISSING, type NixAvailability, type NixPluginState } from './plugin-state.ts'
 import { fromRegistry, projectParts, registrySpec } from './project.ts'
-import { writeOutputPath } from './store/outputs-path.ts'
 import { createNixHooks, type NixEffectsEvent, type NixHooks } from './nix-hooks.ts'
 import { conditionalStep, type PostBuildStepOptions } from './post-build-steps.ts'
 import { reportNixStatuses, type NixStatusOptions, type StatusSink } from './statuses.ts'
@@ -100,7 +99,6 @@ export const nix = definePlugin({
   setup(api, options) {
     api.addMigrations(nixMigrations)
     const opts = resolveNixOptions(options, api.basedir, cpus().length)
-    let outputs: Promise<void> = Promise.resolve()
     const state: NixPluginState = {
       opts, projects: new Map(opts.projects.map((p) => [p.name, p])), postBuildSteps: [], skippedPostBuildSteps: [], buildStepLists: new Map(),
       hooks: createNixHooks({
@@ -110,13 +108,8 @@ export const nix = definePlugin({
           else process.stderr.write(`nix hook ${hook}: a handler failed: ${text}\n`)
         },
       }),
-      evalSem: createFairSemaphore(opts.maxConcurrentEvals), runs: new Map(), roots: createGcRootBatcher(),
-      writeOutput: (loc, outPath) => {
-        if (!opts.outputsPath) return Promise.resolve()
-        const next = outputs.then(() => writeOutputPath(opts.outputsPath!, loc, outPath)).then(() => undefined)
-        outputs = next.catch(() => undefined)
-        return next
-      },
+      evalSem: createFairSemaphore(opts.maxConcurrentEvals), runs: new Map(),
+      outputs: createOutputKeeper(opts),
     }
     api.addMetrics((register) => registerNixMetrics(register, state.hooks))
     // The configured projects' parts are set at start (from the registry); checked here with the config.

@@ -2,7 +2,6 @@ import { join } from 'node:path'
 import { CANCELLED, EXCEPTION, FAILURE, SKIPPED, SUCCESS, WARNINGS, worstStatus, type Result, type StepContext } from '../../core/index.ts'
 import { createJobGraph } from './eval/job-graph.ts'
 import type { NixJob } from './eval/nix-evaluator.ts'
-import { registerOutputs } from './child-steps.ts'
 import { jobOutputs, type JobState, type StoredJob } from './jobs-store.ts'
 import { started, type NixPluginState } from './plugin-state.ts'
 import type { ResolvedProject } from './options.ts'
@@ -92,6 +91,8 @@ export function createMatrixRun(state: NixPluginState, info: MatrixRunInfo) {
   let evalDone = false
   let cancelled = false
   let chain: Promise<void> = Promise.resolve()
+  // Children finished and not recorded yet: recorded together by the next serial update.
+  const completions: [number, Result][] = []
   let resolveDone!: (r: Result) => void
   const done = new Promise<Result>((r) => { resolveDone = r })
 
@@ -151,27 +152,31 @@ export function createMatrixRun(state: NixPluginState, info: MatrixRunInfo) {
   async function trigger(items: Pending[]): Promise<void> {
     if (!items.length) return
     if (cancelled) {
-      for (const it of items) await setState(it.job, { state: 'cancelled', reason: 'the evaluation was stopped', complete_at: Date.now() })
+      await Promise.all(items.map((it) => setState(it.job, { state: 'cancelled', reason: 'the evaluation was stopped', complete_at: Date.now() })))
       return
     }
     const added = await ctx.trigger(items.map((it) => ({ scheduler: it.scheduler, properties: { ...childProps(it.job), ...it.props }, reason: `${it.kind === 'build' ? 'nix-build' : it.kind} ${it.job.attr}` })))
     const now = Date.now()
     const bsids: number[] = []
-    for (let i = 0; i < added.length; i++) {
-      const a = added[i]!
+    // One transaction for the whole batch (the store joins updates of the same turn).
+    await Promise.all(added.map((a, i) => {
       const it = items[i]!
       byBsid.set(a.bsid, { job: it.job, kind: it.kind })
       openBsids.add(a.bsid)
       bsids.push(a.bsid)
-      await setState(it.job, { state: it.state, reason: it.reason, queued_at: now, buildrequestid: Object.values(a.brids)[0] ?? null })
-    }
-    ctx.waitForBuildsets(bsids, (bsid, r) => { void serial(() => onComplete(bsid, r)) }).catch(fatal)
+      return setState(it.job, { state: it.state, reason: it.reason, queued_at: now, buildrequestid: Object.values(a.brids)[0] ?? null })
+    }))
+    ctx.waitForBuildsets(bsids, (bsid, r) => {
+      // Children finishing together are recorded together.
+      completions.push([bsid, r])
+      if (completions.length === 1) void serial(() => onCompleted(completions.splice(0)))
+    }).catch(fatal)
   }
 
   async function registerSkipped(job: StoredJob): Promise<void> {
     if (!info.isDefault || !job.out_path) return
     try {
-      await registerOutputs(state, project, job.attr, jobOutputs(job))
+      await state.outputs.keep(project, job.attr, jobOutputs(job))
     } catch (err) { rt.log.warn({ attr: job.attr, err: (err as Error).message }, 'registering the GC root of an already built attribute failed') }
   }
 
@@ -210,26 +215,32 @@ export function createMatrixRun(state: NixPluginState, info: MatrixRunInfo) {
     }
   }
 
-  async function onComplete(bsid: number, r: Result): Promise<void> {
-    const entry = byBsid.get(bsid)
-    if (!entry || !openBsids.delete(bsid)) return
-    const { job, kind } = entry
-    const ok = r === SUCCESS || r === WARNINGS
-    let st: JobState = job.state
-    if (r === CANCELLED) st = 'cancelled'
-    else if (kind === 'build') st = ok ? 'success' : 'failed'
-    const patch: Partial<StoredJob> = { state: st, results: r, complete_at: Date.now() }
-    if (kind === 'build' && !ok && r !== CANCELLED) patch.reason = job.reason ?? 'nix build failed'
-    await setState(job, patch)
-    result = worstStatus(result, r)
-    if (kind === 'build') {
-      graph.markDone(job.attr, ok)
-      if (r === FAILURE && state.opts.cacheFailedBuilds && job.drv_path && job.child_buildid) {
-        const url = `${rt.buildbotURL}#/builders/${job.child_builderid}/builds/${job.child_number}`
-        await jobs.recordFailedBuild(job.drv_path, url, job.child_buildid)
-      }
+  async function onCompleted(done: [number, Result][]): Promise<void> {
+    const finished: { job: StoredJob; kind: ChildKind; r: Result }[] = []
+    for (const [bsid, r] of done) {
+      const entry = byBsid.get(bsid)
+      if (entry && openBsids.delete(bsid)) finished.push({ ...entry, r })
     }
-    await attributeFinished(job)
+    await Promise.all(finished.map(({ job, kind, r }) => {
+      const ok = r === SUCCESS || r === WARNINGS
+      let st: JobState = job.state
+      if (r === CANCELLED) st = 'cancelled'
+      else if (kind === 'build') st = ok ? 'success' : 'failed'
+      const patch: Partial<StoredJob> = { state: st, results: r, complete_at: Date.now() }
+      if (kind === 'build' && !ok && r !== CANCELLED) patch.reason = job.reason ?? 'nix build failed'
+      return setState(job, patch)
+    }))
+    for (const { job, kind, r } of finished) {
+      result = worstStatus(result, r)
+      if (kind === 'build') {
+        graph.markDone(job.attr, r === SUCCESS || r === WARNINGS)
+        if (r === FAILURE && state.opts.cacheFailedBuilds && job.drv_path && job.child_buildid) {
+          const url = `${rt.buildbotURL}#/builders/${job.child_builderid}/builds/${job.child_number}`
+          await jobs.recordFailedBuild(job.drv_path, url, job.child_buildid)
+        }
+      }
+      await attributeFinished(job)
+    }
     await runReady()
     checkDone()
   }
@@ -320,9 +331,8 @@ export function createMatrixRun(state: NixPluginState, info: MatrixRunInfo) {
         evalDone = true
         held.clear()
         await ctx.cancelBuildsets([...openBsids], reason)
-        for (const job of byAttr.values()) {
-          if (job.state === 'pending' && job.buildrequestid == null) await setState(job, { state: 'cancelled', reason, complete_at: Date.now() })
-        }
+        await Promise.all([...byAttr.values()].filter((job) => job.state === 'pending' && job.buildrequestid == null)
+          .map((job) => setState(job, { state: 'cancelled', reason, complete_at: Date.now() })))
         result = worstStatus(result, CANCELLED)
         checkDone()
       })

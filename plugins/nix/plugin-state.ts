@@ -6,8 +6,7 @@ import type { JobsStore } from './jobs-store.ts'
 import type { ResolvedNixOptions, ResolvedProject } from './options.ts'
 import type { MatrixRun } from './matrix-run.ts'
 import type { NixBuildBatcher } from './build-batcher.ts'
-import type { GcRootBatcher } from './gc-root-batcher.ts'
-import type { OutputLocation } from './store/outputs-path.ts'
+import type { OutputKeeper } from './output-keeper.ts'
 import type { NixHooks } from './nix-hooks.ts'
 
 /** What `nix` this master can use, probed at start. */
@@ -38,9 +37,8 @@ export interface NixPluginState {
   runs: Map<number, MatrixRun>
   /** Shared `nix build` processes for children on a local worker (unless `shareNixProcesses: false`). */
   batcher?: NixBuildBatcher
-  roots: GcRootBatcher
-  /** Writes outputsPath entries one at a time (concurrent writes in one directory may share a temp name). */
-  writeOutput(loc: OutputLocation, outPath: string): Promise<void>
+  /** GC roots and outputsPath entries (the last hop of a default-branch attribute). */
+  outputs: OutputKeeper
 }
 
 /** The message an evaluation fails with when nix is not installed. */
