@@ -24,6 +24,7 @@ export async function frontendConfig(surface: HttpSurface, state: AuthState, id:
   const user: UserInfo = id.user
   const auth: Record<string, unknown> = { name: authName(state.www) }
   if (provider) Object.assign(auth, { provider: provider.name, label: provider.label, kind: provider.login.kind, oauth2: provider.login.kind === 'redirect' })
+  if (provider?.apiTokens) auth.api_tokens = true
   return {
     title: surface.title, titleURL: surface.buildbotURL, buildbotURL: surface.buildbotURL, multiMaster: false,
     port: state.www.port, plugins: {}, auth, authz: {}, avatar_methods: { name: 'gravatar' },

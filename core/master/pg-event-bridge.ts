@@ -7,6 +7,8 @@ export const EVENTS_CHANNEL = 'bbn_events'
 /** PostgreSQL refuses NOTIFY payloads of 8,000 bytes or more; larger batches go by reference. */
 export const INLINE_LIMIT = 7900
 const BATCH_MAX = 500
+/** Unsent events kept while the database is unreachable; older ones are dropped (clients reload then). */
+const OUTGOING_MAX = 100_000
 const RETENTION_MS = 10 * 60_000
 const PRUNE_EVERY_MS = 60_000
 const RECONNECT_MAX_MS = 5_000
@@ -104,8 +106,14 @@ export function createPgEventBridge(o: PgEventBridgeOptions) {
     try { await c.query(text, params) } catch (err) { if (sender) void sender.then((x) => x.end()).catch(() => {}); sender = undefined; throw err }
   }
 
+  let dropped = 0
   function onPublish(key: RoutingKey, message: unknown): void {
     outgoing.push({ key: key.join('/'), payload: JSON.stringify(message ?? null) })
+    if (outgoing.length > OUTGOING_MAX) {
+      // Not the batch being sent (the front): the oldest after it.
+      outgoing.splice(BATCH_MAX, outgoing.length - OUTGOING_MAX)
+      if (!dropped++) log.error({ kept: OUTGOING_MAX }, 'the database has been unreachable too long: the oldest unsent events for other masters are dropped')
+    }
     stats.queued = outgoing.length
     sending ??= sendLoop().catch((err) => log.error({ err: String(err) }, 'event sender failed')).finally(() => { sending = undefined })
   }

@@ -32,7 +32,9 @@ export function createPluginRuntime(deps: PluginRuntimeDeps, inst: PluginInstanc
   const { data, bus, secrets, schedulers, brd } = deps
   const config = deps.config()
   return {
-    data, bus, log: deps.log.child({ plugin: inst.name }), basedir: config.basedir, buildbotURL: config.buildbotURL,
+    data, bus, log: deps.log.child({ plugin: inst.name }), basedir: config.basedir,
+    // Read when used: a master listening on port 0 knows its URL only once it listens.
+    get buildbotURL() { return deps.config().buildbotURL },
     secret: (n) => secrets.get(n), signal, reconfigure: () => deps.reconfigure(),
     projects: { ...deps.projects, add: (spec, source = inst.name) => deps.projects.add(spec, source) },
     parts: deps.parts(handle),

@@ -22,7 +22,8 @@ export interface PluginRuntime {
   bus: Bus
   log: Logger
   basedir: string
-  buildbotURL: string
+  /** The master's URL (ends with `/`); read it when needed: it is final only once the master listens. */
+  readonly buildbotURL: string
   /**
    * Resolves a secret master-side (a forge token for the plugin's own API calls). It knows no
    * build: code running for a build uses `ctx.secret()` or `ctx.render(secret())`, which

@@ -102,7 +102,7 @@ test('sign-in over GitHub: state and PKCE through a real OAuth2 server; organisa
 test('/config carries the signed-in user as Buildbot does, with the groups', async ({ url, creds }) => {
   const cfg = JSON.parse((await get(url!, 'config', creds!.member)).text) as { user: Record<string, unknown>; user_can: Record<string, boolean>; auth: Record<string, unknown> }
   assert.equal(cfg.user, { username: 'carol', email: 'carol@acme.example', full_name: 'Carol Acme', groups: ['acme', 'acme/core'] })
-  assert.equal(cfg.auth, { name: 'github', provider: 'github', label: 'Sign in with GitHub', kind: 'redirect', oauth2: true })
+  assert.equal(cfg.auth, { name: 'github', provider: 'github', label: 'Sign in with GitHub', kind: 'redirect', oauth2: true, api_tokens: true })
   assert.equal(cfg.user_can, { force: true, stop: true, rebuild: true, cancel: true, reload: false })
   const admin = JSON.parse((await get(url!, 'config', creds!.admin)).text) as { user_can: Record<string, boolean> }
   assert.equal(admin.user_can, { force: true, stop: true, rebuild: true, cancel: true, reload: true })

@@ -52,7 +52,7 @@ export const auth = definePlugin({
   options: authOptionsSchema,
   setup(api, o) {
     const tokens = o.apiTokens === false || o.authBackend === 'none' ? undefined : addApiTokens(api)
-    const { provider, forge } = providerOf(api, o, tokens ? { fromAuthorization: (h) => tokens.fromAuthorization(h) } : {})
+    const { provider, forge } = providerOf(api, o, tokens ? { fromAuthorization: (h) => tokens.fromAuthorization(h), apiTokens: true } : {})
     if (provider) api.addLoginProvider(provider)
     api.addRoleMatcher(buildbotNixRoles({ admins: o.admins ?? [], forge }))
     if (o.allowUnauthenticatedControl) api.addRoleMatcher(() => [CONTROL_ROLE], { anonymous: true })

@@ -12,6 +12,8 @@ export interface PullRequestTrustInput {
   isOrgMember?: () => Promise<boolean>
   /** Whether the author is a collaborator of the base repository (asked only when needed). */
   isCollaborator?: () => Promise<boolean>
+  /** Told when a lookup fails (it then counts as "no"). */
+  onLookupError?: (what: 'member' | 'collaborator', err: unknown) => void
 }
 
 export interface PullRequestTrust {
@@ -30,8 +32,10 @@ export async function decidePullRequestTrust(i: PullRequestTrustInput): Promise<
   const lower = (s: string) => s.toLowerCase()
   if (i.headRepo && lower(i.headRepo) === lower(i.baseRepo)) return { trusted: true, reason: 'from a branch of the same repository' }
   if (i.allowlist?.some((u) => lower(u) === lower(i.author))) return { trusted: true, reason: `${i.author} is in the allowlist` }
-  const ask = async (q?: () => Promise<boolean>) => { try { return q ? await q() : false } catch { return false } }
-  if (await ask(i.isOrgMember)) return { trusted: true, reason: `${i.author} is a member of the organisation` }
-  if (await ask(i.isCollaborator)) return { trusted: true, reason: `${i.author} is a collaborator` }
+  const ask = async (what: 'member' | 'collaborator', q?: () => Promise<boolean>) => {
+    try { return q ? await q() : false } catch (err) { i.onLookupError?.(what, err); return false }
+  }
+  if (await ask('member', i.isOrgMember)) return { trusted: true, reason: `${i.author} is a member of the organisation` }
+  if (await ask('collaborator', i.isCollaborator)) return { trusted: true, reason: `${i.author} is a collaborator` }
   return { trusted: false, reason: `${i.author} is not a member or collaborator: built without secrets` }
 }

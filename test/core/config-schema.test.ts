@@ -130,6 +130,9 @@ test('config-schema prints JSON Schema of the config with the first-party plugin
   assert.is(opts.properties.evalWorkerCount.type, 'integer')
   assert.equal(opts.properties.projects.items.required, ['name', 'url'])
   assert.is(opts.additionalProperties, false)
+  const githubEntry = schema.properties.plugins.items.anyOf.find((p: { title: string }) => p.title === 'github')
+  assert.equal(githubEntry.properties.options.required.sort(), ['appId', 'appSecretKeyFile', 'webhookSecretFile'])
+  assert.is(githubEntry.properties.options.properties.topic.default, 'build-with-buildbot')
 })
 
 test('config-schema --config also describes the plugins that config uses', () => withDir(async (dir) => {

@@ -94,6 +94,10 @@ eachDb(test, "a /ws client on master b sees the events of a build master a runs,
       await admin.query(`ALTER ROLE ${role} NOLOGIN`)
       await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND application_name = 'buildbot-nix master-b' AND query LIKE 'LISTEN%'", [dbName])
       await b.until(() => b.master.eventStats()!.connected === false, "master b's listener to notice")
+      // Meanwhile b is not ready for a load balancer, and says why.
+      const notReady = await fetch(`http://127.0.0.1:${b.master.ports.www}/ready`)
+      assert.is(notReady.status, 503)
+      assert.match(JSON.stringify(await notReady.json()), /other masters' events/)
       const third = await buildOnA(a)
       assert.not.ok(client.events.some((e) => e.k.startsWith(`builds/${third.buildid}/`)), 'b got events while disconnected')
       const caughtBefore = b.master.eventStats()!.caughtUp
@@ -101,6 +105,9 @@ eachDb(test, "a /ws client on master b sees the events of a build master a runs,
       await client.until(`builds/${third.buildid}/finished`)
       assert.equal(seqOn(client, third.buildid), third.seq)
       assert.ok(b.master.eventStats()!.caughtUp - caughtBefore >= third.seq.length, 'the events came from the catch-up read')
+      const metrics = await (await fetch(`http://127.0.0.1:${b.master.ports.www}/metrics`)).text()
+      assert.match(metrics, /^bbn_events_shared_total\{direction="caught_up"\} [1-9]/m)
+      assert.is((await fetch(`http://127.0.0.1:${b.master.ports.www}/ready`)).status, 200)
       // Each build's events arrived exactly once.
       for (const x of [first, second, third]) assert.is(seqOn(client, x.buildid).length, x.seq.length)
     } finally { client.close() }

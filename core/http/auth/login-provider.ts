@@ -66,6 +66,12 @@ export interface LoginProvider {
    * else gets 401 and nothing of the master.
    */
   requireIdentity?: boolean
+  /**
+   * The provider's users manage API tokens through JSON-RPC on `auth/tokens` (`list`, `create`,
+   * `auth/tokens/<id>` `revoke`); `/config` says so (`auth.api_tokens`) and the UI offers its
+   * tokens page.
+   */
+  apiTokens?: boolean
   /** Where the browser goes once the session is cleared (default: the UI). */
   logout?(user: UserInfo): string | undefined | Promise<string | undefined>
 }

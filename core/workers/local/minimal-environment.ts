@@ -8,6 +8,8 @@ export const PASSED_ENVIRONMENT: readonly string[] = [
   'PATH', 'HOME', 'USER', 'LOGNAME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR',
   'NIX_PATH', 'NIX_REMOTE', 'NIX_CONF_DIR', 'NIX_USER_CONF_FILES', 'NIX_SSL_CERT_FILE', 'NIX_STORE_DIR', 'NIX_STATE_DIR',
   'NIX_LOG_DIR', 'NIX_DAEMON_SOCKET_PATH', 'SSL_CERT_FILE', 'SSL_CERT_DIR', 'GIT_SSL_CAINFO',
+  // nix settings given in the environment (`builders = ...`) and the ssh options of remote builders
+  'NIX_CONFIG', 'NIX_SSHOPTS',
 ]
 
 /**

@@ -4,7 +4,7 @@ export interface FrontendConfig {
   titleURL?: string
   buildbotURL?: string
   /** `provider`, `label`, `kind` name the sign-in to offer: `form` = the login page, `redirect` = a link to `auth/<provider>/login`. */
-  auth?: { name: string; oauth2?: boolean; provider?: string; label?: string; kind?: 'form' | 'redirect' }
+  auth?: { name: string; oauth2?: boolean; provider?: string; label?: string; kind?: 'form' | 'redirect'; /** The user may make API tokens (`#/tokens`). */ api_tokens?: boolean }
   /** The session's proof for control requests, sent back in `X-CSRF-Token`. */
   csrf_token?: string
   user?: { anonymous?: boolean; username?: string; email?: string; full_name?: string }

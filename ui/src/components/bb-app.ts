@@ -16,6 +16,7 @@ import '../pages/bb-workers-page.ts'
 import '../pages/bb-buildrequests-page.ts'
 import '../pages/bb-buildrequest-page.ts'
 import '../pages/bb-login-page.ts'
+import '../pages/bb-tokens-page.ts'
 
 /** The shell: provides the API client and config to every page and picks the page by route. */
 export class BbApp extends LitElement {
@@ -100,6 +101,7 @@ export class BbApp extends LitElement {
     const user = userName(this.config)
     if (user) {
       return html`<span class="muted">${user}</span>
+        ${this.config.auth?.api_tokens ? html`<a href="#/tokens">API tokens</a>` : nothing}
         <button type="button" @click=${this.logout} aria-label="Log out ${user}">Logout</button>
         ${this.authError ? html`<span class="error" role="alert">${this.authError}</span>` : nothing}`
     }
@@ -133,6 +135,7 @@ export class BbApp extends LitElement {
       case 'buildrequests': return html`<bb-buildrequests-page></bb-buildrequests-page>`
       case 'buildrequest': return html`<bb-buildrequest-page .buildrequestid=${route.buildrequestid}></bb-buildrequest-page>`
       case 'login': return html`<bb-login-page .redirect=${route.redirect}></bb-login-page>`
+      case 'tokens': return html`<bb-tokens-page></bb-tokens-page>`
       case 'notFound': return html`<p class="error">No page at <code>#/${route.path}</code>. <a href="#/projects">Projects</a></p>`
     }
   }

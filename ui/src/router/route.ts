@@ -12,6 +12,8 @@ export type Route =
   | { name: 'buildrequest'; buildrequestid: number }
   /** `#/login?redirect=/builders/1`: the login form; `redirect` is the page to return to. */
   | { name: 'login'; redirect: string }
+  /** `#/tokens`: the signed-in user's API tokens. */
+  | { name: 'tokens' }
   | { name: 'notFound'; path: string }
 
 const int = (s: string | undefined): number | null => (s && /^\d+$/.test(s) ? Number(s) : null)
@@ -29,6 +31,7 @@ export function parseRoute(hash: string): Route {
   if (n === 1 && s[0] === 'builders') return { name: 'builders' }
   if (n === 2 && s[0] === 'builders' && int(s[1]) !== null) return { name: 'builder', builderid: int(s[1])! }
   if (n === 1 && s[0] === 'workers') return { name: 'workers' }
+  if (n === 1 && s[0] === 'tokens') return { name: 'tokens' }
   if (n === 1 && s[0] === 'login') return { name: 'login', redirect: query.get('redirect') ?? '/' }
   if (n === 1 && (s[0] === 'buildrequests' || s[0] === 'pendingbuildrequests')) return { name: 'buildrequests' }
   if (n === 2 && s[0] === 'buildrequests' && int(s[1]) !== null) return { name: 'buildrequest', buildrequestid: int(s[1])! }
@@ -58,6 +61,7 @@ export function routeHref(route: Route): string {
     case 'buildrequests': return '#/buildrequests'
     case 'buildrequest': return `#/buildrequests/${route.buildrequestid}`
     case 'login': return `#/login?redirect=${encodeURIComponent(route.redirect)}`
+    case 'tokens': return '#/tokens'
     case 'notFound': return `#/${route.path}`
   }
 }

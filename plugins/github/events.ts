@@ -1,0 +1,56 @@
+import type { EmitterWebhookEvent } from '@octokit/webhooks'
+import type { ChangeSpec } from '../../core/index.ts'
+
+export type PushPayload = EmitterWebhookEvent<'push'>['payload']
+export type PullRequestPayload = EmitterWebhookEvent<'pull_request'>['payload']
+
+/** The registered project a delivery is for. */
+export interface HookProject { name: string; cloneUrl: string }
+
+const SKIP_CI = /\[(skip ci|ci skip)\]/i
+
+/**
+ * A push as a change (one per push: the head commit, which is what gets evaluated), or why it is
+ * ignored: branch deletions, tags (unless `buildTags`), and a head commit saying `[skip ci]`.
+ */
+export function pushChange(p: PushPayload, project: HookProject, opts: { buildTags: boolean }): ChangeSpec | string {
+  if (p.deleted) return `${p.ref} was deleted`
+  const tag = p.ref.startsWith('refs/tags/')
+  if (tag && !opts.buildTags) return `${p.ref} is a tag (set buildTags to build tags)`
+  if (!tag && !p.ref.startsWith('refs/heads/')) return `${p.ref} is not a branch`
+  const head = p.head_commit
+  if (head && SKIP_CI.test(head.message)) return `the head commit says [skip ci]`
+  const files = head ? [...head.added ?? [], ...head.modified ?? [], ...head.removed ?? []] : []
+  return {
+    author: head ? `${head.author.name} <${head.author.email ?? ''}>` : p.pusher.name,
+    committer: head ? `${head.committer.name} <${head.committer.email ?? ''}>` : null,
+    comments: head?.message ?? '', branch: p.ref.replace(/^refs\/(heads|tags)\//, ''), revision: p.after,
+    revlink: head?.url ?? p.compare, when_timestamp: head ? Math.floor(Date.parse(head.timestamp) / 1000) || undefined : undefined,
+    category: tag ? 'tag' : 'push', repository: project.cloneUrl, project: project.name, files,
+    properties: { event: 'push', github_repository: p.repository.full_name },
+  }
+}
+
+/** The pull-request actions that make a change (a new head or a reopened pull request); title and text edits do not. */
+export const BUILT_PR_ACTIONS: ReadonlySet<string> = new Set(['opened', 'reopened', 'synchronize'])
+
+/**
+ * A pull request as the Nix plugin's pull-request path reads it: category `pull`, branch
+ * `refs/pull/<n>/merge`, the head as revision and base and head revisions as properties (the
+ * evaluation merges them). `trusted` is the plugin's word on the author.
+ */
+export function pullRequestChange(p: PullRequestPayload, project: HookProject, trust: { trusted: boolean; reason: string }): ChangeSpec {
+  const pr = p.pull_request
+  return {
+    author: pr.user?.login ?? p.sender?.login ?? 'unknown', comments: `Pull request #${pr.number}: ${pr.title}`,
+    branch: `refs/pull/${pr.number}/merge`, revision: pr.head.sha, revlink: pr.html_url, category: 'pull',
+    repository: project.cloneUrl, project: project.name,
+    properties: {
+      event: 'pull_request', pr_number: pr.number, base_sha: pr.base.sha, head_sha: pr.head.sha,
+      base_branch: pr.base.ref, head_branch: pr.head.ref, head_repository: pr.head.repo?.full_name ?? null,
+      'github.base.sha': pr.base.sha, 'github.head.sha': pr.head.sha, pullrequesturl: pr.html_url, basename: pr.base.ref,
+      trust: trust.trusted ? `trusted: ${trust.reason}` : `untrusted: ${trust.reason}`,
+    },
+    trusted: trust.trusted,
+  }
+}

@@ -1,0 +1,145 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import fc from 'fast-check'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseRepoConfig } from '../../plugins/nix/repo-config/repo-config.ts'
+import { parseNixEvalJobsLine } from '../../plugins/nix/eval/nix-eval-jobs.ts'
+import { EvalError } from '../../plugins/nix/eval/nix-evaluator.ts'
+import { HookInputError, parseBaseHookRequest } from '../../core/http/base-change-hook.ts'
+import { resolveConfig } from '../../core/config/resolve.ts'
+import { ConfigError } from '../../core/config/errors.ts'
+
+// Property-based fuzzing of the parsers that read what others wrote: a repository's
+// buildbot-nix.toml, nix-eval-jobs' output lines, the base change hook's bodies and master
+// configs. Each either returns a typed value or fails with its own clean error (the kind the
+// caller turns into a warning, a 400 or a config message), never anything else. Bounded.
+const RUNS = Number(process.env.FUZZ_RUNS ?? 200)
+const report = (what: string, n: number, errors: number) => console.log(`${what}: ${n} cases, ${errors} clean refusals, 0 unexpected errors`)
+
+const tomlValue = fc.oneof(
+  fc.constantFrom('"."', '"sub"', '"../x"', '"/abs"', '"a:b"', '"flake.lock"', '"other.lock"', 'true', 'false', '1', '-1', '1e400', '[]', '["main", "release-*"]', '[1, 2]', '{}', '"\\u0000"', '"x"'),
+  fc.string({ maxLength: 10 }).map((s) => JSON.stringify(s)),
+)
+const tomlKey = fc.constantFrom('flake_dir', 'lock_file', 'attribute', 'effects_on_pull_requests', 'effects_branches', 'unknown', 'flake-dir', '"quoted"', '[table]')
+const tomlText = fc.oneof(
+  fc.record({ flake_dir: fc.constantFrom('"."', '"sub"'), attribute: fc.constantFrom('"checks"', '"hydraJobs"'), effects_on_pull_requests: fc.constantFrom('true', 'false'), effects_branches: fc.constantFrom('[]', '["release-*"]') }, { requiredKeys: [] })
+    .map((o) => Object.entries(o).map(([k, v]) => `${k} = ${v}`).join('\n')),
+  fc.array(fc.tuple(tomlKey, tomlValue).map(([k, v]) => `${k} = ${v}`), { maxLength: 6 }).map((l) => l.join('\n')),
+  fc.string({ maxLength: 80 }),
+  fc.constantFrom('[a]\n[a]', 'x = 1\nx = 2', 'flake_dir = ', '= 1', '\u0000', 'a = [1,', 'effects_branches = "main"'),
+)
+
+test('buildbot-nix.toml: any text gives a config and warnings, never an exception', () => {
+  const root = mkdtempSync(join(tmpdir(), 'bbn-toml-'))
+  let n = 0, warned = 0
+  try {
+    fc.assert(fc.property(tomlText, fc.boolean(), (text, isDefaultBranch) => {
+      n++
+      const r = parseRepoConfig(text, { checkoutRoot: root, isDefaultBranch })
+      if (r.warnings.length) warned++
+      assert.type(r.config.attribute, 'string')
+      assert.ok(!r.config.flakeDir?.includes('..'), `flake_dir stays inside the checkout: ${r.config.flakeDir}`)
+    }), { numRuns: RUNS })
+  } finally {
+    rmSync(root, { recursive: true, force: true })
+  }
+  console.log(`buildbot-nix.toml: ${n} cases, ${warned} with warnings (defaults kept), 0 exceptions`)
+})
+
+const jobValue = fc.oneof(fc.string({ maxLength: 8 }), fc.integer(), fc.constant(null), fc.boolean(), fc.array(fc.string({ maxLength: 4 }), { maxLength: 3 }),
+  fc.dictionary(fc.string({ maxLength: 4 }), fc.oneof(fc.string({ maxLength: 8 }), fc.constant(null), fc.integer()), { maxKeys: 3 }))
+const storePath = fc.stringMatching(/^[a-z0-9]{4}$/).map((h) => `/nix/store/${h}-x`)
+const validJob = fc.record({
+  attr: fc.string({ minLength: 1, maxLength: 8 }),
+  drvPath: storePath.map((p) => `${p}.drv`),
+  outputs: fc.dictionary(fc.constantFrom('out', 'dev', 'lib'), fc.oneof(storePath, fc.constant(null)), { minKeys: 1, maxKeys: 3 }),
+  system: fc.constantFrom('x86_64-linux', 'aarch64-linux'),
+  cacheStatus: fc.constantFrom('cached', 'local', 'notBuilt', 'bogus'),
+}, { requiredKeys: ['attr', 'drvPath'] }).map((o) => JSON.stringify(o))
+const jobLine = fc.oneof(
+  validJob,
+  fc.record({ attr: fc.string({ maxLength: 8 }), error: fc.string({ maxLength: 20 }) }).map((o) => JSON.stringify(o)),
+  fc.dictionary(fc.constantFrom('attr', 'attrPath', 'drvPath', 'outputs', 'error', 'system', 'name', 'cacheStatus', 'isCached', 'neededBuilds', 'inputDrvs', 'x'), jobValue, { maxKeys: 7 }).map((o) => JSON.stringify(o)),
+  fc.json({ maxDepth: 3 }),
+  fc.string({ maxLength: 60 }),
+  fc.constantFrom('', '{', 'null', '[]', '{"attr":"a"}', '{"attr":"a","drvPath":"/nix/store/x.drv","outputs":{"out":5}}', '{"attrPath":["a",1],"drvPath":"x"}'),
+)
+
+test('nix-eval-jobs lines: a job or an EvalError of kind output, nothing else', () => {
+  let n = 0, refused = 0
+  fc.assert(fc.property(jobLine, (line) => {
+    n++
+    try {
+      const job = parseNixEvalJobsLine(line)
+      assert.type(job.attr, 'string')
+      assert.ok(Array.isArray(job.attrPath) && job.attrPath.every((s) => typeof s === 'string'))
+      assert.ok('error' in job ? typeof job.error === 'string' : typeof job.drvPath === 'string')
+    } catch (err) {
+      if (!(err instanceof EvalError)) throw err
+      assert.is(err.kind, 'output')
+      refused++
+    }
+  }), { numRuns: RUNS })
+  report('nix-eval-jobs lines', n, refused)
+})
+
+const fieldName = fc.constantFrom('author', 'revision', 'branch', 'repository', 'project', 'comments', 'files', 'properties', 'when_timestamp', 'category', 'codebase', 'revlink', 'who', 'x')
+const fieldValue = fc.oneof(fc.string({ maxLength: 12 }), fc.constantFrom('', '[]', '["a"]', '{"k":1}', '{', '1e999', '-1', '2147483648', '\u0000'))
+const hookBody = fc.oneof(
+  fc.tuple(fc.string({ minLength: 1, maxLength: 10 }), fc.dictionary(fieldName, fieldValue, { maxKeys: 5 })).map(([author, o]) => ({ type: 'application/x-www-form-urlencoded', body: new URLSearchParams({ ...o, author }).toString() })),
+  fc.tuple(fc.string({ minLength: 1, maxLength: 10 }), fc.dictionary(fieldName, fieldValue, { maxKeys: 5 })).map(([author, o]) => ({ type: 'application/json', body: JSON.stringify({ ...o, author }) })),
+  fc.dictionary(fieldName, fieldValue, { maxKeys: 6 }).map((o) => ({ type: 'application/x-www-form-urlencoded', body: new URLSearchParams(o).toString() })),
+  fc.dictionary(fieldName, fc.oneof(fieldValue, fc.integer(), fc.double(), fc.constant(null), fc.array(fc.string({ maxLength: 4 }), { maxLength: 3 }), fc.dictionary(fc.string({ maxLength: 3 }), fc.string({ maxLength: 3 }))), { maxKeys: 6 })
+    .map((o) => ({ type: 'application/json', body: JSON.stringify(fc.sample(fc.boolean(), 1)[0] ? [o] : o) })),
+  fc.string({ maxLength: 40 }).map((s) => ({ type: fc.sample(fc.constantFrom('application/json', 'text/plain', '', 'application/x-www-form-urlencoded; charset=utf-8'), 1)[0]!, body: s })),
+)
+
+test('base change hook bodies: changes or a HookInputError (a 400), nothing else', () => {
+  let n = 0, refused = 0
+  fc.assert(fc.property(hookBody, fc.dictionary(fieldName, fc.string({ maxLength: 6 }), { maxKeys: 2 }), ({ type, body }, query) => {
+    n++
+    try {
+      const changes = parseBaseHookRequest({ headers: { 'content-type': type }, rawBody: Buffer.from(body), query })
+      assert.ok(changes.length >= 1)
+      for (const c of changes) {
+        assert.type(c.author, 'string')
+        if (c.when_timestamp !== undefined) assert.ok(Number.isSafeInteger(c.when_timestamp) && c.when_timestamp >= 0, `when_timestamp ${c.when_timestamp}`)
+      }
+    } catch (err) {
+      if (!(err instanceof HookInputError)) throw err
+      refused++
+    }
+  }), { numRuns: RUNS })
+  report('base change hook bodies', n, refused)
+})
+
+const cfgValue = fc.letrec((tie) => ({
+  v: fc.oneof({ depthSize: 'small' }, fc.string({ maxLength: 8 }), fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.constant(undefined),
+    fc.array(tie('v'), { maxLength: 3 }), fc.dictionary(fc.string({ maxLength: 6 }), tie('v'), { maxKeys: 3 })),
+})).v
+const cfgKey = fc.constantFrom('title', 'db', 'www', 'workers', 'builders', 'schedulers', 'changeSources', 'plugins', 'protocols', 'basedir', 'collapseRequests', 'properties', 'logLevel', 'buildbotURL', 'nope')
+const configInput = fc.oneof(
+  fc.dictionary(cfgKey, cfgValue, { maxKeys: 5 }),
+  cfgValue,
+  fc.record({ www: fc.record({ port: fc.oneof(fc.integer(), fc.double(), fc.string({ maxLength: 5 })), host: fc.string({ maxLength: 8 }), auth: cfgValue }, { requiredKeys: [] }) }),
+  fc.record({ workers: fc.array(fc.record({ kind: fc.constantFrom('worker', 'x'), type: fc.constantFrom('local', 'remote', 'x'), name: fc.string({ maxLength: 5 }), maxBuilds: fc.oneof(fc.integer(), fc.double()) }, { requiredKeys: [] }), { maxLength: 3 }) }),
+)
+
+test('master configs: resolved, or a ConfigError naming the file and key, nothing else', async () => {
+  let n = 0, refused = 0
+  await fc.assert(fc.asyncProperty(configInput, async (input) => {
+    n++
+    try {
+      await resolveConfig(input, '/fuzz/master.config.ts')
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err
+      assert.ok(err.lines.every((l) => l.includes('/fuzz/master.config.ts')), `every line names the file: ${err.lines.join(' / ')}`)
+      refused++
+    }
+  }), { numRuns: Math.min(RUNS, 150) })
+  report('master configs', n, refused)
+})
+
+test.run()
