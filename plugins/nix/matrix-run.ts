@@ -3,10 +3,25 @@ import { CANCELLED, EXCEPTION, FAILURE, SKIPPED, SUCCESS, WARNINGS, worstStatus,
 import { createJobGraph } from './eval/job-graph.ts'
 import type { NixJob } from './eval/nix-evaluator.ts'
 import { jobOutputs, type JobState, type StoredJob } from './jobs-store.ts'
-import { started, type NixPluginState } from './plugin-state.ts'
+import type { NixRuntime, RuntimeSlot } from './nix-runtime.ts'
+import type { OutputKeeper } from './output-keeper.ts'
 import type { ResolvedProject } from './options.ts'
-import { resultChange, type NixEvalInfo, type NixPreviousResult } from './nix-hooks.ts'
+import { resultChange, type NixEvalInfo, type NixHooks, type NixPreviousResult } from './nix-hooks.ts'
 
+/**
+ * What a build matrix needs besides its evaluation: the started runtime (jobs table, the master's
+ * trigger and state), the hooks it reports attributes to, what it builds and the output keeper
+ * for attributes already built.
+ */
+export interface MatrixHop {
+  runtime: RuntimeSlot
+  hooks: NixHooks
+  buildSystems: readonly string[]
+  cacheFailedBuilds: boolean
+  outputs: OutputKeeper
+}
+
+/** What the evaluation hands its matrix. */
 export interface MatrixRunInfo {
   project: ResolvedProject
   /** The eval build's step context (trigger, wait, cancel act for the eval build). */
@@ -28,19 +43,17 @@ export interface MatrixRunInfo {
 }
 
 /** Where the last complete default-branch evaluation of a project is remembered (core object state). */
-const lastDefaultEval = async (state: NixPluginState, project: string): Promise<{ id: number; buildid: number | null }> => {
-  const { rt } = started(state)
+const lastDefaultEval = async ({ rt }: NixRuntime, project: string): Promise<{ id: number; buildid: number | null }> => {
   const id = await rt.data.state.objectId(`nix:${project}`, 'nix-project')
   return { id, buildid: await rt.data.state.getState<number | null>(id, 'last_default_eval', null) }
 }
 
 /** Each attribute's result in the project's last complete default-branch evaluation. */
-async function defaultBranchResults(state: NixPluginState, project: string): Promise<Map<string, NixPreviousResult>> {
-  const { jobs } = started(state)
-  const { buildid } = await lastDefaultEval(state, project)
+async function defaultBranchResults(runtime: NixRuntime, project: string): Promise<Map<string, NixPreviousResult>> {
+  const { buildid } = await lastDefaultEval(runtime, project)
   const out = new Map<string, NixPreviousResult>()
   if (buildid == null) return out
-  for (const j of await jobs.list(buildid)) {
+  for (const j of await runtime.jobs.list(buildid)) {
     if (j.state === 'pending' || j.state === 'building' || j.state === 'cancelled' || j.state === 'unsupported-system') continue
     out.set(j.attr, { state: j.state, results: j.results as Result | null, buildid, childBuildid: j.child_buildid })
   }
@@ -68,8 +81,9 @@ export function outPathOf(j: NixJob): string | null {
  * turn their waiting dependents into dependency-failed children. `done` resolves with the worst
  * child result when the evaluation is over and every child has finished.
  */
-export function createMatrixRun(state: NixPluginState, info: MatrixRunInfo) {
-  const { rt, jobs } = started(state)
+export function createMatrixRun(hop: MatrixHop, info: MatrixRunInfo) {
+  const runtime = hop.runtime.get()
+  const { rt, jobs } = runtime
   const { ctx, project } = info
   const buildid = ctx.build.buildid
   const slug = project.slug
@@ -83,7 +97,7 @@ export function createMatrixRun(state: NixPluginState, info: MatrixRunInfo) {
   // Attributes skipped as already built (their post-build steps may run in the evaluation build).
   const skipped: StoredJob[] = []
   const openBsids = new Set<number>()
-  const systems = new Set(state.opts.buildSystems)
+  const systems = new Set(hop.buildSystems)
   let result: Result = SUCCESS
   // The first update of the matrix that failed (a job not stored, a completion not recorded):
   // the matrix can no longer tell the truth, so it ends at once in EXCEPTION, saying why.
@@ -128,14 +142,14 @@ export function createMatrixRun(state: NixPluginState, info: MatrixRunInfo) {
   // The default branch's results, read once when the first attribute finishes.
   let previous: Promise<Map<string, NixPreviousResult>> | undefined
   const attributeFinished = async (job: StoredJob): Promise<void> => {
-    if (!state.hooks.attributeFinished.size) return
-    previous ??= defaultBranchResults(state, project.name).catch((err: Error) => {
+    if (!hop.hooks.attributeFinished.size) return
+    previous ??= defaultBranchResults(runtime, project.name).catch((err: Error) => {
       rt.log.warn({ project: project.name, err: err.message }, 'reading the default branch results failed')
       return new Map<string, NixPreviousResult>()
     })
     const prev = (await previous).get(job.attr) ?? null
     const attrUrl = job.child_builderid != null && job.child_number != null ? `${rt.buildbotURL}#/builders/${job.child_builderid}/builds/${job.child_number}` : info.event.url
-    await state.hooks.attributeFinished.call({
+    await hop.hooks.attributeFinished.call({
       ...info.event, attr: job.attr, system: job.system, state: job.state, results: (job.results ?? SUCCESS) as Result,
       drvPath: job.drv_path, outPath: job.out_path, childBuildid: job.child_buildid, attrUrl, reason: job.reason,
       previous: prev, change: resultChange(job.state, prev),
@@ -176,7 +190,7 @@ export function createMatrixRun(state: NixPluginState, info: MatrixRunInfo) {
   async function registerSkipped(job: StoredJob): Promise<void> {
     if (!info.isDefault || !job.out_path) return
     try {
-      await state.outputs.keep(project, job.attr, jobOutputs(job))
+      await hop.outputs.keep(project, job.attr, jobOutputs(job))
     } catch (err) { rt.log.warn({ attr: job.attr, err: (err as Error).message }, 'registering the GC root of an already built attribute failed') }
   }
 
@@ -196,8 +210,8 @@ export function createMatrixRun(state: NixPluginState, info: MatrixRunInfo) {
           await attributeFinished(job)
           continue
         }
-        if (info.isRebuild && state.opts.cacheFailedBuilds && job.drv_path) await jobs.forgetFailedBuild(job.drv_path)
-        const cached = state.opts.cacheFailedBuilds && !info.isRebuild && job.drv_path ? await jobs.failedBuild(job.drv_path) : undefined
+        if (info.isRebuild && hop.cacheFailedBuilds && job.drv_path) await jobs.forgetFailedBuild(job.drv_path)
+        const cached = hop.cacheFailedBuilds && !info.isRebuild && job.drv_path ? await jobs.failedBuild(job.drv_path) : undefined
         if (cached) {
           items.push({ job, kind: 'cached-failure', scheduler: `${slug}-nix-cached-failure`, props: { first_failure_url: cached.first_failure_url }, state: 'cached-failure', reason: `failed before: ${cached.first_failure_url}` })
           await jobs.update(job.jobid, { first_failure_url: cached.first_failure_url })
@@ -234,7 +248,7 @@ export function createMatrixRun(state: NixPluginState, info: MatrixRunInfo) {
       result = worstStatus(result, r)
       if (kind === 'build') {
         graph.markDone(job.attr, r === SUCCESS || r === WARNINGS)
-        if (r === FAILURE && state.opts.cacheFailedBuilds && job.drv_path && job.child_buildid) {
+        if (r === FAILURE && hop.cacheFailedBuilds && job.drv_path && job.child_buildid) {
           const url = `${rt.buildbotURL}#/builders/${job.child_builderid}/builds/${job.child_number}`
           await jobs.recordFailedBuild(job.drv_path, url, job.child_buildid)
         }
@@ -344,7 +358,7 @@ export function createMatrixRun(state: NixPluginState, info: MatrixRunInfo) {
     /** Remembers this evaluation as the project's latest complete one on the default branch. */
     async recordDefaultBranch(): Promise<void> {
       if (!info.isDefault || cancelled) return
-      const { id } = await lastDefaultEval(state, project.name)
+      const { id } = await lastDefaultEval(runtime, project.name)
       await rt.data.state.setState(id, 'last_default_eval', buildid)
     },
   }
