@@ -6,6 +6,7 @@
 // Needs TEST_PG_URL. Run: node --import tsx bench/events.bench.ts
 import { testDatabases } from '../test/support/databases.ts'
 import { startMaster } from '../test/support/master-harness.ts'
+import { localWorker, worker, builder, steps } from '../core/index.ts'
 
 const N = Number(process.env.BENCH_EVENTS ?? 1000)
 const GAP = Number(process.env.BENCH_EVENTS_GAP_MS ?? 5)
@@ -15,8 +16,10 @@ const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - 
 
 const pg = testDatabases().find((d) => d.name === 'postgres')
 if (!pg) { console.error('events bench: set TEST_PG_URL (a PostgreSQL admin URL)'); process.exit(0) }
-const a = await startMaster(pg, { masterName: 'bench-a' })
-const b = await startMaster(pg, { masterName: 'bench-b' }, { dbUrl: a.dbUrl })
+const step = steps.shell({ command: ['true'] })
+const a = await startMaster(pg, { masterName: 'bench-a', workers: [localWorker({ name: 'local' })], builders: [builder({ name: 'b', workers: ['local'], steps: [step] })] })
+// b has the builder but no worker that connects: it only watches a's builds.
+const b = await startMaster(pg, { masterName: 'bench-b', workers: [worker({ name: 'away', password: 'never-connects' })], builders: [builder({ name: 'b', workers: ['away'], steps: [step] })] }, { dbUrl: a.dbUrl })
 try {
   async function run(name: string, count: number, gapMs: number, size: number): Promise<void> {
     const sent = new Map<number, number>()
@@ -46,6 +49,25 @@ try {
   await run('paced', N, GAP, 200)
   await run('burst', N, 0, 200)
   await run('large', Math.min(N, 200), GAP, 20_000)
+  // Real builds on a: every event of each (build, steps, logs, requests, buildsets) as b's bus gets it.
+  const BUILDS = Number(process.env.BENCH_EVENT_BUILDS ?? 30)
+  const at = new Map<string, number>()
+  const delays: number[] = []
+  const subA = a.master.bus.tap((k) => { at.set(k.join('/'), performance.now()) })
+  const subB = ['builds/*/*', 'steps/*/*', 'logs/*/*', 'buildrequests/*/*', 'buildsets/*/*'].map((p) => b.master.bus.subscribe(p, (k) => {
+    const t = at.get(k.join('/'))
+    if (t !== undefined) delays.push(performance.now() - t)
+  }))
+  for (let i = 0; i < BUILDS; i++) {
+    const { bsid } = await a.addBuildset(['b'])
+    const seen = b.waitFor(`buildsets/${bsid}/complete`)
+    await a.waitBuildset(bsid)
+    await seen
+  }
+  subA.unsubscribe()
+  for (const s of subB) s.unsubscribe()
+  emit('build_events_delay_p50', pct(delays, 50), 'ms', { builds: BUILDS, events: delays.length })
+  emit('build_events_delay_p99', pct(delays, 99), 'ms', { builds: BUILDS, events: delays.length })
 } finally {
   await b.stop()
   await a.stop()

@@ -20,6 +20,17 @@ export interface GitPollerOptions {
    * remote that hangs cannot block the poller; stopping the poller kills a running call at once.
    */
   timeout?: number
+  /**
+   * Seconds before the first poll (default 0). Plugins polling many repositories give each its
+   * own offset, so their polls are spread rather than all at once.
+   */
+  firstPollDelay?: number
+  /**
+   * A revision already stored as a change of this repository and branch makes no new change
+   * (default false, as Buildbot): a master stopped between storing a change and saving what it
+   * polled does not build it again, nor does a branch reset to a commit built before.
+   */
+  skipKnownRevisions?: boolean
 }
 
 const DEFAULT_TIMEOUT_S = 300
@@ -30,9 +41,12 @@ const runGit = async (args: string[], cwd: string | undefined, timeoutMs: number
   try {
     return await execa('git', args, { cwd, env: { ...env, GIT_TERMINAL_PROMPT: '0' }, timeout: timeoutMs, cancelSignal: signal, forceKillAfterDelay: 2000 })
   } catch (err) {
-    const e = err as { timedOut?: boolean; isCanceled?: boolean; message?: string }
+    const e = err as { timedOut?: boolean; isCanceled?: boolean; message?: string; stderr?: unknown; exitCode?: number }
     if (e.timedOut) throw new Error(`git ${args[0]} timed out after ${timeoutMs / 1000} s (the remote did not answer; see the poller's \`timeout\`)`)
     if (e.isCanceled) throw new Error(`git ${args[0]} was stopped (the poller stopped)`)
+    // What git said (an ssh host key refused, a missing repository), not only its exit code.
+    const said = typeof e.stderr === 'string' ? e.stderr.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('@@@') && !/^(fatal: )?(Could not read from remote|Please make sure you have the correct access|and the repository exists)/.test(l)).slice(-3).join(' / ') : ''
+    if (said) throw Object.assign(new Error(`git ${args[0]} failed (exit ${e.exitCode ?? '?'}): ${said}`), { stderr: e.stderr })
     throw err
   }
 }
@@ -45,7 +59,7 @@ export function gitPoller(opts: GitPollerOptions): ChangeSourceSpec {
   const name = opts.name ?? `gitpoller:${opts.repourl}`
   return {
     kind: 'changesource', type: 'gitPoller', name,
-    fingerprint: { options: optionsFingerprint(opts), repourl: opts.repourl, branches: opts.branches ?? null, pollInterval: opts.pollInterval ?? 60, project: opts.project ?? '', timeout: opts.timeout ?? DEFAULT_TIMEOUT_S },
+    fingerprint: { options: optionsFingerprint(opts), firstPollDelay: opts.firstPollDelay ?? 0, repourl: opts.repourl, branches: opts.branches ?? null, pollInterval: opts.pollInterval ?? 60, project: opts.project ?? '', timeout: opts.timeout ?? DEFAULT_TIMEOUT_S },
     create(s) {
       let timer: NodeJS.Timeout | undefined
       let running: Promise<void> | undefined
@@ -79,6 +93,7 @@ export function gitPoller(opts: GitPollerOptions): ChangeSourceSpec {
         const last = await s.getState<Record<string, string> | null>('lastRev', null)
         const changed = [...current].filter(([b, rev]) => last?.[b] !== rev)
         if (!changed.length) return
+        const seen: Record<string, string> = { ...last }
         if (!existsSync(mirror)) { await mkdir(s.workdir, { recursive: true }); await git(['init', '-q', '--bare', mirror]) }
         await git(['fetch', '-q', '--force', opts.repourl, ...changed.map(([b]) => `+refs/heads/${b}:refs/heads/${b}`)], mirror)
         for (const [branch, rev] of changed) {
@@ -90,6 +105,8 @@ export function gitPoller(opts: GitPollerOptions): ChangeSourceSpec {
             revs = list ? list.split('\n') : []
           }
           for (const r of revs) {
+            if (opts.skipKnownRevisions && await s.data.db.k.selectFrom('changes').select('changeid')
+              .where('repository', '=', opts.repourl).where('branch', '=', branch).where('revision', '=', r).limit(1).executeTakeFirst()) continue
             const info = (await git(['show', '-s', '--format=%an <%ae>%x00%cn <%ce>%x00%ct%x00%B', r], mirror)).stdout.split('\u0000')
             const files = (await git(['diff-tree', '--no-commit-id', '--name-only', '-r', '--root', r], mirror)).stdout.split('\n').filter(Boolean)
             await s.addChange({
@@ -97,6 +114,9 @@ export function gitPoller(opts: GitPollerOptions): ChangeSourceSpec {
               revision: r, branch, repository: opts.repourl, project: opts.project ?? '', category: opts.category ?? 'push', files,
             })
           }
+          // Saved per branch: a stop in the middle of many branches redoes only the rest.
+          seen[branch] = rev
+          await s.setState('lastRev', { ...seen })
         }
         await s.setState('lastRev', Object.fromEntries(current))
       }
@@ -106,7 +126,11 @@ export function gitPoller(opts: GitPollerOptions): ChangeSourceSpec {
           .finally(() => { if (!signal.aborted) timer = setTimeout(loop, (opts.pollInterval ?? 60) * 1000) })
       }
       return {
-        start() { loop() },
+        start() {
+          const delay = Math.max(0, opts.firstPollDelay ?? 0) * 1000
+          if (delay) timer = setTimeout(loop, delay)
+          else loop()
+        },
         async stop() { stopped.abort(); if (timer) clearTimeout(timer); await running },
         poll: async () => { await running; await poll() },
       }

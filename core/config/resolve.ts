@@ -108,6 +108,7 @@ export async function resolveConfig(input: unknown, file: string): Promise<Resol
   const restEndpoints: RestEndpoint[] = []
   const loginProviders: ResolvedConfig['loginProviders'] = []
   const roleMatchers: ResolvedConfig['roleMatchers'] = []
+  const projectVisibility: ResolvedConfig['projectVisibility'] = []
   const services = new Map<string, unknown>()
   const plugins: PluginInstance[] = []
   const projectSources: Owned<ProjectSource>[] = []
@@ -156,6 +157,7 @@ export async function resolveConfig(input: unknown, file: string): Promise<Resol
       addRpcAction: (a) => rpcActions.push({ ...a, owner }),
       addRestEndpoint: (e) => restEndpoints.push({ ...e, owner }),
       addLoginProvider: (p) => loginProviders.push({ ...p, owner }),
+      addProjectVisibility: (fn) => projectVisibility.push(fn),
       addRoleMatcher: (m, o) => roleMatchers.push(o?.anonymous ? Object.assign((a: Parameters<typeof m>[0]) => m(a), { anonymous: true }) : m),
       provide: (key, value) => { services.set(key.id, value) },
       use: (key) => {
@@ -296,7 +298,7 @@ export async function resolveConfig(input: unknown, file: string): Promise<Resol
   const resolved: ResolvedConfig = {
     file, basedir, title, titleURL, buildbotURL, db, www,
     workers, msgpack, changeSources, schedulers, builders, reporters, changeHooks, rpcActions, restEndpoints, plugins, projectSources, gitAccess, plannedParts: partsToCheck.map(({ owner, key, group }) => ({ owner, key, group })), services,
-    loginProviders, roleMatchers,
+    loginProviders, roleMatchers, projectVisibility,
     secretsProviders, collapseRequests, properties, logLevel,
     masterName: masterName ?? `${hostname()}:${basedir}`,
   }

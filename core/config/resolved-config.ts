@@ -11,6 +11,7 @@ import type { GitAccessProvider } from '../util/git-access.ts'
 import type { PartsGroup } from '../master/parts-check.ts'
 import type { LoginProvider } from '../http/auth/login-provider.ts'
 import type { RoleMatcherFn } from '../http/authz/role-matcher.ts'
+import type { ProjectVisibilityFn } from '../http/visibility.ts'
 import type { PluginMigration } from '../db/plugin-storage.ts'
 import type { Registry } from 'prom-client'
 
@@ -47,6 +48,7 @@ export interface ResolvedConfig {
   /** Login providers plugins registered (`www.auth.provider` names one). */
   loginProviders: (LoginProvider & { owner: string })[]
   roleMatchers: RoleMatcherFn[]
+  projectVisibility: ProjectVisibilityFn[]
   plugins: PluginInstance[]
   /** Forge discovery the plugins registered (`api.addProjectSource`). */
   projectSources: Owned<ProjectSource>[]

@@ -58,6 +58,8 @@ export function createData(opts: { db: Db; bus: Bus; now?: () => number }) {
         for (const s of steps) {
           const logs = await k.selectFrom('logs').select('logid').where('stepid', '=', s.stepid).where('complete', '=', 0).execute()
           for (const l of logs) await data.logs.finishLog(l.logid)
+          // Its last progress text ("2 building, 1 pending") stopped being true at the restart.
+          await data.steps.setStepStateString(s.stepid, 'interrupted by a master restart')
           await data.steps.finishStep(s.stepid, RETRY)
         }
         await data.builds.finishBuild(b.buildid, RETRY, 'interrupted by a master restart (retry)')

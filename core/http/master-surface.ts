@@ -6,6 +6,7 @@ import type { Logger } from '../util/logger.ts'
 import type { LoginProvider } from './auth/login-provider.ts'
 import type { RoleMatcherFn } from './authz/role-matcher.ts'
 import type { ProjectRef } from './authz/endpoint-matcher.ts'
+import type { ProjectVisibilityFn } from './visibility.ts'
 
 /** One field of a force scheduler, in Buildbot's `all_fields` spec shape. */
 export interface ForceFieldSpec {
@@ -97,6 +98,8 @@ export interface HttpSurface {
   loginProviders(): LoginProvider[]
   /** Role matchers plugins added; asked with every rule check that needs roles. */
   roleMatchers(): RoleMatcherFn[]
+  /** Plugins' answers to who may see a private project (`api.addProjectVisibility`); none: private projects are shown to everyone. */
+  projectVisibility?(): ProjectVisibilityFn[]
   /** The project a builder belongs to (null when none), for authz targets. */
   projectOf(builderName: string): Promise<ProjectRef | null>
   rpcActions(): RpcAction[]

@@ -9,6 +9,7 @@ import { registerRestRoutes, API_BODY_LIMIT } from './rest/rest-route.ts'
 import { registerWsRoute } from './ws/ws-route.ts'
 import { registerChangeHookRoute } from './change-hook-route.ts'
 import { registerUiRoutes } from './ui-routes.ts'
+import { createOwnershipIndex } from './visibility.ts'
 import { registerHealthRoutes, PROBE_PATHS } from './health-routes.ts'
 
 export interface HttpServerOptions {
@@ -32,6 +33,9 @@ export interface HttpServer {
 export function createHttpServer(surface: HttpSurface, opts: HttpServerOptions = {}): HttpServer {
   const app = Fastify({ logger: false, bodyLimit: API_BODY_LIMIT, return503OnClosing: true })
   const state = authStateSource(surface)
+  // Private projects: which builder a build, step or log belongs to, learned as they are made.
+  const ownership = createOwnershipIndex(surface.data.db.k, surface.bus)
+  app.addHook('onClose', async () => ownership.close())
 
   // Every body stays raw: JSON-RPC answers its own parse errors, change hooks check signatures.
   app.removeAllContentTypeParsers()
@@ -55,18 +59,20 @@ export function createHttpServer(surface: HttpSurface, opts: HttpServerOptions =
   app.register(cookie)
   app.register(websocket, { options: { maxPayload: 1024 * 1024 } })
   app.register(async (scope) => {
-    // Fully private (a login provider with `requireIdentity`): nothing but webhooks without an identity.
+    // Fully private (a login provider with `requireIdentity`): nothing without an identity but
+    // webhooks, the liveness and readiness probes, and /metrics when it has a token of its own.
     scope.addHook('onRequest', async (req, reply) => {
       const s = state()
       if (!s.provider?.requireIdentity || /^\/change_hook(\/|\?|$)/.test(req.url)) return
+      if (req.method === 'GET' && (PROBE_PATHS.has(req.url) || (req.url === '/metrics' && s.www.metrics && s.www.metrics.token !== undefined))) return
       const id = await identify(req, s)
       if ('error' in id || id.user.anonymous) {
         const why = 'error' in id ? id.error : 'this master is private: open it through its sign-in proxy'
         return reply.code(401).header('content-type', 'text/plain; charset=utf-8').header('cache-control', 'no-store').send(why)
       }
     })
-    registerRestRoutes(scope, { surface, state })
-    registerWsRoute(scope, { surface, state, maxBufferedBytes: opts.wsMaxBufferedBytes })
+    registerRestRoutes(scope, { surface, state, ownership })
+    registerWsRoute(scope, { surface, state, ownership, maxBufferedBytes: opts.wsMaxBufferedBytes })
     registerAuthRoutes(scope, { surface, state })
     registerChangeHookRoute(scope, surface)
     registerHealthRoutes(scope, { surface, state })

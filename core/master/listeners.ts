@@ -61,6 +61,7 @@ export async function startListeners(deps: ListenerDeps) {
       return base ? [createBaseChangeHook({ config: base, secret: deps.secret, addChange: (spec) => data.changes.addChange(spec), log }), ...c.changeHooks] : c.changeHooks
     },
     loginProviders: () => deps.config().loginProviders, roleMatchers: () => deps.config().roleMatchers,
+    projectVisibility: () => deps.config().projectVisibility,
     projectOf: (name) => projectOfBuilder(data, name),
     metrics: deps.metrics, ready: deps.ready, secret: deps.secret,
   }

@@ -7,6 +7,7 @@ import type { ReporterSpec } from '../reporters/reporter.ts'
 import type { ChangeHookHandler, RestEndpoint, RpcAction } from '../http/master-surface.ts'
 import type { LoginProvider } from '../http/auth/login-provider.ts'
 import type { RoleMatcherFn, RoleMatcherOptions } from '../http/authz/role-matcher.ts'
+import type { ProjectVisibilityFn } from '../http/visibility.ts'
 import type { Data } from '../data/data.ts'
 import type { Bus } from '../bus/bus.ts'
 import type { Logger } from '../util/logger.ts'
@@ -76,6 +77,13 @@ export interface PluginApi {
    * asked for anonymous users unless `{ anonymous: true }`.
    */
   addRoleMatcher(m: RoleMatcherFn, opts?: RoleMatcherOptions): void
+  /**
+   * Who may see a private project (`private: true` in the registry): asked per user for each
+   * private project; a project is hidden when any answer is false. Hidden projects' builders,
+   * builds, steps and logs are left out of REST answers (a path naming one answers 404) and of
+   * `/ws` events. Without any, private projects are shown to everyone (Buildbot's behaviour).
+   */
+  addProjectVisibility(fn: ProjectVisibilityFn): void
   /** Offers an API to other plugins under a typed key. */
   provide<T>(key: Key<T>, value: T): void
   /** Uses another plugin's API; the key must be in `requires`. */

@@ -62,6 +62,8 @@ export class Build {
   private props: Properties = {}
   private stopReason: string | null = null
   private results: Result = SUCCESS
+  /** Set by a step (`ctx.setBuildSummary`): shown after the result in the build's final text. */
+  summary: string | null = null
 
   constructor(private readonly deps: BuildDeps, readonly builder: BuilderInfo, readonly request: BuildRequestInfo, readonly worker: WorkerConnection) {}
 
@@ -183,7 +185,10 @@ export class Build {
       }
     }
     if (this.stopped) this.results = worstStatus(this.results, this.stopResult)
-    const text = this.results === SUCCESS ? 'build successful' : this.results === CANCELLED ? `cancelled: ${this.stopReason}` : `build ${['successful', 'warnings', 'failed', 'skipped', 'exception', 'retry', 'cancelled'][this.results]}`
+    const base = this.results === SUCCESS ? 'build successful'
+      : this.results === CANCELLED ? (this.stopReason ? `cancelled: ${this.stopReason}` : 'build cancelled')
+      : `build ${['successful', 'warnings', 'failed', 'skipped', 'exception', 'retry', 'cancelled'][this.results]}`
+    const text = this.summary ? `${base} (${this.summary})` : base
     await data.builds.finishBuild(build.buildid, this.results, this.deps.redact(text))
     return this.results
   }
@@ -300,6 +305,7 @@ class StepContextImpl implements StepContext {
 
   /** State strings are shown everywhere: resolved secrets in them are redacted, as in logs. */
   setStateString(text: string) { return this.deps.data.steps.setStepStateString(this.stepid, this.deps.redact(text)) }
+  setBuildSummary(text: string) { this.b.summary = text }
   addURL(name: string, url: string) { return this.deps.data.steps.addStepURL(this.stepid, this.deps.redact(name), this.deps.redact(url)) }
   trigger(requests: TriggerRequest[]) { return this.deps.trigger(this.build, requests, this.props) }
   waitForBuildsets(bsids: number[], onComplete?: (bsid: number, results: Result) => void) { return this.deps.waitForBuildsets(bsids, onComplete) }

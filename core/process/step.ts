@@ -91,6 +91,11 @@ export interface StepContext {
   /** Runs a worker command; output streams into the step's stdio log. */
   runCommand(cmd: Omit<RemoteCommand, 'builderName'>, opts?: RunCommandOptions): Promise<CommandResult & { stdout: string; stderr: string }>
   setStateString(text: string): Promise<void>
+  /**
+   * What the build's final text adds after its result: `build failed (3 failed, 1 cancelled)`.
+   * The last call wins; secrets are redacted as in state strings.
+   */
+  setBuildSummary(text: string): void
   addURL(name: string, url: string): Promise<void>
   /** Fan out: adds buildsets for triggerable schedulers with this build as parent. */
   trigger(requests: TriggerRequest[]): Promise<TriggeredBuildset[]>

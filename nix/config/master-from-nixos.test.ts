@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parse as parsePgUrl } from 'pg-connection-string'
 import { haveTool } from '../../test/support/tools.ts'
-import { ConfigError } from '../../core/index.ts'
+import { ConfigError, resolveConfig } from '../../core/index.ts'
 import { databaseUrl, masterConfigOf, masterFromNixosOptions } from './master-from-nixos.ts'
 import { nixosOptionsSchema, type NixosOptions } from './nixos-options.ts'
 import { repoRoot } from '../tests/options-reference.ts'
@@ -73,6 +73,42 @@ test('a broken options file or a missing credential is a config error that says 
   }
 })
 
+test('every sign-in backend and forge of the module resolves into a master config with its plugins', async () => {
+  if (!hasNix) return
+  const ev = evaluateExample()
+  const dir = mkdtempSync(join(tmpdir(), 'bbn-nixos-'))
+  try {
+    const creds = join(dir, 'credentials')
+    mkdirSync(creds)
+    const names = ['buildbot-nix-workers', 'github-app-secret-key', 'github-webhook-secret', 'github-oauth-secret', 'gitea-token', 'gitea-webhook-secret',
+      'gitea-oauth-secret', 'oidc-client-secret', 'http-basic-auth-password', 'effects-secret__github_colon_example_slash_app']
+    for (const n of names) writeFileSync(join(creds, n), n === 'buildbot-nix-workers' ? JSON.stringify([{ name: 'eve', pass: 'pw', cores: 1 }]) : `${n}-value\n`)
+    const env = { credentialsDirectory: creds, stateDirectory: join(dir, 'state') }
+    const gitea = { instanceUrl: 'https://git.example.org', userAllowlist: null, repoAllowlist: null, topic: 'build-with-buildbot', oauthId: 'gitea-app', tokenFile: 'gitea-token', webhookSecretFile: 'gitea-webhook-secret', oauthSecretFile: 'gitea-oauth-secret', sshPrivateKeyFile: null, sshKnownHostsFile: null }
+    const oidc = { name: 'SSO', discoveryUrl: 'https://sso.example.org/.well-known/openid-configuration', clientId: 'ci', clientSecretFile: 'oidc-client-secret', scope: ['openid'], mapping: { email: 'email', username: 'preferred_username', full_name: 'name', groups: 'groups' } }
+    const variants: [string, NixosOptions, string[], string | undefined][] = [
+      ['github', { ...ev.options, cachix: null }, ['nix', 'effects', 'github', 'auth'], 'github'],
+      ['gitea', { ...ev.options, github: null, cachix: null, gitea, authBackend: 'gitea' }, ['nix', 'effects', 'gitea', 'auth'], 'gitea'],
+      ['oidc', { ...ev.options, cachix: null, oidc, authBackend: 'oidc' }, ['nix', 'effects', 'github', 'auth'], 'oidc'],
+      ['fullyPrivate', { ...ev.options, cachix: null, authBackend: 'httpbasicauth', httpBasicAuthPasswordFile: 'http-basic-auth-password', accessMode: { fullyPrivate: { backend: 'github', clientId: 'proxy', teams: ['example/ci'], users: [], port: 8020 } } }, ['nix', 'effects', 'github', 'auth-oauth2-proxy'], 'httpbasicauth'],
+      ['none', { ...ev.options, github: null, cachix: null, authBackend: 'none' }, ['nix', 'effects', 'auth'], undefined],
+    ]
+    for (const [name, options, plugins, provider] of variants) {
+      assert.ok(nixosOptionsSchema.safeParse(options).success, `${name}: options match the schema`)
+      const resolved = await resolveConfig(masterConfigOf(options, join(dir, `${name}.json`), env), join(dir, 'master.config.ts')).catch((e: unknown) => {
+        throw new Error(`${name}: ${e instanceof ConfigError ? e.lines.join('\n') : (e as Error).message}`)
+      })
+      assert.equal(resolved.plugins.map((p) => p.name), plugins, `${name}: plugins`)
+      const auth = resolved.www.auth
+      assert.is(auth.kind === 'plugin' ? auth.name : undefined, provider, `${name}: www.auth`)
+    }
+    const bad = { ...ev.options, github: null, authBackend: 'github' as const }
+    assert.throws(() => masterConfigOf(bad, 'x.json', env), /authBackend is 'github': set github/)
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
 async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, children: (ChildProcess | undefined)[], log: () => string): Promise<T> {
   for (let i = 0; i < 600; i++) {
     const gone = children.find((c) => c && c.exitCode !== null)
@@ -91,7 +127,7 @@ test('the generated master.config.ts starts a master that the worker launcher\'s
   const creds = join(dir, 'credentials')
   mkdirSync(creds)
   const [port, workerPort] = [await freePort(), await freePort()]
-  const options: NixosOptions = { ...ev.options, dbUrl: `sqlite:${join(dir, 'state.sqlite')}`, port, workerPort, pullBased: { ...ev.options.pullBased, repositories: {} }, github: null, cachix: null }
+  const options: NixosOptions = { ...ev.options, dbUrl: `sqlite:${join(dir, 'state.sqlite')}`, port, workerPort, pullBased: { ...ev.options.pullBased, repositories: {} }, github: null, cachix: null, authBackend: 'none' }
   writeFileSync(join(dir, 'master-options.json'), JSON.stringify(options))
   writeFileSync(join(creds, 'buildbot-nix-workers'), JSON.stringify([{ name: 'eve', pass: 'worker-password', cores: 2 }]))
   writeFileSync(join(creds, 'worker-password'), 'worker-password\n')
@@ -123,7 +159,7 @@ test('the generated master.config.ts starts a master that the worker launcher\'s
     workers.stderr!.on('data', (d: Buffer) => { log += d })
     const connected = await waitFor('workers connected', async () => {
       const r = await api('workers')
-      const names = ((r?.workers ?? []) as { name: string; connected_to: unknown[] }[]).filter((w) => w.connected_to.length > 0).map((w) => w.name).sort()
+      const names = ((r?.workers ?? []) as { name: string; connected_to: unknown[] }[]).filter((w) => w.connected_to.length > 0 && w.name.startsWith('eve-')).map((w) => w.name).sort()
       return names.length === 2 ? names : undefined
     }, [master, workers], () => log)
     assert.equal(connected, ['eve-000', 'eve-001'])

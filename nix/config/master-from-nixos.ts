@@ -1,7 +1,12 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { ConfigError, defineMaster, worker, z, type MasterConfig, type PluginUse } from '../../core/index.ts'
+import { ConfigError, defineMaster, worker, z, type MasterConfig, type PluginUse, type WwwInput } from '../../core/index.ts'
 import { nix } from '../../plugins/nix/index.ts'
+import { github } from '../../plugins/github/index.ts'
+import { gitea } from '../../plugins/gitea/index.ts'
+import { auth } from '../../plugins/auth/index.ts'
+import { oauth2Proxy } from '../../plugins/auth-oauth2-proxy/index.ts'
+import { effects } from '../../plugins/effects/index.ts'
 import { nixosOptionsSchema, type NixosOptions } from './nixos-options.ts'
 
 export interface NixosEnvironment {
@@ -69,6 +74,7 @@ export function masterConfigOf(o: NixosOptions, file: string, env: NixosEnvironm
   if (workers.length === 0) throw new ConfigError(file, [], [`${file}: services.buildbot-nix.master.workersFile lists no workers; add one entry per worker machine`])
 
   const scheme = o.useHTTPS ? 'https' : 'http'
+  const optionalCredential = (name: string | null) => (name === null ? undefined : credential(name))
   const plugins: PluginUse<any>[] = [
     nix({
       workers: workers.map((w) => w.name),
@@ -82,14 +88,84 @@ export function masterConfigOf(o: NixosOptions, file: string, env: NixosEnvironm
       cacheFailedBuilds: o.cacheFailedBuilds,
       failedBuildReportLimit: o.failedBuildReportLimit,
     }),
+    // As buildbot-nix: effects of every project; the secrets files are systemd credentials.
+    effects({
+      perRepoSecretFiles: Object.fromEntries(Object.entries(o.effects.perRepoSecretFiles).map(([key, name]) => [key, credential(name)])),
+      extraSandboxPaths: o.effects.extraSandboxPaths,
+      workers: workers.map((w) => w.name),
+    }),
   ]
+  if (o.github) {
+    plugins.push(github({
+      appId: o.github.appId,
+      appSecretKeyFile: credential(o.github.appSecretKeyFile),
+      webhookSecretFile: credential(o.github.webhookSecretFile),
+      oauthId: o.github.oauthId,
+      oauthSecretFile: optionalCredential(o.github.oauthSecretFile) ?? null,
+      topic: o.github.topic,
+      userAllowlist: o.github.userAllowlist,
+      repoAllowlist: o.github.repoAllowlist,
+      webhookBaseUrl: o.webhookBaseUrl,
+    }))
+  }
+  if (o.gitea) {
+    plugins.push(gitea({
+      instanceUrl: o.gitea.instanceUrl,
+      tokenFile: credential(o.gitea.tokenFile),
+      webhookSecretFile: credential(o.gitea.webhookSecretFile),
+      topic: o.gitea.topic,
+      userAllowlist: o.gitea.userAllowlist,
+      repoAllowlist: o.gitea.repoAllowlist,
+      sshPrivateKeyFile: optionalCredential(o.gitea.sshPrivateKeyFile) ?? null,
+      sshKnownHostsFile: o.gitea.sshKnownHostsFile,
+      webhookBaseUrl: o.webhookBaseUrl,
+    }))
+  }
+
+  // Sign-in: the auth plugin for github/gitea/oidc/none, oauth2-proxy's shared secret for fullyPrivate.
+  let wwwAuth: WwwInput['auth'] = null
+  const backend = 'fullyPrivate' in o.accessMode ? 'httpbasicauth' : o.authBackend
+  if (backend === 'httpbasicauth') {
+    if (!('fullyPrivate' in o.accessMode) || o.httpBasicAuthPasswordFile === null) {
+      throw new ConfigError(file, [], [`${file}: services.buildbot-nix.master.authBackend 'httpbasicauth' is the fullyPrivate access mode: set accessMode.fullyPrivate and httpBasicAuthPasswordFile`])
+    }
+    const fp = o.accessMode.fullyPrivate
+    // oauth2-proxy's own secrets are its unit's credentials; the master only needs the shared password.
+    const proxyCredentials = '/run/credentials/oauth2-proxy.service'
+    plugins.push(oauth2Proxy({
+      backend: fp.backend, clientId: fp.clientId, teams: fp.teams, users: fp.users, admins: o.admins, port: fp.port,
+      clientSecretFile: join(proxyCredentials, 'client-secret'), cookieSecretFile: join(proxyCredentials, 'cookie-secret'),
+      httpBasicAuthPasswordFile: credential(o.httpBasicAuthPasswordFile),
+      giteaUrl: o.gitea?.instanceUrl, upstream: `http://127.0.0.1:${o.port}/`,
+    }))
+    wwwAuth = { provider: 'httpbasicauth' }
+  } else {
+    const need = (what: string, v: unknown) => {
+      if (v === null || v === undefined) throw new ConfigError(file, [], [`${file}: services.buildbot-nix.master.authBackend is '${backend}': set ${what}`])
+    }
+    if (backend === 'github') { need('github (github.enable)', o.github); need('github.oauthId and github.oauthSecretFile', o.github?.oauthId && o.github.oauthSecretFile) }
+    if (backend === 'gitea') { need('gitea (gitea.enable)', o.gitea); need('gitea.oauthId and gitea.oauthSecretFile', o.gitea?.oauthId && o.gitea.oauthSecretFile) }
+    if (backend === 'oidc') need('oidc.discoveryUrl, oidc.clientId and oidc.clientSecretFile', o.oidc?.discoveryUrl && o.oidc.clientId && o.oidc.clientSecretFile)
+    plugins.push(auth({
+      authBackend: backend,
+      admins: o.admins,
+      allowUnauthenticatedControl: o.allowUnauthenticatedControl,
+      github: backend === 'github' && o.github ? { oauthId: o.github.oauthId!, oauthSecretFile: credential(o.github.oauthSecretFile!) } : undefined,
+      gitea: backend === 'gitea' && o.gitea ? { instanceUrl: o.gitea.instanceUrl, oauthId: o.gitea.oauthId!, oauthSecretFile: credential(o.gitea.oauthSecretFile!) } : undefined,
+      oidc: backend === 'oidc' && o.oidc ? {
+        name: o.oidc.name, discoveryUrl: o.oidc.discoveryUrl!, clientId: o.oidc.clientId!, clientSecretFile: credential(o.oidc.clientSecretFile!),
+        scope: o.oidc.scope, mapping: o.oidc.mapping,
+      } : undefined,
+    }))
+    if (backend !== 'none') wwwAuth = { provider: backend }
+  }
 
   return defineMaster({
     title: 'buildbot-nix',
     buildbotURL: `${scheme}://${o.domain}/`,
     db: databaseUrl(o.dbUrl),
     basedir: env.stateDirectory,
-    www: { host: o.listenAddress, port: o.port, allowedHosts: [o.domain] },
+    www: { host: o.listenAddress, port: o.port, allowedHosts: [o.domain], auth: wwwAuth },
     workers,
     protocols: { msgpack: { port: o.workerPort } },
     plugins,

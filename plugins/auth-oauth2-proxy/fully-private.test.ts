@@ -89,6 +89,9 @@ test('without the proxy: no page, API answer, control action or /ws reaches anyo
     ws.once('error', () => undefined)
   })
   assert.is(await count(), before, 'nothing was added')
+  // Probes answer without the proxy (systemd, a load balancer); /metrics without a token of its own does not.
+  assert.is((await call(`${url}health`)).status, 200)
+  assert.is((await call(`${url}metrics`)).status, 401)
   // The webhook path is not behind the proxy.
   const hook = await call(`${url}change_hook/base`, { method: 'POST', headers: { authorization: 'Bearer webhook-secret', 'content-type': 'application/x-www-form-urlencoded' }, body: 'revision=abc&branch=main&repository=https://x/acme/app&project=acme/app&comments=hi&author=A <a@x>' })
   assert.is(hook.status, 200, hook.text)

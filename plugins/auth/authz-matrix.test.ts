@@ -35,6 +35,7 @@ const testProjects = definePlugin({
     api.onStart(async (rt) => {
       await rt.projects.add({ name: 'acme/app', forge: 'github', owner: 'acme', cloneUrl: 'https://github.com/acme/app.git', private: false })
       await rt.projects.add({ name: 'zeta/lib', forge: 'github', owner: 'zeta', cloneUrl: 'https://github.com/zeta/lib.git', private: false })
+      await rt.projects.add({ name: 'acme/secret', forge: 'github', owner: 'acme', cloneUrl: 'https://github.com/acme/secret.git', private: true })
     })
   },
 })
@@ -61,8 +62,9 @@ async function setup(ctx: Ctx) {
       testProjects({}),
     ],
     workers: [localWorker({ name: 'local', maxBuilds: 4 })],
-    builders: [quick('acme-app', 'acme/app'), quick('zeta-lib', 'zeta/lib')],
-    schedulers: [schedulers.force({ name: 'force-acme', builderNames: ['acme-app'] }), schedulers.force({ name: 'force-zeta', builderNames: ['zeta-lib'] })],
+    builders: [quick('acme-app', 'acme/app'), quick('zeta-lib', 'zeta/lib'), quick('acme-secret', 'acme/secret')],
+    schedulers: [schedulers.force({ name: 'force-acme', builderNames: ['acme-app'] }), schedulers.force({ name: 'force-zeta', builderNames: ['zeta-lib'] }),
+      schedulers.force({ name: 'force-secret', builderNames: ['acme-secret'] })],
   }), join(ctx.basedir, 'master.config.ts'))
   ctx.master = createMaster({ config })
   await ctx.master.start()
@@ -72,8 +74,8 @@ async function setup(ctx: Ctx) {
   assert.is(made.status, 200, JSON.stringify(made.body))
   ctx.creds = { anonymous: undefined, user, member, other, admin, token: { bearer: (made.body.result as { token: string }).token } }
   // One finished build per project, to rebuild and stop.
-  for (const s of ['force-acme', 'force-zeta']) await ctx.master.control.force(s, { reason: 'seed' }, 'tester')
-  await waitFor(async () => (await ctx.master!.data.db.k.selectFrom('builds').select('buildid').where('complete_at', 'is not', null).execute()).length >= 2)
+  for (const s of ['force-acme', 'force-zeta', 'force-secret']) await ctx.master.control.force(s, { reason: 'seed' }, 'tester')
+  await waitFor(async () => (await ctx.master!.data.db.k.selectFrom('builds').select('buildid').where('complete_at', 'is not', null).execute()).length >= 3)
 }
 
 test.after(async (ctx) => {
@@ -171,6 +173,56 @@ test('reads over /ws: every identity may subscribe and gets the events', async (
     await master!.control.force('force-zeta', { reason: `ws ${who}` }, 'tester')
     await waitFor(async () => frames.some((f) => typeof f.k === 'string' && (f.k as string).startsWith('buildsets/')), `${who}'s event`)
     ws.close()
+  }
+})
+
+test('a private repository: its project, builders, builds and logs are shown to its organisation and admins only, over HTTP and /ws', async ({ url, creds, master }) => {
+  const k = master!.data.db.k
+  const builder = (await k.selectFrom('builders').select('builderid').where('name', '=', 'acme-secret').executeTakeFirstOrThrow()).builderid
+  const build = (await k.selectFrom('builds').select(['buildid', 'number']).where('builderid', '=', builder).orderBy('buildid').executeTakeFirstOrThrow())
+  const step = (await k.selectFrom('steps').select('stepid').where('buildid', '=', build.buildid).executeTakeFirstOrThrow()).stepid
+  const log = (await k.selectFrom('logs').select('logid').where('stepid', '=', step).executeTakeFirstOrThrow()).logid
+  const project = (await k.selectFrom('projects').select('projectid').where('name', '=', 'acme/secret').executeTakeFirstOrThrow()).projectid
+  const sees: Expect = only('member', 'admin', 'token')
+  for (const who of WHO) {
+    const list = async (path: string, plural: string) => (JSON.parse((await get(url!, `api/v2/${path}`, creds![who])).text) as Record<string, Record<string, unknown>[]>)[plural]!
+    const names = (await list('builders', 'builders')).map((b) => b.name)
+    assert.is(names.includes('acme-secret'), sees[who], `${who} lists the secret builder`)
+    assert.ok(names.includes('acme-app'), `${who} lists public builders`)
+    assert.is((await list('projects', 'projects')).some((p) => p.name === 'acme/secret'), sees[who], `${who} lists the secret project`)
+    assert.is((await list('builds', 'builds')).some((b) => b.builderid === builder), sees[who], `${who} lists the secret builds`)
+    assert.is((await list('forceschedulers', 'forceschedulers')).some((f) => f.name === 'force-secret'), sees[who], `${who} lists the secret force scheduler`)
+    for (const path of [`builds/${build.buildid}`, `builders/${builder}/builds/${build.number}`, `builders/acme-secret`, `builds/${build.buildid}/steps`,
+      `steps/${step}/logs`, `logs/${log}/contents`, `logs/${log}/raw`, `projects/${project}`, `projects/${project}/builders`]) {
+      const { status } = await get(url!, `api/v2/${path}`, creds![who])
+      assert.is(status, sees[who] ? 200 : 404, `${who} GET ${path}`)
+    }
+  }
+  // /ws: events of the secret builder reach those who may see it only.
+  const sockets = await Promise.all(WHO.map(async (who) => {
+    const c = creds![who]
+    const headers = !c ? {} : 'cookie' in c ? { cookie: c.cookie } : 'bearer' in c ? { authorization: `Bearer ${c.bearer}` } : {}
+    const ws = new WebSocket(`${url!.replace('http', 'ws')}ws`, { headers })
+    const frames: Record<string, unknown>[] = []
+    ws.on('message', (d) => frames.push(JSON.parse(String(d))))
+    await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject) })
+    ws.send(JSON.stringify({ _id: 1, cmd: 'startConsuming', path: 'builds/*/*' }))
+    await waitFor(async () => frames.some((f) => f._id === 1), 'subscription')
+    return { who, ws, frames }
+  }))
+  await master!.control.force('force-secret', { reason: 'secret' }, 'tester')
+  await master!.control.force('force-acme', { reason: 'public' }, 'tester')
+  const finished = (f: Record<string, unknown>, id: number) => {
+    const m = f.m as { buildid?: number; builderid?: number } | undefined
+    return !!m && f.k === `builds/${m.buildid}/finished` && m.builderid === id
+  }
+  const acmeApp = (await k.selectFrom('builders').select('builderid').where('name', '=', 'acme-app').executeTakeFirstOrThrow()).builderid
+  for (const s of sockets) {
+    // The public build's end comes after the secret one's events were decided.
+    await waitFor(async () => s.frames.some((f) => finished(f, acmeApp)), `${s.who}'s public event`)
+    await waitFor(async () => !sees[s.who] || s.frames.some((f) => finished(f, builder)), `${s.who}'s secret event`)
+    assert.is(s.frames.some((f) => (f.m as { builderid?: number } | undefined)?.builderid === builder), sees[s.who], `${s.who} gets the secret builder's events`)
+    s.ws.close()
   }
 })
 

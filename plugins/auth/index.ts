@@ -6,7 +6,7 @@ import { secretFile } from './secret-file.ts'
 import { githubProvider } from './github.ts'
 import { giteaProvider } from './gitea.ts'
 import { oidcProvider } from './oidc.ts'
-import { buildbotNixRoles, CONTROL_ROLE } from './roles.ts'
+import { buildbotNixRoles, CONTROL_ROLE, maySee } from './roles.ts'
 import { addApiTokens } from './tokens.ts'
 
 export { buildbotNixRoles, isMember, projectOwner, MEMBER_ACTIONS } from './roles.ts'
@@ -55,6 +55,10 @@ export const auth = definePlugin({
     const { provider, forge } = providerOf(api, o, tokens ? { fromAuthorization: (h) => tokens.fromAuthorization(h), apiTokens: true } : {})
     if (provider) api.addLoginProvider(provider)
     api.addRoleMatcher(buildbotNixRoles({ admins: o.admins ?? [], forge }))
+    if (o.privateRepositories !== 'visible') {
+      const admins = o.admins ?? []
+      api.addProjectVisibility(({ user, project }) => maySee(user, project, { admins, forge }))
+    }
     if (o.allowUnauthenticatedControl) api.addRoleMatcher(() => [CONTROL_ROLE], { anonymous: true })
   },
 })

@@ -39,3 +39,14 @@ export function buildbotNixRoles(opts: { admins: readonly string[]; forge: strin
     return target.project && isMember(user, target.project, opts.forge) ? [CONTROL_ROLE] : []
   }
 }
+
+/**
+ * Who sees a private repository's project, builds and logs: admins, members of the organisation
+ * owning it (on the login's forge), and the user owning it. Anonymous users never do.
+ */
+export function maySee(user: UserInfo, project: ProjectRef, opts: { admins: readonly string[]; forge: string | null }): boolean {
+  if (user.anonymous || typeof user.username !== 'string') return false
+  if (isAdmin(user, opts.admins) || isMember(user, project, opts.forge)) return true
+  const owner = projectOwner(project)
+  return !!owner && (!opts.forge || !project.forge || project.forge === opts.forge) && lower(owner) === lower(user.username)
+}

@@ -8,7 +8,6 @@ import { discoverGitea } from './discovery.ts'
 import { handleGiteaHook } from './change-hook.ts'
 import { giteaStatusReporter } from './statuses.ts'
 import { onInstance, tokenGitAccess } from './git-access.ts'
-import { giteaRoles } from './roles.ts'
 
 export type { GiteaOptions, GiteaOptionsInput } from './options.ts'
 
@@ -32,7 +31,7 @@ interface GiteaState {
   projects: Map<string, ProjectEntity>
 }
 
-/** Follows the registry: the projects this source registered (for statuses, git access and roles). */
+/** Follows the registry: the projects this source registered (for statuses and git access). */
 async function followProjects(rt: PluginRuntime, state: GiteaState): Promise<void> {
   const mine = (p: ProjectEntity) => p.source === SOURCE
   for (const p of await rt.projects.list()) if (mine(p)) state.projects.set(p.name, p)
@@ -48,8 +47,8 @@ async function followProjects(rt: PluginRuntime, state: GiteaState): Promise<voi
  * administers (topic and allowlists), registers them as projects and gives each a webhook;
  * `/change_hook/gitea` turns signed pushes and pull requests into changes; the Nix plugin's
  * statuses go to this instance for its projects only; clones use the token over HTTPS (never
- * shown) or an SSH key with strict known_hosts; members of a project's organisation may control
- * its builds.
+ * shown) or an SSH key with strict known_hosts. Projects carry `forge: 'gitea'` and their owner,
+ * so the auth plugin's Gitea sign-in lets members of the owning organisation control their builds.
  *
  * @example
  * ```ts
@@ -61,6 +60,9 @@ export const gitea = definePlugin({
   options: giteaOptionsSchema,
   requires: [NixKey],
   setup(api, o: GiteaOptions) {
+    for (const k of ['oauthId', 'oauthSecretFile'] as const) {
+      if (o[k]) api.error(k, `sign-in with Gitea is the auth plugin's: move it to auth({ authBackend: 'gitea', gitea: { instanceUrl, oauthId, oauthSecretFile } })`)
+    }
     if (o.sshKnownHostsFile && !o.sshPrivateKeyFile) api.error('sshKnownHostsFile', 'is used only with sshPrivateKeyFile (cloning over SSH); set both or neither')
     const instanceUrl = o.instanceUrl.replace(/\/+$/, '')
     const state: GiteaState = { projects: new Map() }
@@ -109,8 +111,6 @@ export const gitea = definePlugin({
     api.addReporter(reporter)
     // Only this instance's projects: a GitHub project's statuses never come here, nor these there.
     api.use(NixKey).reportStatuses(reporter, { filter: (ev) => state.projects.has(ev.project), repository: (ev) => ev.project })
-
-    api.addRoleMatcher(giteaRoles(() => state.projects))
 
     api.onStart(async (rt) => {
       state.rt = rt

@@ -35,15 +35,17 @@ export function pushChange(p: PushPayload, project: HookProject, opts: { buildTa
 export const BUILT_PR_ACTIONS: ReadonlySet<string> = new Set(['opened', 'reopened', 'synchronize'])
 
 /**
- * A pull request as the Nix plugin's pull-request path reads it: category `pull`, branch
- * `refs/pull/<n>/merge`, the head as revision and base and head revisions as properties (the
- * evaluation merges them). `trusted` is the plugin's word on the author.
+ * A pull request as the Nix plugin's pull-request path reads it: category `pull`, the head as
+ * revision and base and head revisions as properties (the evaluation merges them). The branch is
+ * `refs/pull/<n>/head`, the ref GitHub always has for a pull request (a fork's commits are
+ * fetched through it; `refs/pull/<n>/merge` is missing while GitHub computes it or when the pull
+ * request conflicts). `trusted` is the plugin's word on the author.
  */
 export function pullRequestChange(p: PullRequestPayload, project: HookProject, trust: { trusted: boolean; reason: string }): ChangeSpec {
   const pr = p.pull_request
   return {
     author: pr.user?.login ?? p.sender?.login ?? 'unknown', comments: `Pull request #${pr.number}: ${pr.title}`,
-    branch: `refs/pull/${pr.number}/merge`, revision: pr.head.sha, revlink: pr.html_url, category: 'pull',
+    branch: `refs/pull/${pr.number}/head`, revision: pr.head.sha, revlink: pr.html_url, category: 'pull',
     repository: project.cloneUrl, project: project.name,
     properties: {
       event: 'pull_request', pr_number: pr.number, base_sha: pr.base.sha, head_sha: pr.head.sha,

@@ -10,6 +10,7 @@ import { isCollaborator, isOrgMember } from './membership.ts'
 import { githubOptionsSchema, type GitHubOptions } from './options.ts'
 import { ensureRepoWebhook } from './repo-webhook.ts'
 import { githubStatusSender } from './status-sender.ts'
+import { githubMemberRoles } from './roles.ts'
 
 export type { GitHubPluginOptions } from './options.ts'
 
@@ -74,6 +75,20 @@ export const github = definePlugin({
     })
     const stopStatuses = nixApi.reportStatuses({ report: (u, opts) => reporter.report(mark(u), opts) }, { filter: (ev) => projects.has(ev.project) })
 
+    // Organisations owning discovered repositories (their members may get roles).
+    const orgs = new Set<string>()
+    if (o.memberRoles) {
+      api.addRoleMatcher(githubMemberRoles({
+        isOrg: (owner) => orgs.has(owner.toLowerCase()),
+        async isMember(org, login) {
+          if (!run) return false
+          const repo = [...projects].find((n) => n.toLowerCase().startsWith(`${org.toLowerCase()}/`))
+          if (!repo) return false
+          return isOrgMember(await run.client.forRepo(repo), org, login)
+        },
+      }))
+    }
+
     api.addProjectSource({
       name: 'github',
       discover: () => (run ? run.loop.discover() : Promise.reject(new Error('the github plugin is not running'))),
@@ -126,6 +141,7 @@ export const github = definePlugin({
         async discover() {
           const repos = await discoverRepos(client, filter, rt.log)
           rt.log.info({ repositories: repos.length }, 'GitHub repositories discovered')
+          for (const r of repos) if (r.ownerIsOrg && r.spec.owner) orgs.add(r.spec.owner.toLowerCase())
           if (o.createWebhooks) void ensureHooks(repos.map((r) => ({ name: r.spec.name, installationId: r.installationId })))
           return repos.map((r) => r.spec)
         },

@@ -236,7 +236,11 @@ export function matrixStep(hop: EvaluationHop): StepSpec {
         const first = await Promise.race([run.done, stopped.then(() => 'stopped' as const)])
         if (first === 'stopped') {
           // A master shutting down re-queues this build; its next run reuses the jobs and replaces the children.
-          if (isShutdown(ctx)) return CANCELLED
+          if (isShutdown(ctx)) {
+            // The "2 building, 1 pending" of a moment ago is not true any more.
+            await ctx.setStateString('interrupted by a master stop; the evaluation runs again').catch(() => {})
+            return CANCELLED
+          }
           await run.cancel('the evaluation build was stopped')
         }
         const result = await run.done
@@ -245,6 +249,7 @@ export function matrixStep(hop: EvaluationHop): StepSpec {
           return EXCEPTION
         }
         await ctx.setStateString(summary(run))
+        ctx.setBuildSummary(summary(run))
         await afterMatrix(hop, ctx, run, result)
         return result
       } finally {
@@ -281,7 +286,11 @@ async function afterMatrix(hop: EvaluationHop, ctx: StepContext, run: MatrixRun,
   for (const g of groups.reverse()) ctx.addStepsAfterCurrentStep(g.steps, { properties: g.properties })
 }
 
+/** Failures first, then what is still running, then the rest: `3 failed, 1 cancelled, 2 success`. */
+const SUMMARY_ORDER = ['failed', 'eval-failed', 'dependency-failed', 'cached-failure', 'cancelled', 'building', 'pending', 'success', 'skipped', 'unsupported-system']
+
 function summary(run: MatrixRun): string {
-  const parts = [...run.counts].filter(([, n]) => n > 0).map(([s, n]) => `${n} ${s}`)
+  const rank = (s: string) => { const i = SUMMARY_ORDER.indexOf(s); return i === -1 ? SUMMARY_ORDER.length : i }
+  const parts = [...run.counts].filter(([, n]) => n > 0).sort(([a], [b]) => rank(a) - rank(b)).map(([s, n]) => `${n} ${s}`)
   return parts.length ? parts.join(', ') : 'nothing to build'
 }

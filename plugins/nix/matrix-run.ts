@@ -104,6 +104,9 @@ export function createMatrixRun(hop: MatrixHop, info: MatrixRunInfo) {
   let failure: Error | undefined
   let evalDone = false
   let cancelled = false
+  // A child stopped on its own (not the evaluation) counts only when nothing failed:
+  // three failures and one stopped check are a failed evaluation, not a cancelled one.
+  let childCancelled = false
   let chain: Promise<void> = Promise.resolve()
   // Children finished and not recorded yet: recorded together by the next serial update.
   const completions: [number, Result][] = []
@@ -245,7 +248,8 @@ export function createMatrixRun(hop: MatrixHop, info: MatrixRunInfo) {
       return setState(job, patch)
     }))
     for (const { job, kind, r } of finished) {
-      result = worstStatus(result, r)
+      if (r === CANCELLED) childCancelled = true
+      else result = worstStatus(result, r)
       if (kind === 'build') {
         graph.markDone(job.attr, r === SUCCESS || r === WARNINGS)
         if (r === FAILURE && hop.cacheFailedBuilds && job.drv_path && job.child_buildid) {
@@ -272,7 +276,7 @@ export function createMatrixRun(hop: MatrixHop, info: MatrixRunInfo) {
     if (!evalDone || openBsids.size) return
     if (graph.pending && !cancelled) return
     jobs.release(buildid)
-    resolveDone(result)
+    resolveDone(childCancelled && (result === SUCCESS || result === WARNINGS || result === SKIPPED) ? CANCELLED : result)
   }
 
   // Aborts the evaluation when a newer evaluation of the same branch replaces this one.

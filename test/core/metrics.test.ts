@@ -98,32 +98,29 @@ test('/metrics has every family, with builds, queues, outbox, /ws clients and pl
   } finally { await h.stop() }
 })
 
-test('www.metrics.token: scrapers present the bearer token; false turns /metrics off', async () => {
+test('who reads /metrics: a login on a private master, only the bearer token with www.metrics.token, nobody with false', async () => {
+  const www = { access: 'private' as const, auth: { users: { alice: hashPassword('pw-alice') } } }
   const h = await startMaster(sqlite, {
     secretsProviders: [secretsFromObject({ 'metrics-token': 'a-scrape-token-of-32-characters!' })],
-    www: { metrics: { token: secret('metrics-token') } },
+    www: { ...www, metrics: { token: secret('metrics-token') } },
   })
   try {
     const url = `http://127.0.0.1:${h.master.ports.www}/metrics`
+    const alice = { authorization: `Basic ${Buffer.from('alice:pw-alice').toString('base64')}` }
     assert.is((await fetch(url)).status, 401)
     assert.is((await fetch(url, { headers: { authorization: 'Bearer wrong-token' } })).status, 403)
+    assert.is((await fetch(url, { headers: alice })).status, 403, 'with a token set, a login does not read it')
     const ok = await fetch(url, { headers: { authorization: 'Bearer a-scrape-token-of-32-characters!' } })
     assert.is(ok.status, 200)
     assert.ok((await ok.text()).includes('# TYPE bbn_builds_finished_total counter'))
-    await h.master.reconfigure(await h.resolve({ www: { metrics: false } }))
-    const off = await fetch(url)
+    // Without a token: read like the REST API, so a private master wants a login.
+    await h.master.reconfigure(await h.resolve({ www }))
+    assert.is((await fetch(url)).status, 403)
+    assert.is((await fetch(url, { headers: alice })).status, 200)
+    await h.master.reconfigure(await h.resolve({ www: { ...www, metrics: false } }))
+    const off = await fetch(url, { headers: alice })
     assert.is(off.status, 404)
     assert.match(await off.text(), /www\.metrics: false/)
-  } finally { await h.stop() }
-})
-
-test('a private master: /metrics needs a login like the REST API', async () => {
-  const h = await startMaster(sqlite, { www: { access: 'private', auth: { users: { alice: hashPassword('pw-alice') } } } })
-  try {
-    const url = `http://127.0.0.1:${h.master.ports.www}/metrics`
-    assert.is((await fetch(url)).status, 403)
-    const ok = await fetch(url, { headers: { authorization: `Basic ${Buffer.from('alice:pw-alice').toString('base64')}` } })
-    assert.is(ok.status, 200)
   } finally { await h.stop() }
 })
 

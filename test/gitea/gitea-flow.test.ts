@@ -6,11 +6,12 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { haveTool } from '../support/tools.ts'
-import { eachDb, type MasterHarness } from '../support/master-harness.ts'
+import { eachDb, startMaster, type MasterHarness } from '../support/master-harness.ts'
 import { testDatabases } from '../support/databases.ts'
 import { makeFlakeRepo } from '../fixtures/nix/make-flake.ts'
 import { startGiteaStandIn, type GiteaStandIn } from '../support/gitea-stand-in.ts'
 import { localWorker, type MasterConfig } from '../../core/index.ts'
+import { createLogger } from '../../core/util/logger.ts'
 import { nix } from '../../plugins/nix/index.ts'
 import { gitea } from '../../plugins/gitea/index.ts'
 
@@ -164,19 +165,37 @@ eachDb(maybe, 'Gitea: discovery and webhooks, signed pushes and pull requests ev
   }
 }, testDatabases())
 
-test('Gitea unreachable at start: the master starts anyway and discovers once it answers', async () => {
+test('Gitea unreachable at start: the master starts anyway and discovers once it answers; SSH clone URLs; a missing admin right is logged', async () => {
   const dir = mkdtempSync(join(tmp, 'down-'))
-  const s = await startGiteaStandIn({ token: TOKEN, repos: [{ owner: 'acme', name: 'later', topics: ['build-with-buildbot'] }] })
+  const sshUrl = (owner: string, name: string) => `ssh://git@127.0.0.1:2222/${owner}/${name}.git`
+  const s = await startGiteaStandIn({ token: TOKEN, sshUrl, repos: [
+    { owner: 'acme', name: 'later', topics: ['build-with-buildbot'] },
+    { owner: 'acme', name: 'readonly', topics: ['build-with-buildbot'], admin: false },
+  ] })
   await s.pause()
   const [db] = testDatabases()
+  const lines: string[] = []
+  const log = createLogger({ level: 'warn', destination: { write: (l: string) => { lines.push(l) } } })
+  writeFileSync(join(dir, 'key'), 'not used: nothing is cloned here\n', { mode: 0o600 })
+  writeFileSync(join(dir, 'known_hosts'), '')
+  const cfg = config(s, dir)
+  cfg.plugins = [cfg.plugins![0]!, gitea({
+    instanceUrl: s.url, tokenFile: join(dir, 'token'), webhookSecretFile: join(dir, 'hook-secret'), webhookBaseUrl: 'https://ci.example.org/',
+    sshPrivateKeyFile: join(dir, 'key'), sshKnownHostsFile: join(dir, 'known_hosts'),
+  })]
   let h: MasterHarness | undefined
   try {
-    const { startMaster } = await import('../support/master-harness.ts')
-    h = await startMaster(db!, config(s, dir))
+    h = await startMaster(db!, cfg, { log })
+    const failed = await h.until(() => lines.find((l) => l.includes('project discovery failed')), 'the first discovery fails', 60_000)
+    assert.match(failed, /unreachable/)
     assert.is(await h.master.projects.get('acme/later'), undefined)
     await s.listen()
     const p = await h.until(() => h!.master.projects.get('acme/later'), 'discovered after a retry', 60_000)
     assert.is(p.source, 'gitea')
+    assert.is(p.clone_url, sshUrl('acme', 'later'), 'with an SSH key, projects clone from ssh_url')
+    const missing = lines.find((l) => l.includes('acme/readonly'))
+    assert.ok(missing && /"missing":"admin"/.test(missing) && /admin permission/.test(missing), 'the log names the missing permission')
+    for (const l of lines) assert.not.ok(l.includes(TOKEN))
     assert.equal(s.problems, [])
   } finally {
     await h?.stop()

@@ -78,7 +78,7 @@ eachDb(test, 'discovery, webhook creation and /change_hook/github against a stan
     all = await changes(h)
     const prs = all.filter((c) => c.category === 'pull')
     assert.equal(prs.map((c) => [c.branch, c.trusted]), [
-      ['refs/pull/1/merge', false], ['refs/pull/2/merge', true], ['refs/pull/3/merge', true], ['refs/pull/4/merge', true], ['refs/pull/5/merge', false],
+      ['refs/pull/1/head', false], ['refs/pull/2/head', true], ['refs/pull/3/head', true], ['refs/pull/4/head', true], ['refs/pull/5/head', false],
     ])
     const p1 = prs[0]!
     assert.equal([p1.revision, p1.properties.base_sha?.[0], p1.properties.head_sha?.[0], p1.properties.pr_number?.[0], p1.properties.head_repository?.[0]], [SHA(101), SHA(10), SHA(101), 1, 'mallory/fork'])

@@ -84,7 +84,8 @@ maybe('effects: run after a successful matrix on the default branch, each its ow
   const repo = join(tmp, 'repo')
   const base = makeEffectsRepo(repo, { hostDir, hostFile, secretsFile, stateDir: tmp, schedules: true })
   const [db] = testDatabases()
-  const h = await startMaster(db!, config(repo, secretsFile))
+  const basedir = mkdtempSync(join(tmp, 'master-'))
+  const h = await startMaster(db!, config(repo, secretsFile), { basedir })
   try {
     const statuses: StatusUpdate[] = []
     const api = h.master.config.services.get(NixKey.id) as NixApi
@@ -127,6 +128,16 @@ maybe('effects: run after a successful matrix on the default branch, each its ow
     }, 'the scheduled effects as schedulers', 30_000)
     assert.equal(names, ['acme/fx/nix-effects-scheduled-nightly-update', 'acme/fx/nix-effects-scheduled-weekly-report', 'acme/fx/nix-effects-scheduled-weekly-update'])
 
+    // A scheduled effect's build (what its nightly scheduler adds) checks out the default branch and runs it.
+    const scheduled = await h.addBuildset(['acme/fx/nix-effects'], { properties: { schedule: 'weekly', effect: 'report' }, branch: 'main', repository: repo, reason: 'The Nightly scheduler' })
+    assert.is(await h.waitBuildset(scheduled.bsid, 120_000), SUCCESS)
+    const sb = await h.master.data.db.k.selectFrom('builds').select('buildid').where('buildrequestid', '=', Object.values(scheduled.brids)[0]!).executeTakeFirstOrThrow()
+    const sstep = await h.master.data.db.k.selectFrom('steps').select('stepid').where('buildid', '=', sb.buildid).where('name', '=', 'run_effect').executeTakeFirstOrThrow()
+    const slog = await h.master.data.db.k.selectFrom('logs').select('logid').where('stepid', '=', sstep.stepid).executeTakeFirstOrThrow()
+    const stext = ((await (await fetch(`http://127.0.0.1:${h.master.ports.www}/api/v2/logs/${slog.logid}/contents`)).json()) as { logchunks: { content: string }[] }).logchunks.map((c) => c.content).join('')
+    assert.match(stext, 'effect report:')
+    assert.match(stext, /\nreport\n/)
+
     // A pull request nobody vouched for, and the default branch's buildbot-nix.toml does not allow effects on pull requests.
     git(repo, 'checkout', '-q', '-b', 'feature')
     writeFileSync(join(repo, 'x.txt'), 'x\n'); git(repo, 'add', 'x.txt'); git(repo, 'commit', '-q', '-m', 'pr')
@@ -150,6 +161,19 @@ maybe('effects: run after a successful matrix on the default branch, each its ow
       assert.not.match(b.log, 'deploying')
     }
     stop()
+
+    // A restarted master has the scheduled effects' schedulers at once (no evaluation needed).
+    await h.stop()
+    const h2 = await startMaster(db!, config(repo, secretsFile), { basedir, dbUrl: h.dbUrl })
+    try {
+      const masters = await (await fetch(`http://127.0.0.1:${h2.master.ports.www}/api/v2/masters`)).json() as { masters: { masterid: number; active: boolean }[] }
+      const running = masters.masters.filter((m) => m.active).map((m) => m.masterid)
+      assert.is(running.length, 1)
+      const r = await (await fetch(`http://127.0.0.1:${h2.master.ports.www}/api/v2/schedulers`)).json() as { schedulers: { name: string; master: { masterid: number } | null }[] }
+      assert.equal(r.schedulers.filter((x) => x.name.includes('nix-effects-scheduled') && x.master?.masterid === running[0]).map((x) => x.name).sort(), names)
+    } finally {
+      await h2.stop()
+    }
   } finally {
     await h.stop()
     await db!.cleanup()

@@ -8,6 +8,7 @@ import type { ResolvedConfig } from '../../core/config/resolved-config.ts'
 import type { RoutingKey } from '../../core/bus/bus.ts'
 import type { Result } from '../../core/util/results.ts'
 import type { TestDatabase } from './databases.ts'
+import type { Logger } from '../../core/util/logger.ts'
 
 export interface MasterHarness {
   master: Master
@@ -35,7 +36,7 @@ export interface MasterHarness {
  * Starts a real master in-process on a fresh temp basedir and database, from a config as
  * `master.config.ts` would give it (`defineMaster` + `resolveConfig` + `createMaster`).
  */
-export async function startMaster(db: TestDatabase, input: MasterConfig, opts: { basedir?: string; dbUrl?: string; keepBasedir?: boolean } = {}): Promise<MasterHarness> {
+export async function startMaster(db: TestDatabase, input: MasterConfig, opts: { basedir?: string; dbUrl?: string; keepBasedir?: boolean; log?: Logger } = {}): Promise<MasterHarness> {
   const basedir = opts.basedir ?? mkdtempSync(join(tmpdir(), 'bbn-core-'))
   const dbUrl = opts.dbUrl ?? await db.url(basedir)
   const resolve = (cfg: MasterConfig) => resolveConfig(defineMaster({
@@ -43,7 +44,7 @@ export async function startMaster(db: TestDatabase, input: MasterConfig, opts: {
     ...cfg, basedir, db: dbUrl, www: { host: '127.0.0.1', ...(cfg.www ?? {}), port: 0 },
   }), join(basedir, 'master.config.ts'))
   const config = await resolve(input)
-  const master = createMaster({ config })
+  const master = createMaster({ config, log: opts.log })
   try {
     await master.start()
   } catch (err) {

@@ -66,7 +66,7 @@ export async function startSshStore(): Promise<SshStore> {
   const url = `ssh-ng://${user}@127.0.0.1?remote-store=${root}&remote-program=${daemon}`
   return {
     url, root,
-    builders: `${url} x86_64-linux - 1 1`,
+    builders: `${url} x86_64-linux - 4 1`,
     sshOpts: `-p ${port} -i ${join(dir, 'client_key')} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR`,
     async stop() {
       if (sshd.exitCode === null) { sshd.kill('SIGTERM'); await exited }

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process'
+import { accessSync, constants } from 'node:fs'
 
 /**
  * Whether an external tool a test needs is installed. When it is missing the test is skipped
@@ -10,6 +11,19 @@ export function haveTool(command: string, install: string, versionArgs: string[]
     return true
   } catch {
     const msg = `'${command}' is not installed; install it with: ${install}`
+    if (process.env.CI === 'true' || process.env.CI === '1') throw new Error(`${msg} (required in CI)`)
+    console.warn(`SKIP: ${msg}`)
+    return false
+  }
+}
+
+/** Like `haveTool`, for a program found by its path that has no version flag (`git daemon`, `sshd`). */
+export function haveExecutable(path: string, install: string): boolean {
+  try {
+    accessSync(path, constants.X_OK)
+    return true
+  } catch {
+    const msg = `'${path}' is not installed; install it with: ${install}`
     if (process.env.CI === 'true' || process.env.CI === '1') throw new Error(`${msg} (required in CI)`)
     console.warn(`SKIP: ${msg}`)
     return false

@@ -99,7 +99,8 @@ export async function startFixtureServer(opts: FixtureServerOptions): Promise<Fi
       const slice = lines.slice(offset, q.has('limit') ? offset + Number(q.get('limit')) : undefined)
       return { plural: 'logchunks', items: [{ logid: +m[1], firstline: offset, content: slice.join('\n') + '\n' }], single: true }
     }],
-    [/^buildrequests$/, (_m, q) => ({ plural: 'buildrequests', items: d.buildrequests.filter((r) => q.get('complete') !== 'false' || !r.complete) })],
+    [/^buildrequests$/, (_m, q) => ({ plural: 'buildrequests', items: d.buildrequests
+      .filter((r) => q.get('complete') !== 'false' || !r.complete).filter((r) => q.get('claimed') !== 'false' || !r.claimed) })],
     [/^buildrequests\/(\d+)$/, (m) => one('buildrequests', d.buildrequests.find((r) => r.buildrequestid === +m[1]))],
     [/^buildrequests\/(\d+)\/builds$/, (m, q) => listBuilds(d.builds.filter((b) => b.buildrequestid === +m[1]), q)],
     [/^buildsets\/(\d+)$/, (m) => one('buildsets', d.buildsets.find((s) => s.bsid === +m[1]))],

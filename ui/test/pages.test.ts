@@ -51,7 +51,7 @@ it('a Buildbot builder/number link opens the build with steps, properties, paren
   const { page, close } = await newPage(h!.browser)
   await page.goto(`${server.url}#/builders/2/builds/1`)
   await page.locator('h1', { hasText: 'acme/hello#checks.x86_64-linux.pkg-00001 #1' }).waitFor()
-  await page.locator('a', { hasText: 'build 3' }).waitFor()
+  await page.locator('[data-testid=parent] a[href="#/builds/3"]', { hasText: /nix-eval #3$/ }).waitFor()
   await page.locator('table[aria-label="properties"] td', { hasText: 'virtual_builder_name' }).waitFor()
   await page.locator('a[aria-label="log stdio of step 0"]').waitFor()
   await page.goto(`${server.url}#/builds/3`)
@@ -75,10 +75,11 @@ it('builders, workers and pending requests pages render the API data', async ({ 
   assert.match(await page.locator('tr[data-worker="arm-1"]').textContent() ?? '', 'idle')
   await page.goto(`${server.url}#/buildrequests`)
   await page.locator('tr[data-buildrequest="6"]').waitFor()
-  assert.is(await page.locator('tr[data-buildrequest]').count(), 3)
+  // Request 3 is claimed: it is running, not pending.
+  assert.is(await page.locator('tr[data-buildrequest]').count(), 2)
   await screenshot(page, 'fixture-buildrequests', 'desktop')
   await page.goto(`${server.url}#/buildrequests/4`)
-  await page.locator('a', { hasText: 'build 4' }).waitFor()
+  await page.locator('main a[href="#/builds/4"]', { hasText: '#1' }).waitFor()
   await close()
 })
 

@@ -128,4 +128,14 @@ test('a plugin role matcher grants its role on the projects it names only', asyn
   assert.is(asked.length, before)
 })
 
+test('a plugin matcher is asked for anonymous users only when it opted in', async () => {
+  const everyone: RoleMatcherFn = Object.assign(() => ['admin'], { anonymous: true })
+  const quiet: RoleMatcherFn = () => ['admin']
+  const www = { host: '0.0.0.0', auth: { kind: 'plugin', name: 'gh' }, authz: 'default', access: 'public' } as const
+  const stop = { action: 'stop', endpoint: 'build', builderNames: ['x'], project: null }
+  assert.ok(await createAuthz(policyFromWww(www, [everyone])).allowed(stop, anon))
+  assert.not.ok(await createAuthz(policyFromWww(www, [quiet])).allowed(stop, anon))
+  assert.ok(await createAuthz(policyFromWww(www, [quiet])).allowed(stop, bob))
+})
+
 test.run()

@@ -6,11 +6,13 @@ import { csrfOk, CSRF_HEADER, CSRF_MESSAGE, identify, type AuthState } from '../
 import { originAllowed } from '../origin.ts'
 import { createRestReader } from './rest-read.ts'
 import { createRpcHandler } from '../rpc/jsonrpc.ts'
+import { entityHidden, hiddenFor, nothingHidden, type OwnershipIndex } from '../visibility.ts'
+import { pathHidden } from './hidden-path.ts'
 
 export const API_BODY_LIMIT = 1024 * 1024
 
 /** `/api/v2` (and `/api/latest`): GET/HEAD reads, POST JSON-RPC, OPTIONS preflight, CORS. */
-export function registerRestRoutes(app: FastifyInstance, opts: { surface: HttpSurface; state: () => AuthState }) {
+export function registerRestRoutes(app: FastifyInstance, opts: { surface: HttpSurface; state: () => AuthState; ownership: OwnershipIndex }) {
   const { surface } = opts
   const reader = createRestReader(surface)
   const rpc = createRpcHandler({ surface, pathExists: (s) => !!reader.match(s) })
@@ -48,6 +50,10 @@ export function registerRestRoutes(app: FastifyInstance, opts: { surface: HttpSu
           if (e instanceof ForbiddenError) return textError(reply, 403, e.message)
           throw e
         }
+        const hidden = await hiddenFor(surface.data.db.k, surface.projectVisibility?.() ?? [], user, (err) => surface.log.error({ err }, 'a project visibility function failed; the project stays hidden'))
+        if (!nothingHidden(hidden) && await pathHidden(surface.data.db.k, segments, hidden, opts.ownership)) {
+          return textError(reply, 404, `not found: ${segments.join('/')}`)
+        }
         const query = [...new URLSearchParams(qs)]
         let res
         try { res = await reader.read(segments, query) } catch (e) {
@@ -58,6 +64,15 @@ export function registerRestRoutes(app: FastifyInstance, opts: { surface: HttpSu
           reply.code(200).header('content-type', `${res.raw.mime}; charset=utf-8`)
           if (!res.inline && res.raw.filename) reply.header('content-disposition', `attachment; filename=${res.raw.filename}`)
           return reply.send(res.raw.body)
+        }
+        if (!nothingHidden(hidden) && res.status === 200) {
+          for (const [key, value] of Object.entries(res.json as Record<string, unknown>)) {
+            if (key === 'meta' || !Array.isArray(value)) continue
+            const kept = value.filter((e) => !(e && typeof e === 'object' && entityHidden(hidden, e as Record<string, unknown>, opts.ownership)))
+            ;(res.json as Record<string, unknown>)[key] = kept
+            const meta = (res.json as { meta?: { total?: number } }).meta
+            if (meta && typeof meta.total === 'number') meta.total -= value.length - kept.length
+          }
         }
         if (res.status !== 200) return reply.code(res.status).header('content-type', 'text/plain; charset=utf-8').send(JSON.stringify(res.json))
         const compact = String(req.headers.accept ?? '').includes('application/json')

@@ -8,6 +8,8 @@ export interface WsClientOptions {
   /** Serializes an event message (cached per message by the caller). */
   encode(message: unknown): string
   onDrop?(reason: string): void
+  /** Whether an event may go to this client (private projects); default: every event. */
+  visible?(key: readonly string[], message: unknown): boolean
 }
 
 /** Close code for a client dropped because it does not read its events. */
@@ -48,6 +50,7 @@ export function attachWsClient(socket: WebSocket, opts: WsClientOptions): void {
         if (!subs.has(path)) {
           subs.set(path, opts.bus.subscribe(path.split('/'), (key, message) => {
             if (dropped) return
+            if (opts.visible && !opts.visible(key, message)) return
             if (socket.bufferedAmount > opts.maxBufferedBytes) return drop('client too slow')
             socket.send(`{"k":${JSON.stringify(key.join('/'))},"m":${opts.encode(message)}}`)
           }))

@@ -3,11 +3,15 @@ import type { HttpSurface } from '../master-surface.ts'
 import { identify, type AuthState } from '../auth/auth-state.ts'
 import { attachWsClient, createMessageEncoder } from './ws-client.ts'
 import { originAllowed } from '../origin.ts'
+import { hiddenFor, nothingHidden, NOTHING_HIDDEN, type Hidden, type OwnershipIndex } from '../visibility.ts'
+import type { UserInfo } from '../master-surface.ts'
+
+const users = new WeakMap<object, UserInfo>()
 
 export const DEFAULT_WS_MAX_BUFFERED = 4 * 1024 * 1024
 
 /** `/ws`: the handshake needs a user allowed to read (`GET masters`, as Buildbot 4.3 checks). */
-export function registerWsRoute(app: FastifyInstance, opts: { surface: HttpSurface; state: () => AuthState; maxBufferedBytes?: number }) {
+export function registerWsRoute(app: FastifyInstance, opts: { surface: HttpSurface; state: () => AuthState; ownership: OwnershipIndex; maxBufferedBytes?: number }) {
   const { surface } = opts
   const encode = createMessageEncoder()
   app.get('/ws', {
@@ -24,11 +28,35 @@ export function registerWsRoute(app: FastifyInstance, opts: { surface: HttpSurfa
       if (!await state.authz.allowed({ action: 'get', endpoint: 'masters', project: null }, id.user)) {
         return reply.code(403).header('content-type', 'text/plain; charset=utf-8').send('forbidden')
       }
+      users.set(req.raw, id.user)
     },
-  }, (socket) => {
+  }, (socket, req) => {
     surface.metrics?.wsClient(1)
     socket.once('close', () => surface.metrics?.wsClient(-1))
+    // Private projects: events of hidden builders are not sent; what is hidden is asked again
+    // when projects or builders change. Until the first answer, events naming a builder are dropped.
+    const user = users.get(req.raw) ?? { anonymous: true }
+    const fns = () => opts.surface.projectVisibility?.() ?? []
+    let hidden: Hidden | undefined = fns().length ? undefined : NOTHING_HIDDEN
+    const refresh = () => hiddenFor(surface.data.db.k, fns(), user, (err) => surface.log.error({ err }, 'a project visibility function failed; the project stays hidden'))
+      .then((h) => { hidden = h }, (err) => surface.log.error({ err }, 'deciding which projects a websocket client may see failed'))
+    const watch = hidden ? [] : [surface.bus.subscribe(['projects', null, null], () => void refresh()), surface.bus.subscribe(['builders', null, null], () => void refresh())]
+    if (!hidden) void refresh()
+    socket.once('close', () => { for (const w of watch) w.unsubscribe() })
+    const visible = (key: readonly string[], message: unknown): boolean => {
+      const h = hidden
+      if (h && nothingHidden(h)) return true
+      const m = (message && typeof message === 'object' ? message : {}) as Record<string, unknown>
+      const builderid = opts.ownership.builderOf(key, message)
+      const names = builderid !== undefined || ['builds', 'steps', 'logs', 'buildrequests', 'builders'].some((kind) => key.includes(kind))
+      if (!h) return !names && typeof m.projectid !== 'number'
+      if (typeof m.projectid === 'number' && h.projects.has(m.projectid)) return false
+      if (builderid !== undefined) return !h.builders.has(builderid)
+      // A build, step or log whose builder is not known (made before this master started): fail closed.
+      return !names
+    }
     attachWsClient(socket, {
+      visible,
       bus: surface.bus, encode, maxBufferedBytes: opts.maxBufferedBytes ?? DEFAULT_WS_MAX_BUFFERED,
       onDrop: (reason) => surface.log.warn({ reason }, 'websocket client dropped'),
     })

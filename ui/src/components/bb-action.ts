@@ -10,7 +10,7 @@ import { sharedStyles } from './shared-styles.ts'
  */
 export class BbAction extends LitElement {
   static override properties = {
-    label: {}, action: {}, path: {}, method: {}, params: { attribute: false },
+    label: {}, action: {}, path: {}, method: {}, params: { attribute: false }, doneText: {},
     busy: { state: true }, message: { state: true }, failed: { state: true },
   }
   static override styles = [sharedStyles]
@@ -19,6 +19,8 @@ export class BbAction extends LitElement {
   declare path: string
   declare method: string
   declare params: Record<string, unknown>
+  /** What the button says happened once the server answered (default `done`). */
+  declare doneText: string
   declare busy: boolean
   declare message: string
   declare failed: boolean
@@ -52,7 +54,7 @@ export class BbAction extends LitElement {
     try {
       const result = await api.control(this.path, this.method, this.params)
       this.failed = false
-      this.message = 'done'
+      this.message = this.doneText || 'done'
       this.dispatchEvent(new CustomEvent('action-done', { detail: result, bubbles: true, composed: true }))
     } catch (err) {
       this.failed = true

@@ -22,6 +22,9 @@ export class BbLogViewer extends LitElement {
     .line { display: flex; width: 100%; white-space: pre-wrap; word-break: break-all; line-height: 1.35; }
     .line.selected { background: var(--selected); }
     .line.match { background: var(--match); }
+    .line.hit { background: var(--panel); }
+    mark { background: var(--match); color: inherit; border-radius: 2px; }
+    .line.match mark { outline: 2px solid var(--focus); }
     .ln { flex: 0 0 4.5rem; text-align: right; padding-right: .75rem; color: var(--muted); text-decoration: none; user-select: none; }
     .text { flex: 1; min-width: 0; }
     .e { color: var(--failure); }
@@ -39,6 +42,11 @@ export class BbLogViewer extends LitElement {
   declare following: boolean
   private hits: number[] = []
   private scrolledToLine: number | null = null
+  /** Follow starts on for a running log, once; after that it is the reader's choice. */
+  private followDecided = false
+  /** Scrolls this viewer makes itself (following, jumping to a match) are not the reader's. */
+  private programmaticUntil = 0
+  private lastScrollTop = 0
 
   constructor() {
     super()
@@ -55,6 +63,11 @@ export class BbLogViewer extends LitElement {
   }
 
   override willUpdate(changed: PropertyValues<this>): void {
+    if (!this.followDecided && this.log) {
+      this.followDecided = true
+      // A running log is read at its end; a finished one from its first line (or the permalink).
+      if (!this.log.complete && !this.line) this.following = true
+    }
     if (changed.has('query') || changed.has('lines')) {
       const q = this.query.toLowerCase()
       this.hits = q ? this.lines.flatMap((l, i) => (l.text.toLowerCase().includes(q) ? [i] : [])) : []
@@ -73,6 +86,7 @@ export class BbLogViewer extends LitElement {
 
   /** The virtualizer can only scroll once it has laid out the new items. */
   private async scrollToLine(index: number, block: ScrollLogicalPosition): Promise<void> {
+    this.programmaticUntil = performance.now() + 1000
     await this.updateComplete
     for (let attempt = 0; attempt < 5; attempt++) {
       const v = this.virtualizer
@@ -81,7 +95,9 @@ export class BbLogViewer extends LitElement {
       // New items are laid out on the next frames; scrolling before that targets the old layout.
       await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))
       try {
+        this.programmaticUntil = performance.now() + 300
         v.element(index)?.scrollIntoView({ block })
+        this.lastScrollTop = v.scrollTop
         return
       } catch {
         // Not laid out yet; `layoutComplete` only settles when a layout is pending, so cap the wait.
@@ -111,12 +127,32 @@ export class BbLogViewer extends LitElement {
         <a class="button" href=${this.rawUrl} download aria-label="Download raw log">Raw</a>
         <span class="muted" data-testid="line-count">${this.lines.length} lines${log && !log.complete ? ' (running)' : ''}</span>
       </div>
-      <lit-virtualizer class="log" scroller role="log" aria-label="log ${log?.name ?? ''}"
+      <lit-virtualizer class="log" scroller role="log" aria-label="log ${log?.name ?? ''}" tabindex="0"
+        @scroll=${this.onScroll} @wheel=${this.onReaderScroll} @touchmove=${this.onReaderScroll}
+        @keydown=${(e: KeyboardEvent) => { if (['ArrowUp', 'PageUp', 'Home'].includes(e.key)) this.stopFollowing() }}
         .items=${this.lines}
         .renderItem=${(l: LogLine, i: number) => html`<div class="line ${i + 1 === this.line ? 'selected' : ''} ${i === current ? 'match' : matchSet?.has(i) ? 'hit' : ''}" data-line=${i + 1}>
           <a class="ln" href="${this.hrefBase}?line=${i + 1}" aria-label="line ${i + 1}">${i + 1}</a>
-          <span class="text ${l.stream}">${renderAnsi(l.text)}</span></div>`}
+          <span class="text ${l.stream}">${matchSet?.has(i) && !l.text.includes('\x1b[') ? highlight(l.text, this.query) : renderAnsi(l.text)}</span></div>`}
       ></lit-virtualizer>`
+  }
+
+  /** Scrolling up, by the reader, ends following: the log must not pull them back to the end. */
+  private onScroll(e: Event): void {
+    const el = e.currentTarget as HTMLElement
+    const up = el.scrollTop < this.lastScrollTop - 1
+    this.lastScrollTop = el.scrollTop
+    if (up && performance.now() > this.programmaticUntil) this.stopFollowing()
+  }
+
+  private onReaderScroll(e: Event): void {
+    if (e instanceof WheelEvent && e.deltaY >= 0) return
+    this.programmaticUntil = 0
+    this.stopFollowing()
+  }
+
+  private stopFollowing(): void {
+    if (this.following) this.following = false
   }
 
   private step(delta: number): void {
@@ -130,6 +166,20 @@ export class BbLogViewer extends LitElement {
       if (this.hits.length) void this.scrollToLine(this.hits[this.matchIndex], 'center')
     })
   }
+}
+
+/** The line's text with each occurrence of `query` marked (lines with colours keep them and are highlighted whole). */
+function highlight(plain: string, query: string) {
+  const lower = plain.toLowerCase()
+  const q = query.toLowerCase()
+  const parts: unknown[] = []
+  let at = 0
+  for (let i = lower.indexOf(q); q && i !== -1; i = lower.indexOf(q, i + q.length)) {
+    parts.push(plain.slice(at, i), html`<mark>${plain.slice(i, i + q.length)}</mark>`)
+    at = i + q.length
+  }
+  parts.push(plain.slice(at))
+  return parts
 }
 
 /** Only lines with an escape go through ansi_up; it escapes HTML, so the result is safe to inline. */

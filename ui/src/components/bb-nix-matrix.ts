@@ -1,7 +1,7 @@
 import { LitElement, html, css, nothing } from 'lit'
 import '@lit-labs/virtualizer'
 import { ResourceController } from '../controllers/resource-controller.ts'
-import { countStates, inFilter, visibleJobs, jobDuration, FAILED_STATES, ACTIVE_STATES, type NixJob } from '../util/matrix-model.ts'
+import { countStates, inFilter, visibleJobs, settledJobs, jobDuration, FAILED_STATES, ACTIVE_STATES, type NixJob } from '../util/matrix-model.ts'
 import { formatDuration } from '../util/format.ts'
 import { buildHref } from '../router/route.ts'
 import { sharedStyles } from './shared-styles.ts'
@@ -17,7 +17,7 @@ const FILTERS = ['', 'failed', 'building', 'pending', 'success', 'skipped', 'can
  * smooth: events coalesce into one render and only visible rows exist in the DOM.
  */
 export class BbNixMatrix extends LitElement {
-  static override properties = { buildid: { type: Number }, steps: { attribute: false }, filter: { state: true }, query: { state: true } }
+  static override properties = { buildid: { type: Number }, complete: { type: Boolean }, steps: { attribute: false }, filter: { state: true }, query: { state: true } }
   static override styles = [sharedStyles, css`
     .progress { height: .6rem; background: var(--border); border-radius: 3px; overflow: hidden; display: flex; }
     .progress > span { display: block; height: 100%; }
@@ -28,18 +28,26 @@ export class BbNixMatrix extends LitElement {
     .attr { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
     .reason { grid-column: 1 / -1; font-size: .8rem; }
     .filters button[aria-pressed='true'] { background: var(--link); color: var(--bg); }
-    @media (max-width: 640px) { .job { grid-template-columns: minmax(0, 1fr) 9.25rem 4.5rem; gap: .4rem; } .system { display: none; } }
+    @media (max-width: 640px) {
+      .job { grid-template-columns: minmax(0, 1fr) 9.25rem 4.5rem; gap: .4rem; } .system { display: none; }
+      /* Names wrap rather than being cut: unit-1 and unit-10 must not look alike. */
+      .attr { white-space: normal; overflow-wrap: anywhere; }
+    }
   `]
   declare buildid: number
+  /** Whether the evaluation build has ended: jobs still active then are shown as interrupted. */
+  declare complete: boolean
   declare steps: Record<string, unknown>[]
   declare filter: string
   declare query: string
   private readonly jobs = new ResourceController<NixJob & Record<string, unknown>>(this, { path: null, idField: 'jobid' })
   private memo: { key: string; list: NixJob[] } = { key: '', list: [] }
+  private settled: { key: string; list: NixJob[] } = { key: '', list: [] }
 
   constructor() {
     super()
     this.steps = []
+    this.complete = false
     this.filter = ''
     this.query = ''
   }
@@ -48,14 +56,20 @@ export class BbNixMatrix extends LitElement {
     this.jobs.setPath(`builds/${this.buildid}/nixjobs`)
   }
 
+  private all(): NixJob[] {
+    const key = `${this.jobs.version}|${this.complete}`
+    if (this.settled.key !== key) this.settled = { key, list: settledJobs(this.jobs.items, this.complete) }
+    return this.settled.list
+  }
+
   private visible(): NixJob[] {
-    const key = `${this.jobs.version}|${this.filter}|${this.query}`
-    if (this.memo.key !== key) this.memo = { key, list: visibleJobs(this.jobs.items, this.filter, this.query) }
+    const key = `${this.jobs.version}|${this.complete}|${this.filter}|${this.query}`
+    if (this.memo.key !== key) this.memo = { key, list: visibleJobs(this.all(), this.filter, this.query) }
     return this.memo.list
   }
 
   override render() {
-    const all = this.jobs.items
+    const all = this.all()
     const counts = countStates(all)
     const failed = all.filter((j) => FAILED_STATES.has(j.state)).length
     const active = all.filter((j) => ACTIVE_STATES.has(j.state)).length

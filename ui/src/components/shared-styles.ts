@@ -27,7 +27,7 @@ export const sharedStyles = css`
   .badge.failure, .badge.failed, .badge.eval-failed, .badge.dependency-failed, .badge.cached-failure { background: var(--failure); }
   .badge.exception { background: var(--exception); }
   .badge.skipped, .badge.unsupported-system { background: var(--skipped); }
-  .badge.retry { background: var(--retry); }
+  .badge.retry, .badge.interrupted { background: var(--retry); }
   .badge.cancelled { background: var(--cancelled); }
   .badge.running, .badge.building { background: var(--running); }
   button, .button {

@@ -28,6 +28,8 @@ export interface ResourceOptions<T> {
 export class ResourceController<T extends Entity = Entity> implements ReactiveController {
   loading = false
   error: string | null = null
+  /** The HTTP status of the failed GET (404: the thing does not exist), else null. */
+  errorStatus: number | null = null
   total: number | undefined
   /** Bumped on every change, so renders can memoize derived lists. */
   version = 0
@@ -92,9 +94,11 @@ export class ResourceController<T extends Entity = Entity> implements ReactiveCo
       for (const item of res.items) this.byId.set(item[this.idField], item as T)
       this.total = res.total
       this.error = null
+      this.errorStatus = null
     } catch (err) {
       if (gen !== this.generation) return
       this.error = (err as Error).message
+      this.errorStatus = (err as { status?: number }).status ?? null
     }
     this.loading = false
     this.changed()

@@ -1,12 +1,16 @@
-import { LitElement, html, nothing } from 'lit'
+import { LitElement, html, css, nothing } from 'lit'
 import { ResourceController } from '../controllers/resource-controller.ts'
 import { sharedStyles } from '../components/shared-styles.ts'
 import { resultBadge } from '../components/result-badge.ts'
 import { epochDuration, formatEpoch, prop } from '../util/format.ts'
 import { buildHref, builderHref } from '../router/route.ts'
+import { TickController } from '../controllers/tick-controller.ts'
+import { buildLabel } from '../util/build-label.ts'
 import './bb-step-logs.ts'
 import '../components/bb-action.ts'
 import '../components/bb-nix-matrix.ts'
+
+const RETRY = 5
 
 /**
  * A build: state, actions, steps with durations and logs, properties, changes, its parent
@@ -15,7 +19,10 @@ import '../components/bb-nix-matrix.ts'
  */
 export class BbBuildPage extends LitElement {
   static override properties = { buildPath: {} }
-  static override styles = [sharedStyles]
+  static override styles = [sharedStyles, css`
+    h1.title { overflow-wrap: anywhere; min-width: 0; }
+    td.wrap { overflow-wrap: anywhere; }
+  `]
   declare buildPath: string
   private readonly build = new ResourceController(this, { path: null })
   private readonly builder = new ResourceController(this, { path: null, wsPath: false })
@@ -25,6 +32,12 @@ export class BbBuildPage extends LitElement {
   private readonly buildset = new ResourceController(this, { path: null, wsPath: false })
   private readonly triggered = new ResourceController(this, { path: null, wsPath: false })
   private readonly changes = new ResourceController(this, { path: null, wsPath: false })
+  private readonly parent = new ResourceController(this, { path: null, wsPath: false })
+  private readonly builders = new ResourceController(this, { path: 'builders', wsPath: false })
+  /** Every build of this build's request: a retried build links to the one that ran it again. */
+  private readonly attempts = new ResourceController(this, { path: null, wsPath: 'builds/*/*', refetchOnNew: true })
+  // A running build's duration moves with the clock, not only when an event arrives.
+  protected readonly tick = new TickController(this, () => this.build.first?.complete === false)
 
   override willUpdate(): void {
     this.build.setPath(this.buildPath)
@@ -33,44 +46,54 @@ export class BbBuildPage extends LitElement {
     this.builder.setPath(b ? `builders/${b.builderid}` : null)
     this.steps.setPath(id ? `builds/${id}/steps` : null)
     this.properties.setPath(id ? `builds/${id}/properties` : null)
-    this.triggered.setPath(id ? `builds/${id}/triggered_builds` : null)
+    this.triggered.setPath(id ? `builds/${id}/triggered_builds?property=virtual_builder_name` : null)
     this.changes.setPath(id ? `builds/${id}/changes` : null)
     this.request.setPath(b?.buildrequestid ? `buildrequests/${b.buildrequestid}` : null)
     const bsid = this.request.first?.buildsetid
     this.buildset.setPath(bsid ? `buildsets/${bsid}` : null)
+    const parent = this.buildset.first?.parent_buildid as number | null | undefined
+    this.parent.setPath(parent ? `builds/${parent}` : null)
+    this.attempts.setPath(b?.buildrequestid ? `buildrequests/${b.buildrequestid}/builds` : null)
   }
 
   override render() {
     const b = this.build.first
-    if (this.build.error) return html`<p class="error" role="alert">${this.build.error}</p>`
+    if (this.build.errorStatus === 404) {
+      return html`<p class="notice" role="alert">There is no build at <code>#/${this.buildPath}</code>: it never existed or was deleted.
+        <a href="#/builders">All builders</a></p>`
+    }
+    if (this.build.error) return html`<p class="error" role="alert">Could not load this build: ${this.build.error}</p>`
     if (!b) return html`<p class="muted">Loading…</p>`
     const id = b.buildid as number
     const builder = this.builder.first
     const props = (this.properties.first ?? {}) as Record<string, unknown>
-    const parent = this.buildset.first?.parent_buildid as number | null | undefined
+    const parent = this.parent.first
+    const names = new Map(this.builders.items.map((x) => [x.builderid, x.name as string]))
     const isEval = prop(props, 'nix_attribute') !== undefined || String(builder?.name ?? '').endsWith('nix-eval')
     const virtualName = prop(props, 'virtual_builder_name')
     return html`
       <nav aria-label="Breadcrumb"><a href="#/builders">Builders</a> /
         <a href=${builderHref(b.builderid as number)}>${builder?.name ?? b.builderid}</a> /</nav>
       <div class="row" style="justify-content: space-between">
-        <h1>${virtualName ?? builder?.name ?? 'Build'} #${b.number}</h1>
+        <h1 class="title">${virtualName ?? builder?.name ?? 'Build'} #${b.number}</h1>
         <div class="row">
           ${!b.complete ? html`<bb-action label="Stop" action="stop" path="builds/${id}" method="stop"></bb-action>` : nothing}
           <bb-action label="Rebuild" action="rebuild" path="builds/${id}" method="rebuild"></bb-action>
         </div>
       </div>
       <p class="row">${resultBadge(b.results, b.complete as boolean)} <span>${b.state_string}</span>
-        <span class="muted">started ${formatEpoch(b.started_at)} · ${epochDuration(b.started_at, b.complete_at)}</span></p>
-      ${parent ? html`<p>Triggered by <a href=${buildHref(parent)}>build ${parent}</a></p>` : nothing}
+        <span class="muted">started ${formatEpoch(b.started_at)} · <span data-testid="duration">${epochDuration(b.started_at, b.complete_at)}</span></span></p>
+      ${parent ? html`<p data-testid="parent">Triggered by <a href=${buildHref(parent.buildid as number)}>${buildLabel(parent, names.get(parent.builderid))}</a>
+        ${resultBadge(parent.results, parent.complete as boolean)}</p>` : nothing}
+      ${this.renderAttempts(b, names)}
       ${this.renderChanges(props)}
-      ${isEval ? html`<bb-nix-matrix .buildid=${id} .steps=${this.steps.items}></bb-nix-matrix>` : nothing}
+      ${isEval ? html`<bb-nix-matrix .buildid=${id} .complete=${b.complete as boolean} .steps=${this.steps.items}></bb-nix-matrix>` : nothing}
       <h2>Steps</h2>
       <table aria-label="steps">
-        <thead><tr><th>#</th><th>Step</th><th>Result</th><th>Duration</th><th>Logs</th></tr></thead>
+        <thead><tr><th class="hide-narrow">#</th><th>Step</th><th>Result</th><th>Duration</th><th>Logs</th></tr></thead>
         <tbody>${[...this.steps.items].sort((x, y) => (x.number as number) - (y.number as number)).map((s) => html`<tr>
-          <td>${s.number}</td>
-          <td>${s.name}<div class="muted">${s.state_string}</div>
+          <td class="hide-narrow">${s.number}</td>
+          <td class="wrap">${s.name}<div class="muted">${s.state_string}</div>
             ${((s.urls as { name: string; url: string }[] | undefined) ?? []).map((u) => html`<a href=${u.url}>${u.name}</a> `)}</td>
           <td>${s.started_at ? resultBadge(s.results, s.complete as boolean) : html`<span class="muted">waiting</span>`}</td>
           <td>${epochDuration(s.started_at, s.complete_at)}</td>
@@ -79,7 +102,7 @@ export class BbBuildPage extends LitElement {
       </table>
       ${this.triggered.items.length ? html`<h2>Triggered builds</h2>
         <ul>${this.triggered.items.map((c) => html`<li>${resultBadge(c.results, c.complete as boolean)}
-          <a href=${buildHref(c.buildid as number)}>build ${c.buildid}</a> <span class="muted">${c.state_string}</span></li>`)}</ul>` : nothing}
+          <a href=${buildHref(c.buildid as number)}>${buildLabel(c, names.get(c.builderid))}</a> <span class="muted">${c.state_string}</span></li>`)}</ul>` : nothing}
       <h2>Properties</h2>
       <table aria-label="properties" class="mono">
         <thead><tr><th>Name</th><th>Value</th><th class="hide-narrow">Source</th></tr></thead>
@@ -91,9 +114,25 @@ export class BbBuildPage extends LitElement {
       </table>`
   }
 
+  /** A build the master retried (RETRY: lost worker, restart) links to the build that ran its request again. */
+  private renderAttempts(b: Record<string, unknown>, names: Map<unknown, string>) {
+    const all = this.attempts.items.filter((x) => x.buildrequestid === b.buildrequestid)
+      .sort((x, y) => (x.buildid as number) - (y.buildid as number))
+    const later = all.filter((x) => (x.buildid as number) > (b.buildid as number))
+    const earlier = all.filter((x) => (x.buildid as number) < (b.buildid as number))
+    if (!later.length && !earlier.length && b.results !== RETRY) return nothing
+    const link = (x: Record<string, unknown>) => html`<a href=${buildHref(x.buildid as number)}>${buildLabel(x, names.get(x.builderid))}</a>
+      ${resultBadge(x.results, x.complete as boolean)}`
+    return html`<p class="notice" data-testid="attempts">
+      ${b.results === RETRY ? (later.length ? html`Retried as ${link(later[0]!)}` : html`Will be retried: its request is queued again.
+        <a href="#/buildrequests/${b.buildrequestid}">request ${b.buildrequestid}</a>`) : nothing}
+      ${earlier.length ? html`${b.results === RETRY ? ' · ' : ''}Attempt ${earlier.length + 1} of ${all.length}; earlier: ${earlier.map(link)}` : nothing}
+    </p>`
+  }
+
   private renderChanges(props: Record<string, unknown>) {
     const changes = this.changes.items
-    const revision = prop(props, 'revision') ?? prop(props, 'got_revision')
+    const revision = prop(props, 'got_revision') ?? prop(props, 'revision')
     if (!changes.length && !revision) return nothing
     return html`<div class="card" aria-label="changes">
       ${changes.map((c) => html`<div class="row"><span class="mono">${String(c.revision ?? '').slice(0, 12)}</span>

@@ -4,6 +4,7 @@ import { sharedStyles } from '../components/shared-styles.ts'
 import { resultBadge } from '../components/result-badge.ts'
 import { buildHref, builderHref } from '../router/route.ts'
 import { formatEpoch } from '../util/format.ts'
+import { buildLabel } from '../util/build-label.ts'
 import '../components/bb-action.ts'
 
 /** One build request (`#/buildrequests/<id>`, as Buildbot links it) and the builds it started. */
@@ -13,29 +14,35 @@ export class BbBuildrequestPage extends LitElement {
   declare buildrequestid: number
   private readonly request = new ResourceController(this, { path: null })
   private readonly builds = new ResourceController(this, { path: null, wsPath: 'builds/*/*', refetchOnNew: true })
+  private readonly builder = new ResourceController(this, { path: null, wsPath: false })
 
   override willUpdate(): void {
     this.request.setPath(`buildrequests/${this.buildrequestid}`)
-    this.builds.setPath(`buildrequests/${this.buildrequestid}/builds`)
+    this.builds.setPath(`buildrequests/${this.buildrequestid}/builds?property=virtual_builder_name`)
+    const builderid = this.request.first?.builderid
+    this.builder.setPath(builderid != null ? `builders/${builderid}` : null)
   }
 
   override render() {
     const r = this.request.first
-    if (this.request.error) return html`<p class="error" role="alert">${this.request.error}</p>`
+    if (this.request.errorStatus === 404) {
+      return html`<p class="notice" role="alert">There is no build request ${this.buildrequestid}. <a href="#/buildrequests">Pending requests</a></p>`
+    }
+    if (this.request.error) return html`<p class="error" role="alert">Could not load this request: ${this.request.error}</p>`
     if (!r) return html`<p class="muted">Loading…</p>`
     const builds = this.builds.items.filter((b) => b.buildrequestid === this.buildrequestid)
     return html`
       <nav aria-label="Breadcrumb"><a href="#/buildrequests">Pending</a> /</nav>
       <div class="row" style="justify-content: space-between">
-        <h1>Build request #${r.buildrequestid}</h1>
+        <h1>Build request ${r.buildrequestid}</h1>
         ${!r.complete ? html`<bb-action label="Cancel" action="cancel" path="buildrequests/${r.buildrequestid}" method="cancel"></bb-action>` : nothing}
       </div>
       <p class="row">${resultBadge(r.results, r.complete as boolean)}
-        <a href=${builderHref(r.builderid as number)}>builder ${r.builderid}</a>
+        <a href=${builderHref(r.builderid as number)}>${(this.builder.first?.name as string | undefined) ?? `builder ${r.builderid}`}</a>
         <span class="muted">submitted ${formatEpoch(r.submitted_at)}${r.claimed ? ', claimed' : ''}</span></p>
       <h2>Builds</h2>
       ${builds.length ? html`<ul>${builds.map((b) => html`<li>${resultBadge(b.results, b.complete as boolean)}
-        <a href=${buildHref(b.buildid as number)}>build ${b.buildid}</a> <span class="muted">${b.state_string}</span></li>`)}</ul>`
+        <a href=${buildHref(b.buildid as number)}>${buildLabel(b, this.builder.first?.name as string | undefined)}</a> <span class="muted">${b.state_string}</span></li>`)}</ul>`
         : html`<p class="muted">No build started yet.</p>`}`
   }
 }

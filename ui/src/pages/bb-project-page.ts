@@ -48,8 +48,8 @@ export class BbProjectPage extends LitElement {
           <td>${r.label}${r.kind === 'pr' ? html` <span class="muted">(${r.branch})</span>` : nothing}</td>
           <td><a href=${buildHref(r.latest.buildid)}>${builderById.get(r.latest.builderid)?.name} #${r.latest.number}</a></td>
           <td>${resultBadge(r.latest.results, r.latest.complete)}</td>
-          <td class="muted hide-narrow">${r.latest.state_string ?? ''}</td>
-          <td class="mono hide-narrow">${String(prop(r.latest.properties, 'revision') ?? '').slice(0, 12)}</td>
+          <td class="muted hide-narrow" data-testid="matrix">${matrixText(r.latest)}</td>
+          <td class="mono hide-narrow" data-testid="revision">${String(prop(r.latest.properties, 'got_revision') ?? prop(r.latest.properties, 'revision') ?? '').slice(0, 12)}</td>
           <td class="muted hide-narrow">${timeAgo(r.latest.started_at)}</td>
         </tr>`)}</tbody></table>`
         : html`<p class="muted">${this.builds.loading ? 'Loading…' : 'No evaluations yet.'}</p>`}
@@ -57,12 +57,33 @@ export class BbProjectPage extends LitElement {
       <table aria-label="builders">
         <thead><tr><th>Builder</th><th>Last build</th></tr></thead>
         <tbody>${this.builders.items.map((b) => {
-          const last = builds.find((x) => x.builderid === b.builderid)
-          return html`<tr><td><a href=${builderHref(b.builderid)}>${b.name}</a></td>
-            <td>${last ? html`${resultBadge(last.results, last.complete)} <a href=${buildHref(last.buildid)}>#${last.number}</a>` : html`<span class="muted">none</span>`}</td></tr>`
+          const mine = builds.filter((x) => x.builderid === b.builderid)
+          const last = mine[0]
+          if (isPerAttribute(b.name)) {
+            // One build per attribute: "the last one" is whichever check happened to finish last.
+            const failed = mine.filter((x) => x.complete && x.results !== 0 && x.results !== 1).length
+            return html`<tr data-builder=${b.name}><td><a href=${builderHref(b.builderid)}>${b.name}</a></td>
+              <td class="muted">one build per attribute: ${mine.length} recent${failed ? html`, <span class="badge failure">${failed} failed</span>` : ''}
+                · see each evaluation's matrix</td></tr>`
+          }
+          return html`<tr data-builder=${b.name}><td><a href=${builderHref(b.builderid)}>${b.name}</a></td>
+            <td>${last ? html`${resultBadge(last.results, last.complete)} <a href=${buildHref(last.buildid)}>${b.name} #${last.number}</a>` : html`<span class="muted">none</span>`}</td></tr>`
         })}</tbody>
       </table>`
   }
 }
 
 customElements.define('bb-project-page', BbProjectPage)
+
+/** Builders of the Nix plugin that run one build per attribute of an evaluation. */
+function isPerAttribute(name: string): boolean {
+  return /\/nix-(build|failed-eval|dependency-failed|cached-failure)$/.test(name)
+}
+
+/** The matrix in words: the counts the evaluation's final text names (`3 failed, 2 success`), or its progress. */
+function matrixText(b: BuildLike): string {
+  const text = b.state_string ?? ''
+  const counts = /\(([^()]*\d+ [a-z-]+[^()]*)\)\s*$/.exec(text)
+  if (counts) return counts[1]!
+  return b.complete ? text : 'running'
+}

@@ -31,7 +31,7 @@ export class BbProjectsPage extends LitElement {
     return html`
       <div class="row" style="justify-content: space-between">
         <h1>Projects</h1>
-        <bb-action label="Reload projects" action="reload" path="projects" method="reload"></bb-action>
+        <bb-action label="Reload projects" action="reload" path="projects" method="reload" doneText="Projects reloaded"></bb-action>
       </div>
       ${error ? html`<p class="error" role="alert">${error}</p>` : nothing}
       ${this.projects.loading && !projects.length ? html`<p class="muted">Loading…</p>` : nothing}

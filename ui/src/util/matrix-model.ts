@@ -29,17 +29,33 @@ export function inFilter(state: string, filter: string): boolean {
   if (!filter || state === filter) return true
   if (filter === 'failed') return FAILED_STATES.has(state)
   if (filter === 'skipped') return SKIPPED_STATES.has(state)
+  if (filter === 'cancelled') return state === 'interrupted'
   return false
 }
 
 /** Failures first (they are what a reader came for), then running, waiting, done, skipped. */
 const RANK: Record<string, number> = {
-  failed: 0, 'eval-failed': 0, 'cached-failure': 0, 'dependency-failed': 1, cancelled: 2,
+  failed: 0, 'eval-failed': 0, 'cached-failure': 0, 'dependency-failed': 1, cancelled: 2, interrupted: 2,
   building: 3, pending: 4, success: 5, skipped: 6, 'unsupported-system': 6,
 }
 
+/** Names compare as people read them: `unit-2` before `unit-10`. */
+const naturalCollator = new Intl.Collator('en', { numeric: true })
+export const compareNatural = (a: string, b: string): number => naturalCollator.compare(a, b)
+
 export function compareJobs(a: NixJob, b: NixJob): number {
-  return (RANK[a.state] ?? 3) - (RANK[b.state] ?? 3) || (a.attr < b.attr ? -1 : a.attr > b.attr ? 1 : 0)
+  return (RANK[a.state] ?? 3) - (RANK[b.state] ?? 3) || naturalCollator.compare(a.attr, b.attr)
+}
+
+/**
+ * The jobs as they stand once their evaluation has ended: a job still `pending` or `building`
+ * then was cut off (a master restart, a stop) and is shown as `interrupted`, not as running.
+ */
+export function settledJobs<T extends NixJob>(jobs: T[], evaluationComplete: boolean): T[] {
+  if (!evaluationComplete) return jobs
+  return jobs.map((j) => (ACTIVE_STATES.has(j.state)
+    ? { ...j, state: 'interrupted', reason: j.reason ?? 'the evaluation ended before this attribute finished' }
+    : j))
 }
 
 export function countStates(jobs: NixJob[]): Map<string, number> {
