@@ -38,7 +38,7 @@ try {
   const cache = nixStore({ url: `file://${join(tmp, 'queue-cache')}` })
   const queue = createUploadQueue({
     storage: createPluginStorage<CacheTables>(db, new Bus(), 'binary-caches'), caches: [cache], log: createLogger({ level: 'error' }),
-    retry: { attempts: 3, initialMs: 1000, maxMs: 10_000 }, batchSize: 200,
+    retry: { attempts: 3, initialMs: 1000, maxMs: 10_000 }, batchSize: 500,
   })
   await queue.start()
   // Each build asks its output's closure (`nix path-info --recursive`); timed on its own.
@@ -48,15 +48,18 @@ try {
   const closureSeconds = (performance.now() - t) / 1000
   t = performance.now()
   await Promise.all(byOut.map((c) => queue.enqueue(cache.id, c)))
+  const enqueueSeconds = (performance.now() - t) / 1000
   const outcomes = await queue.wait(cache.id, items.map((i) => i.path))
   const queueSeconds = (performance.now() - t) / 1000
+  const [stats] = await queue.stats()
   await queue.stop()
   const notPushed = outcomes.filter((o) => o.state !== 'pushed').length
   if (notPushed) throw new Error(`${notPushed} paths were not pushed`)
 
   emit('nix_copy_paths_per_s', paths / copySeconds, { paths, seconds: Math.round(copySeconds * 1000) / 1000 })
-  emit('queue_paths_per_s', paths / queueSeconds, { paths, seconds: Math.round(queueSeconds * 1000) / 1000, batchSize: 200 })
+  emit('queue_paths_per_s', paths / queueSeconds, { paths, seconds: Math.round(queueSeconds * 1000) / 1000, batchSize: 500, pushCommands: stats!.pushCommands })
   emit('queue_over_nix_copy_ratio', queueSeconds / copySeconds, { paths })
+  emit('enqueue_ms_per_output', (enqueueSeconds * 1000) / outs.length, { outputs: outs.length, note: 'one database transaction per build, part of the queue time' })
   emit('closure_query_ms_per_output', (closureSeconds * 1000) / outs.length, { outputs: outs.length })
 } finally {
   await db.close()

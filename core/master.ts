@@ -27,6 +27,7 @@ import { createMasterMetrics, type MasterMetrics } from './metrics/master-metric
 import { createPgEventBridge, type PgEventBridge } from './master/pg-event-bridge.ts'
 import { sql } from 'kysely'
 import { gitAccessFor } from './util/git-access.ts'
+import { createJanitor } from './master/janitor.ts'
 
 export interface MasterOptions {
   config: ResolvedConfig
@@ -70,6 +71,7 @@ export function createMaster(opts: MasterOptions) {
   let started = false
   const need = (): Running => { if (!run) throw new Error('the master is not started'); return run }
 
+  const janitor = createJanitor({ db: () => need().db, log, config: () => config.retention })
   const heartbeat = createHeartbeat({ data: () => need().data, log })
   const triggers = createTriggerService({ data: () => need().data, bus, log, schedulers: () => need().schedulers, brd: () => need().brd, properties: () => config.properties })
   const projects = createProjectRegistry({ data: () => need().data, log, sources: () => config.projectSources.map((s) => s.value) })
@@ -217,6 +219,7 @@ export function createMaster(opts: MasterOptions) {
         r.listeners = await startListeners({ data, bus, log, control, workers, config: () => config, rpcActions: [reloadAction], secret: (n) => secrets.get(n), uiDir: opts.uiDir, metrics, ready: () => readiness(r) })
         if (r.listeners.buildbotURL !== config.buildbotURL) config = Object.freeze({ ...config, buildbotURL: r.listeners.buildbotURL })
         heartbeat.start()
+        janitor.start()
         started = true
         log.info({ url: config.buildbotURL, www: r.listeners.ports.www, msgpack: r.listeners.ports.msgpack || undefined }, 'master started')
       })
@@ -236,11 +239,15 @@ export function createMaster(opts: MasterOptions) {
       return serial.run(() => doReconfigure(next))
     },
 
+    /** Runs one retention pass now (`retention` in the config) and resolves with what it deleted. */
+    prune: () => janitor.prune(),
+
     /** Stops everything; running builds end as RETRY and their requests run again on the next start. */
     async stop(): Promise<void> {
       const r = run
       if (!r) return
       heartbeat.stop()
+      await janitor.stop()
       stopping = true
       r.unroute()
       r.metrics.stop()

@@ -7,6 +7,7 @@ import type { SecretsProvider } from '../secrets/secrets.ts'
 import type { AuthzRule, RoleMatcher } from '../http/master-surface.ts'
 import type { SecretRef } from '../properties/renderable.ts'
 import type { BaseChangeHookConfig } from '../http/base-change-hook.ts'
+import type { RetentionConfig } from '../master/janitor.ts'
 
 /** A worker declared in the config. */
 export interface WorkerDecl {
@@ -89,6 +90,12 @@ export interface MasterConfig {
   collapseRequests?: boolean
   /** Global build properties. */
   properties?: Record<string, unknown>
+  /**
+   * What the janitor prunes, once at start and every `intervalMinutes` (default 60):
+   * `{ logs: { olderThanDays: 30, maxTotalMB: 2048 }, builds: { olderThanDays: 365 } }`.
+   * Only finished builds are touched; nothing is pruned unless set.
+   */
+  retention?: RetentionConfig
   logLevel?: 'trace' | 'debug' | 'info' | 'warn' | 'error'
   /** A name unique among masters sharing a database (default: host name + basedir). */
   masterName?: string

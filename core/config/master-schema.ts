@@ -92,6 +92,22 @@ const reporterSchema = madeBy<ReporterSpec>(ofKind('reporter'), 'must be a repor
 const pluginSchema = madeBy<PluginUse>(ofKind('plugin'), 'must be a plugin created with definePlugin(), called with its options: nix({...})', 'a plugin called with its options: nix({...})')
 const secretsSchema = madeBy<SecretsProvider>(ofKind('secrets'), 'must be made with secretsFromDir(), secretsFromEnv() or secretsFromObject()', 'made with secretsFromDir(), secretsFromEnv() or secretsFromObject()')
 
+const positive = (what: string, example: string) => z.number({ error: `must be a number of ${what}, e.g. ${example}` })
+  .positive({ error: `must be more than 0 ${what} (leave the key out to keep everything), e.g. ${example}` })
+  .max(1e9, { error: `must be at most 1e9 ${what}` })
+
+export const retentionSchema = z.strictObject({
+  logs: z.strictObject({
+    olderThanDays: positive('days', 'olderThanDays: 30').meta({ description: "delete the contents of logs of builds finished more than this many days ago (Buildbot's logHorizon)" }).optional(),
+    maxTotalMB: positive('megabytes', 'maxTotalMB: 2048').meta({ description: 'when stored log contents exceed this size, delete the oldest finished logs until they fit' }).optional(),
+  }, { error: (iss) => (iss.code === 'invalid_type' ? 'must be { olderThanDays?: number, maxTotalMB?: number }' : undefined) }).optional(),
+  builds: z.strictObject({
+    olderThanDays: positive('days', 'olderThanDays: 365').meta({ description: "delete builds (with their steps and logs) finished more than this many days ago (Buildbot's build_data_horizon)" }).optional(),
+  }, { error: (iss) => (iss.code === 'invalid_type' ? 'must be { olderThanDays?: number }' : undefined) }).optional(),
+  intervalMinutes: positive('minutes', 'intervalMinutes: 60').meta({ description: 'minutes between two pruning passes (default 60; one also runs at start)' }).optional(),
+}, { error: (iss) => (iss.code === 'invalid_type' ? "must be { logs?: { olderThanDays?, maxTotalMB? }, builds?: { olderThanDays? }, intervalMinutes? }" : undefined) })
+  .meta({ description: 'what the janitor prunes: old or oversized logs, old builds; unfinished builds are never touched' })
+
 /** Every key of `defineMaster({...})`; the arrays hold values made by functions, checked as such. */
 export const masterShape = {
   title: z.string().meta({ description: 'shown in the UI', examples: ['CI'] }).optional(),
@@ -115,6 +131,7 @@ export const masterShape = {
   secretsProviders: z.array(secretsSchema).optional(),
   collapseRequests: z.boolean().meta({ description: "merge compatible pending build requests (Buildbot's default: true)" }).optional(),
   properties: z.record(z.string(), z.unknown()).meta({ description: 'global build properties' }).optional(),
+  retention: retentionSchema.optional(),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).optional(),
   masterName: z.string().meta({ description: 'a name unique among masters sharing a database (default: host name + basedir)' }).optional(),
   __master: z.literal(true).optional(),

@@ -99,6 +99,7 @@ export async function resolveConfig(input: unknown, file: string): Promise<Resol
   const secretsProviders = list<ResolvedConfig['secretsProviders'][number]>('secretsProviders')
   const collapseRequests = section('collapseRequests') ?? true
   const properties = section('properties') ?? {}
+  const retention = section('retention')
   const masterName = section('masterName')
   const titleURL = section('titleURL') ?? 'https://github.com/nix-community/buildbot-nix'
 
@@ -299,7 +300,7 @@ export async function resolveConfig(input: unknown, file: string): Promise<Resol
     file, basedir, title, titleURL, buildbotURL, db, www,
     workers, msgpack, changeSources, schedulers, builders, reporters, changeHooks, rpcActions, restEndpoints, plugins, projectSources, gitAccess, plannedParts: partsToCheck.map(({ owner, key, group }) => ({ owner, key, group })), services,
     loginProviders, roleMatchers, projectVisibility,
-    secretsProviders, collapseRequests, properties, logLevel,
+    secretsProviders, collapseRequests, properties, logLevel, retention,
     masterName: masterName ?? `${hostname()}:${basedir}`,
   }
   return Object.freeze(resolved)

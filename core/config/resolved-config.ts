@@ -14,6 +14,7 @@ import type { RoleMatcherFn } from '../http/authz/role-matcher.ts'
 import type { ProjectVisibilityFn } from '../http/visibility.ts'
 import type { PluginMigration } from '../db/plugin-storage.ts'
 import type { Registry } from 'prom-client'
+import type { RetentionConfig } from '../master/janitor.ts'
 
 export interface Owned<T> { value: T; owner: string }
 
@@ -60,6 +61,8 @@ export interface ResolvedConfig {
   secretsProviders: SecretsProvider[]
   collapseRequests: boolean
   properties: Record<string, unknown>
+  /** What the janitor prunes (none when unset). */
+  retention?: RetentionConfig
   logLevel: string
   masterName: string
 }

@@ -119,7 +119,7 @@ export const binaryCaches = definePlugin({
     api.onStart(async (rt) => {
       const r = options.retry ?? {}
       queue = createUploadQueue({
-        storage: rt.storage<CacheTables>(), caches, log: rt.log, batchSize: options.batchSize ?? 200, pushTimeoutMs: (options.pushTimeout ?? 1800) * 1000,
+        storage: rt.storage<CacheTables>(), caches, log: rt.log, batchSize: options.batchSize ?? 500, pushTimeoutMs: (options.pushTimeout ?? 1800) * 1000,
         retry: { attempts: r.attempts ?? 5, initialMs: (r.initialDelay ?? 2) * 1000, maxMs: (r.maxDelay ?? 60) * 1000 },
       })
       up.queue = queue

@@ -75,7 +75,7 @@ export const binaryCachesSchema = z.strictObject({
   }).optional(),
   maxWait: z.number().min(0).meta({ description: "seconds an attribute's build waits for its upload before finishing (default 120); the queue goes on pushing after it" }).optional(),
   pushTimeout: z.number().positive().meta({ description: 'seconds one push command may run before it is stopped and counted as failed (default 1800)' }).optional(),
-  batchSize: z.number().int().min(1).meta({ description: 'store paths per push command at most (default 200)' }).optional(),
+  batchSize: z.number().int().min(1).meta({ description: 'store paths per push command at most (default 500)' }).optional(),
 })
 
 export type BinaryCachesOptions = z.input<typeof binaryCachesSchema>

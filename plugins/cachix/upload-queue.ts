@@ -27,7 +27,8 @@ export interface CacheQueueStats {
   present: number
   /** Paths given up on after every retry failed (a later build asking for them queues them again). */
   failed: number
-  /** Push commands that failed since this master started. */
+  /** Push commands run since this master started, and those that failed. */
+  pushCommands: number
   failedAttempts: number
   lastError: string | null
 }
@@ -59,7 +60,7 @@ function chunks<T>(xs: T[], n = CHUNK): T[][] {
   return out
 }
 
-interface CacheWorker { cache: BinaryCache; running: boolean; again: boolean; timer?: NodeJS.Timeout; failedAttempts: number; lastError: string | null; abort?: AbortController }
+interface CacheWorker { cache: BinaryCache; running: boolean; again: boolean; lingering?: boolean; timer?: NodeJS.Timeout; pushCommands: number; failedAttempts: number; lastError: string | null; abort?: AbortController }
 
 /**
  * The durable upload queue: one row per (cache, store path) in `binary_caches_queue`. Each cache
@@ -68,13 +69,14 @@ interface CacheWorker { cache: BinaryCache; running: boolean; again: boolean; ti
  * paths' attempts run out. Rows survive a restart; rows a killed master was pushing are queued
  * again when the next one starts.
  */
-export function createUploadQueue(opts: { storage: CacheStorage; caches: BinaryCache[]; log: Logger; retry: RetryPolicy; batchSize: number; pushTimeoutMs?: number; now?: () => number }): UploadQueue {
+export function createUploadQueue(opts: { storage: CacheStorage; caches: BinaryCache[]; log: Logger; retry: RetryPolicy; batchSize: number; pushTimeoutMs?: number; lingerMs?: number; now?: () => number }): UploadQueue {
   const { storage, log, retry, batchSize } = opts
   const db = storage.db
   const now = opts.now ?? Date.now
+  const lingerMs = opts.lingerMs ?? 50
   const processToken = `${hostname()}:${process.pid}:`
   const token = processToken + randomUUID()
-  const workers = new Map<string, CacheWorker>(opts.caches.map((c) => [c.id, { cache: c, running: false, again: false, failedAttempts: 0, lastError: null }]))
+  const workers = new Map<string, CacheWorker>(opts.caches.map((c) => [c.id, { cache: c, running: false, again: false, pushCommands: 0, failedAttempts: 0, lastError: null }]))
   const waiters = new Map<string, Set<(o: PathOutcome) => void>>()
   /** Waits in progress; when this instance stops they follow the rows in the database instead. */
   const pollers = new Set<() => void>()
@@ -98,6 +100,18 @@ export function createUploadQueue(opts: { storage: CacheStorage; caches: BinaryC
     if (stopped) return
     clearTimeout(w.timer)
     w.timer = setTimeout(() => pump(w), Math.max(0, at - now()))
+  }
+
+  /**
+   * New rows: an idle pusher starts after `lingerMs`, so the paths of builds finishing together
+   * (a matrix's siblings, one output's closure queued path by path) go out in one batch.
+   */
+  function wake(w: CacheWorker): void {
+    if (w.running) { w.again = true; return }
+    if (w.lingering) return
+    w.lingering = true
+    clearTimeout(w.timer)
+    w.timer = setTimeout(() => { w.lingering = false; pump(w) }, lingerMs)
   }
 
   function pump(w: CacheWorker): void {
@@ -151,7 +165,7 @@ export function createUploadQueue(opts: { storage: CacheStorage; caches: BinaryC
       const missing = w.cache.missing ? new Set(await w.cache.missing(paths, ac.signal)) : new Set(paths)
       const toPush = paths.filter((p) => missing.has(p))
       const present = paths.filter((p) => !missing.has(p))
-      if (toPush.length) await w.cache.push(toPush, ac.signal)
+      if (toPush.length) { w.pushCommands++; await w.cache.push(toPush, ac.signal) }
       const at = now()
       await storage.write(async (trx) => {
         for (const part of chunks(toPush)) await trx.updateTable('binary_caches_queue').set({ state: 'pushed', done_at: at, error: null, claimed_by: null }).where('cache', '=', cacheId).where('path', 'in', part).execute()
@@ -232,7 +246,7 @@ export function createUploadQueue(opts: { storage: CacheStorage; caches: BinaryC
           }
         }
       })
-      if (settled.size < unique.length) pump(w)
+      if (settled.size < unique.length) wake(w)
       return settled
     },
     async wait(cacheId, paths, waitOpts = {}) {
@@ -301,7 +315,7 @@ export function createUploadQueue(opts: { storage: CacheStorage; caches: BinaryC
         const n = (s: UploadState): number => Number(rows.find((r) => r.cache === w.cache.id && r.state === s)?.n ?? 0)
         return {
           cache: w.cache.id, label: w.cache.label, queued: n('queued'), pushing: n('pushing'), pushed: n('pushed'), present: n('present'),
-          failed: n('failed'), failedAttempts: w.failedAttempts, lastError: w.lastError,
+          failed: n('failed'), pushCommands: w.pushCommands, failedAttempts: w.failedAttempts, lastError: w.lastError,
         }
       })
     },

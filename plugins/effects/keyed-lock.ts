@@ -14,7 +14,7 @@ export function createKeyedLock() {
           if (signal.aborted) rej(signal.reason)
           signal.addEventListener('abort', () => rej(signal.reason), { once: true })
         })
-        try { await Promise.race([before, aborted]) } catch (e) { void before.then(done); throw e }
+        try { await Promise.race([before, aborted]) } catch (e) { void before.then(done).catch(() => undefined); throw e }
       } else await before
       return done
     },

@@ -8,10 +8,12 @@ const rawType: ResourceType = { plural: 'raw', fields: {} }
 /** The six ways to name a log (Buildbot has no by-builder-name variant here). */
 const LOG_PATHS = ['logs/n:logid', ...STEP_PREFIXES.filter((s) => !s.includes('s:buildername')).map((s) => `${s}/logs/i:log_slug`)]
 
+/** The log whose contents are asked for; a log pruned by the janitor (type `d`) has none: 404. */
 async function loadLog(ctx: ReadCtx) {
   const id = await resolveLogId(ctx.k, ctx.args)
   if (id == null) return undefined
-  return ctx.k.selectFrom('logs').selectAll().where('logid', '=', id).executeTakeFirst()
+  const log = await ctx.k.selectFrom('logs').selectAll().where('logid', '=', id).executeTakeFirst()
+  return log?.type === 'd' ? undefined : log
 }
 
 /** The whole log as Buildbot's `/raw` gives it: stdio logs get a header and lose their stream prefixes. */
