@@ -11,6 +11,7 @@ import { githubOptionsSchema, type GitHubOptions } from './options.ts'
 import { ensureRepoWebhook } from './repo-webhook.ts'
 import { githubStatusSender } from './status-sender.ts'
 import { githubMemberRoles } from './roles.ts'
+import { REBUILD_ACTION, reportCheckRuns, rerunEvaluation } from './check-runs.ts'
 
 export type { GitHubPluginOptions } from './options.ts'
 
@@ -73,6 +74,7 @@ export const github = definePlugin({
       trustOf.set(ev.buildid, ev.trusted)
       if (trustOf.size > 2000) trustOf.delete(trustOf.keys().next().value!)
     })
+    const stopChecks = o.checks ? reportCheckRuns(nixApi, () => run?.client, () => run?.rt.log, (p) => projects.has(p)) : () => {}
     const stopStatuses = nixApi.reportStatuses({ report: (u, opts) => reporter.report(mark(u), opts) }, { filter: (ev) => projects.has(ev.project) })
 
     // Organisations owning discovered repositories (their members may get roles).
@@ -116,6 +118,17 @@ export const github = definePlugin({
         })
       },
       async pullRequestClosed() { return 0 },
+      async extra(event, p) {
+        if (event !== 'check_run' || !o.checks || !run) return undefined
+        const cr = p.check_run as { name?: string; external_id?: string | null; app?: { id?: number } | null } | undefined
+        const action = String(p.action)
+        const wantsRebuild = action === 'rerequested' || (action === 'requested_action' && (p.requested_action as { identifier?: string } | undefined)?.identifier === REBUILD_ACTION)
+        if (!wantsRebuild || cr?.name !== 'buildbot-nix' || (cr.app?.id != null && cr.app.id !== o.appId)) return { status: 200, body: `no change: check_run ${action}` }
+        const project = (p.repository as { full_name?: string } | undefined)?.full_name
+        const buildid = Number(cr.external_id)
+        if (!project || !projects.has(project) || !Number.isInteger(buildid) || buildid <= 0) return { status: 200, body: 'no change: not a check run of this master' }
+        return { status: 200, body: await rerunEvaluation(run.rt, project, buildid, (n) => n.replace(/[/.]/g, '-').replace(/[^A-Za-z0-9_-]/g, '_')) }
+      },
     }))
 
     api.onStart(async (rt) => {
@@ -129,7 +142,7 @@ export const github = definePlugin({
         for (const r of names) {
           if (rt.signal.aborted) return
           try {
-            if (await ensureRepoWebhook(client.installation(r.installationId), r.name, url, webhookSecret)) rt.log.info({ repo: r.name, url }, 'created the repository webhook')
+            if (await ensureRepoWebhook(client.installation(r.installationId), r.name, url, webhookSecret, o.checks ? ['push', 'pull_request', 'check_run'] : ['push', 'pull_request'])) rt.log.info({ repo: r.name, url }, 'created the repository webhook')
           } catch (err) {
             rt.log.error({ repo: r.name, err: (err as Error).message }, 'creating the repository webhook failed; pushes and pull requests of it are not seen until it exists')
           }
@@ -159,6 +172,7 @@ export const github = definePlugin({
       run = undefined
       untapTrust()
       stopStatuses()
+      stopChecks()
     })
   },
 })

@@ -16,7 +16,7 @@ export const githubOptionsSchema = z.strictObject({
   apiBaseUrl: z.url({ protocol: /^https?$/ }).default('https://api.github.com').meta({ description: 'the REST API: `https://api.github.com`, or `https://<host>/api/v3` for GitHub Enterprise Server' }),
   webhookBaseUrl: z.url({ protocol: /^https?$/ }).optional().meta({ description: "base URL GitHub reaches this master at (default `buildbotURL`); hooks point at `<webhookBaseUrl>change_hook/github`" }),
   createWebhooks: z.boolean().default(true).meta({ description: "create each repository's webhook (push, pull_request) when missing; false when the App's own webhook is used" }),
-  checks: z.boolean().default(false).meta({ description: 'also report each evaluation as a Check Run with a summary table and a "Rebuild failed" action (needs "Checks: Read and write")' }),
+  checks: z.boolean().default(false).meta({ description: 'also report each evaluation as a Check Run with a summary table and a "Rebuild failed" action (needs "Checks: Read and write" and the check_run event)' }),
   memberRoles: z.boolean().default(false).meta({ description: "members of the organisation owning a project may force, rebuild, stop and cancel its builds, asked of GitHub as the App (private memberships count); turn on when the master's login is GitHub's, so user names are GitHub logins" }),
   buildTags: z.boolean().default(false).meta({ description: 'build pushed tags (default: ignored, as branch deletions are)' }),
   discoveryInterval: z.number().positive().default(43_200).meta({ description: 'seconds between repository discoveries (default 12 hours); also on `reload` and installation webhooks' }),

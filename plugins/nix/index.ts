@@ -8,6 +8,7 @@ import { createBuildBatcher } from './build-batcher.ts'
 import { createOutputKeeper } from './output-keeper.ts'
 import { createJobsStore, publicJob, type NixTables } from './jobs-store.ts'
 import { nixMigrations } from './migrations.ts'
+import { parseBuildIds, readGrid } from './history.ts'
 import { nixOptionsSchema, resolveNixOptions } from './options.ts'
 import { NIX_MISSING, createRuntimeSlot, type NixAvailability } from './nix-runtime.ts'
 import { fromRegistry, projectParts, registrySpec, type ProjectHops } from './project.ts'
@@ -146,6 +147,15 @@ export const nix = definePlugin({
         const jobs = runtime.peek()?.jobs
         if (!jobs) return []
         return (await jobs.list(Number(path.buildid))).map((j) => publicJob(j) as unknown as Record<string, unknown>)
+      },
+    })
+    api.addRestEndpoint({
+      // `nixgrid/12,15,19`: the jobs of several evaluations side by side (history grid, what changed).
+      path: 'nixgrid/s:buildids', plural: 'nixgrid', kind: 'single',
+      async get({ path }) {
+        const ids = parseBuildIds(String(path.buildids))
+        if (!ids || !state.rt) return undefined
+        return [await readGrid(state.rt.storage<NixTables>().db, ids) as unknown as Record<string, unknown>]
       },
     })
     api.onStart(async (rt) => {

@@ -12,7 +12,7 @@ import { definePlugin, isSecretWithheld, localWorker, secretsFromObject, steps, 
 import { nix, NixKey } from '../../plugins/nix/index.ts'
 import { github } from '../../plugins/github/index.ts'
 import { githubFixture, hookUrl, WEBHOOK_SECRET } from './fixture.ts'
-import { deliver, pullRequestPayload, pushPayload } from './webhook-deliveries.ts'
+import { deliver, example, pullRequestPayload, pushPayload } from './webhook-deliveries.ts'
 
 const hasNix = haveTool('nix', 'apt-get install -y nix-bin')
 const maybe = hasNix ? test : test.skip
@@ -67,7 +67,7 @@ eachDb(maybe, 'signed push -> evaluation -> matrix -> statuses on the stand-in; 
       secretsProviders: [secretsFromObject({ 'cache-token': 'cache-secret-value' })],
       plugins: [
         nix({ projects: [], workers: ['local'], buildSystems: ['x86_64-linux'], evalWorkerCount: 1 }),
-        github(options()),
+        github(options({ checks: true })),
         probe({ seen }),
       ],
     })
@@ -100,6 +100,24 @@ eachDb(maybe, 'signed push -> evaluation -> matrix -> statuses on the stand-in; 
     assert.not.equal(last.get(failed[0]!)!.target_url, last.get('buildbot/nix-eval')!.target_url, 'a failed attribute links to its own build')
     assert.ok(ev.buildid > 0)
     assert.ok(seen.some((s) => /good/.test(s.attr) && s.trusted && s.got === 'value'), 'a push to the default branch builds trusted and gets the secret')
+
+    // checks: true: one check run for the evaluation, completed with the summary and a rebuild button.
+    await h.until(() => [...gh.checkRuns.values()].some((r) => r.body.head_sha === pushed && r.body.status === 'completed'), 'the check run is completed')
+    const check = [...gh.checkRuns.entries()].find(([, r]) => r.body.head_sha === pushed)!
+    assert.equal([check[1].body.name, check[1].body.conclusion, check[1].body.external_id], ['buildbot-nix', 'failure', String(ev.buildid)])
+    assert.match(check[1].body.output.summary, /newly failing against the default branch \(1\) \| `[^`]*broken`/)
+    assert.equal(check[1].body.actions.map((a: { identifier: string }) => a.identifier), ['rebuild-failed'])
+    // Its "Rebuild failed" button evaluates the same commit again.
+    const again = h.waitFor<Finished>('builds/*/finished', (m) => m.builderid === evalBuilder && m.buildid !== ev.buildid, 120_000)
+    const action = example('check_run', (x) => x.action === 'requested_action')
+    delete action.installation
+    action.check_run = { ...action.check_run, id: check[0], name: 'buildbot-nix', head_sha: pushed, external_id: String(ev.buildid), app: { ...action.check_run.app, id: gh.appId } }
+    action.requested_action = { identifier: 'rebuild-failed' }
+    action.repository = { ...action.repository, full_name: 'acme/app', name: 'app' }
+    assert.equal(await deliver(url, 'check_run', action, { secret: WEBHOOK_SECRET }), { status: 200, text: 'evaluating acme/app again' })
+    const rerun = await again
+    const rerunSs = (await h.master.data.buildsets.getBuildset((await h.master.data.buildrequests.load([rerun.buildrequestid]))[0]!.buildsetid))!
+    assert.equal([rerunSs.sourcestamps[0]!.revision, rerunSs.trusted], [pushed, true])
 
     // A pull request from a fork by someone who is neither member nor collaborator.
     const prEval = h.waitFor<Finished>('builds/*/finished', (m) => m.builderid === evalBuilder, 120_000)

@@ -25,6 +25,8 @@ const rebase = (v: unknown, refs = true): unknown => {
   if (v && typeof v === 'object') {
     const out: Record<string, unknown> = {}
     for (const [k, x] of Object.entries(v)) out[k] = k === '$ref' && refs && typeof x === 'string' && x.startsWith('#/') ? `gh${x}` : rebase(x, refs)
+    // OpenAPI 3.0: `nullable` also allows null where an `enum` does not list it.
+    if (out.nullable === true && Array.isArray(out.enum) && !out.enum.includes(null)) out.enum = [...out.enum, null]
     if (out.nullable === true && out.type === undefined) {
       delete out.nullable
       return { anyOf: [out, { type: 'null' }] }

@@ -20,7 +20,7 @@ import { freePort } from './free-port.ts'
  */
 type Ctx = {
   h?: Harness; master?: Master; config?: Awaited<ReturnType<typeof resolveConfig>>; basedir?: string; url?: string
-  ids?: { evalBuild: number; retriedEval: number; soakRetried: number; soakRunning: number; chatty: number; failedChild: number; longBuild: number; brid: number; project: number }
+  ids?: { nextEval: number; evalBuild: number; retriedEval: number; soakRetried: number; soakRunning: number; chatty: number; failedChild: number; longBuild: number; brid: number; project: number }
 }
 const test = suite<Ctx>('results: failures, retries, reload, live durations, logs, narrow screens, names')
 const enabled = haveTool('chromium', 'apt-get install -y chromium') && haveTool('nix', 'apt-get install -y nix-bin')
@@ -55,7 +55,7 @@ async function setUp(ctx: Ctx): Promise<void> {
     workers: [localWorker({ name: 'local', maxBuilds: 8 }), worker({ name: 'offline', password: 'unused' })],
     builders: [
       builder({ name: 'soak', project: 'tools', workers: ['local'], steps: [steps.shell({ name: 'soak', command: ['sleep', '300'] })] }),
-      builder({ name: 'chatty', project: 'tools', workers: ['local'], steps: [steps.shell({ name: 'talk', command: ['sh', '-c', 'i=0; while [ $i -lt 3000 ]; do echo "line $i"; i=$((i+1)); sleep 0.05; done'] })] }),
+      builder({ name: 'chatty', project: 'tools', workers: ['local'], steps: [steps.shell({ name: 'talk', command: ['sh', '-c', 'i=0; while [ $i -lt 100000 ]; do echo "line $i"; i=$((i+1)); sleep 0.05; done'] })] }),
       builder({ name: LONG, project: 'tools', workers: ['local'], steps: [steps.shell({ name: 'a-step-with-a-long-name-that-should-wrap', command: ['sh', '-c', 'echo done'] })] }),
       builder({ name: 'arm-only', project: 'tools', workers: ['offline'], steps: [steps.shell({ name: 'noop', command: ['true'] })] }),
     ],
@@ -99,10 +99,14 @@ async function setUp(ctx: Ctx): Promise<void> {
     const e = (await api(`builds/${evalBuild}`)).builds[0] as { complete: boolean }
     return e.complete ? true : undefined
   })
+  // The next evaluation: unit-1 fixed, unit-3 newly failing, slow removed, a check added.
+  makeFlakeRepo(repo, { checks: { 'unit-1': {}, 'unit-2': { script: FAIL(2) }, 'unit-10': { script: FAIL(10) }, 'unit-3': { script: FAIL(3) }, added: {} } })
+  await control.force(evalForce, { reason: 'results, next' }, 'tester')
+  const nextEval = await until(async () => { const b = await builds('acme/demo/nix-eval'); return b.length >= 3 && b[2]!.complete ? b[2]!.buildid : undefined })
   const soak = await until(async () => { const b = await builds('soak'); return b.length >= 2 && !b[1]!.complete ? b : undefined })
   const failedChild = (await builds('acme/demo/nix-build')).find((b) => b.results === 2)!.buildid
   ctx.ids = {
-    evalBuild, retriedEval, soakRetried: soak[0]!.buildid, soakRunning: soak[1]!.buildid, failedChild,
+    nextEval, evalBuild, retriedEval, soakRetried: soak[0]!.buildid, soakRunning: soak[1]!.buildid, failedChild,
     chatty: await until(async () => (await builds('chatty', '&complete=false'))[0]?.buildid),
     longBuild: await until(async () => (await builds(LONG, '&complete=true'))[0]?.buildid),
     brid: await until(async () => ((await api(`buildrequests?claimed=false&builderid=${await builderId('arm-only')}`)).buildrequests[0] as { buildrequestid: number } | undefined)?.buildrequestid),
@@ -176,14 +180,14 @@ it("a running build's duration ticks with no other update", async ({ h, url, ids
 })
 
 it('the project page: revision of forced evaluations, counts in the matrix column, no "last build" of per-attribute builders', async ({ h, url, ids }) => {
-  const props = (await getJson(`${url}api/v2/builds/${ids!.evalBuild}/properties`)).properties[0] as Record<string, [string, string]>
+  const props = (await getJson(`${url}api/v2/builds/${ids!.nextEval}/properties`)).properties[0] as Record<string, [string, string]>
   const rev = props.got_revision![0]
   await shoot(h!, 'project-nix', `${url}#/projects/${ids!.project}`, async (page, viewport) => {
     const row = page.locator('tr[data-branch="main"]')
     await row.waitFor()
     if (viewport === 'desktop') {
       await row.locator('[data-testid=revision]', { hasText: rev.slice(0, 12) }).waitFor()
-      await row.locator('[data-testid=matrix]', { hasText: '3 failed, 1 cancelled' }).waitFor()
+      await row.locator('[data-testid=matrix]', { hasText: '3 failed, 2 success' }).waitFor()
     }
     await page.locator('tr[data-builder="acme/demo/nix-build"]', { hasText: 'one build per attribute' }).waitFor()
   })
@@ -192,7 +196,7 @@ it('the project page: revision of forced evaluations, counts in the matrix colum
 it('a live log: Follow is on, scrolling up stops it; search marks every match', async ({ h, url, ids }) => {
   await shoot(h!, 'log-follow-search', `${url}#/builds/${ids!.chatty}/steps/0/logs/stdio`, async (page) => {
     const follow = page.locator('input[aria-label="Follow the log"]')
-    await page.locator('.line', { hasText: 'line 30' }).first().waitFor()
+    await page.locator('.line').first().waitFor()
     assert.ok(await follow.isChecked(), 'Follow is on for a running log')
     const log = page.locator('lit-virtualizer[role=log]')
     await log.hover()
@@ -248,6 +252,43 @@ it('names: builds by number with their builder, pending lists only unclaimed req
   await shoot(h!, 'build-missing', `${url}#/builds/999999`, async (page) => {
     await page.locator('[role=alert]', { hasText: 'There is no build' }).waitFor()
   }, /status of 404/)
+})
+
+it('history: evaluations x attributes per branch, one attribute across evaluations', async ({ h, url, ids }) => {
+  await shoot(h!, 'history-grid', `${url}#/projects/${ids!.project}/history`, async (page) => {
+    await page.locator('h1', { hasText: 'History of main' }).waitFor()
+    await page.locator('[data-testid=history-range]', { hasText: 'evaluations 1–3 of 3' }).waitFor()
+    const row = (a: string) => page.locator(`.row-g[data-attr="x86_64-linux.${a}"]`)
+    await row('unit-1').waitFor()
+    const cells = async (a: string) => row(a).locator('.cell').evaluateAll((els) => els.map((e) => e.className.replace('cell ', '')))
+    assert.equal(await cells('unit-1'), ['success', 'failed', 'failed'], 'newest evaluation first')
+    assert.equal(await cells('added'), ['success', 'absent', 'absent'])
+    assert.equal(await cells('slow'), ['absent', 'cancelled', 'interrupted'], 'cut off by the restart, not running')
+    assert.is(await row('unit-1').locator('a.cell').first().getAttribute('href') !== null, true, 'a cell opens its build')
+    const order = await page.locator('.row-g[data-attr]').evaluateAll((els) => els.map((e) => e.getAttribute('data-attr')))
+    assert.ok(order.indexOf('x86_64-linux.unit-2') < order.indexOf('x86_64-linux.unit-10'), 'natural order')
+  })
+  await shoot(h!, 'history-attribute', `${url}#/projects/${ids!.project}/history?branch=main&attr=${encodeURIComponent('x86_64-linux.unit-1')}`, async (page) => {
+    await page.locator('table[aria-label="attribute history"] tr[data-eval]').nth(2).waitFor()
+    const states = await page.locator('table[aria-label="attribute history"] tr[data-eval] td:nth-child(2)').allInnerTexts()
+    assert.equal(states.map((t) => t.trim()), ['success', 'failed', 'failed'])
+  })
+})
+
+it('what changed since the previous evaluation of the branch, shown first', async ({ h, url, ids }) => {
+  await shoot(h!, 'eval-diff', `${url}#/builds/${ids!.nextEval}`, async (page) => {
+    const diff = page.locator('[data-testid=eval-diff]')
+    await diff.waitFor()
+    const group = async (k: string) => (await diff.locator(`[data-group=${k}] li`).allInnerTexts()).map((t) => t.replace('x86_64-linux.', ''))
+    assert.equal(await group('newlyFailing'), ['unit-3'])
+    assert.equal(await group('stillFailing'), ['unit-2', 'unit-10'])
+    assert.equal(await group('fixed'), ['unit-1'])
+    assert.equal(await group('added'), ['added'])
+    assert.equal(await group('removed'), ['slow'])
+    const diffTop = (await diff.boundingBox())!.y
+    const matrixTop = (await page.locator('section[aria-label="build matrix"]').boundingBox())!.y
+    assert.ok(diffTop < matrixTop, 'the changes come before the matrix')
+  })
 })
 
 async function getJson(url: string): Promise<Record<string, unknown[]>> {

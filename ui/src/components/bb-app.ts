@@ -8,6 +8,7 @@ import type { Route } from '../router/route.ts'
 import { sharedStyles } from './shared-styles.ts'
 import '../pages/bb-projects-page.ts'
 import '../pages/bb-project-page.ts'
+import '../pages/bb-history-page.ts'
 import '../pages/bb-builders-page.ts'
 import '../pages/bb-builder-page.ts'
 import '../pages/bb-build-page.ts'
@@ -127,6 +128,7 @@ export class BbApp extends LitElement {
     switch (route.name) {
       case 'projects': return html`<bb-projects-page></bb-projects-page>`
       case 'project': return html`<bb-project-page .projectid=${route.projectid}></bb-project-page>`
+      case 'history': return html`<bb-history-page .route=${route}></bb-history-page>`
       case 'builders': return html`<bb-builders-page></bb-builders-page>`
       case 'builder': return html`<bb-builder-page .builderid=${route.builderid}></bb-builder-page>`
       case 'build': return html`<bb-build-page .buildPath=${route.buildPath}></bb-build-page>`
@@ -143,7 +145,7 @@ export class BbApp extends LitElement {
 
 function sectionOf(route: Route): string {
   switch (route.name) {
-    case 'project': return 'projects'
+    case 'project': case 'history': return 'projects'
     case 'builder': case 'build': case 'log': return 'builders'
     case 'buildrequest': return 'buildrequests'
     default: return route.name

@@ -9,6 +9,7 @@ import { buildLabel } from '../util/build-label.ts'
 import './bb-step-logs.ts'
 import '../components/bb-action.ts'
 import '../components/bb-nix-matrix.ts'
+import '../components/bb-eval-diff.ts'
 
 const RETRY = 5
 
@@ -87,6 +88,7 @@ export class BbBuildPage extends LitElement {
         ${resultBadge(parent.results, parent.complete as boolean)}</p>` : nothing}
       ${this.renderAttempts(b, names)}
       ${this.renderChanges(props)}
+      ${isEval ? html`<bb-eval-diff .buildid=${id} .builderid=${b.builderid as number} .complete=${b.complete as boolean}></bb-eval-diff>` : nothing}
       ${isEval ? html`<bb-nix-matrix .buildid=${id} .complete=${b.complete as boolean} .steps=${this.steps.items}></bb-nix-matrix>` : nothing}
       <h2>Steps</h2>
       <table aria-label="steps">

@@ -4,7 +4,7 @@ import { sharedStyles } from '../components/shared-styles.ts'
 import { resultBadge } from '../components/result-badge.ts'
 import { branchRows, isEvalBuild, type BuildLike } from '../util/branches.ts'
 import { prop, timeAgo } from '../util/format.ts'
-import { buildHref, builderHref } from '../router/route.ts'
+import { buildHref, builderHref, routeHref } from '../router/route.ts'
 import { BRANCH_PROPERTIES } from './build-properties-query.ts'
 
 interface Builder { builderid: number; name: string; description?: string | null; tags?: string[] }
@@ -45,7 +45,7 @@ export class BbProjectPage extends LitElement {
       ${rows.length ? html`<table aria-label="branches and pull requests">
         <thead><tr><th>Branch / PR</th><th>Latest evaluation</th><th>Result</th><th class="hide-narrow">Matrix</th><th class="hide-narrow">Revision</th><th class="hide-narrow">When</th></tr></thead>
         <tbody>${rows.map((r) => html`<tr data-branch=${r.label}>
-          <td>${r.label}${r.kind === 'pr' ? html` <span class="muted">(${r.branch})</span>` : nothing}</td>
+          <td>${r.label}${r.kind === 'pr' ? html` <span class="muted">(${r.branch})</span>` : html` <a href=${routeHref({ name: 'history', projectid: this.projectid, branch: r.branch, offset: 0, attr: '', q: '' })}>history</a>`}</td>
           <td><a href=${buildHref(r.latest.buildid)}>${builderById.get(r.latest.builderid)?.name} #${r.latest.number}</a></td>
           <td>${resultBadge(r.latest.results, r.latest.complete)}</td>
           <td class="muted hide-narrow" data-testid="matrix">${matrixText(r.latest)}</td>

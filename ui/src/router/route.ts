@@ -2,6 +2,8 @@
 export type Route =
   | { name: 'projects' }
   | { name: 'project'; projectid: number }
+  /** `#/projects/3/history?branch=main&offset=50&attr=x&q=unit`: evaluations x attributes, or one attribute's history. */
+  | { name: 'history'; projectid: number; branch: string; offset: number; attr: string; q: string }
   | { name: 'builders' }
   | { name: 'builder'; builderid: number }
   /** `#/builds/<id>` or `#/builders/<builderid>/builds/<number>`: `buildPath` is the REST path. */
@@ -28,6 +30,9 @@ export function parseRoute(hash: string): Route {
   const n = s.length
   if (n === 0 || (n === 1 && s[0] === 'projects')) return { name: 'projects' }
   if (n === 2 && s[0] === 'projects' && int(s[1]) !== null) return { name: 'project', projectid: int(s[1])! }
+  if (n === 3 && s[0] === 'projects' && int(s[1]) !== null && s[2] === 'history') {
+    return { name: 'history', projectid: int(s[1])!, branch: query.get('branch') ?? '', offset: int(query.get('offset') ?? undefined) ?? 0, attr: query.get('attr') ?? '', q: query.get('q') ?? '' }
+  }
   if (n === 1 && s[0] === 'builders') return { name: 'builders' }
   if (n === 2 && s[0] === 'builders' && int(s[1]) !== null) return { name: 'builder', builderid: int(s[1])! }
   if (n === 1 && s[0] === 'workers') return { name: 'workers' }
@@ -53,6 +58,15 @@ export function routeHref(route: Route): string {
   switch (route.name) {
     case 'projects': return '#/projects'
     case 'project': return `#/projects/${route.projectid}`
+    case 'history': {
+      const q = new URLSearchParams()
+      if (route.branch) q.set('branch', route.branch)
+      if (route.offset) q.set('offset', String(route.offset))
+      if (route.attr) q.set('attr', route.attr)
+      if (route.q) q.set('q', route.q)
+      const qs = q.toString()
+      return `#/projects/${route.projectid}/history${qs ? `?${qs}` : ''}`
+    }
     case 'builders': return '#/builders'
     case 'builder': return `#/builders/${route.builderid}`
     case 'build': return `#/${route.buildPath}`
