@@ -154,8 +154,9 @@ export const nix = definePlugin({
       path: 'nixgrid/s:buildids', plural: 'nixgrid', kind: 'single',
       async get({ path }) {
         const ids = parseBuildIds(String(path.buildids))
-        if (!ids || !state.rt) return undefined
-        return [await readGrid(state.rt.storage<NixTables>().db, ids) as unknown as Record<string, unknown>]
+        const rt = runtime.peek()?.rt
+        if (!ids || !rt) return undefined
+        return [await readGrid(rt.storage<NixTables>().db, ids) as unknown as Record<string, unknown>]
       },
     })
     api.onStart(async (rt) => {
