@@ -47,23 +47,28 @@ export function createData(opts: { db: Db; bus: Bus; now?: () => number }) {
     /** Commit statuses waiting to be sent, and the last one sent of each (see status reporters). */
     statuses: createStatusOutboxData(ctx),
     /**
+     * Ends a build that cannot run on: its open logs and steps are closed (with `stepText`, since
+     * their last progress text stopped being true), and it finishes with `results`.
+     */
+    async endBuild(buildid: number, results: number, text: string, stepText?: string): Promise<void> {
+      const k = opts.db.k
+      const steps = await k.selectFrom('steps').select('stepid').where('buildid', '=', buildid).where('complete_at', 'is', null).execute()
+      for (const s of steps) {
+        const logs = await k.selectFrom('logs').select('logid').where('stepid', '=', s.stepid).where('complete', '=', 0).execute()
+        for (const l of logs) await data.logs.finishLog(l.logid)
+        if (stepText) await data.steps.setStepStateString(s.stepid, stepText)
+        await data.steps.finishStep(s.stepid, results)
+      }
+      await data.builds.finishBuild(buildid, results, text)
+    },
+    /**
      * After an unclean stop of this master: its unfinished builds end in RETRY (steps and logs
      * closed) and their requests are unclaimed, so they run again. Nothing queued is lost.
      */
     async recoverInterrupted(of: number = masterid): Promise<{ builds: number; requests: number }> {
       const k = opts.db.k
       const builds = await k.selectFrom('builds').select(['buildid', 'buildrequestid']).where('masterid', '=', of).where('complete_at', 'is', null).execute()
-      for (const b of builds) {
-        const steps = await k.selectFrom('steps').select('stepid').where('buildid', '=', b.buildid).where('complete_at', 'is', null).execute()
-        for (const s of steps) {
-          const logs = await k.selectFrom('logs').select('logid').where('stepid', '=', s.stepid).where('complete', '=', 0).execute()
-          for (const l of logs) await data.logs.finishLog(l.logid)
-          // Its last progress text ("2 building, 1 pending") stopped being true at the restart.
-          await data.steps.setStepStateString(s.stepid, 'interrupted by a master restart')
-          await data.steps.finishStep(s.stepid, RETRY)
-        }
-        await data.builds.finishBuild(b.buildid, RETRY, 'interrupted by a master restart (retry)')
-      }
+      for (const b of builds) await data.endBuild(b.buildid, RETRY, 'interrupted by a master restart (retry)', 'interrupted by a master restart')
       const claimed = await k.selectFrom('buildrequest_claims').innerJoin('buildrequests', 'buildrequests.buildrequestid', 'buildrequest_claims.brid')
         .select('brid').where('buildrequest_claims.masterid', '=', of).where('buildrequests.complete', '=', 0).execute()
       await data.buildrequests.unclaimBuildRequests(claimed.map((c) => c.brid))

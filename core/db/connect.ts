@@ -88,7 +88,7 @@ export async function connectDb(url: string, opts: { baseDir?: string; applicati
     } catch (err) {
       throw new Error(`cannot open the sqlite database '${path}': ${(err as Error).message}; restore it from a backup or move it away to start with a fresh one`)
     }
-    k = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachedStatements(raw) }) })
+    k = new Kysely<Database>({ dialect: new RollbackSafeSqliteDialect({ database: cachedStatements(raw) }) })
   } else {
     // bigint columns (epoch seconds) come back as numbers; they fit easily.
     const { default: pg } = await import('pg')
@@ -108,4 +108,24 @@ export async function connectDb(url: string, opts: { baseDir?: string; applicati
     throw new Error(`cannot prepare the database '${url}': ${msg}`)
   }
   return { k, dialect: parsed.dialect, url, close: () => k.destroy() }
+}
+
+/**
+ * SQLite ends a transaction by itself on some errors (a full disk, SQLITE_FULL); kysely's
+ * ROLLBACK then fails with "cannot rollback - no transaction is active" and hides the real
+ * error. This dialect lets that ROLLBACK be a no-op, so the caller sees what went wrong.
+ */
+class RollbackSafeSqliteDialect extends SqliteDialect {
+  override createDriver() {
+    const driver = super.createDriver()
+    const rollback = driver.rollbackTransaction.bind(driver)
+    driver.rollbackTransaction = async (connection) => {
+      try {
+        await rollback(connection)
+      } catch (err) {
+        if (!/no transaction is active/.test((err as Error).message)) throw err
+      }
+    }
+    return driver
+  }
 }

@@ -1,3 +1,4 @@
+import { isStorageFull, StorageFullError } from '../db/storage-error.ts'
 import Fastify, { type FastifyInstance } from 'fastify'
 import websocket from '@fastify/websocket'
 import cookie from '@fastify/cookie'
@@ -41,13 +42,14 @@ export function createHttpServer(surface: HttpSurface, opts: HttpServerOptions =
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body))
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
+    if (isStorageFull(err)) err = Object.assign(new StorageFullError(), { statusCode: 503 })
     const status = err.statusCode ?? 500
     if (status >= 500) surface.log.error({ err, url: req.url }, 'http request failed')
     if (req.url.startsWith('/api/') && req.method === 'POST') {
       const message = err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? 'request body too large' : err.message
       return reply.code(status).header('content-type', 'application/json').send(JSON.stringify({ jsonrpc: '2.0', error: { code: -32600, message } }))
     }
-    return reply.code(status).header('content-type', 'text/plain; charset=utf-8').send(JSON.stringify({ error: status >= 500 ? 'internal error' : err.message }))
+    return reply.code(status).header('content-type', 'text/plain; charset=utf-8').send(JSON.stringify({ error: status >= 500 && status !== 503 ? 'internal error' : err.message }))
   })
 
   // DNS rebinding: a page on an attacker's name re-pointed at this master's address must get nothing.

@@ -1,6 +1,7 @@
+import { isStorageFull, storageErrorText } from '../db/storage-error.ts'
 import type { Data } from '../data/data.ts'
 import type { Logger } from '../util/logger.ts'
-import { CANCELLED, RETRY, SKIPPED } from '../util/results.ts'
+import { CANCELLED, EXCEPTION, RETRY, SKIPPED } from '../util/results.ts'
 import type { WorkerManager, WorkerSlot } from '../workers/worker-manager.ts'
 import { Build, type BuildDeps } from './build.ts'
 import type { BuilderConfig } from './builder-config.ts'
@@ -280,8 +281,20 @@ export class BuildRequestDistributor {
           await this.data.buildrequests.completeBuildRequests([p.brid], results, { claimed: true })
         }
       } catch (err) {
-        this.log.error({ builder: b.config.name, err: (err as Error).stack }, 'build failed to run')
-        await this.data.buildrequests.unclaimBuildRequests([p.brid]).catch(() => {})
+        const full = isStorageFull(err)
+        const text = full ? storageErrorText(err) : `build failed to run: ${(err as Error).message}`
+        this.log.error({ builder: b.config.name, buildid: build?.buildid, err: (err as Error).stack }, text)
+        // Nothing stays "building" or claimed. A full disk may be freed: that build ends in RETRY
+        // and its request is queued again once the database takes writes; any other failure ends
+        // the build and its request in EXCEPTION.
+        if (await this.writeUntilStopped(async () => {
+          const id = build?.buildid
+          if (id != null && !(await this.data.builds.getBuild(id))?.complete) await this.data.endBuild(id, full ? RETRY : EXCEPTION, full ? `retry: ${text}` : text, text)
+          if (full) await this.data.buildrequests.unclaimBuildRequests([p.brid])
+          else await this.data.buildrequests.completeBuildRequests([p.brid], EXCEPTION, { claimed: true })
+        }, b.config.name) && full && !this.stopping) {
+          this.enqueue({ brid: p.brid, bsid: p.bsid, priority: p.priority, submitted_at: p.submitted_at }, b.builderid)
+        }
       } finally {
         this.starting.delete(p.brid)
         if (build) { b.running.delete(build); this.runningBuilds.delete(build) }
@@ -291,6 +304,24 @@ export class BuildRequestDistributor {
     })()
     this.inflight.add(run)
     void run.finally(() => this.inflight.delete(run))
+  }
+
+  /**
+   * Runs `write` until it succeeds, waiting longer after each failure (1 s doubling up to 5 s);
+   * gives up when the distributor stops (the next start's recovery finishes the job).
+   */
+  private async writeUntilStopped(write: () => Promise<void>, builder: string): Promise<boolean> {
+    for (let wait = 1_000; ; wait = Math.min(wait * 2, 5_000)) {
+      try {
+        await write()
+        return true
+      } catch (err) {
+        if (this.stopping) return false
+        this.log.warn({ builder, err: storageErrorText(err), retryInMs: wait }, 'could not record the end of a failed build; retrying')
+        await new Promise((r) => setTimeout(r, wait))
+        if (this.stopping) return false
+      }
+    }
   }
 
   /** Builds of one builder a worker may run at once: as Buildbot, one on a remote worker unless configured. */

@@ -1,3 +1,4 @@
+import { isStorageFull } from '../db/storage-error.ts'
 import type { Data } from '../data/data.ts'
 import type { Properties } from '../data/buildsets.ts'
 import type { Logger } from '../util/logger.ts'
@@ -166,8 +167,10 @@ export class Build {
       const lost = await (ctx as StepContextImpl).closeLogs()
       if (lost) {
         // Output that could not be stored is lost: the step cannot be trusted to have passed.
-        if (result !== CANCELLED && result !== RETRY) result = worstStatus(result, EXCEPTION)
-        await data.steps.setStepStateString(step.stepid, this.deps.redact(lost.message)).catch(() => {})
+        // A full disk may be freed, so that build is retried rather than failed.
+        const full = isStorageFull(lost) || isStorageFull((lost as { cause?: unknown }).cause)
+        if (result !== CANCELLED && result !== RETRY) result = full ? RETRY : worstStatus(result, EXCEPTION)
+        await data.steps.setStepStateString(step.stepid, this.deps.redact(full ? `retry: disk full (${lost.message})` : lost.message)).catch(() => {})
       }
       const hide = spec.options.hideStepIf
       const hidden = typeof hide === 'function' ? hide(result) : hide

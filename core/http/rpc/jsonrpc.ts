@@ -1,3 +1,4 @@
+import { isStorageFull, StorageFullError } from '../../db/storage-error.ts'
 import { ForceValidationError, HttpError, type HttpSurface, type RpcAction, type UserInfo } from '../master-surface.ts'
 import { PathTable, type PathArgs } from '../path-match.ts'
 import type { Authz } from '../authz/authz.ts'
@@ -110,6 +111,10 @@ export function createRpcHandler(opts: { surface: HttpSurface; pathExists(segmen
       if (e instanceof ForbiddenError) return err(403, -32600, e.message, id)
       if (e instanceof ForceValidationError) return err(400, -32602, e.fields, id)
       if (e instanceof HttpError) return err(e.status, e.status === 400 ? -32602 : -32600, e.message, id)
+      if (isStorageFull(e)) {
+        surface.log.error({ err: (e as Error).message, path: segments.join('/'), method }, 'control action refused: disk full')
+        return err(503, -32603, new StorageFullError().message, id)
+      }
       surface.log.error({ err: e, path: segments.join('/'), method }, 'control action failed')
       return err(500, -32603, repr(e), id)
     }
