@@ -87,11 +87,11 @@ test('every sign-in backend and forge of the module resolves into a master confi
     const gitea = { instanceUrl: 'https://git.example.org', userAllowlist: null, repoAllowlist: null, topic: 'build-with-buildbot', oauthId: 'gitea-app', tokenFile: 'gitea-token', webhookSecretFile: 'gitea-webhook-secret', oauthSecretFile: 'gitea-oauth-secret', sshPrivateKeyFile: null, sshKnownHostsFile: null }
     const oidc = { name: 'SSO', discoveryUrl: 'https://sso.example.org/.well-known/openid-configuration', clientId: 'ci', clientSecretFile: 'oidc-client-secret', scope: ['openid'], mapping: { email: 'email', username: 'preferred_username', full_name: 'name', groups: 'groups' } }
     const variants: [string, NixosOptions, string[], string | undefined][] = [
-      ['github', { ...ev.options, cachix: null }, ['nix', 'effects', 'github', 'auth'], 'github'],
-      ['gitea', { ...ev.options, github: null, cachix: null, gitea, authBackend: 'gitea' }, ['nix', 'effects', 'gitea', 'auth'], 'gitea'],
-      ['oidc', { ...ev.options, cachix: null, oidc, authBackend: 'oidc' }, ['nix', 'effects', 'github', 'auth'], 'oidc'],
-      ['fullyPrivate', { ...ev.options, cachix: null, authBackend: 'httpbasicauth', httpBasicAuthPasswordFile: 'http-basic-auth-password', accessMode: { fullyPrivate: { backend: 'github', clientId: 'proxy', teams: ['example/ci'], users: [], port: 8020 } } }, ['nix', 'effects', 'github', 'auth-oauth2-proxy'], 'httpbasicauth'],
-      ['none', { ...ev.options, github: null, cachix: null, authBackend: 'none' }, ['nix', 'effects', 'auth'], undefined],
+      ['github', { ...ev.options, cachix: null }, ['nix', 'effects', 'pull-based', 'github', 'auth'], 'github'],
+      ['gitea', { ...ev.options, github: null, cachix: null, gitea, authBackend: 'gitea' }, ['nix', 'effects', 'pull-based', 'gitea', 'auth'], 'gitea'],
+      ['oidc', { ...ev.options, cachix: null, oidc, authBackend: 'oidc' }, ['nix', 'effects', 'pull-based', 'github', 'auth'], 'oidc'],
+      ['fullyPrivate', { ...ev.options, cachix: null, authBackend: 'httpbasicauth', httpBasicAuthPasswordFile: 'http-basic-auth-password', accessMode: { fullyPrivate: { backend: 'github', clientId: 'proxy', teams: ['example/ci'], users: [], port: 8020 } } }, ['nix', 'effects', 'pull-based', 'github', 'auth-oauth2-proxy'], 'httpbasicauth'],
+      ['none', { ...ev.options, github: null, cachix: null, authBackend: 'none' }, ['nix', 'effects', 'pull-based', 'auth'], undefined],
     ]
     for (const [name, options, plugins, provider] of variants) {
       assert.ok(nixosOptionsSchema.safeParse(options).success, `${name}: options match the schema`)
@@ -150,7 +150,7 @@ test('the generated master.config.ts starts a master that the worker launcher\'s
       const r = await api('workers')
       return r?.workers?.length ? (r.workers as { name: string }[]).map((w) => w.name).sort() : undefined
     }, [master], () => log)
-    assert.equal(configured, ['eve-000', 'eve-001'], 'one worker per core of the workersFile entry, named as buildbot-nix names them')
+    assert.equal(configured, ['eve-000', 'eve-001', 'local'], 'one worker per core of the workersFile entry, named as buildbot-nix names them, and the local one effects run on')
     workers = spawn('bash', [join(repoRoot, 'nix/worker-launcher.sh')], {
       env: { ...process.env, MASTER_URL: `tcp:host=127.0.0.1:port=${workerPort}`, WORKER_NAME: 'eve', WORKER_COUNT: '2', WORKER_PASSWORD_FILE: join(creds, 'worker-password'), BUILDBOT_DIR: join(dir, 'worker') },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,12 +1,13 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { ConfigError, defineMaster, worker, z, type MasterConfig, type PluginUse, type WwwInput } from '../../core/index.ts'
+import { ConfigError, defineMaster, localWorker, worker, z, type MasterConfig, type PluginUse, type WwwInput } from '../../core/index.ts'
 import { nix } from '../../plugins/nix/index.ts'
 import { github } from '../../plugins/github/index.ts'
 import { gitea } from '../../plugins/gitea/index.ts'
 import { auth } from '../../plugins/auth/index.ts'
 import { oauth2Proxy } from '../../plugins/auth-oauth2-proxy/index.ts'
 import { effects } from '../../plugins/effects/index.ts'
+import { pullBased } from '../../plugins/pull-based/index.ts'
 import { nixosOptionsSchema, type NixosOptions } from './nixos-options.ts'
 
 export interface NixosEnvironment {
@@ -78,7 +79,7 @@ export function masterConfigOf(o: NixosOptions, file: string, env: NixosEnvironm
   const plugins: PluginUse<any>[] = [
     nix({
       workers: workers.map((w) => w.name),
-      projects: Object.entries(o.pullBased.repositories).map(([name, r]) => ({ name, url: r.url, defaultBranch: r.defaultBranch, pollInterval: r.pollInterval })),
+      projects: [],
       buildSystems: o.buildSystems.length ? o.buildSystems : undefined,
       evalWorkerCount: o.evalWorkerCount ?? undefined,
       evalMaxMemorySize: o.evalMaxMemorySize,
@@ -88,13 +89,24 @@ export function masterConfigOf(o: NixosOptions, file: string, env: NixosEnvironm
       cacheFailedBuilds: o.cacheFailedBuilds,
       failedBuildReportLimit: o.failedBuildReportLimit,
     }),
-    // As buildbot-nix: effects of every project; the secrets files are systemd credentials.
+    // As buildbot-nix: effects of every project; the secrets files are systemd credentials. They
+    // run in bubblewrap on the master's machine (its `local` worker), where the secrets are.
     effects({
       perRepoSecretFiles: Object.fromEntries(Object.entries(o.effects.perRepoSecretFiles).map(([key, name]) => [key, credential(name)])),
       extraSandboxPaths: o.effects.extraSandboxPaths,
-      workers: workers.map((w) => w.name),
+      workers: ['local'],
     }),
   ]
+  if (Object.keys(o.pullBased.repositories).length) {
+    plugins.push(pullBased({
+      repositories: Object.fromEntries(Object.entries(o.pullBased.repositories).map(([name, r]) => [name, {
+        url: r.url, defaultBranch: r.defaultBranch, pollInterval: r.pollInterval,
+        sshPrivateKeyFile: optionalCredential(r.sshPrivateKeyFile) ?? null, sshKnownHostsFile: r.sshKnownHostsFile,
+      }])),
+      pollInterval: o.pullBased.pollInterval,
+      pollSpread: o.pullBased.pollSpread,
+    }))
+  }
   if (o.github) {
     plugins.push(github({
       appId: o.github.appId,
@@ -166,7 +178,8 @@ export function masterConfigOf(o: NixosOptions, file: string, env: NixosEnvironm
     db: databaseUrl(o.dbUrl),
     basedir: env.stateDirectory,
     www: { host: o.listenAddress, port: o.port, allowedHosts: [o.domain], auth: wwwAuth },
-    workers,
+    // The local worker runs effects only: the nix builders use the workers file's workers.
+    workers: [...workers, localWorker({ name: 'local', maxBuilds: 2 })],
     protocols: { msgpack: { port: o.workerPort } },
     plugins,
   })

@@ -30,6 +30,8 @@ export interface GitHubClient {
   installation(installationId: number): GitHubOctokit
   /** The installation of `owner/repo`: known from discovery or webhooks, else asked of GitHub. */
   forRepo(fullName: string): Promise<GitHubOctokit>
+  /** The installation serving `owner/repo`, asked of GitHub when not known yet. */
+  installationOf(fullName: string): Promise<number>
   /** Records which installation serves a repository (discovery and webhooks know it). */
   rememberRepo(fullName: string, installationId: number): void
   tokens: TokenCache
@@ -108,18 +110,21 @@ export function createGitHubClient(o: GitHubClientOptions): GitHubClient {
     return kit
   }
 
+  async function installationOf(fullName: string): Promise<number> {
+    let id = repoInstallation.get(fullName.toLowerCase())
+    if (id == null) {
+      const [owner, repo] = fullName.split('/')
+      const { data } = await app.octokit.request('GET /repos/{owner}/{repo}/installation', { owner: owner!, repo: repo! })
+      id = data.id
+      repoInstallation.set(fullName.toLowerCase(), id)
+    }
+    return id
+  }
+
   return {
     app, installation, tokens,
     rememberRepo: (fullName, id) => { repoInstallation.set(fullName.toLowerCase(), id) },
-    async forRepo(fullName) {
-      let id = repoInstallation.get(fullName.toLowerCase())
-      if (id == null) {
-        const [owner, repo] = fullName.split('/')
-        const { data } = await app.octokit.request('GET /repos/{owner}/{repo}/installation', { owner: owner!, repo: repo! })
-        id = data.id
-        repoInstallation.set(fullName.toLowerCase(), id)
-      }
-      return installation(id)
-    },
+    installationOf,
+    async forRepo(fullName) { return installation(await installationOf(fullName)) },
   }
 }

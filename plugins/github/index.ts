@@ -11,6 +11,7 @@ import { githubOptionsSchema, type GitHubOptions } from './options.ts'
 import { ensureRepoWebhook } from './repo-webhook.ts'
 import { githubStatusSender } from './status-sender.ts'
 import { githubMemberRoles } from './roles.ts'
+import { installationGitAccess } from './git-access.ts'
 import { REBUILD_ACTION, reportCheckRuns, rerunEvaluation } from './check-runs.ts'
 
 export type { GitHubPluginOptions } from './options.ts'
@@ -91,6 +92,18 @@ export const github = definePlugin({
       }))
     }
 
+    // Private repositories are cloned with the installation's token (HTTPS clone URLs of GitHub projects only).
+    const cloneUrls = new Map<string, string>()
+    api.addGitAccess({
+      name: 'github',
+      async forUrl(url) {
+        const name = cloneUrls.get(url)
+        if (!name || !run || !/^https:\/\//.test(url)) return undefined
+        const token = await run.client.tokens.get(await run.client.installationOf(name))
+        return installationGitAccess(url, token)
+      },
+    })
+
     api.addProjectSource({
       name: 'github',
       discover: () => (run ? run.loop.discover() : Promise.reject(new Error('the github plugin is not running'))),
@@ -160,10 +173,18 @@ export const github = definePlugin({
         },
         apply: (specs) => rt.projects.sync('github', specs),
       })
-      for (const p of await rt.projects.list()) if (p.forge === 'github') projects.add(p.name)
+      for (const p of await rt.projects.list()) {
+        if (p.forge !== 'github') continue
+        projects.add(p.name)
+        if (p.clone_url) cloneUrls.set(p.clone_url, p.name)
+      }
       const sub = rt.projects.subscribe((e) => {
+        for (const [u, n] of cloneUrls) if (n === e.project.name) cloneUrls.delete(u)
         if (e.type === 'removed' || e.project.forge !== 'github') projects.delete(e.project.name)
-        else projects.add(e.project.name)
+        else {
+          projects.add(e.project.name)
+          if (e.project.clone_url) cloneUrls.set(e.project.clone_url, e.project.name)
+        }
       })
       rt.signal.addEventListener('abort', () => sub.unsubscribe(), { once: true })
       run = { rt, client, webhooks: new Webhooks({ secret: webhookSecret }), loop, webhookSecret }
