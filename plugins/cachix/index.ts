@@ -1,4 +1,4 @@
-import { Counter, Gauge, definePlugin, type PluginApi } from '../../core/index.ts'
+import { Counter, Gauge, definePlugin, type PluginApi, type StepContext } from '../../core/index.ts'
 import { NixKey } from '../nix/index.ts'
 import { attic, cachix, niks3, nixStore } from './backends.ts'
 import type { BinaryCache } from './binary-cache.ts'
@@ -16,6 +16,16 @@ export type { CacheTables, UploadState } from './queue-store.ts'
 export type { BinaryCachesOptions, CachixOptions, Niks3Options, AtticOptions, NixStoreOptions, PostBuildStepOptions } from './options.ts'
 
 const list = <T>(v: T | T[] | undefined): T[] => (v == null ? [] : Array.isArray(v) ? v : [v])
+
+/** Every output of the attribute built (property `outputs`: name → path), else `out_path`. */
+function builtOutputs(ctx: StepContext): string[] {
+  const outputs = ctx.getProperty('outputs')
+  if (outputs && typeof outputs === 'object' && !Array.isArray(outputs)) {
+    const paths = Object.values(outputs as Record<string, unknown>).filter((p): p is string => typeof p === 'string' && p.length > 0)
+    if (paths.length) return paths
+  }
+  return [String(ctx.getProperty('out_path') ?? '')]
+}
 
 /** The configured caches, each through its factory; mistakes reported at their key path. */
 function configuredCaches(o: BinaryCachesParsed, api: PluginApi): BinaryCache[] {
@@ -65,7 +75,7 @@ export const binaryCaches = definePlugin({
 
     // Every successful attribute build of a trusted build pushes its output's closure.
     for (const c of caches) {
-      nixApi.addPostBuildStep(uploadStep(up, c, { outputs: (ctx) => [String(ctx.getProperty('out_path') ?? '')] }), { when: { trustedOnly: true, branches } })
+      nixApi.addPostBuildStep(uploadStep(up, c, { outputs: builtOutputs }), { when: { trustedOnly: true, branches } })
     }
     // Attributes skipped as already built: one upload step per cache in the evaluation build.
     const skipped = new Map<number, string[]>()
