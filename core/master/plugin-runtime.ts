@@ -36,6 +36,16 @@ export function createPluginRuntime(deps: PluginRuntimeDeps, inst: PluginInstanc
     // Read when used: a master listening on port 0 knows its URL only once it listens.
     get buildbotURL() { return deps.config().buildbotURL },
     secret: (n) => secrets.get(n), signal, reconfigure: () => deps.reconfigure(),
+    async cancelBuildsOf(source, reason) {
+      const rows = await deps.db.k.selectFrom('buildsets')
+        .innerJoin('buildset_sourcestamps', 'buildset_sourcestamps.buildsetid', 'buildsets.bsid')
+        .innerJoin('sourcestamps', 'sourcestamps.ssid', 'buildset_sourcestamps.sourcestampid')
+        .select('buildsets.bsid').where('buildsets.complete', '=', 0)
+        .where('sourcestamps.repository', '=', source.repository).where('sourcestamps.branch', '=', source.branch).execute()
+      const brids = await data.buildrequests.incompleteOfBuildsets([...new Set(rows.map((r) => r.bsid))])
+      if (brids.length) await brd.cancelRequests(brids, reason)
+      return brids.length
+    },
     projects: { ...deps.projects, add: (spec, source = inst.name) => deps.projects.add(spec, source) },
     parts: deps.parts(handle),
     storage: <T>() => createPluginStorage<T>(deps.db, bus, inst.name),

@@ -38,6 +38,12 @@ export interface PluginRuntime {
   /** Asks the master to reload its configuration (plugins that discover projects use it). */
   reconfigure(): Promise<void>
   /**
+   * Cancels the unfinished buildsets of a source (a forge's closed pull request: its repository
+   * and branch): pending requests complete CANCELLED, running builds are stopped. Returns how
+   * many requests were cancelled. Builds of other masters sharing the database are left alone.
+   */
+  cancelBuildsOf(source: { repository: string; branch: string }, reason: string): Promise<number>
+  /**
    * The plugin's own tables (those its migrations made, named `<plugin>_…`), typed by `T`, and
    * `write`, which commits rows and then publishes their events.
    */

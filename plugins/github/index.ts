@@ -130,7 +130,12 @@ export const github = definePlugin({
           onLookupError: (what, err) => run?.rt.log.warn({ repo: baseRepo, author, lookup: what, err: (err as Error).message }, 'asking GitHub about a pull request author failed; counted as not trusted'),
         })
       },
-      async pullRequestClosed() { return 0 },
+      async pullRequestClosed(p, project) {
+        const n = p.pull_request.number
+        const cancelled = await run!.rt.cancelBuildsOf({ repository: project.cloneUrl, branch: `refs/pull/${n}/head` }, `pull request #${n} was closed`)
+        if (cancelled) run!.rt.log.info({ repo: project.name, pr: n, cancelled }, 'pull request closed: its builds were cancelled')
+        return cancelled
+      },
       async extra(event, p) {
         if (event !== 'check_run' || !o.checks || !run) return undefined
         const cr = p.check_run as { name?: string; external_id?: string | null; app?: { id?: number } | null } | undefined

@@ -84,6 +84,11 @@ eachDb(test, 'discovery, webhook creation and /change_hook/github against a stan
     assert.equal([p1.revision, p1.properties.base_sha?.[0], p1.properties.head_sha?.[0], p1.properties.pr_number?.[0], p1.properties.head_repository?.[0]], [SHA(101), SHA(10), SHA(101), 1, 'mallory/fork'])
     assert.match(String(p1.properties.trust?.[0]), /^untrusted: mallory is not a member or collaborator/)
 
+    // Closing a pull request cancels what is still queued or running for it (here: its evaluation, waiting for a worker).
+    await h.until(async () => (await h.master.data.db.k.selectFrom('buildrequests').select('buildrequestid').execute()).length >= 4, 'the pull requests were scheduled')
+    assert.equal(await pr(1, 'mallory', 'acme/app', 'mallory/fork', 'closed'), { status: 200, text: 'no change: pull request closed (1 build cancelled)' })
+    assert.equal(await pr(1, 'mallory', 'acme/app', 'mallory/fork', 'closed'), { status: 200, text: 'no change: pull request closed (0 builds cancelled)' })
+
     // Installation webhooks start a discovery: a repository added, another removed.
     gh.addRepo({ owner: 'acme', ownerType: 'Organization', name: 'new', cloneUrl: '/srv/git/acme/new', topics: ['build-with-buildbot'], installationId: 11 })
     gh.removeRepo('acme/app')
