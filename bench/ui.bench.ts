@@ -51,9 +51,44 @@ try {
     await close()
   }
 
+  await historyGrid(h)
   await liveLoad(h)
 } finally {
   await h.close()
+}
+
+/**
+ * The history grid of a branch with 50 evaluations x 1,000 attributes (fixture data in the Nix
+ * plugin's `nixgrid` shape): time until the grid's first rows are on screen.
+ */
+async function historyGrid(h: Harness): Promise<void> {
+  const EVALS = 50, ATTRS = 1000
+  const data = makeFixtures()
+  const codes = 'sssssssssfdkx'
+  for (let i = 0; i < EVALS; i++) {
+    const buildid = 1000 + i
+    data.builds.push({ buildid, number: 100 + i, builderid: 1, buildrequestid: 1, workerid: 1, masterid: 1, started_at: 1_700_000_000 + i * 600,
+      complete: true, complete_at: 1_700_000_300 + i * 600, locks_duration_s: 0, results: 2, state_string: 'build failed', properties: {} })
+    data.properties.set(buildid, { branch: ['main', 'Change'], event: ['push', 'Change'], got_revision: [`${i}`.padStart(40, 'a'), 'Git'] })
+  }
+  const attrs = Array.from({ length: ATTRS }, (_, i) => `x86_64-linux.check-${i}`)
+  data.grid = (ids) => ({
+    id: ids.join(','), attrs, codes: { s: 'success', f: 'failed', d: 'dependency-failed', k: 'skipped', x: 'cancelled', '.': 'absent' },
+    evaluations: ids.map((buildid, e) => ({
+      buildid, states: attrs.map((_, a) => codes[(a * 7 + e * 3) % codes.length]).join(''), children: attrs.map((_, a) => 100_000 + e * ATTRS + a),
+    })),
+  })
+  const server = await h.start({ data })
+  for (let run = 1; run <= 3; run++) {
+    const { page, close } = await newPage(h.browser)
+    await page.goto(`${server.url}#/projects/1/history?branch=main`)
+    await page.locator('[data-testid=history-range]', { hasText: `evaluations 1–${EVALS} of` }).waitFor()
+    await page.locator('.row-g[data-attr] .cell').first().waitFor({ state: 'attached' })
+    const usable = await page.evaluate(() => new Promise<number>((r) => requestAnimationFrame(() => r(performance.now()))))
+    const cells = await page.locator('.row-g[data-attr] .cell').count()
+    console.log(JSON.stringify({ bench: 'ui.history_grid.50x1000.usable', run, grid_rendered_ms: Math.round(usable), cells_in_dom: cells, budget_ms: 1500 }))
+    await close()
+  }
 }
 
 /**

@@ -81,17 +81,18 @@ test('every sign-in backend and forge of the module resolves into a master confi
     const creds = join(dir, 'credentials')
     mkdirSync(creds)
     const names = ['buildbot-nix-workers', 'github-app-secret-key', 'github-webhook-secret', 'github-oauth-secret', 'gitea-token', 'gitea-webhook-secret',
-      'gitea-oauth-secret', 'oidc-client-secret', 'http-basic-auth-password', 'effects-secret__github_colon_example_slash_app']
+      'gitea-oauth-secret', 'oidc-client-secret', 'http-basic-auth-password', 'effects-secret__github_colon_example_slash_app', 'cachix-auth-token', 'niks3-auth-token']
     for (const n of names) writeFileSync(join(creds, n), n === 'buildbot-nix-workers' ? JSON.stringify([{ name: 'eve', pass: 'pw', cores: 1 }]) : `${n}-value\n`)
     const env = { credentialsDirectory: creds, stateDirectory: join(dir, 'state') }
     const gitea = { instanceUrl: 'https://git.example.org', userAllowlist: null, repoAllowlist: null, topic: 'build-with-buildbot', oauthId: 'gitea-app', tokenFile: 'gitea-token', webhookSecretFile: 'gitea-webhook-secret', oauthSecretFile: 'gitea-oauth-secret', sshPrivateKeyFile: null, sshKnownHostsFile: null }
     const oidc = { name: 'SSO', discoveryUrl: 'https://sso.example.org/.well-known/openid-configuration', clientId: 'ci', clientSecretFile: 'oidc-client-secret', scope: ['openid'], mapping: { email: 'email', username: 'preferred_username', full_name: 'name', groups: 'groups' } }
     const variants: [string, NixosOptions, string[], string | undefined][] = [
-      ['github', { ...ev.options, cachix: null }, ['nix', 'effects', 'pull-based', 'github', 'auth'], 'github'],
-      ['gitea', { ...ev.options, github: null, cachix: null, gitea, authBackend: 'gitea' }, ['nix', 'effects', 'pull-based', 'gitea', 'auth'], 'gitea'],
-      ['oidc', { ...ev.options, cachix: null, oidc, authBackend: 'oidc' }, ['nix', 'effects', 'pull-based', 'github', 'auth'], 'oidc'],
-      ['fullyPrivate', { ...ev.options, cachix: null, authBackend: 'httpbasicauth', httpBasicAuthPasswordFile: 'http-basic-auth-password', accessMode: { fullyPrivate: { backend: 'github', clientId: 'proxy', teams: ['example/ci'], users: [], port: 8020 } } }, ['nix', 'effects', 'pull-based', 'github', 'auth-oauth2-proxy'], 'httpbasicauth'],
-      ['none', { ...ev.options, github: null, cachix: null, authBackend: 'none' }, ['nix', 'effects', 'pull-based', 'auth'], undefined],
+      ['github', ev.options, ['nix', 'effects', 'pull-based', 'binary-caches', 'github', 'auth'], 'github'],
+      ['niks3', { ...ev.options, cachix: null, niks3: { serverUrl: 'https://niks3.example.org', authTokenFile: 'niks3-auth-token' }, postBuildSteps: [] }, ['nix', 'effects', 'pull-based', 'binary-caches', 'github', 'auth'], 'github'],
+      ['gitea', { ...ev.options, github: null, cachix: null, gitea, authBackend: 'gitea' }, ['nix', 'effects', 'pull-based', 'binary-caches', 'gitea', 'auth'], 'gitea'],
+      ['oidc', { ...ev.options, cachix: null, oidc, authBackend: 'oidc' }, ['nix', 'effects', 'pull-based', 'binary-caches', 'github', 'auth'], 'oidc'],
+      ['fullyPrivate', { ...ev.options, cachix: null, authBackend: 'httpbasicauth', httpBasicAuthPasswordFile: 'http-basic-auth-password', accessMode: { fullyPrivate: { backend: 'github', clientId: 'proxy', teams: ['example/ci'], users: [], port: 8020 } } }, ['nix', 'effects', 'pull-based', 'binary-caches', 'github', 'auth-oauth2-proxy'], 'httpbasicauth'],
+      ['none', { ...ev.options, github: null, cachix: null, authBackend: 'none' }, ['nix', 'effects', 'pull-based', 'binary-caches', 'auth'], undefined],
     ]
     for (const [name, options, plugins, provider] of variants) {
       assert.ok(nixosOptionsSchema.safeParse(options).success, `${name}: options match the schema`)

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { ConfigError, defineMaster, localWorker, worker, z, type MasterConfig, type PluginUse, type WwwInput } from '../../core/index.ts'
+import { ConfigError, defineMaster, localWorker, secretsFromDir, worker, z, type MasterConfig, type PluginUse, type WwwInput } from '../../core/index.ts'
 import { nix } from '../../plugins/nix/index.ts'
 import { github } from '../../plugins/github/index.ts'
 import { gitea } from '../../plugins/gitea/index.ts'
@@ -8,6 +8,7 @@ import { auth } from '../../plugins/auth/index.ts'
 import { oauth2Proxy } from '../../plugins/auth-oauth2-proxy/index.ts'
 import { effects } from '../../plugins/effects/index.ts'
 import { pullBased } from '../../plugins/pull-based/index.ts'
+import { binaryCaches } from '../../plugins/cachix/index.ts'
 import { nixosOptionsSchema, type NixosOptions } from './nixos-options.ts'
 
 export interface NixosEnvironment {
@@ -107,6 +108,14 @@ export function masterConfigOf(o: NixosOptions, file: string, env: NixosEnvironm
       pollSpread: o.pullBased.pollSpread,
     }))
   }
+  if (o.cachix || o.niks3 || o.postBuildSteps.length) {
+    plugins.push(binaryCaches({
+      cachix: o.cachix ? { name: o.cachix.name, auth: 'authToken' in o.cachix.auth ? { authToken: { file: credential(o.cachix.auth.authToken.file) } } : { signingKey: { file: credential(o.cachix.auth.signingKey.file) } } } : undefined,
+      niks3: o.niks3 ? { serverUrl: o.niks3.serverUrl, authTokenFile: credential(o.niks3.authTokenFile) } : undefined,
+      // A string command went through a shell in buildbot-nix; here the plugin asks for a list.
+      postBuildSteps: o.postBuildSteps.length ? o.postBuildSteps.map((step) => ({ name: step.name, command: step.command as never, environment: step.environment, warnOnly: step.warnOnly })) : undefined,
+    }))
+  }
   if (o.github) {
     plugins.push(github({
       appId: o.github.appId,
@@ -180,6 +189,8 @@ export function masterConfigOf(o: NixosOptions, file: string, env: NixosEnvironm
     www: { host: o.listenAddress, port: o.port, allowedHosts: [o.domain], auth: wwwAuth },
     // The local worker runs effects only: the nix builders use the workers file's workers.
     workers: [...workers, localWorker({ name: 'local', maxBuilds: 2 })],
+    // `%(secret:NAME)s` (postBuildSteps) reads the systemd credentials, as in buildbot-nix.
+    secretsProviders: env.credentialsDirectory ? [secretsFromDir(env.credentialsDirectory)] : [],
     protocols: { msgpack: { port: o.workerPort } },
     plugins,
   })

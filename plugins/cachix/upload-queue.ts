@@ -142,7 +142,7 @@ export function createUploadQueue(opts: { storage: CacheStorage; caches: BinaryC
       } finally {
         w.running = false
       }
-    })()
+    })().catch((err: unknown) => log.error({ cache: w.cache.id, err: (err as Error).message }, 'the upload queue failed'))
   }
 
   /** Pushes one batch of due rows; resolves whether a full batch was taken (more may be due). */

@@ -64,6 +64,7 @@ export async function startFixtureServer(opts: FixtureServerOptions): Promise<Fi
   const one = (plural: string, row: Row | undefined) => (row ? { plural, items: [row], single: true } : null)
   const routes: [RegExp, Handler][] = [
     [/^projects$/, () => ({ plural: 'projects', items: d.projects })],
+    [/^nixgrid\/(\d+(?:,\d+)*)$/, (m) => one('nixgrid', d.grid?.(m[1]!.split(',').map(Number)))],
     [/^projects\/(\d+)$/, (m) => one('projects', d.projects.find((p) => p.projectid === +m[1]))],
     [/^projects\/(\d+)\/builders$/, (m) => ({ plural: 'builders', items: d.builders.filter((b) => b.projectid === +m[1]) })],
     [/^builders$/, () => ({ plural: 'builders', items: d.builders })],

@@ -10,6 +10,8 @@ export interface Fixtures {
   builds: Row[]
   /** buildid → its properties `{name: [value, source]}` */
   properties: Map<number, Row>
+  /** `nixgrid/<ids>` of the Nix plugin (history grid); none unless a test or benchmark sets it. */
+  grid?: (buildids: number[]) => Row
   steps: Row[]
   logs: Row[]
   /** logid → lines with their stream prefix (`o`, `e`, `h`) for stdio logs */
