@@ -1,9 +1,17 @@
-// Build-matrix figures, one JSON line each, for a generated flake of K trivial checks:
-// force → last child finished, force → first child started, evaluation time, and the floor:
-// one `nix build` of all K installables in a single process (fresh outputs each time).
-// Run: node --import tsx bench/nix-matrix.bench.ts   (NIX_MATRIX_K=200,1000 to choose sizes)
-import { execFileSync } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+// Build-matrix figures, one JSON line per matrix size K, each beside its floor measured in the
+// same process right before and right after it (the machine is shared: ratios, not absolutes).
+//
+// Workload: a flake of K trivial checks plus a failing check and its dependent, two evaluation
+// errors, a check printing 20,000 log lines and a three-output derivation; fresh outputs each run.
+// Floor: one `nix eval --json` of every drvPath, then one
+// `nix-store --realise --max-jobs auto --keep-going` of them all (what nix alone takes).
+// Figures: force → matrix done against the floor (`ratio_to_floor`), failure reported after the
+// failing builder ended (`first_failure_reported_after_ms`), force → first child, the master's
+// peak RSS, and log ingest of the 20,000-line build (MB of log per second of its child build).
+//
+// Run: node --import tsx bench/nix-matrix.bench.ts   (NIX_MATRIX_K=200,1000,5000 to choose sizes)
+import { execFile } from 'node:child_process'
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
@@ -11,63 +19,108 @@ import { makeFlakeRepo, type DrvSpec } from '../test/fixtures/nix/make-flake.ts'
 import { startMaster } from '../test/support/master-harness.ts'
 import { testDatabases } from '../test/support/databases.ts'
 import { localWorker } from '../core/index.ts'
-import { nix, NixKey, type NixApi } from '../plugins/nix/index.ts'
+import { nix } from '../plugins/nix/index.ts'
+import type { NixJobRow } from '../plugins/nix/jobs-store.ts'
 
 const sizes = (process.env.NIX_MATRIX_K ?? '200,1000').split(',').map(Number)
 const tmp = mkdtempSync(join(tmpdir(), 'nix-matrix-bench-'))
+// The failing builder (a nixbld user) writes the time it failed in here.
+chmodSync(tmp, 0o777)
 const sqlite = testDatabases()[0]!
+const CHATTY_LINES = 20_000
 
-function checks(k: number): Record<string, DrvSpec> {
+function workload(k: number, stamp: string): Record<string, DrvSpec> {
   const out: Record<string, DrvSpec> = {}
   for (let i = 0; i < k; i++) out[`c${i}`] = {}
+  out.bad = { script: `echo bad breaks here; /bin/date +%s%N > ${stamp}; exit 1` }
+  out.badDep = { deps: ['bad'] }
+  out.evalError1 = { throws: 'first evaluation error' }
+  out.evalError2 = { throws: 'second evaluation error' }
+  out.chatty = { script: `i=0; while [ $i -lt ${CHATTY_LINES} ]; do echo "line $i of a chatty build: the quick brown fox jumps over the lazy dog"; i=$((i+1)); done; echo chatty > $out` }
+  out.multi = { outputs: ['out', 'dev', 'doc'] }
   return out
+}
+
+function run(cmd: string, args: string[]): Promise<string> {
+  return new Promise((resolve) => execFile(cmd, args, { maxBuffer: 256 << 20, encoding: 'utf8' }, (_err, stdout) => resolve(stdout)))
+}
+
+/** The floor: one evaluation of every drvPath, then one realise of them all. */
+async function floor(k: number, tag: string): Promise<number> {
+  const repo = join(tmp, `floor-${k}-${tag}`)
+  makeFlakeRepo(repo, { checks: workload(k, join(tmp, `floor-${tag}-failed-at`)), salt: randomBytes(6).toString('hex') })
+  const t0 = performance.now()
+  const json = await run('nix', ['eval', '--json', `git+file://${repo}#checks.x86_64-linux`, '--apply',
+    'builtins.mapAttrs (n: v: let r = builtins.tryEval v.drvPath; in if r.success then r.value else null)'])
+  const drvs = Object.values(JSON.parse(json) as Record<string, string | null>).filter((d): d is string => !!d)
+  await run('nix-store', ['--realise', '--max-jobs', 'auto', '--keep-going', ...drvs])
+  return performance.now() - t0
+}
+
+async function matrix(k: number): Promise<Record<string, unknown>> {
+  const repo = join(tmp, `repo-${k}`)
+  const stamp = join(tmp, `matrix-${k}-failed-at`)
+  makeFlakeRepo(repo, { checks: workload(k, stamp), salt: randomBytes(6).toString('hex') })
+  const h = await startMaster(sqlite, {
+    // Children waiting on a shared nix process are cheap: let many run at once (nix bounds real builds).
+    workers: [localWorker({ name: 'local', maxBuilds: Number(process.env.NIX_MATRIX_MAX_BUILDS ?? 256) })],
+    plugins: [nix({ projects: [{ name: 'bench/matrix', url: repo }], workers: ['local'], shareNixProcesses: process.env.NIX_MATRIX_SHARE !== '0' })],
+  })
+  try {
+    const buildBuilder = h.builderId('bench/matrix/nix-build')
+    let firstChild = 0
+    let redAt = 0
+    let chatty: NixJobRow | undefined
+    let rssPeak = process.memoryUsage().rss
+    const sampler = setInterval(() => { rssPeak = Math.max(rssPeak, process.memoryUsage().rss) }, 100)
+    h.master.bus.subscribe('builds/*/new', (_k, m) => { if ((m as { builderid: number }).builderid === buildBuilder) firstChild ||= performance.now() })
+    h.master.bus.subscribe('builds/*/nixjobs/*/update', (_k, m) => {
+      const j = m as NixJobRow
+      if (j.attr.endsWith('.bad') && j.state === 'failed') redAt ||= Date.now()
+      if (j.attr.endsWith('.chatty') && j.complete_at != null) chatty = j
+    })
+    const t0 = performance.now()
+    const { bsid } = await h.force('bench-matrix-force')
+    const result = await h.waitBuildset(bsid, 3_600_000)
+    const total = performance.now() - t0
+    clearInterval(sampler)
+    const failedAtNs = BigInt(readFileSync(stamp, 'utf8').trim())
+    let ingest: number | null = null
+    if (chatty?.child_buildid) {
+      const logs = await h.master.data.db.k.selectFrom('logs').innerJoin('steps', 'steps.stepid', 'logs.stepid')
+        .select(['logs.num_lines']).where('steps.buildid', '=', chatty.child_buildid).execute()
+      const lines = logs.reduce((n, l) => n + Number(l.num_lines), 0)
+      // The log holds the chatty lines (plus a few of nix's): count the chatty ones' bytes.
+      let bytes = 0
+      for (let i = 0; i < Math.min(lines, CHATTY_LINES); i++) bytes += `line ${i} of a chatty build: the quick brown fox jumps over the lazy dog\n`.length
+      ingest = +(bytes / 1e6 / (chatty.complete_at! - chatty.started_at!)).toFixed(2)
+    }
+    return {
+      result, total, first_child_ms: Math.round(firstChild - t0),
+      first_failure_reported_after_ms: redAt ? Math.round(redAt - Number(failedAtNs / 1_000_000n)) : null,
+      rss_peak_mib: Math.round(rssPeak / 2 ** 20), chatty_log_mb_per_s: ingest,
+    }
+  } finally {
+    await h.stop()
+  }
 }
 
 try {
   for (const k of sizes) {
-    const repo = join(tmp, `repo-${k}`)
-    makeFlakeRepo(repo, { checks: checks(k), salt: randomBytes(6).toString('hex') })
-    const h = await startMaster(sqlite, {
-      // Children waiting on a shared nix process are cheap: let many run at once (nix bounds real builds).
-      workers: [localWorker({ name: 'local', maxBuilds: Number(process.env.NIX_MATRIX_MAX_BUILDS ?? 256) })],
-      plugins: [nix({ projects: [{ name: 'bench/matrix', url: repo }], workers: ['local'], shareNixProcesses: process.env.NIX_MATRIX_SHARE !== '0' })],
-    })
-    try {
-      const buildBuilder = h.builderId('bench/matrix/nix-build')
-      let firstChild = 0
-      let evalEnd = 0
-      let children = 0
-      h.master.bus.subscribe('builds/*/new', (_k, m) => { if ((m as { builderid: number }).builderid === buildBuilder) { children++; firstChild ||= performance.now() } })
-      ;(h.master.config.services.get(NixKey.id) as NixApi).hooks.evalFinished.tap(() => { evalEnd ||= performance.now() })
-      const t0 = performance.now()
-      const { bsid } = await h.force('bench-matrix-force')
-      const result = await h.waitBuildset(bsid, 1_800_000)
-      const total = performance.now() - t0
-
-      // The floor: the same flake with new outputs, built by one nix process.
-      const floorRepo = join(tmp, `floor-${k}`)
-      makeFlakeRepo(floorRepo, { checks: checks(k), salt: randomBytes(6).toString('hex') })
-      const installables = Object.keys(checks(k)).map((n) => `git+file://${floorRepo}#checks.x86_64-linux.${n}`)
-      const f0 = performance.now()
-      execFileSync('nix', ['build', '--no-link', '--option', 'keep-going', 'true', ...installables], { stdio: 'ignore', maxBuffer: 64 << 20 })
-      const floor = performance.now() - f0
-
-      // For reference: building K already evaluated .drv paths in one process (no evaluation).
-      const drvRepo = join(tmp, `drvs-${k}`)
-      makeFlakeRepo(drvRepo, { checks: checks(k), salt: randomBytes(6).toString('hex') })
-      const drvs = Object.values(JSON.parse(execFileSync('nix', ['eval', '--json', `git+file://${drvRepo}#checks.x86_64-linux`, '--apply', 'builtins.mapAttrs (n: v: v.drvPath)'], { encoding: 'utf8', maxBuffer: 64 << 20 })) as Record<string, string>)
-      const d0 = performance.now()
-      execFileSync('nix', ['build', '--no-link', '--option', 'keep-going', 'true', ...drvs], { stdio: 'ignore', maxBuffer: 64 << 20 })
-      const buildOnly = performance.now() - d0
-      console.log(JSON.stringify({
-        bench: 'nix.matrix', k, shared_nix_processes: process.env.NIX_MATRIX_SHARE !== '0', result, children,
-        push_to_last_child_ms: Math.round(total), push_to_first_child_ms: Math.round(firstChild - t0), push_to_eval_end_ms: Math.round(evalEnd - t0),
-        first_child_before_eval_end: firstChild < evalEnd, single_nix_build_floor_ms: Math.round(floor), ratio_to_floor: +(total / floor).toFixed(2), target_ratio: 2,
-        drv_build_only_ms: Math.round(buildOnly),
-      }))
-    } finally {
-      await h.stop()
-    }
+    // Paired references: the floor right before and right after the matrix, in this process.
+    const before = await floor(k, 'a')
+    const m = await matrix(k)
+    const after = await floor(k, 'b')
+    const ref = (before + after) / 2
+    const total = m.total as number
+    console.log(JSON.stringify({
+      bench: 'nix.matrix', k, shared_nix_processes: process.env.NIX_MATRIX_SHARE !== '0', result: m.result,
+      push_to_done_ms: Math.round(total), floor_ms: Math.round(ref), floor_before_ms: Math.round(before), floor_after_ms: Math.round(after),
+      ratio_to_floor: +(total / ref).toFixed(2), target_ratio: 1.5,
+      first_failure_reported_after_ms: m.first_failure_reported_after_ms, target_first_failure_ms: 1000,
+      first_child_ms: m.first_child_ms, rss_peak_mib: m.rss_peak_mib, target_rss_mib_at_5000: 150,
+      chatty_log_lines: CHATTY_LINES, chatty_log_mb_per_s: m.chatty_log_mb_per_s,
+    }))
   }
 } finally {
   rmSync(tmp, { recursive: true, force: true })

@@ -32,6 +32,8 @@ import { createJanitor } from './master/janitor.ts'
 export interface MasterOptions {
   config: ResolvedConfig
   log?: Logger
+  /** Where the master's own logger writes (default stdout); ignored when `log` is given. */
+  logDestination?: { write(line: string): void }
   /** Directory of the built UI to serve at `/`. */
   uiDir?: string
 }
@@ -63,7 +65,7 @@ export function createMaster(opts: MasterOptions) {
   /** The configuration a reconfigure is starting plugins for, until it is applied or refused. */
   let pending: ResolvedConfig | undefined
   const secrets = new SecretResolver(config.secretsProviders)
-  const log = opts.log ?? createLogger({ level: config.logLevel, secrets: () => secrets.values() })
+  const log = opts.log ?? createLogger({ level: config.logLevel, secrets: () => secrets.values(), destination: opts.logDestination })
   const bus = new Bus({ onError: (err, key) => log.error({ key: key.join('/'), err: (err as Error).stack }, 'bus subscriber failed') })
   const serial = createSerialQueue()
   const parts = createPartsStore()

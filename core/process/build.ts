@@ -309,6 +309,7 @@ class StepContextImpl implements StepContext {
   /** State strings are shown everywhere: resolved secrets in them are redacted, as in logs. */
   setStateString(text: string) { return this.deps.data.steps.setStepStateString(this.stepid, this.deps.redact(text)) }
   setBuildSummary(text: string) { this.b.summary = text }
+  redact(text: string) { return this.deps.redact(text) }
   addURL(name: string, url: string) { return this.deps.data.steps.addStepURL(this.stepid, this.deps.redact(name), this.deps.redact(url)) }
   trigger(requests: TriggerRequest[]) { return this.deps.trigger(this.build, requests, this.props) }
   waitForBuildsets(bsids: number[], onComplete?: (bsid: number, results: Result) => void) { return this.deps.waitForBuildsets(bsids, onComplete) }

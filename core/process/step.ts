@@ -90,7 +90,13 @@ export interface StepContext {
   addLog(name: string, type?: 's' | 't' | 'h'): Promise<LogWriter>
   /** Runs a worker command; output streams into the step's stdio log. */
   runCommand(cmd: Omit<RemoteCommand, 'builderName'>, opts?: RunCommandOptions): Promise<CommandResult & { stdout: string; stderr: string }>
+  /**
+   * The state string shown for the step. Resolved secrets in it are redacted, and so is the start
+   * of one at its very end (a text cut short); cut a text after `redact`, never before.
+   */
   setStateString(text: string): Promise<void>
+  /** `text` with every resolved secret replaced by `<secret>`: for text a step shortens or stores itself. */
+  redact(text: string): string
   /**
    * What the build's final text adds after its result: `build failed (3 failed, 1 cancelled)`.
    * The last call wins; secrets are redacted as in state strings.

@@ -46,6 +46,9 @@ export class SecretWithheldError extends Error {
 export const isSecretWithheld = (err: unknown): err is SecretWithheldError =>
   err instanceof Error && (err as Partial<SecretWithheldError>).code === 'ERR_SECRET_WITHHELD'
 
+/** The shortest start of a secret at the end of a text that is taken for a cut secret. */
+const CUT_PREFIX_MIN = 6
+
 /** Resolves secrets through the providers in order and remembers values so they can be redacted. */
 export class SecretResolver {
   private readonly seen = new Set<string>()
@@ -61,9 +64,18 @@ export class SecretResolver {
   /** Redacts `value` from now on (a credential that did not come from a provider, e.g. read from a file by a plugin). */
   remember(value: string): void { if (value.length >= 4) this.seen.add(value) }
   values(): Iterable<string> { return this.seen }
+  /**
+   * `text` with every remembered value replaced by `<secret>`; a text that ends with the first
+   * characters of a value (at least 6: a state string or message cut short) loses them too.
+   */
   redact(text: string): string {
     let out = text
     for (const s of this.seen) if (out.includes(s)) out = out.split(s).join('<secret>')
+    for (const s of this.seen) {
+      for (let n = Math.min(s.length - 1, out.length); n >= CUT_PREFIX_MIN; n--) {
+        if (out.endsWith(s.slice(0, n))) { out = `${out.slice(0, out.length - n)}<secret>`; break }
+      }
+    }
     return out
   }
 }

@@ -45,10 +45,12 @@ export function shell(opts: ShellOptions): StepSpec {
     fingerprint: { command: String(opts.command), workdir: String(opts.workdir ?? ''), env: opts.env ? Object.keys(opts.env) : null },
     async run(ctx) {
       const command = await ctx.renderDeep(opts.command)
-      await ctx.setStateString(`'${describeCommand(command).slice(0, 60)}'`)
+      // Redacted before it is cut: a secret cut in two would not be recognised any more.
+      const shown = ctx.redact(describeCommand(command))
+      await ctx.setStateString(`'${shown.slice(0, 60)}'`)
       const res = await runShell(ctx, opts, command)
       const result = decode(res.rc, opts.decodeRC)
-      if (res.failureReason) await ctx.setStateString(`'${describeCommand(command).slice(0, 50)}' (${res.failureReason})`)
+      if (res.failureReason) await ctx.setStateString(`'${shown.slice(0, 50)}' (${res.failureReason})`)
       return result === WARNINGS ? WARNINGS : result
     },
   }

@@ -118,7 +118,7 @@ export function createUploadQueue(opts: { storage: CacheStorage; caches: BinaryC
     if (stopped) return
     if (w.running) { w.again = true; return }
     w.running = true
-    void (async () => {
+    const drain = async () => {
       try {
         for (;;) {
           w.again = false
@@ -142,7 +142,8 @@ export function createUploadQueue(opts: { storage: CacheStorage; caches: BinaryC
       } finally {
         w.running = false
       }
-    })()
+    }
+    void drain().catch((err: unknown) => log.error({ cache: w.cache.id, err: (err as Error).message }, 'the upload queue failed'))
   }
 
   /** Pushes one batch of due rows; resolves whether a full batch was taken (more may be due). */

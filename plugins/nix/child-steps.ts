@@ -2,10 +2,23 @@ import { unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { FAILURE, SUCCESS, WARNINGS, steps, type StepContext, type StepSpec } from '../../core/index.ts'
 import { buildInstallable } from './eval/nix-version.ts'
-import type { NixPluginState } from './plugin-state.ts'
-import type { StoredJob } from './jobs-store.ts'
+import type { RuntimeSlot } from './nix-runtime.ts'
+import type { OutputKeeper } from './output-keeper.ts'
 import type { ResolvedProject } from './options.ts'
+import type { StoredJob } from './jobs-store.ts'
 import { outputRoots } from './store/gc-roots.ts'
+
+/**
+ * What a child build needs: the started runtime (jobs, nix, shared processes), the build limits,
+ * the projects (for the default branch) and the output keeper, its next hop.
+ */
+export interface ChildHop {
+  runtime: RuntimeSlot
+  maxSilentTime: number
+  buildTimeout: number
+  projects: ReadonlyMap<string, ResolvedProject>
+  outputs: OutputKeeper
+}
 
 const str = (ctx: StepContext, name: string): string => {
   const v = ctx.getProperty(name)
@@ -13,46 +26,42 @@ const str = (ctx: StepContext, name: string): string => {
 }
 
 /** Records on the job row which child build handles it (and that it is building, for nix-build). */
-async function markChild(state: NixPluginState, ctx: StepContext, building: boolean): Promise<void> {
+async function markChild(hop: ChildHop, ctx: StepContext, building: boolean): Promise<void> {
   const jobid = Number(ctx.getProperty('nix_jobid'))
-  if (!jobid || !state.jobs) return
+  const jobs = hop.runtime.peek()?.jobs
+  if (!jobid || !jobs) return
   const patch: Partial<StoredJob> = { child_buildid: ctx.build.buildid, child_builderid: ctx.build.builderid, child_number: ctx.build.number }
   if (building) Object.assign(patch, { state: 'building', started_at: Date.now() })
   else patch.started_at = Date.now()
-  await state.jobs.update(jobid, patch)
-}
-
-/** `owner/repo` → owner and repo for outputsPath (`unknown` owner for other names). */
-export function ownerRepo(name: string): { owner: string; repo: string } {
-  const i = name.indexOf('/')
-  return i > 0 ? { owner: name.slice(0, i), repo: name.slice(i + 1).replace(/\//g, '-') } : { owner: 'unknown', repo: name }
+  await jobs.update(jobid, patch)
 }
 
 /** The `nix build` of one attribute; its output streams into the step's log. */
-export function nixBuildStep(state: NixPluginState): StepSpec {
+export function nixBuildStep(hop: ChildHop): StepSpec {
   return steps.custom({
     name: 'nix build', type: 'nix-build', haltOnFailure: true,
     async run(ctx) {
-      await markChild(state, ctx, true)
-      const nix = await state.nix
-      if (!nix?.ok) {
+      await markChild(hop, ctx, true)
+      const runtime = hop.runtime.peek()
+      const nix = runtime?.nix
+      if (!runtime || !nix?.ok) {
         const log = await ctx.addLog('nix_error')
-        log.write(`${nix?.message ?? 'the nix plugin is not started'}\n`)
+        log.write(`${nix && !nix.ok ? nix.message : 'the nix plugin is not started'}\n`)
         return FAILURE
       }
       const attr = str(ctx, 'attr')
       const drv = str(ctx, 'drv_path')
-      const o = state.opts
+      const o = hop
       const command = ['nix', 'build', '-L', '--option', 'keep-going', 'true', '--max-silent-time', String(o.maxSilentTime),
         '--out-link', `result-${attr}`, buildInstallable(drv, nix.version)]
       await ctx.setStateString(`building ${attr}`)
       const out = str(ctx, 'out_path')
       // A local worker shares the master's store: batch with the other children building now.
-      if (state.batcher && out && ctx.worker.info.version === 'local') {
+      if (runtime.batcher && out && ctx.worker.info.version === 'local') {
         const log = await ctx.addLog('stdio', 's')
         const installable = buildInstallable(drv, nix.version)
         const onStart = (n: number): void => log.write(`nix build ${installable} (one shared nix process builds ${n} requested derivation${n === 1 ? '' : 's'})\n`, 'h')
-        const r = await state.batcher.build({ installable, drvPath: drv, outPaths: Object.values(outputsOf(ctx)), onStart, onLog: (t) => log.write(t, 'o'), signal: ctx.signal })
+        const r = await runtime.batcher.build({ installable, drvPath: drv, outPaths: Object.values(outputsOf(ctx)), onStart, onLog: (t) => log.write(t, 'o'), signal: ctx.signal })
         if (ctx.signal.aborted) return FAILURE
         log.write(r.ok ? `${out} is built\n` : r.failure ? `building ${drv} failed: ${r.failure}\n` : `building ${drv} failed (nix exit code ${r.rc})\n`, 'h')
         await ctx.setStateString(r.ok ? `built ${attr}` : `${attr} failed`)
@@ -73,29 +82,14 @@ function outputsOf(ctx: StepContext): Record<string, string> {
   return out ? { out } : {}
 }
 
-/**
- * Keeps every output of an attribute alive with a GC root (`<attr>` for the primary output,
- * `<attr>!<output>` for the others) and records each in outputsPath likewise. Returns how the
- * roots changed (`created`, `updated`, `unchanged`, joined when they differ).
- */
-export async function registerOutputs(state: NixPluginState, project: ResolvedProject, attr: string, outputs: Record<string, string>): Promise<string> {
-  const dir = join(state.opts.gcRootsDir, project.slug)
-  const hows = new Set<string>()
-  for (const r of outputRoots(outputs)) {
-    hows.add(await state.roots.register(dir, attr, r.path, r.output))
-    await state.writeOutput({ ...ownerRepo(project.name), branch: project.defaultBranch, attr: r.output ? `${attr}!${r.output}` : attr }, r.path)
-  }
-  return [...hows].join(', ')
-}
-
 /** Keeps the outputs alive (default branch) and records them in outputsPath; removes the out-links. */
-export function registerOutputsStep(state: NixPluginState): StepSpec {
+export function registerOutputsStep(hop: ChildHop): StepSpec {
   return steps.custom({
     name: 'register gc root', type: 'nix-gcroot', hideStepIf: (r) => r === SUCCESS,
     async run(ctx) {
       const attr = str(ctx, 'attr')
       const out = str(ctx, 'out_path')
-      const project = state.projects.get(str(ctx, 'project'))
+      const project = hop.projects.get(str(ctx, 'project'))
       const outputs = outputsOf(ctx)
       // `nix build --out-link result-<attr>` makes `result-<attr>-<output>` for the other outputs.
       const link = join(String(ctx.getProperty('builddir') ?? ctx.worker.builderDir(ctx.build.builderName)), 'build', `result-${attr}`)
@@ -103,7 +97,7 @@ export function registerOutputsStep(state: NixPluginState): StepSpec {
       if (!project || !out || ctx.getProperty('nix_default_branch') !== true) { await ctx.setStateString('not the default branch'); return SUCCESS }
       let how: string
       try {
-        how = await registerOutputs(state, project, attr, outputs)
+        how = await hop.outputs.keep(project, attr, outputs)
       } catch (err) {
         // The build itself succeeded: keep that result, say what to fix.
         const log = await ctx.addLog('gcroot_error')
@@ -118,11 +112,11 @@ export function registerOutputsStep(state: NixPluginState): StepSpec {
 }
 
 /** An attribute that failed to evaluate: its error in log `nix_error`. */
-export function failedEvalStep(state: NixPluginState): StepSpec {
+export function failedEvalStep(hop: ChildHop): StepSpec {
   return steps.custom({
     name: 'nix eval error', type: 'nix-failed-eval',
     async run(ctx) {
-      await markChild(state, ctx, false)
+      await markChild(hop, ctx, false)
       const log = await ctx.addLog('nix_error')
       log.write(`${str(ctx, 'attr')} failed to evaluate:\n${str(ctx, 'error')}\n`)
       await ctx.setStateString(`${str(ctx, 'attr')} failed to evaluate`)
@@ -132,11 +126,11 @@ export function failedEvalStep(state: NixPluginState): StepSpec {
 }
 
 /** An attribute not built because something it depends on failed. */
-export function dependencyFailedStep(state: NixPluginState): StepSpec {
+export function dependencyFailedStep(hop: ChildHop): StepSpec {
   return steps.custom({
     name: 'dependency failed', type: 'nix-dependency-failed',
     async run(ctx) {
-      await markChild(state, ctx, false)
+      await markChild(hop, ctx, false)
       const dep = str(ctx, 'dependency_attr')
       const log = await ctx.addLog('nix_error')
       log.write(`${str(ctx, 'attr')} was not built because it depends on a failed build of ${dep}\n`)
@@ -147,11 +141,11 @@ export function dependencyFailedStep(state: NixPluginState): StepSpec {
 }
 
 /** A derivation that failed before (failed-build cache): links the first failure. */
-export function cachedFailureStep(state: NixPluginState): StepSpec {
+export function cachedFailureStep(hop: ChildHop): StepSpec {
   return steps.custom({
     name: 'cached failure', type: 'nix-cached-failure',
     async run(ctx) {
-      await markChild(state, ctx, false)
+      await markChild(hop, ctx, false)
       const url = str(ctx, 'first_failure_url')
       const log = await ctx.addLog('cached_failure_info', 'h')
       const esc = (s: string): string => s.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`)

@@ -8,12 +8,31 @@ import type { NixEvalFinished, NixEvalInfo } from './nix-hooks.ts'
 import { conditionalStep } from './post-build-steps.ts'
 import { EvalError, type NixJob } from './eval/nix-evaluator.ts'
 import { readRepoConfig } from './repo-config/repo-config.ts'
-import { removeStaleGcRoots } from './store/gc-roots.ts'
 import { drvsExist, validPaths } from './store/store-validity.ts'
-import { createMatrixRun, type MatrixRun } from './matrix-run.ts'
-import { started, type NixPluginState } from './plugin-state.ts'
+import { createMatrixRun, type MatrixHop, type MatrixRun } from './matrix-run.ts'
+import type { RuntimeSlot } from './nix-runtime.ts'
+import type { FairSemaphore } from './fair-semaphore.ts'
+import type { NixHooks } from './nix-hooks.ts'
+import type { OutputKeeper } from './output-keeper.ts'
 import type { ResolvedProject } from './options.ts'
 import { jobOutputs, type StoredJob } from './jobs-store.ts'
+
+/**
+ * What an evaluation needs: the started runtime, the evaluation limits and slots, the hooks it
+ * reports to, the running matrices it owns (by eval build id: the matrix step finds its own, a
+ * newer push supersedes an older one), the output keeper (stale roots) and its next hop, the matrix.
+ */
+export interface EvaluationHop {
+  runtime: RuntimeSlot
+  hooks: NixHooks
+  limits: { workers: number; maxMemoryMiB: number; timeoutSec: number }
+  evalSem: FairSemaphore
+  runs: Map<number, MatrixRun>
+  outputs: OutputKeeper
+  matrix: MatrixHop
+  /** Post-build steps also run for attributes skipped as already built (in the evaluation build). */
+  skippedPostBuildSteps: readonly StepSpec[]
+}
 
 function git(cwd: string, args: string[]): Promise<string | undefined> {
   return new Promise((res) => execFile('git', args, { cwd, timeout: 30_000 }, (err, out) => res(err ? undefined : out.trim())))
@@ -50,8 +69,8 @@ export function isShutdown(ctx: StepContext): boolean {
 }
 
 /** Jobs of an earlier evaluation of the same tree, when all their .drv files still exist. */
-async function reusableJobs(state: NixPluginState, evalKey: string, buildid: number): Promise<{ jobs: NixJob[]; from: number } | undefined> {
-  const { jobs } = started(state)
+async function reusableJobs(hop: EvaluationHop, evalKey: string, buildid: number): Promise<{ jobs: NixJob[]; from: number } | undefined> {
+  const { jobs } = hop.runtime.get()
   const stored = await jobs.latestWithKey(evalKey, buildid)
   if (!stored.length) return undefined
   const drvs = stored.map((j) => j.drv_path).filter((p): p is string => !!p)
@@ -74,27 +93,26 @@ async function reusableJobs(state: NixPluginState, evalKey: string, buildid: num
  * Reads buildbot-nix.toml, evaluates the flake (or reuses an earlier evaluation of the same
  * tree) and feeds jobs into the build matrix as they arrive. The matrix goes on in the next step.
  */
-export function evalStep(state: NixPluginState, project: ResolvedProject): StepSpec {
+export function evalStep(hop: EvaluationHop, project: ResolvedProject): StepSpec {
   return steps.custom({
     name: 'evaluate flake', type: 'nix-eval', haltOnFailure: true,
     async run(ctx) {
-      const { rt, jobs } = started(state)
+      const { rt, jobs, nix } = hop.runtime.get()
       const buildid = ctx.build.buildid
       const event = evalInfo(ctx, project)
       const finished = (results: Result, extra: Partial<NixEvalFinished> = {}): Promise<void> =>
-        state.hooks.evalFinished.call({ ...event, results, attributes: 0, failedToEvaluate: 0, warnings: 0, reused: false, ...extra })
-      await state.hooks.evalStarted.call(event)
+        hop.hooks.evalFinished.call({ ...event, results, attributes: 0, failedToEvaluate: 0, warnings: 0, reused: false, ...extra })
+      await hop.hooks.evalStarted.call(event)
       // `reported`: the result evalFinished tells; null when interrupted by a master stopping (the
       // evaluation runs again after the restart, so it has not finished).
       const fail = async (msg: string, reported: Result | null = FAILURE): Promise<typeof FAILURE> => {
         const log = await ctx.addLog('nix_error')
         log.write(msg + '\n')
         await ctx.setStateString(msg.split('\n')[0]!.slice(0, 200))
-        if (reported != null) await finished(reported, { error: msg, attributes: state.runs.get(buildid)?.attrs().length ?? 0 })
+        if (reported != null) await finished(reported, { error: msg, attributes: hop.runs.get(buildid)?.attrs().length ?? 0 })
         return FAILURE
       }
       await ctx.setProperty('project', project.name, 'nix')
-      const nix = await state.nix!
       if (!nix.ok) return fail(nix.message)
       // `builddir` names this build's directory (concurrent builds of a builder get their own).
       const checkout = join(String(ctx.getProperty('builddir') ?? ctx.worker.builderDir(ctx.build.builderName)), 'build')
@@ -114,17 +132,17 @@ export function evalStep(state: NixPluginState, project: ResolvedProject): StepS
       const evalKey = createHash('sha256').update(JSON.stringify([tree, dirty, createHash('sha256').update(lock).digest('hex'), config.flakeDir, config.attribute, config.lockFile, nix.evaluator.name])).digest('hex')
       const bs = await rt.data.buildsets.getBuildset(ctx.build.buildsetid)
       const isRebuild = bs?.rebuilt_buildid != null || ctx.getProperty('reason') === 'rebuild'
-      const run: MatrixRun = createMatrixRun(state, {
+      const run: MatrixRun = createMatrixRun(hop.matrix, {
         project, ctx, evalKey, branch, isDefault, isRebuild, refPrefix: refPrefix(project, config.attribute), event,
         checkoutDir: checkout, flakeDir, attribute: config.attribute,
       })
-      state.runs.set(buildid, run)
+      hop.runs.set(buildid, run)
       // A newer push to the same branch (or pull request) replaces older evaluations still running.
-      for (const other of state.runs.values()) {
+      for (const other of hop.runs.values()) {
         if (other !== run && other.project === run.project && other.branchKey === run.branchKey && other.buildid < buildid) void other.supersede(buildid)
       }
 
-      const reuse = await reusableJobs(state, evalKey, buildid)
+      const reuse = await reusableJobs(hop, evalKey, buildid)
       if (reuse) {
         // An earlier run of this evaluation (e.g. interrupted by a restart) may have children still queued.
         const orphans = await rt.data.buildsets.incompleteChildBuildsets(reuse.from)
@@ -136,9 +154,9 @@ export function evalStep(state: NixPluginState, project: ResolvedProject): StepS
         const stdio = await ctx.addLog('stdio', 's')
         await ctx.setStateString('waiting for an evaluation slot')
         let release: (() => void) | undefined
-        try { release = await state.evalSem.acquire(project.slug, AbortSignal.any([ctx.signal, run.supersededSignal])) } catch {
+        try { release = await hop.evalSem.acquire(project.slug, AbortSignal.any([ctx.signal, run.supersededSignal])) } catch {
           if (!isShutdown(ctx)) await run.cancel('the evaluation build was stopped')
-          state.runs.delete(buildid)
+          hop.runs.delete(buildid)
           if (run.supersededSignal.aborted) return fail((run.supersededSignal.reason as Error).message, CANCELLED)
           return fail('the evaluation was stopped', isShutdown(ctx) ? null : CANCELLED)
         }
@@ -150,8 +168,7 @@ export function evalStep(state: NixPluginState, project: ResolvedProject): StepS
           let timer: NodeJS.Timeout | undefined
           const flush = (): void => { if (timer) clearTimeout(timer); timer = undefined; if (buf.length) { void run.addJobs(buf); buf = [] } }
           const iter = nix.evaluator.evaluate({
-            flakeDir, attribute: config.attribute, lockFile: config.lockFile, workers: state.opts.evalWorkerCount,
-            maxMemoryMiB: state.opts.evalMaxMemorySize, timeoutSec: state.opts.evalTimeout, gcRootsDir: rootsDir,
+            flakeDir, attribute: config.attribute, lockFile: config.lockFile, ...hop.limits, gcRootsDir: rootsDir,
             signal: AbortSignal.any([ctx.signal, run.supersededSignal]),
             onWarning: (text) => {
               // Store lock contention with concurrent builds is retried by nix; not the flake's warning.
@@ -168,7 +185,7 @@ export function evalStep(state: NixPluginState, project: ResolvedProject): StepS
           flush()
         } catch (err) {
           const msg = err instanceof EvalError ? err.message : `evaluation failed: ${(err as Error).stack}`
-          state.runs.delete(buildid)
+          hop.runs.delete(buildid)
           if (isShutdown(ctx)) return fail('interrupted by a master restart', null)
           if (run.supersededSignal.aborted) {
             await run.done
@@ -189,7 +206,7 @@ export function evalStep(state: NixPluginState, project: ResolvedProject): StepS
       if (run.failure) return fail(`storing the evaluation failed: ${run.failure.message}`)
       await jobs.recordEval(buildid, evalKey)
       if (isDefault) {
-        const removed = await removeStaleGcRoots(join(state.opts.gcRootsDir, project.slug), run.attrs())
+        const removed = await hop.outputs.removeStale(project, run.attrs())
         if (removed.length) (await ctx.addLog('gcroots')).write(`removed GC roots of attributes no longer evaluated: ${removed.join(', ')}\n`)
       }
       const n = run.attrs().length
@@ -203,12 +220,12 @@ export function evalStep(state: NixPluginState, project: ResolvedProject): StepS
 }
 
 /** Waits for the build matrix of the evaluation; the result is the worst child's. */
-export function matrixStep(state: NixPluginState): StepSpec {
+export function matrixStep(hop: EvaluationHop): StepSpec {
   return steps.custom({
     // Runs even when the build was stopped right after the evaluation, to cancel the children.
     name: 'build flake', type: 'nix-build-matrix', alwaysRun: true,
     async run(ctx) {
-      const run = state.runs.get(ctx.build.buildid)
+      const run = hop.runs.get(ctx.build.buildid)
       if (!run) { await ctx.setStateString('nothing to build'); return SUCCESS }
       const stopped = new Promise<void>((res) => {
         if (ctx.signal.aborted) res()
@@ -233,11 +250,11 @@ export function matrixStep(state: NixPluginState): StepSpec {
         }
         await ctx.setStateString(summary(run))
         ctx.setBuildSummary(summary(run))
-        await afterMatrix(state, ctx, run, result)
+        await afterMatrix(hop, ctx, run, result)
         return result
       } finally {
         clearInterval(timer)
-        state.runs.delete(ctx.build.buildid)
+        hop.runs.delete(ctx.build.buildid)
       }
     },
   })
@@ -247,20 +264,20 @@ export function matrixStep(state: NixPluginState): StepSpec {
  * The matrix is over: remembers a default-branch evaluation, adds the post-build steps of
  * attributes skipped as already built, and calls `matrixFinished`, whose handlers may add steps.
  */
-async function afterMatrix(state: NixPluginState, ctx: StepContext, run: MatrixRun, result: Result): Promise<void> {
-  const { rt } = started(state)
+async function afterMatrix(hop: EvaluationHop, ctx: StepContext, run: MatrixRun, result: Result): Promise<void> {
+  const { rt } = hop.runtime.get()
   if (result !== CANCELLED) await run.recordDefaultBranch().catch((err: Error) => rt.log.warn({ err: err.message }, 'remembering the default branch evaluation failed'))
   const groups: { steps: StepSpec[]; properties?: Record<string, unknown> }[] = []
-  if (result !== CANCELLED && state.skippedPostBuildSteps.length) {
+  if (result !== CANCELLED && hop.skippedPostBuildSteps.length) {
     for (const job of run.skipped()) {
       groups.push({
-        steps: state.skippedPostBuildSteps.map((s) => conditionalStep(s, undefined, ` ${job.attr}`)),
+        steps: hop.skippedPostBuildSteps.map((s) => conditionalStep(s, undefined, ` ${job.attr}`)),
         properties: { attr: job.attr, system: job.system, drv_path: job.drv_path, out_path: job.out_path, cacheStatus: 'local', nix_skipped: true },
       })
     }
   }
   const added: StepSpec[] = []
-  await state.hooks.matrixFinished.call({
+  await hop.hooks.matrixFinished.call({
     ...run.info.event, results: result, counts: Object.fromEntries(run.counts), checkoutDir: run.info.checkoutDir,
     flakeDir: run.info.flakeDir, attribute: run.info.attribute, addSteps: (steps) => { added.push(...steps) },
   })

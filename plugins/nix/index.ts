@@ -5,14 +5,17 @@ import { createNixEvalJobsEvaluator } from './eval/nix-eval-jobs.ts'
 import { nixEvalJobsAvailable, probeNixVersion } from './eval/nix-version.ts'
 import { createFairSemaphore } from './fair-semaphore.ts'
 import { createBuildBatcher } from './build-batcher.ts'
-import { createGcRootBatcher } from './gc-root-batcher.ts'
+import { createOutputKeeper } from './output-keeper.ts'
 import { createJobsStore, publicJob, type NixTables } from './jobs-store.ts'
 import { nixMigrations } from './migrations.ts'
 import { parseBuildIds, readGrid } from './history.ts'
 import { nixOptionsSchema, resolveNixOptions } from './options.ts'
-import { NIX_MISSING, type NixAvailability, type NixPluginState } from './plugin-state.ts'
-import { fromRegistry, projectParts, registrySpec } from './project.ts'
-import { writeOutputPath } from './store/outputs-path.ts'
+import { NIX_MISSING, createRuntimeSlot, type NixAvailability } from './nix-runtime.ts'
+import { fromRegistry, projectParts, registrySpec, type ProjectHops } from './project.ts'
+import type { ChildHop } from './child-steps.ts'
+import type { EvaluationHop } from './eval-step.ts'
+import type { MatrixHop } from './matrix-run.ts'
+import type { ResolvedProject } from './options.ts'
 import { createNixHooks, type NixEffectsEvent, type NixHooks } from './nix-hooks.ts'
 import { conditionalStep, type PostBuildStepOptions } from './post-build-steps.ts'
 import { reportNixStatuses, type NixStatusOptions, type StatusSink } from './statuses.ts'
@@ -63,19 +66,19 @@ async function probe(): Promise<NixAvailability> {
  * Registers the configured projects, then keeps one runtime group (builders, schedulers, poller)
  * per registered project: a project another plugin adds gets built, one removed stops.
  */
-async function followRegistry(rt: PluginRuntime, state: NixPluginState): Promise<void> {
+async function followRegistry(rt: PluginRuntime, hops: ProjectHops, projects: Map<string, ResolvedProject>, configured: ResolvedProject[]): Promise<void> {
   const apply = async (e: ProjectEntity): Promise<void> => {
     const p = fromRegistry(e)
     if (!p) { await remove(e.name); return }
-    state.projects.set(p.name, p)
-    await rt.parts.set(p.name, projectParts(state, p))
+    projects.set(p.name, p)
+    await rt.parts.set(p.name, projectParts(hops, p))
   }
   const remove = async (name: string): Promise<void> => {
-    state.projects.delete(name)
-    state.buildStepLists.delete(name)
+    projects.delete(name)
+    hops.buildStepLists.delete(name)
     await rt.parts.delete(name)
   }
-  await rt.projects.sync('nix', state.opts.projects.map(registrySpec))
+  await rt.projects.sync('nix', configured.map(registrySpec))
   for (const e of await rt.projects.list()) await apply(e)
   const sub = rt.projects.subscribe((ev) => {
     void (ev.type === 'removed' ? remove(ev.project.name) : apply(ev.project))
@@ -101,45 +104,49 @@ export const nix = definePlugin({
   setup(api, options) {
     api.addMigrations(nixMigrations)
     const opts = resolveNixOptions(options, api.basedir, cpus().length)
-    let outputs: Promise<void> = Promise.resolve()
-    const state: NixPluginState = {
-      opts, projects: new Map(opts.projects.map((p) => [p.name, p])), postBuildSteps: [], skippedPostBuildSteps: [], buildStepLists: new Map(),
-      hooks: createNixHooks({
-        onError: (err, hook) => {
-          const text = (err as Error)?.stack ?? String(err)
-          if (state.rt) state.rt.log.error({ hook, err: text }, 'a nix hook handler failed')
-          else process.stderr.write(`nix hook ${hook}: a handler failed: ${text}\n`)
-        },
-      }),
-      evalSem: createFairSemaphore(opts.maxConcurrentEvals), runs: new Map(), roots: createGcRootBatcher(),
-      writeOutput: (loc, outPath) => {
-        if (!opts.outputsPath) return Promise.resolve()
-        const next = outputs.then(() => writeOutputPath(opts.outputsPath!, loc, outPath)).then(() => undefined)
-        outputs = next.catch(() => undefined)
-        return next
+    // The composition root: each hop gets what it needs and owns its own state.
+    const runtime = createRuntimeSlot()
+    const projects = new Map(opts.projects.map((p) => [p.name, p]))
+    const hooks = createNixHooks({
+      onError: (err, hook) => {
+        const text = (err as Error)?.stack ?? String(err)
+        const rt = runtime.peek()?.rt
+        if (rt) rt.log.error({ hook, err: text }, 'a nix hook handler failed')
+        else process.stderr.write(`nix hook ${hook}: a handler failed: ${text}\n`)
       },
+    })
+    const outputs = createOutputKeeper(opts)
+    const postBuildSteps: StepSpec[] = []
+    const skippedPostBuildSteps: StepSpec[] = []
+    const matrix: MatrixHop = { runtime, hooks, buildSystems: opts.buildSystems, cacheFailedBuilds: opts.cacheFailedBuilds, outputs }
+    const evaluation: EvaluationHop = {
+      runtime, hooks, matrix, outputs, skippedPostBuildSteps, runs: new Map(), evalSem: createFairSemaphore(opts.maxConcurrentEvals),
+      limits: { workers: opts.evalWorkerCount, maxMemoryMiB: opts.evalMaxMemorySize, timeoutSec: opts.evalTimeout },
     }
-    api.addMetrics((register) => registerNixMetrics(register, state.hooks))
+    const child: ChildHop = { runtime, projects, outputs, maxSilentTime: opts.maxSilentTime, buildTimeout: opts.buildTimeout }
+    const hops: ProjectHops = { workers: opts.workers, evaluation, child, postBuildSteps, buildStepLists: new Map() }
+    api.addMetrics((register) => registerNixMetrics(register, hooks))
     // The configured projects' parts are set at start (from the registry); checked here with the config.
-    for (const p of opts.projects) api.checkParts(p.name, projectParts(state, p))
+    for (const p of opts.projects) api.checkParts(p.name, projectParts(hops, p))
     api.provide(NixKey, {
       addPostBuildStep(step, o = {}) {
         const wrapped = conditionalStep(step, o.when)
-        state.postBuildSteps.push(wrapped)
-        for (const list of state.buildStepLists.values()) list.splice(list.length - 1, 0, wrapped)
-        if (o.alsoForSkipped) state.skippedPostBuildSteps.push(wrapped)
+        postBuildSteps.push(wrapped)
+        for (const list of hops.buildStepLists.values()) list.splice(list.length - 1, 0, wrapped)
+        if (o.alsoForSkipped) skippedPostBuildSteps.push(wrapped)
       },
-      hooks: state.hooks,
-      reportStatuses: (sink, o = {}) => reportNixStatuses(state.hooks, sink, {
-        ...o, defaultLimit: opts.failedBuildReportLimit, defaultBranchOf: (p) => state.projects.get(p)?.defaultBranch ?? 'the default branch',
+      hooks,
+      reportStatuses: (sink, o = {}) => reportNixStatuses(hooks, sink, {
+        ...o, defaultLimit: opts.failedBuildReportLimit, defaultBranchOf: (p) => projects.get(p)?.defaultBranch ?? 'the default branch',
       }),
-      emitEffects: (ev) => state.hooks.effects.call(ev),
+      emitEffects: (ev) => hooks.effects.call(ev),
     })
     api.addRestEndpoint({
       path: 'builds/n:buildid/nixjobs', plural: 'nixjobs', kind: 'collection',
       async get({ path }) {
-        if (!state.jobs) return []
-        return (await state.jobs.list(Number(path.buildid))).map((j) => publicJob(j) as unknown as Record<string, unknown>)
+        const jobs = runtime.peek()?.jobs
+        if (!jobs) return []
+        return (await jobs.list(Number(path.buildid))).map((j) => publicJob(j) as unknown as Record<string, unknown>)
       },
     })
     api.addRestEndpoint({
@@ -147,19 +154,21 @@ export const nix = definePlugin({
       path: 'nixgrid/s:buildids', plural: 'nixgrid', kind: 'single',
       async get({ path }) {
         const ids = parseBuildIds(String(path.buildids))
-        if (!ids || !state.rt) return undefined
-        return [await readGrid(state.rt.storage<NixTables>().db, ids) as unknown as Record<string, unknown>]
+        const rt = runtime.peek()?.rt
+        if (!ids || !rt) return undefined
+        return [await readGrid(rt.storage<NixTables>().db, ids) as unknown as Record<string, unknown>]
       },
     })
     api.onStart(async (rt) => {
-      state.rt = rt
-      state.jobs = createJobsStore(rt.storage<NixTables>())
-      state.nix = probe()
-      const nix = await state.nix
-      if (nix.ok && opts.shareNixProcesses) state.batcher = createBuildBatcher({ maxSilentTime: opts.maxSilentTime, timeout: opts.buildTimeout, delayMs: opts.shareWindowMs })
+      const jobs = createJobsStore(rt.storage<NixTables>())
+      const nix = await probe()
+      const batcher = nix.ok && opts.shareNixProcesses
+        ? createBuildBatcher({ maxSilentTime: opts.maxSilentTime, timeout: opts.buildTimeout, delayMs: opts.shareWindowMs })
+        : undefined
+      runtime.set({ rt, jobs, nix, batcher })
       if (nix.ok) rt.log.info({ nix: nix.version.version.join('.'), evaluator: nix.evaluator.name }, 'nix plugin ready')
       else rt.log.error({ missing: 'nix' }, `${nix.message}; evaluations will fail until it is installed`)
-      await followRegistry(rt, state)
+      await followRegistry(rt, hops, projects, opts.projects)
     })
     // Nothing to stop: a master stopping interrupts the builds first, which ends their shared nix
     // processes; on a reconfigure, running builds keep this state and finish normally.

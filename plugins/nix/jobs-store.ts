@@ -84,6 +84,36 @@ export function createJobsStore(storage: PluginStorage<NixTables>) {
     return r
   }
 
+  type Write = Parameters<typeof storage.write>[0] extends (trx: infer T, events: infer E) => unknown ? [T, E] : never
+  const apply = async ([trx, events]: Write, jobid: number, patch: Partial<StoredJob>): Promise<StoredJob | undefined> => {
+    await trx.updateTable('nix_jobs').set(patch).where('jobid', '=', jobid).execute()
+    let j = live.get(jobid)
+    if (j) Object.assign(j, patch)
+    else {
+      const r = await trx.selectFrom('nix_jobs').selectAll().where('jobid', '=', jobid).executeTakeFirst()
+      if (!r) return undefined
+      j = norm(r as StoredJob)
+    }
+    events.publish(key(j, 'update'), publicJob(j))
+    return j
+  }
+  interface Pending { jobid: number; patch: Partial<StoredJob>; resolve(j: StoredJob | undefined): void; reject(e: unknown): void }
+  let pending: Pending[] = []
+  const flush = async (): Promise<void> => {
+    const batch = pending
+    pending = []
+    try {
+      const out = await storage.write(async (trx, events) => {
+        const res: (StoredJob | undefined)[] = []
+        for (const p of batch) res.push(await apply([trx, events], p.jobid, p.patch))
+        return res
+      })
+      batch.forEach((p, i) => p.resolve(out[i]))
+    } catch {
+      for (const p of batch) await storage.write((trx, events) => apply([trx, events], p.jobid, p.patch)).then(p.resolve, p.reject)
+    }
+  }
+
   return {
     /** Stores the jobs of an evaluation and publishes `…/nixjobs/<jobid>/new` for each once stored. */
     async insert(rows: Omit<StoredJob, 'jobid'>[]): Promise<StoredJob[]> {
@@ -101,18 +131,15 @@ export function createJobsStore(storage: PluginStorage<NixTables>) {
       return out
     },
 
-    async update(jobid: number, patch: Partial<StoredJob>): Promise<StoredJob | undefined> {
-      return storage.write(async (trx, events) => {
-        await trx.updateTable('nix_jobs').set(patch).where('jobid', '=', jobid).execute()
-        let j = live.get(jobid)
-        if (j) Object.assign(j, patch)
-        else {
-          const r = await trx.selectFrom('nix_jobs').selectAll().where('jobid', '=', jobid).executeTakeFirst()
-          if (!r) return undefined
-          j = norm(r as StoredJob)
-        }
-        events.publish(key(j, 'update'), publicJob(j))
-        return j
+    /**
+     * Changes a job and publishes `…/update`. Updates asked for in the same turn of the event loop
+     * (a matrix triggering or finishing many children at once) share one transaction; when it
+     * fails, each is tried on its own, so only the failing ones reject.
+     */
+    update(jobid: number, patch: Partial<StoredJob>): Promise<StoredJob | undefined> {
+      return new Promise((resolve, reject) => {
+        pending.push({ jobid, patch, resolve, reject })
+        if (pending.length === 1) setImmediate(flush)
       })
     },
 

@@ -2,12 +2,26 @@ import { join } from 'node:path'
 import { CANCELLED, EXCEPTION, FAILURE, SKIPPED, SUCCESS, WARNINGS, worstStatus, type Result, type StepContext } from '../../core/index.ts'
 import { createJobGraph } from './eval/job-graph.ts'
 import type { NixJob } from './eval/nix-evaluator.ts'
-import { registerOutputs } from './child-steps.ts'
 import { jobOutputs, type JobState, type StoredJob } from './jobs-store.ts'
-import { started, type NixPluginState } from './plugin-state.ts'
+import type { NixRuntime, RuntimeSlot } from './nix-runtime.ts'
+import type { OutputKeeper } from './output-keeper.ts'
 import type { ResolvedProject } from './options.ts'
-import { resultChange, type NixEvalInfo, type NixPreviousResult } from './nix-hooks.ts'
+import { resultChange, type NixEvalInfo, type NixHooks, type NixPreviousResult } from './nix-hooks.ts'
 
+/**
+ * What a build matrix needs besides its evaluation: the started runtime (jobs table, the master's
+ * trigger and state), the hooks it reports attributes to, what it builds and the output keeper
+ * for attributes already built.
+ */
+export interface MatrixHop {
+  runtime: RuntimeSlot
+  hooks: NixHooks
+  buildSystems: readonly string[]
+  cacheFailedBuilds: boolean
+  outputs: OutputKeeper
+}
+
+/** What the evaluation hands its matrix. */
 export interface MatrixRunInfo {
   project: ResolvedProject
   /** The eval build's step context (trigger, wait, cancel act for the eval build). */
@@ -29,19 +43,17 @@ export interface MatrixRunInfo {
 }
 
 /** Where the last complete default-branch evaluation of a project is remembered (core object state). */
-const lastDefaultEval = async (state: NixPluginState, project: string): Promise<{ id: number; buildid: number | null }> => {
-  const { rt } = started(state)
+const lastDefaultEval = async ({ rt }: NixRuntime, project: string): Promise<{ id: number; buildid: number | null }> => {
   const id = await rt.data.state.objectId(`nix:${project}`, 'nix-project')
   return { id, buildid: await rt.data.state.getState<number | null>(id, 'last_default_eval', null) }
 }
 
 /** Each attribute's result in the project's last complete default-branch evaluation. */
-async function defaultBranchResults(state: NixPluginState, project: string): Promise<Map<string, NixPreviousResult>> {
-  const { jobs } = started(state)
-  const { buildid } = await lastDefaultEval(state, project)
+async function defaultBranchResults(runtime: NixRuntime, project: string): Promise<Map<string, NixPreviousResult>> {
+  const { buildid } = await lastDefaultEval(runtime, project)
   const out = new Map<string, NixPreviousResult>()
   if (buildid == null) return out
-  for (const j of await jobs.list(buildid)) {
+  for (const j of await runtime.jobs.list(buildid)) {
     if (j.state === 'pending' || j.state === 'building' || j.state === 'cancelled' || j.state === 'unsupported-system') continue
     out.set(j.attr, { state: j.state, results: j.results as Result | null, buildid, childBuildid: j.child_buildid })
   }
@@ -69,8 +81,9 @@ export function outPathOf(j: NixJob): string | null {
  * turn their waiting dependents into dependency-failed children. `done` resolves with the worst
  * child result when the evaluation is over and every child has finished.
  */
-export function createMatrixRun(state: NixPluginState, info: MatrixRunInfo) {
-  const { rt, jobs } = started(state)
+export function createMatrixRun(hop: MatrixHop, info: MatrixRunInfo) {
+  const runtime = hop.runtime.get()
+  const { rt, jobs } = runtime
   const { ctx, project } = info
   const buildid = ctx.build.buildid
   const slug = project.slug
@@ -84,7 +97,7 @@ export function createMatrixRun(state: NixPluginState, info: MatrixRunInfo) {
   // Attributes skipped as already built (their post-build steps may run in the evaluation build).
   const skipped: StoredJob[] = []
   const openBsids = new Set<number>()
-  const systems = new Set(state.opts.buildSystems)
+  const systems = new Set(hop.buildSystems)
   let result: Result = SUCCESS
   // The first update of the matrix that failed (a job not stored, a completion not recorded):
   // the matrix can no longer tell the truth, so it ends at once in EXCEPTION, saying why.
@@ -95,6 +108,8 @@ export function createMatrixRun(state: NixPluginState, info: MatrixRunInfo) {
   // three failures and one stopped check are a failed evaluation, not a cancelled one.
   let childCancelled = false
   let chain: Promise<void> = Promise.resolve()
+  // Children finished and not recorded yet: recorded together by the next serial update.
+  const completions: [number, Result][] = []
   let resolveDone!: (r: Result) => void
   const done = new Promise<Result>((r) => { resolveDone = r })
 
@@ -130,14 +145,14 @@ export function createMatrixRun(state: NixPluginState, info: MatrixRunInfo) {
   // The default branch's results, read once when the first attribute finishes.
   let previous: Promise<Map<string, NixPreviousResult>> | undefined
   const attributeFinished = async (job: StoredJob): Promise<void> => {
-    if (!state.hooks.attributeFinished.size) return
-    previous ??= defaultBranchResults(state, project.name).catch((err: Error) => {
+    if (!hop.hooks.attributeFinished.size) return
+    previous ??= defaultBranchResults(runtime, project.name).catch((err: Error) => {
       rt.log.warn({ project: project.name, err: err.message }, 'reading the default branch results failed')
       return new Map<string, NixPreviousResult>()
     })
     const prev = (await previous).get(job.attr) ?? null
     const attrUrl = job.child_builderid != null && job.child_number != null ? `${rt.buildbotURL}#/builders/${job.child_builderid}/builds/${job.child_number}` : info.event.url
-    await state.hooks.attributeFinished.call({
+    await hop.hooks.attributeFinished.call({
       ...info.event, attr: job.attr, system: job.system, state: job.state, results: (job.results ?? SUCCESS) as Result,
       drvPath: job.drv_path, outPath: job.out_path, childBuildid: job.child_buildid, attrUrl, reason: job.reason,
       previous: prev, change: resultChange(job.state, prev),
@@ -154,27 +169,31 @@ export function createMatrixRun(state: NixPluginState, info: MatrixRunInfo) {
   async function trigger(items: Pending[]): Promise<void> {
     if (!items.length) return
     if (cancelled) {
-      for (const it of items) await setState(it.job, { state: 'cancelled', reason: 'the evaluation was stopped', complete_at: Date.now() })
+      await Promise.all(items.map((it) => setState(it.job, { state: 'cancelled', reason: 'the evaluation was stopped', complete_at: Date.now() })))
       return
     }
     const added = await ctx.trigger(items.map((it) => ({ scheduler: it.scheduler, properties: { ...childProps(it.job), ...it.props }, reason: `${it.kind === 'build' ? 'nix-build' : it.kind} ${it.job.attr}` })))
     const now = Date.now()
     const bsids: number[] = []
-    for (let i = 0; i < added.length; i++) {
-      const a = added[i]!
+    // One transaction for the whole batch (the store joins updates of the same turn).
+    await Promise.all(added.map((a, i) => {
       const it = items[i]!
       byBsid.set(a.bsid, { job: it.job, kind: it.kind })
       openBsids.add(a.bsid)
       bsids.push(a.bsid)
-      await setState(it.job, { state: it.state, reason: it.reason, queued_at: now, buildrequestid: Object.values(a.brids)[0] ?? null })
-    }
-    ctx.waitForBuildsets(bsids, (bsid, r) => { void serial(() => onComplete(bsid, r)) }).catch(fatal)
+      return setState(it.job, { state: it.state, reason: it.reason, queued_at: now, buildrequestid: Object.values(a.brids)[0] ?? null })
+    }))
+    ctx.waitForBuildsets(bsids, (bsid, r) => {
+      // Children finishing together are recorded together.
+      completions.push([bsid, r])
+      if (completions.length === 1) void serial(() => onCompleted(completions.splice(0)))
+    }).catch(fatal)
   }
 
   async function registerSkipped(job: StoredJob): Promise<void> {
     if (!info.isDefault || !job.out_path) return
     try {
-      await registerOutputs(state, project, job.attr, jobOutputs(job))
+      await hop.outputs.keep(project, job.attr, jobOutputs(job))
     } catch (err) { rt.log.warn({ attr: job.attr, err: (err as Error).message }, 'registering the GC root of an already built attribute failed') }
   }
 
@@ -194,8 +213,8 @@ export function createMatrixRun(state: NixPluginState, info: MatrixRunInfo) {
           await attributeFinished(job)
           continue
         }
-        if (info.isRebuild && state.opts.cacheFailedBuilds && job.drv_path) await jobs.forgetFailedBuild(job.drv_path)
-        const cached = state.opts.cacheFailedBuilds && !info.isRebuild && job.drv_path ? await jobs.failedBuild(job.drv_path) : undefined
+        if (info.isRebuild && hop.cacheFailedBuilds && job.drv_path) await jobs.forgetFailedBuild(job.drv_path)
+        const cached = hop.cacheFailedBuilds && !info.isRebuild && job.drv_path ? await jobs.failedBuild(job.drv_path) : undefined
         if (cached) {
           items.push({ job, kind: 'cached-failure', scheduler: `${slug}-nix-cached-failure`, props: { first_failure_url: cached.first_failure_url }, state: 'cached-failure', reason: `failed before: ${cached.first_failure_url}` })
           await jobs.update(job.jobid, { first_failure_url: cached.first_failure_url })
@@ -213,27 +232,33 @@ export function createMatrixRun(state: NixPluginState, info: MatrixRunInfo) {
     }
   }
 
-  async function onComplete(bsid: number, r: Result): Promise<void> {
-    const entry = byBsid.get(bsid)
-    if (!entry || !openBsids.delete(bsid)) return
-    const { job, kind } = entry
-    const ok = r === SUCCESS || r === WARNINGS
-    let st: JobState = job.state
-    if (r === CANCELLED) st = 'cancelled'
-    else if (kind === 'build') st = ok ? 'success' : 'failed'
-    const patch: Partial<StoredJob> = { state: st, results: r, complete_at: Date.now() }
-    if (kind === 'build' && !ok && r !== CANCELLED) patch.reason = job.reason ?? 'nix build failed'
-    await setState(job, patch)
-    if (r === CANCELLED) childCancelled = true
-    else result = worstStatus(result, r)
-    if (kind === 'build') {
-      graph.markDone(job.attr, ok)
-      if (r === FAILURE && state.opts.cacheFailedBuilds && job.drv_path && job.child_buildid) {
-        const url = `${rt.buildbotURL}#/builders/${job.child_builderid}/builds/${job.child_number}`
-        await jobs.recordFailedBuild(job.drv_path, url, job.child_buildid)
-      }
+  async function onCompleted(done: [number, Result][]): Promise<void> {
+    const finished: { job: StoredJob; kind: ChildKind; r: Result }[] = []
+    for (const [bsid, r] of done) {
+      const entry = byBsid.get(bsid)
+      if (entry && openBsids.delete(bsid)) finished.push({ ...entry, r })
     }
-    await attributeFinished(job)
+    await Promise.all(finished.map(({ job, kind, r }) => {
+      const ok = r === SUCCESS || r === WARNINGS
+      let st: JobState = job.state
+      if (r === CANCELLED) st = 'cancelled'
+      else if (kind === 'build') st = ok ? 'success' : 'failed'
+      const patch: Partial<StoredJob> = { state: st, results: r, complete_at: Date.now() }
+      if (kind === 'build' && !ok && r !== CANCELLED) patch.reason = job.reason ?? 'nix build failed'
+      return setState(job, patch)
+    }))
+    for (const { job, kind, r } of finished) {
+      if (r === CANCELLED) childCancelled = true
+      else result = worstStatus(result, r)
+      if (kind === 'build') {
+        graph.markDone(job.attr, r === SUCCESS || r === WARNINGS)
+        if (r === FAILURE && hop.cacheFailedBuilds && job.drv_path && job.child_buildid) {
+          const url = `${rt.buildbotURL}#/builders/${job.child_builderid}/builds/${job.child_number}`
+          await jobs.recordFailedBuild(job.drv_path, url, job.child_buildid)
+        }
+      }
+      await attributeFinished(job)
+    }
     await runReady()
     checkDone()
   }
@@ -324,9 +349,8 @@ export function createMatrixRun(state: NixPluginState, info: MatrixRunInfo) {
         evalDone = true
         held.clear()
         await ctx.cancelBuildsets([...openBsids], reason)
-        for (const job of byAttr.values()) {
-          if (job.state === 'pending' && job.buildrequestid == null) await setState(job, { state: 'cancelled', reason, complete_at: Date.now() })
-        }
+        await Promise.all([...byAttr.values()].filter((job) => job.state === 'pending' && job.buildrequestid == null)
+          .map((job) => setState(job, { state: 'cancelled', reason, complete_at: Date.now() })))
         result = worstStatus(result, CANCELLED)
         checkDone()
       })
@@ -338,7 +362,7 @@ export function createMatrixRun(state: NixPluginState, info: MatrixRunInfo) {
     /** Remembers this evaluation as the project's latest complete one on the default branch. */
     async recordDefaultBranch(): Promise<void> {
       if (!info.isDefault || cancelled) return
-      const { id } = await lastDefaultEval(state, project.name)
+      const { id } = await lastDefaultEval(runtime, project.name)
       await rt.data.state.setState(id, 'last_default_eval', buildid)
     },
   }

@@ -1,5 +1,5 @@
 import { FAILURE, SKIPPED, SUCCESS, steps, type StepContext, type StepSpec } from '../../core/index.ts'
-import type { NixPluginState } from './plugin-state.ts'
+import type { RuntimeSlot } from './nix-runtime.ts'
 
 const PR_PROPERTIES = ['base_sha', 'head_sha', 'base_branch', 'head_branch', 'pr_number', 'event', 'github.base.sha', 'github.head.sha']
 
@@ -7,10 +7,11 @@ const PR_PROPERTIES = ['base_sha', 'head_sha', 'base_branch', 'head_branch', 'pr
  * Copies pull-request properties of the build's change (`base_sha`, `head_sha`, …) into the
  * build when the scheduler did not, and maps GitHub's `github.base.sha`/`github.head.sha`.
  */
-async function adoptChangeProperties(state: NixPluginState, ctx: StepContext): Promise<void> {
+async function adoptChangeProperties(runtime: RuntimeSlot, ctx: StepContext): Promise<void> {
   const ssid = ctx.build.sourcestamps[0]?.ssid
-  if (state.rt && ssid != null && !(ctx.hasProperty('base_sha') && ctx.hasProperty('head_sha'))) {
-    const props = (await state.rt.data.changes.latestChangeOfSourcestamp(ssid))?.properties ?? {}
+  const rt = runtime.peek()?.rt
+  if (rt && ssid != null && !(ctx.hasProperty('base_sha') && ctx.hasProperty('head_sha'))) {
+    const props = (await rt.data.changes.latestChangeOfSourcestamp(ssid))?.properties ?? {}
     for (const k of PR_PROPERTIES) if (props[k] && !ctx.hasProperty(k)) await ctx.setProperty(k, props[k][0], 'Change')
   }
   if (!ctx.hasProperty('base_sha') && ctx.hasProperty('github.base.sha')) await ctx.setProperty('base_sha', ctx.getProperty('github.base.sha'), 'nix')
@@ -32,13 +33,13 @@ git rev-parse HEAD
  * For pull requests (properties `base_sha` and `head_sha`): evaluate the head merged with the
  * base as of the event, as buildbot-nix does, since the forge's merge ref may lag behind.
  */
-export function prMergeStep(state: NixPluginState, repourl: string): StepSpec {
+export function prMergeStep(runtime: RuntimeSlot, repourl: string): StepSpec {
   return steps.custom({
     name: 'merge base into head', type: 'nix-pr-merge', haltOnFailure: true,
     // Only pull requests merge; on other builds the step stays out of sight.
     hideStepIf: (result) => result === SKIPPED,
     doStepIf: async (ctx) => {
-      await adoptChangeProperties(state, ctx)
+      await adoptChangeProperties(runtime, ctx)
       return ctx.hasProperty('base_sha') && ctx.hasProperty('head_sha')
     },
     async run(ctx) {

@@ -1,10 +1,9 @@
 import { builder, changes, schedulers, steps } from '../../core/index.ts'
-import type { BuilderConfig, ChangeFilter, ChangeSourceSpec, PartsGroup, ProjectEntity, ProjectSpec, SchedulerSpec } from '../../core/index.ts'
-import { cachedFailureStep, dependencyFailedStep, failedEvalStep, nixBuildStep, registerOutputsStep } from './child-steps.ts'
-import { evalStep, matrixStep } from './eval-step.ts'
+import type { BuilderConfig, ChangeFilter, ChangeSourceSpec, PartsGroup, ProjectEntity, ProjectSpec, SchedulerSpec, StepSpec } from '../../core/index.ts'
+import { cachedFailureStep, dependencyFailedStep, failedEvalStep, nixBuildStep, registerOutputsStep, type ChildHop } from './child-steps.ts'
+import { evalStep, matrixStep, type EvaluationHop } from './eval-step.ts'
 import { prMergeStep } from './pr-merge-step.ts'
 import { projectSlug, type ResolvedProject } from './options.ts'
-import type { NixPluginState } from './plugin-state.ts'
 
 const globRe = (g: string): RegExp => new RegExp('^' + g.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$')
 
@@ -27,26 +26,41 @@ export function fromRegistry(e: ProjectEntity): ResolvedProject | undefined {
   return { name: e.name, slug: projectSlug(e.name), url: e.clone_url, defaultBranch: e.default_branch ?? 'main', branches: e.branches, pollInterval: e.poll_interval ?? undefined }
 }
 
+/**
+ * The first hop, a push: what a project's builders hand on. The evaluation builder runs the
+ * evaluation hop (which hands its matrix on), the child builders the child hop (which hands
+ * default-branch outputs to the output keeper).
+ */
+export interface ProjectHops {
+  workers: string[]
+  evaluation: EvaluationHop
+  child: ChildHop
+  /** Post-build steps of other plugins (already wrapped in their conditions), in every nix-build child. */
+  postBuildSteps: readonly StepSpec[]
+  /** The step list of each project's nix-build builder (post-build steps added later go before its last step). */
+  buildStepLists: Map<string, StepSpec[]>
+}
+
 /** The builders, schedulers and (optionally) the git poller of one project, as one runtime group. */
-export function projectParts(state: NixPluginState, p: ResolvedProject): PartsGroup {
+export function projectParts(hops: ProjectHops, p: ResolvedProject): PartsGroup {
   const builders: BuilderConfig[] = []
   const scheds: SchedulerSpec[] = []
   const sources: ChangeSourceSpec[] = []
   const api = { addBuilder: (b: BuilderConfig) => builders.push(b), addScheduler: (s: SchedulerSpec) => scheds.push(s), addChangeSource: (c: ChangeSourceSpec) => sources.push(c) }
-  const workers = state.opts.workers
+  const workers = hops.workers
   const b = builderNames(p.name)
   const common = { workers, project: p.name, tags: ['nix'] }
   api.addBuilder(builder({
     ...common, name: b.eval, description: `evaluates ${p.name} and builds its matrix`,
-    steps: [steps.git({ repourl: p.url }), prMergeStep(state, p.url), evalStep(state, p), matrixStep(state)],
+    steps: [steps.git({ repourl: p.url }), prMergeStep(hops.evaluation.runtime, p.url), evalStep(hops.evaluation, p), matrixStep(hops.evaluation)],
   }))
   // Plugins set up after this one add post-build steps into this list (before the GC root step).
-  const buildSteps = [nixBuildStep(state), ...state.postBuildSteps, registerOutputsStep(state)]
-  state.buildStepLists.set(p.name, buildSteps)
+  const buildSteps = [nixBuildStep(hops.child), ...hops.postBuildSteps, registerOutputsStep(hops.child)]
+  hops.buildStepLists.set(p.name, buildSteps)
   api.addBuilder(builder({ ...common, name: b.build, collapseRequests: false, steps: buildSteps }))
-  api.addBuilder(builder({ ...common, name: b.failedEval, collapseRequests: false, steps: [failedEvalStep(state)] }))
-  api.addBuilder(builder({ ...common, name: b.dependencyFailed, collapseRequests: false, steps: [dependencyFailedStep(state)] }))
-  api.addBuilder(builder({ ...common, name: b.cachedFailure, collapseRequests: false, steps: [cachedFailureStep(state)] }))
+  api.addBuilder(builder({ ...common, name: b.failedEval, collapseRequests: false, steps: [failedEvalStep(hops.child)] }))
+  api.addBuilder(builder({ ...common, name: b.dependencyFailed, collapseRequests: false, steps: [dependencyFailedStep(hops.child)] }))
+  api.addBuilder(builder({ ...common, name: b.cachedFailure, collapseRequests: false, steps: [cachedFailureStep(hops.child)] }))
 
   // `fnKey`: what the filters depend on, so a reconfigure restarts them exactly when it changes.
   const isPush: ChangeFilter = {

@@ -22,6 +22,10 @@ const NEVER_REJECT: Record<string, string> = {
   'conn.closed.then(() =>': 'closed never rejects; the handler is synchronous',
   'pending.then(': 'build: handles the rejection in its second argument',
   'buildUiBundle(uiDir).then(': 'cli: handles the rejection in its second argument',
+  'loop.trigger()': 'forge discovery loop: trigger catches (the run logs and keeps the known projects)',
+  'run?.loop.trigger()': 'github: the discovery loop\'s trigger catches',
+  'ensureHooks(': 'github: catches and logs each repository\'s webhook failure',
+  'refresh()': 'ws-route: refresh is hiddenFor(...).then(set, log): it handles its rejection',
 }
 
 function* sources(dir: string): Generator<string> {

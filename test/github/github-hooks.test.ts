@@ -33,7 +33,8 @@ eachDb(test, 'discovery, webhook creation and /change_hook/github against a stan
     assert.equal(projects.map((p) => p.name).sort(), ['acme/app', 'bob/tool'])
     const tool = projects.find((p) => p.name === 'bob/tool')!
     assert.equal([tool.forge, tool.clone_url, tool.default_branch, tool.private, tool.owner, tool.web_url], ['github', '/srv/git/bob/tool', 'trunk', true, 'bob', 'https://github.com/bob/tool'])
-    assert.ok(h.master.brd.builder('acme/app/nix-eval'), 'the Nix plugin builds a discovered project')
+    // The Nix plugin gives a registered project its builders and schedulers right after.
+    await h.until(() => h.master.brd.builder('acme/app/nix-eval') && h.master.schedulers.get('acme-app-primary') && h.master.schedulers.get('bob-tool-prs'), 'the Nix plugin builds the discovered projects')
 
     // The repository webhooks are created once, pointing at our change hook with the secret.
     await h.until(() => gh.hooks.get('acme/app')?.length && gh.hooks.get('bob/tool')?.length, 'webhooks created')

@@ -3,8 +3,7 @@ import * as assert from 'uvu/assert'
 import { defineMaster, localWorker, resolveConfig, ConfigError } from '../../core/index.ts'
 import { nix, type NixPluginOptions } from '../../plugins/nix/index.ts'
 import { nixOptionsSchema, projectSlug, resolveNixOptions } from '../../plugins/nix/options.ts'
-import { projectParts } from '../../plugins/nix/project.ts'
-import type { NixPluginState } from '../../plugins/nix/plugin-state.ts'
+import { projectParts, type ProjectHops } from '../../plugins/nix/project.ts'
 
 test('every option mistake is reported at once with its path', async () => {
   const bad = { projects: [{ name: 'a/b', url: '' }, { name: 'x', url: '/r', pollInterval: -1 }, { name: 'x', url: '/s' }], evalWorkerCount: 0, evalWorkers: 3 } as unknown as NixPluginOptions
@@ -22,8 +21,9 @@ test('every option mistake is reported at once with its path', async () => {
 
 test('builders, schedulers and defaults of a project (its runtime group)', async () => {
   const opts = resolveNixOptions(nixOptionsSchema.parse({ workers: ['local'], projects: [{ name: 'acme/app.js', url: 'https://example.org/acme/app.js.git', pollInterval: 30 }] }), '/tmp/nix-options', 4)
-  const state = { opts, projects: new Map(), postBuildSteps: [], buildStepLists: new Map() } as unknown as NixPluginState
-  const group = projectParts(state, opts.projects[0]!)
+  // The steps only use their hops when they run: building the group needs the workers and step lists.
+  const hops = { workers: opts.workers, evaluation: {}, child: {}, postBuildSteps: [], buildStepLists: new Map() } as unknown as ProjectHops
+  const group = projectParts(hops, opts.projects[0]!)
   const builders = group.builders!
   assert.equal(builders.map((b) => b.name), ['acme/app.js/nix-eval', 'acme/app.js/nix-build', 'acme/app.js/nix-failed-eval', 'acme/app.js/nix-dependency-failed', 'acme/app.js/nix-cached-failure'])
   assert.ok(builders.every((b) => b.project === 'acme/app.js' && b.workers.join() === 'local'))

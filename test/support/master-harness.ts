@@ -36,7 +36,7 @@ export interface MasterHarness {
  * Starts a real master in-process on a fresh temp basedir and database, from a config as
  * `master.config.ts` would give it (`defineMaster` + `resolveConfig` + `createMaster`).
  */
-export async function startMaster(db: TestDatabase, input: MasterConfig, opts: { basedir?: string; dbUrl?: string; keepBasedir?: boolean; log?: Logger } = {}): Promise<MasterHarness> {
+export async function startMaster(db: TestDatabase, input: MasterConfig, opts: { basedir?: string; dbUrl?: string; keepBasedir?: boolean; log?: Logger; logDestination?: { write(line: string): void } } = {}): Promise<MasterHarness> {
   const basedir = opts.basedir ?? mkdtempSync(join(tmpdir(), 'bbn-core-'))
   const dbUrl = opts.dbUrl ?? await db.url(basedir)
   const resolve = (cfg: MasterConfig) => resolveConfig(defineMaster({
@@ -44,7 +44,7 @@ export async function startMaster(db: TestDatabase, input: MasterConfig, opts: {
     ...cfg, basedir, db: dbUrl, www: { host: '127.0.0.1', ...(cfg.www ?? {}), port: 0 },
   }), join(basedir, 'master.config.ts'))
   const config = await resolve(input)
-  const master = createMaster({ config, log: opts.log })
+  const master = createMaster({ config, log: opts.log, logDestination: opts.logDestination })
   try {
     await master.start()
   } catch (err) {

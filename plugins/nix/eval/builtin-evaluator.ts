@@ -2,7 +2,7 @@ import { createAsyncQueue, createSemaphore, type AsyncQueue, type Semaphore } fr
 import { closureStatus } from './drv-closure.ts'
 import { COMMON_EVAL_FLAGS, resolveFlakeRef, type FlakeRef } from './flake-ref.ts'
 import { attrNamesAtExpr, listSystemKeyedExpr, shardExpr, walkAtExpr, walkExpr } from './nix-expr.ts'
-import { attrPathToString, EvalError, isSystemKeyed, type EvalRequest, type NixEvaluator, type NixJob } from './nix-evaluator.ts'
+import { attrPathToString, EvalError, isSystemKeyed, outOfMemoryError, type EvalRequest, type NixEvaluator, type NixJob } from './nix-evaluator.ts'
 import { probeNixVersion, type NixVersion } from './nix-version.ts'
 import { nixErrorText, runProcess } from './run-process.ts'
 import { createWarningCollector, type WarningCollector } from './warning-collector.ts'
@@ -44,7 +44,7 @@ async function nixEval(ctx: Ctx, apply: string): Promise<NixEvalResult> {
   ctx.warnings.flush()
   const limit = ctx.limit()
   if (r.aborted && limit) throw limit
-  if (r.outOfMemory) throw new EvalError(`evaluation exceeded the memory limit of ${req.maxMemoryMiB} MiB (raise maxMemoryMiB / evalMaxMemorySize)`, 'memory', r.stderrTail)
+  if (r.outOfMemory) throw outOfMemoryError(req.maxMemoryMiB, r.stderrTail)
   if (r.code !== 0) return { ok: false, value: undefined, error: nixErrorText(r.stderrTail) || `nix eval exited with ${r.code ?? r.signal}` }
   try {
     return { ok: true, value: JSON.parse(r.stdout), error: '' }

@@ -62,6 +62,7 @@ head -n 1 "${fixture}"
 i=0; while [ ! -e "${dir}/go" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done
 tail -n +2 "${fixture}" | while IFS= read -r line; do printf '%s\\n' "$line"; sleep 0.01; done
 [ -e "${dir}/fail" ] && { echo "error: flake 'git+file:///x' does not provide attribute 'checks'" >&2; exit 1; }
+[ -e "${dir}/oom" ] && { echo "error: out of memory" >&2; exit 1; }
 exit 0
 `
   writeFileSync(join(dir, 'nix-eval-jobs'), script)
@@ -121,6 +122,21 @@ test('a failing nix-eval-jobs ends the stream with an EvalError naming the cause
     assert.is(n, lines.length)
     assert.instance(err, EvalError)
     assert.match((err as Error).message, /does not provide attribute 'checks'/)
+  } finally { rmSync(dir, { recursive: true, force: true }) }
+})
+
+test('nix-eval-jobs out of memory is reported as the memory limit, with the option to raise', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nej-'))
+  try {
+    fakeTool(dir)
+    writeFileSync(join(dir, 'go'), '')
+    writeFileSync(join(dir, 'oom'), '')
+    const ev = createNixEvalJobsEvaluator({ bin: join(dir, 'nix-eval-jobs') })
+    let err: unknown
+    try { for await (const _ of ev.evaluate(request(dir))) { /* jobs before the failure */ } } catch (e) { err = e }
+    assert.instance(err, EvalError)
+    assert.is((err as EvalError).kind, 'memory')
+    assert.is((err as Error).message, 'evaluation ran out of memory at 2 GiB: raise evalMaxMemorySize')
   } finally { rmSync(dir, { recursive: true, force: true }) }
 })
 

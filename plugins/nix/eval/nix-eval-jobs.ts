@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createAsyncQueue } from './async-queue.ts'
-import { attrPathToString, EvalError, isSystemKeyed, type EvalRequest, type NixEvaluator, type NixJob } from './nix-evaluator.ts'
+import { attrPathToString, EvalError, isSystemKeyed, outOfMemoryError, type EvalRequest, type NixEvaluator, type NixJob } from './nix-evaluator.ts'
 import { nixErrorText, runProcess } from './run-process.ts'
 import { createWarningCollector } from './warning-collector.ts'
 import { minimalEnvironment } from '../../../core/index.ts'
@@ -117,6 +117,7 @@ export function createNixEvalJobsEvaluator(opts: NixEvalJobsOptions = {}): NixEv
       }).then((r) => {
         warnings.flush()
         if (limit) throw limit
+        if (r.code !== 0 && r.outOfMemory) throw outOfMemoryError(req.maxMemoryMiB, r.stderrTail)
         if (r.code !== 0) {
           throw new EvalError(`nix-eval-jobs failed (exit ${r.code ?? r.signal}):\n${nixErrorText(r.stderrTail)}`, 'failed', r.stderrTail)
         }

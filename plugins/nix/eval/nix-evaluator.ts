@@ -84,3 +84,13 @@ export function isSystemKeyed(attribute: string): boolean {
 export function attrPathToString(path: readonly string[]): string {
   return path.map((n) => (/^[A-Za-z_][A-Za-z0-9_'-]*$/.test(n) ? n : JSON.stringify(n))).join('.')
 }
+
+/** `2048` → `2 GiB`, `1536` → `1536 MiB`. */
+function mib(n: number): string {
+  return n % 1024 === 0 ? `${n / 1024} GiB` : `${n} MiB`
+}
+
+/** The evaluation hit its memory limit (`evalMaxMemorySize`): said as such, with the fix. */
+export function outOfMemoryError(maxMemoryMiB: number, stderr?: string): EvalError {
+  return new EvalError(`evaluation ran out of memory at ${mib(maxMemoryMiB)}: raise evalMaxMemorySize`, 'memory', stderr)
+}
