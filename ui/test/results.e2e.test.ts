@@ -291,6 +291,21 @@ it('what changed since the previous evaluation of the branch, shown first', asyn
   })
 })
 
+it('the error in one click: a failed check shows its first error line and last log lines; the link opens the log there', async ({ h, url, ids }) => {
+  await shoot(h!, 'failure-excerpt', `${url}#/builds/${ids!.failedChild}`, async (page, viewport) => {
+    const excerpt = page.locator('[data-testid=failure-excerpt]')
+    await excerpt.locator('pre', { hasText: 'failed its assertion' }).waitFor()
+    const first = excerpt.locator('[data-testid=first-error]')
+    await first.waitFor()
+    assert.match(await excerpt.locator('p code').innerText(), /error|failed/i)
+    if (viewport === 'desktop') {
+      const n = Number((await first.innerText()).replace('line ', ''))
+      await first.click()
+      await page.locator(`.line.selected[data-line="${n}"]`).waitFor()
+    }
+  })
+})
+
 async function getJson(url: string): Promise<Record<string, unknown[]>> {
   const res = await fetch(url)
   if (!res.ok) throw new Error(`GET ${url}: ${res.status}`)

@@ -10,6 +10,7 @@ import './bb-step-logs.ts'
 import '../components/bb-action.ts'
 import '../components/bb-nix-matrix.ts'
 import '../components/bb-eval-diff.ts'
+import '../components/bb-failure-excerpt.ts'
 
 const RETRY = 5
 
@@ -88,6 +89,7 @@ export class BbBuildPage extends LitElement {
         ${resultBadge(parent.results, parent.complete as boolean)}</p>` : nothing}
       ${this.renderAttempts(b, names)}
       ${this.renderChanges(props)}
+      ${this.renderFailure(b, isEval)}
       ${isEval ? html`<bb-eval-diff .buildid=${id} .builderid=${b.builderid as number} .complete=${b.complete as boolean}></bb-eval-diff>` : nothing}
       ${isEval ? html`<bb-nix-matrix .buildid=${id} .complete=${b.complete as boolean} .steps=${this.steps.items}></bb-nix-matrix>` : nothing}
       <h2>Steps</h2>
@@ -114,6 +116,14 @@ export class BbBuildPage extends LitElement {
             <td class="muted hide-narrow">${source}</td></tr>`
         })}</tbody>
       </table>`
+  }
+
+  /** A failed build (not an evaluation: its matrix shows its failures) opens on its first failed step's error. */
+  private renderFailure(b: Record<string, unknown>, isEval: boolean) {
+    if (isEval || !b.complete || (b.results !== 2 && b.results !== 4)) return nothing
+    const failed = [...this.steps.items].sort((x, y) => (x.number as number) - (y.number as number))
+      .find((s) => s.results === 2 || s.results === 4)
+    return failed ? html`<bb-failure-excerpt .buildid=${b.buildid as number} .step=${failed.number as number}></bb-failure-excerpt>` : nothing
   }
 
   /** A build the master retried (RETRY: lost worker, restart) links to the build that ran its request again. */
