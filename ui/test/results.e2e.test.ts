@@ -298,6 +298,7 @@ it('the error in one click: a failed check shows its first error line and last l
     const first = excerpt.locator('[data-testid=first-error]')
     await first.waitFor()
     assert.match(await excerpt.locator('p code').innerText(), /error|failed/i)
+    assert.match(await page.locator('[data-testid=nix-build-command]').innerText(), /^nix build '\/nix\/store\/.*\.drv\^\*'$/)
     if (viewport === 'desktop') {
       const n = Number((await first.innerText()).replace('line ', ''))
       await first.click()

@@ -89,6 +89,7 @@ export class BbBuildPage extends LitElement {
         ${resultBadge(parent.results, parent.complete as boolean)}</p>` : nothing}
       ${this.renderAttempts(b, names)}
       ${this.renderChanges(props)}
+      ${this.renderNixOutputs(props)}
       ${this.renderFailure(b, isEval)}
       ${isEval ? html`<bb-eval-diff .buildid=${id} .builderid=${b.builderid as number} .complete=${b.complete as boolean}></bb-eval-diff>` : nothing}
       ${isEval ? html`<bb-nix-matrix .buildid=${id} .complete=${b.complete as boolean} .steps=${this.steps.items}></bb-nix-matrix>` : nothing}
@@ -116,6 +117,17 @@ export class BbBuildPage extends LitElement {
             <td class="muted hide-narrow">${source}</td></tr>`
         })}</tbody>
       </table>`
+  }
+
+  /** A check's derivation: the command that builds it locally and its output path. */
+  private renderNixOutputs(props: Record<string, unknown>) {
+    const drv = prop(props, 'drv_path')
+    if (typeof drv !== 'string' || !drv) return nothing
+    const out = prop(props, 'out_path')
+    return html`<div class="card mono" aria-label="nix outputs" style="overflow-wrap: anywhere">
+      <div>Build it yourself: <code data-testid="nix-build-command">nix build '${drv}^*'</code></div>
+      ${typeof out === 'string' && out ? html`<div>Output: <code>${out}</code></div>` : nothing}
+    </div>`
   }
 
   /** A failed build (not an evaluation: its matrix shows its failures) opens on its first failed step's error. */
