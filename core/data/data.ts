@@ -71,8 +71,16 @@ export function createData(opts: { db: Db; bus: Bus; now?: () => number }) {
       for (const b of builds) await data.endBuild(b.buildid, RETRY, 'interrupted by a master restart (retry)', 'interrupted by a master restart')
       const claimed = await k.selectFrom('buildrequest_claims').innerJoin('buildrequests', 'buildrequests.buildrequestid', 'buildrequest_claims.brid')
         .select('brid').where('buildrequest_claims.masterid', '=', of).where('buildrequests.complete', '=', 0).execute()
-      await data.buildrequests.unclaimBuildRequests(claimed.map((c) => c.brid))
-      return { builds: builds.length, requests: claimed.length }
+      // A request whose build had already finished (the master died between the two writes) is
+      // completed with that build's result: running it again would run it twice.
+      const rerun: number[] = []
+      for (const { brid } of claimed) {
+        const last = await k.selectFrom('builds').select(['results']).where('buildrequestid', '=', brid).orderBy('buildid', 'desc').limit(1).executeTakeFirst()
+        if (last && last.results != null && last.results !== RETRY) await data.buildrequests.completeBuildRequests([brid], last.results, { claimed: true })
+        else rerun.push(brid)
+      }
+      await data.buildrequests.unclaimBuildRequests(rerun)
+      return { builds: builds.length, requests: rerun.length }
     },
     /**
      * Other masters marked active that have not reported for `maxAgeSeconds` are dead (killed,

@@ -94,6 +94,27 @@ export default defineMaster({
   }
 }, testDatabases())
 
+eachDb(test, 'a request whose build finished before the master died is completed with that result at the next start, not run again', async (start) => {
+  const h = await start({
+    workers: [localWorker({ name: 'local' })],
+    builders: [builder({ name: 'once', workers: ['local'], steps: [steps.shell({ command: ['true'] })] })],
+  })
+  const { bsid, brids } = await h.addBuildset(['once'])
+  assert.is(await h.waitBuildset(bsid), SUCCESS)
+  const brid = Object.values(brids)[0]!
+  const k = h.master.data.db.k
+  // As if the master had died between finishing the build and completing its request.
+  await k.updateTable('buildrequests').set({ complete: 0, results: -1, complete_at: null }).where('buildrequestid', '=', brid).execute()
+  await k.updateTable('buildsets').set({ complete: 0, results: -1, complete_at: null }).where('bsid', '=', bsid).execute()
+  const recovered = await h.master.data.recoverInterrupted()
+  assert.is(recovered.requests, 0, 'nothing to run again')
+  const req = await k.selectFrom('buildrequests').select(['complete', 'results']).where('buildrequestid', '=', brid).executeTakeFirstOrThrow()
+  assert.equal([Number(req.complete), Number(req.results)], [1, SUCCESS])
+  assert.is(await h.waitBuildset(bsid), SUCCESS)
+  const builds = await k.selectFrom('builds').select('buildid').where('buildrequestid', '=', brid).execute()
+  assert.is(builds.length, 1, 'the build ran once')
+}, testDatabases())
+
 eachDb(test, 'a clean stop mid-build ends the build RETRY and the next start runs its request again', async (start, db) => {
   const basedir = mkdtempSync(join(tmpdir(), 'bbn-stop-'))
   const gate = join(basedir, 'gate')
