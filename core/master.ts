@@ -75,7 +75,7 @@ export function createMaster(opts: MasterOptions) {
 
   const janitor = createJanitor({ db: () => need().db, log, config: () => config.retention })
   const heartbeat = createHeartbeat({ data: () => need().data, log })
-  const triggers = createTriggerService({ data: () => need().data, bus, log, schedulers: () => need().schedulers, brd: () => need().brd, properties: () => config.properties })
+  const triggers = createTriggerService({ data: () => need().data, bus, log, schedulers: () => need().schedulers, brd: () => need().brd, properties: () => config.properties, redact: (t) => secrets.redact(t) })
   const projects = createProjectRegistry({ data: () => need().data, log, sources: () => config.projectSources.map((s) => s.value) })
   const services = { get: <T>(key: { id: string }) => { const v = config.services.get(key.id); if (v === undefined) throw new Error(`no service '${key.id}'`); return v as T } }
   const buildDeps = (): BuildDeps => ({

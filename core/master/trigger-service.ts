@@ -6,6 +6,7 @@ import type { BuildRequestDistributor } from '../process/build-request-distribut
 import type { SchedulerHost } from '../scheduler-host.ts'
 import type { Logger } from '../util/logger.ts'
 import type { Result } from '../util/results.ts'
+import { redactDeep } from '../secrets/secrets.ts'
 
 export interface TriggerServiceDeps {
   data: () => Data
@@ -15,6 +16,8 @@ export interface TriggerServiceDeps {
   brd: () => BuildRequestDistributor
   /** The global properties of the current configuration. */
   properties: () => Record<string, unknown>
+  /** Resolved secrets out of a text: a child's properties are stored redacted. */
+  redact: (text: string) => string
 }
 
 export type TriggerService = Pick<BuildDeps, 'trigger' | 'waitForBuildsets' | 'cancelBuildsets'>
@@ -34,7 +37,9 @@ export function createTriggerService(deps: TriggerServiceDeps): TriggerService {
         const properties: Properties = {}
         for (const [k, v] of Object.entries(deps.properties())) properties[k] = [v, 'Global']
         for (const [k, v] of Object.entries(s.spec.properties ?? {})) properties[k] = [v, 'Scheduler']
-        for (const [k, v] of Object.entries(r.properties ?? {})) properties[k] = [v, 'Trigger']
+        // Stored for everyone to read: a secret the parent resolved stays out (the child, as trusted
+        // as its parent, asks for the secret itself).
+        for (const [k, v] of Object.entries(r.properties ?? {})) properties[k] = [redactDeep(v, deps.redact), 'Trigger']
         return {
           reason: r.reason ?? `Triggered from ${parent.builderName}`, builderids: schedulers.builderIdsOf(r.scheduler), properties,
           scheduler: r.scheduler, sourcestamps: r.sourcestamps ?? parent.sourcestamps.map((ss) => ss.ssid),

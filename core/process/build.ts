@@ -4,7 +4,7 @@ import type { Properties } from '../data/buildsets.ts'
 import type { Logger } from '../util/logger.ts'
 import { CANCELLED, EXCEPTION, FAILURE, RETRY, SKIPPED, SUCCESS, WARNINGS, worstStatus, type Result } from '../util/results.ts'
 import { renderDeep, isRenderable, type RenderContext, type SecretOptions } from '../properties/renderable.ts'
-import { SecretWithheldError, isSecretWithheld } from '../secrets/secrets.ts'
+import { SecretWithheldError, isSecretWithheld, redactDeep } from '../secrets/secrets.ts'
 import { WorkerLostError, type WorkerConnection } from '../workers/worker-connection.ts'
 import { createLogWriter, LogWriteError } from './log-writer.ts'
 import type { LogWriter, ServiceLocator, StepBuildInfo, StepContext, StepSpec } from './step.ts'
@@ -13,15 +13,6 @@ import type { SourceStampEntity } from '../data/sourcestamps.ts'
 import { stepIdentifier } from '../data/steps.ts'
 import type { GitAccess } from '../util/git-access.ts'
 
-/** `value` with `redact` applied to every string in it (arrays and plain objects too). */
-function redactDeep(value: unknown, redact: (s: string) => string): unknown {
-  if (typeof value === 'string') return redact(value)
-  if (Array.isArray(value)) return value.map((v) => redactDeep(v, redact))
-  if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactDeep(v, redact)]))
-  }
-  return value
-}
 
 /** What a build needs from the master. */
 export interface BuildDeps {
@@ -106,7 +97,8 @@ export class Build {
     this.props = props
     const build = await data.builds.addBuild({
       builderid: this.builder.builderid, buildrequestid: this.request.buildrequestid, workerid: this.builder.workerid,
-      state_string: 'building', properties: props,
+      // Stored and published with resolved secrets redacted (a parent's property copied into it may hold one).
+      state_string: 'building', properties: redactDeep(props, this.deps.redact) as Properties,
     })
     this.buildid = build.buildid
     this.number = build.number

@@ -79,3 +79,13 @@ export class SecretResolver {
     return out
   }
 }
+
+/** `value` with `redact` applied to every string in it (arrays and plain objects too). */
+export function redactDeep(value: unknown, redact: (s: string) => string): unknown {
+  if (typeof value === 'string') return redact(value)
+  if (Array.isArray(value)) return value.map((v) => redactDeep(v, redact))
+  if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactDeep(v, redact)]))
+  }
+  return value
+}

@@ -60,6 +60,8 @@ for (const db of testDatabases()) test(`[${db.name}] secrets from every provider
         steps.shell({ name: 'environment', command: ['sh', '-c', 'echo "env $TOKEN $DIRTOKEN"; echo "stderr $TOKEN" >&2'], env: { TOKEN: secret('token'), DIRTOKEN: secret('dirtoken') }, logEnviron: true }),
         steps.setProperty({ name: 'interpolated', property: 'rendered', value: interpolate('token=%(secret:token)s dir=%(secret:dirtoken)s') }),
         steps.setPropertyFromCommand({ name: 'from output', command: ['sh', '-c', interpolate('echo out-%(secret:dirtoken)s')], property: 'echoed' }),
+        // A child build gets a property holding a secret copied from the parent and one rendered for it.
+        steps.trigger({ name: 'child', schedulerNames: ['child'], waitForFinish: true, copy_properties: ['echoed'], set_properties: { direct: interpolate('d-%(secret:token)s') } }),
         steps.shell({ name: 'failing', command: ['sh', '-c', interpolate(`echo ${pad} %(secret:dirtoken)s >&2; exit 3`)], flunkOnFailure: true }),
         // Like a post-build step (a deploy with a secret argument), run whatever happened before.
         steps.shell({ name: 'post-build', alwaysRun: true, command: ['sh', '-c', interpolate('echo uploading with %(secret:token)s')] }),
@@ -75,8 +77,10 @@ for (const db of testDatabases()) test(`[${db.name}] secrets from every provider
             throw new Error(`deploy refused for ${v} and ${d}`)
           },
         }),
+      ] }), builder({ name: 'child', workers: ['local'], steps: [
+        steps.shell({ name: 'uses copied', command: ['sh', '-c', interpolate('echo "child %(prop:echoed)s %(prop:direct)s"')] }),
       ] })],
-      schedulers: [schedulers.force({ name: 'force', builderNames: ['uses-secrets'] })],
+      schedulers: [schedulers.force({ name: 'force', builderNames: ['uses-secrets'] }), schedulers.triggerable({ name: 'child', builderNames: ['child'] })],
     }, { basedir, logDestination: { write: (line) => { masterLog.push(line) } } })
 
     // Every event of the run, as a /ws client receives it.
@@ -91,7 +95,7 @@ for (const db of testDatabases()) test(`[${db.name}] secrets from every provider
     const RUNS = 2
     const buildids: number[] = []
     for (let i = 0; i < RUNS; i++) {
-      const made = h.waitFor<{ buildid: number }>('builds/*/new')
+      const made = h.waitFor<{ buildid: number; builderid: number }>('builds/*/new', (b) => b.builderid === h!.builderId('uses-secrets'))
       const { bsid } = await h.force('force')
       buildids.push((await made).buildid)
       assert.is(await h.waitBuildset(bsid), EXCEPTION)
@@ -110,7 +114,9 @@ for (const db of testDatabases()) test(`[${db.name}] secrets from every provider
     }
     for (const p of ['builds', 'buildsets', 'buildrequests', 'changes', 'builders', 'workers', 'forceschedulers', 'sourcestamps']) await get(p)
     let logsRead = 0
-    for (const buildid of buildids) {
+    const children = (await h.master.data.db.k.selectFrom('builds').select('buildid').where('builderid', '=', h.builderId('child')).execute()).map((b) => b.buildid)
+    assert.is(children.length, RUNS)
+    for (const buildid of [...buildids, ...children]) {
       await get(`builds/${buildid}`)
       await get(`builds/${buildid}/properties`)
       const stepList = JSON.parse(await get(`builds/${buildid}/steps`)) as { steps: { stepid: number }[] }
@@ -134,6 +140,7 @@ for (const db of testDatabases()) test(`[${db.name}] secrets from every provider
     assert.match(all, 'out-<secret>')
     assert.match(all, 'deploy refused for <secret> and <secret>')
     assert.match(all, 'env <secret> <secret>')
+    assert.match(all, 'child out-<secret> d-<secret>')
 
     const leaks = [
       ...answers.flatMap((a) => leaksIn(a).map((l) => `REST ${l}`)),
@@ -142,7 +149,7 @@ for (const db of testDatabases()) test(`[${db.name}] secrets from every provider
       ...masterLog.flatMap((m) => leaksIn(m).map((l) => `master log ${l}`)),
     ]
     const chunks = rows.filter((r) => r.startsWith('logchunks:')).length
-    console.log(`secrets [${db.name}]: ${RUNS} builds, ${logsRead} logs (${chunks} chunks), ${answers.length} REST answers, ${frames.length} /ws frames, ${rows.length} database rows, ${masterLog.length} master log lines searched; ${leaks.length} leaks`)
+    console.log(`secrets [${db.name}]: ${RUNS} builds and ${children.length} triggered, ${logsRead} logs (${chunks} chunks), ${answers.length} REST answers, ${frames.length} /ws frames, ${rows.length} database rows, ${masterLog.length} master log lines searched; ${leaks.length} leaks`)
     assert.equal(leaks, [], 'no secret, whole or in part, anywhere')
   } finally {
     await h?.stop()
