@@ -64,7 +64,21 @@ export async function startFixtureServer(opts: FixtureServerOptions): Promise<Fi
   const one = (plural: string, row: Row | undefined) => (row ? { plural, items: [row], single: true } : null)
   const routes: [RegExp, Handler][] = [
     [/^projects$/, () => ({ plural: 'projects', items: d.projects })],
-    [/^nixgrid\/(\d+(?:,\d+)*)$/, (m) => one('nixgrid', d.grid?.(m[1]!.split(',').map(Number)))],
+    [/^nixgrid\/(\d+(?:,\d+)*)$/, (m) => {
+      const ids = m[1]!.split(',').map(Number)
+      if (d.grid) return one('nixgrid', d.grid(ids))
+      // As the Nix plugin answers it, from the fixture's nixjobs.
+      const jobs = d.nixjobs.filter((j) => ids.includes(j.buildid as number))
+      const attrs = [...new Set(jobs.map((j) => j.attr as string))].sort()
+      const code: Record<string, string> = { success: 's', failed: 'f', 'dependency-failed': 'd', building: 'b', pending: 'p', skipped: 'k', cancelled: 'x' }
+      return one('nixgrid', {
+        id: ids.join(','), attrs, codes: { s: 'success', f: 'failed', d: 'dependency-failed', b: 'building', p: 'pending', k: 'skipped', x: 'cancelled', '.': 'absent', '?': 'unknown' },
+        evaluations: ids.map((buildid) => {
+          const mine = new Map(jobs.filter((j) => j.buildid === buildid).map((j) => [j.attr as string, j]))
+          return { buildid, states: attrs.map((a) => (mine.has(a) ? code[mine.get(a)!.state as string] ?? '?' : '.')).join(''), children: attrs.map((a) => (mine.get(a)?.child_buildid as number | null | undefined) ?? null) }
+        }),
+      })
+    }],
     [/^projects\/(\d+)$/, (m) => one('projects', d.projects.find((p) => p.projectid === +m[1]))],
     [/^projects\/(\d+)\/builders$/, (m) => ({ plural: 'builders', items: d.builders.filter((b) => b.projectid === +m[1]) })],
     [/^builders$/, () => ({ plural: 'builders', items: d.builders })],

@@ -279,7 +279,7 @@ it('what changed since the previous evaluation of the branch, shown first', asyn
   await shoot(h!, 'eval-diff', `${url}#/builds/${ids!.nextEval}`, async (page) => {
     const diff = page.locator('[data-testid=eval-diff]')
     await diff.waitFor()
-    const group = async (k: string) => (await diff.locator(`[data-group=${k}] li`).allInnerTexts()).map((t) => t.replace('x86_64-linux.', ''))
+    const group = async (k: string) => (await diff.locator(`[data-group=${k}] li`).evaluateAll((els) => els.map((e) => e.textContent!.trim()))).map((t) => t.replace('x86_64-linux.', ''))
     assert.equal(await group('newlyFailing'), ['unit-3'])
     assert.equal(await group('stillFailing'), ['unit-2', 'unit-10'])
     assert.equal(await group('fixed'), ['unit-1'])

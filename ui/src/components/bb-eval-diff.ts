@@ -58,10 +58,10 @@ export class BbEvalDiff extends LitElement {
     return html`<section class="card" aria-label="what changed" data-testid="eval-diff">
       <strong>Since <a href=${buildHref(prev.buildid)}>evaluation #${prev.number}</a>:</strong>
       ${total === 0 ? html`<span class="muted">nothing changed</span>` : nothing}
-      ${GROUPS.filter(([k]) => d[k].length).map(([k, label]) => html`<div class="group" data-group=${k}>
-        <span class="badge ${k === 'fixed' ? 'success' : k === 'newlyFailing' || k === 'stillFailing' ? 'failure' : 'skipped'}">${d[k].length} ${label}</span>
-        <ul>${d[k].slice(0, 20).map((a) => html`<li class="mono">${a}</li>`)}${d[k].length > 20 ? html`<li class="muted">… ${d[k].length - 20} more</li>` : nothing}</ul>
-      </div>`)}
+      ${GROUPS.filter(([k]) => d[k].length).map(([k, label]) => html`<details class="group" data-group=${k} ?open=${k === 'newlyFailing' && d[k].length <= 20}>
+        <summary><span class="badge ${k === 'fixed' ? 'success' : k === 'newlyFailing' || k === 'stillFailing' ? 'failure' : 'skipped'}">${d[k].length} ${label}</span></summary>
+        <ul>${d[k].slice(0, 200).map((a) => html`<li class="mono">${a}</li>`)}${d[k].length > 200 ? html`<li class="muted">… ${d[k].length - 200} more</li>` : nothing}</ul>
+      </details>`)}
     </section>`
   }
 }
