@@ -88,6 +88,8 @@ eachDb(maybe, 'Gitea: discovery and webhooks, signed pushes and pull requests ev
     // A second discovery finds the webhook and creates none.
     await h.master.projects.reload()
     assert.is(s.repos[0]!.hooks!.length, 1)
+    // The project's group is applied builders first, then schedulers: wait for the ones that take pushes and pull requests.
+    await h.until(() => h.master.schedulers.get('acme-app-primary') && h.master.schedulers.get('acme-app-prs'), 'acme/app given its schedulers')
 
     const repoJson = s.repoJson(s.repos[0]!)
     const user = { id: 2, login: 'alice', email: 'alice@example.org' }
