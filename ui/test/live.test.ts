@@ -18,6 +18,9 @@ it('the build matrix shows failures first, filters, searches and follows nixjobs
   await page.goto(`${server.url}#/builds/${EVAL_BUILD}`)
   await page.locator('[data-testid=matrix-counts]', { hasText: '200 attributes' }).waitFor()
   await server.subscribed(`builds/${EVAL_BUILD}/nixjobs/*/*`)
+  // What changed since the previous evaluation is shown above the matrix and may push it below the
+  // fold once it arrives; the virtualizer draws only visible rows.
+  await page.locator('lit-virtualizer.list').scrollIntoViewIfNeeded()
   const first = await page.locator('.job[data-attr]').first().getAttribute('data-attr')
   assert.is(first, 'x86_64-linux.pkg-00050', 'a failed attribute comes first')
   await page.locator('details[aria-label="evaluation warnings"]', { hasText: 'locked to an old revision' }).waitFor()
