@@ -242,7 +242,11 @@ export function createBuildBatcher(opts: BuildBatcherOptions) {
       const p = spawn(opts.nixBin ?? 'nix', args, { stdio: ['ignore', 'ignore', 'pipe'], env: minimalEnvironment() })
       proc = p
       for (const w of batch) w.req.onStart?.(byDrv.size)
-      for (const w of batch) w.req.signal?.addEventListener('abort', () => settle(w, { ok: false, rc: null }), { once: true })
+      // Stopped while the process was being prepared, or from now on.
+      for (const w of batch) {
+        if (w.req.signal?.aborted) settle(w, { ok: false, rc: null })
+        else w.req.signal?.addEventListener('abort', () => settle(w, { ok: false, rc: null }), { once: true })
+      }
       let silent: NodeJS.Timeout | undefined
       const arm = (): void => { if (silent) silent.refresh(); else silent = setTimeout(() => p.kill('SIGKILL'), opts.timeout * 1000) }
       arm()
