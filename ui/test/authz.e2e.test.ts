@@ -108,6 +108,8 @@ it('user/password master: anonymous is read-only with reasons and a 403; alice l
   await stopNow.waitFor()
   assert.ok(await stopNow.isEnabled())
   await stopNow.click()
+  // Stop asks for a reason and a confirmation first.
+  await page.locator('bb-action dialog button[value=confirm]').click()
   await page.locator('.badge.cancelled').first().waitFor({ timeout: 60_000 })
 
   await page.goto(`${url}#/builders/1/builds/1`)
@@ -117,7 +119,8 @@ it('user/password master: anonymous is read-only with reasons and a 403; alice l
   await screenshot(page, 'authz-logged-in')
   await markPage(page)
   await rebuildNow.click()
-  await page.locator('bb-action [role=alert]', { hasText: 'done' }).waitFor()
+  // The rebuild opens the new build (through its request's page).
+  await page.locator('h1', { hasText: 'quick #2' }).waitFor({ timeout: 60_000 })
   await page.locator('nav[aria-label=Breadcrumb] a', { hasText: 'quick' }).click()
   await page.locator('table[aria-label=builds] tr', { hasText: '#2' }).locator('.badge.success').waitFor({ timeout: 60_000 })
   assert.ok(await stillSamePage(page))
