@@ -165,6 +165,16 @@ export const migrations: Migration[] = [
       await db.schema.createIndex('bus_events_at').on('bus_events').column('at_ms').execute()
     },
   },
+  {
+    // Changes no running scheduler wanted when they arrived (a webhook for a project whose
+    // schedulers were not started yet): a scheduler that starts within minutes takes them, once.
+    version: 7,
+    async up(db, d) {
+      await db.schema.createTable('unclaimed_changes').addColumn('changeid', 'integer', (c) => c.primaryKey())
+        .addColumn('at_ms', big(d), (c) => c.notNull()).execute()
+      await db.schema.createIndex('unclaimed_changes_at').on('unclaimed_changes').column('at_ms').execute()
+    },
+  },
 ]
 
 export const LATEST_VERSION = migrations[migrations.length - 1]!.version
