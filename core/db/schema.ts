@@ -66,6 +66,7 @@ export interface StatusOutboxTable {
 export interface SchemaVersionTable { version: number }
 export interface BusEventsTable { id: Generated<number>; masterid: number; key: string; payload: string; at_ms: number }
 export interface UnclaimedChangesTable { changeid: number; at_ms: number }
+export interface ChangeHookDeliveriesTable { hook: string; delivery: string; at_ms: number }
 
 export interface Database {
   masters: MastersTable
@@ -96,4 +97,5 @@ export interface Database {
   schema_version: SchemaVersionTable
   bus_events: BusEventsTable
   unclaimed_changes: UnclaimedChangesTable
+  change_hook_deliveries: ChangeHookDeliveriesTable
 }
