@@ -108,11 +108,11 @@ test('/config carries the signed-in user as Buildbot does, with the groups', asy
   const cfg = JSON.parse((await get(url!, 'config', creds!.member)).text) as { user: Record<string, unknown>; user_can: Record<string, boolean>; auth: Record<string, unknown> }
   assert.equal(cfg.user, { username: 'carol', email: 'carol@acme.example', full_name: 'Carol Acme', groups: ['acme', 'acme/core'] })
   assert.equal(cfg.auth, { name: 'github', provider: 'github', label: 'Sign in with GitHub', kind: 'redirect', oauth2: true, api_tokens: true })
-  assert.equal(cfg.user_can, { force: true, stop: true, rebuild: true, cancel: true, reload: false })
+  assert.equal(cfg.user_can, { force: true, stop: true, rebuild: true, cancel: true, reload: false, worker: false })
   const admin = JSON.parse((await get(url!, 'config', creds!.admin)).text) as { user_can: Record<string, boolean> }
-  assert.equal(admin.user_can, { force: true, stop: true, rebuild: true, cancel: true, reload: true })
+  assert.equal(admin.user_can, { force: true, stop: true, rebuild: true, cancel: true, reload: true, worker: true })
   const dave = JSON.parse((await get(url!, 'config', creds!.user)).text) as { user_can: Record<string, boolean> }
-  assert.equal(dave.user_can, { force: false, stop: false, rebuild: false, cancel: false, reload: false })
+  assert.equal(dave.user_can, { force: false, stop: false, rebuild: false, cancel: false, reload: false, worker: false })
 })
 
 type Expect = Record<Who, boolean>

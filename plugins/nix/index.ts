@@ -9,6 +9,7 @@ import { createOutputKeeper } from './output-keeper.ts'
 import { createJobsStore, publicJob, type NixTables } from './jobs-store.ts'
 import { nixMigrations } from './migrations.ts'
 import { parseBuildIds, readGrid } from './history.ts'
+import { readBuiltBy } from './built-by.ts'
 import { nixOptionsSchema, resolveNixOptions } from './options.ts'
 import { NIX_MISSING, createRuntimeSlot, type NixAvailability } from './nix-runtime.ts'
 import { fromRegistry, projectParts, registrySpec, type ProjectHops } from './project.ts'
@@ -147,6 +148,15 @@ export const nix = definePlugin({
         const jobs = runtime.peek()?.jobs
         if (!jobs) return []
         return (await jobs.list(Number(path.buildid))).map((j) => publicJob(j) as unknown as Record<string, unknown>)
+      },
+    })
+    api.addRestEndpoint({
+      // The builds that built the outputs an evaluation skipped as already built.
+      path: 'builds/n:buildid/nixbuiltby', plural: 'nixbuiltby', kind: 'collection',
+      async get({ path }) {
+        const rt = runtime.peek()?.rt
+        if (!rt) return []
+        return (await readBuiltBy(rt.storage<NixTables>().db, Number(path.buildid))) as unknown as Record<string, unknown>[]
       },
     })
     api.addRestEndpoint({

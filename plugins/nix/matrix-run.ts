@@ -164,6 +164,8 @@ export function createMatrixRun(hop: MatrixHop, info: MatrixRunInfo) {
     virtual_builder_name: `${info.refPrefix}.${job.attr}`, status_name: `nix-build ${info.refPrefix}.${job.attr}`,
     project: project.name, branch: info.branch, default_branch: project.defaultBranch, nix_default_branch: info.isDefault,
     nix_jobid: job.jobid, nix_eval_buildid: buildid, outputs: jobOutputs(job),
+    // The commit the check was built from, as Buildbot's Trigger hands a child its parent's got_revision.
+    ...(info.event.revision ? { got_revision: info.event.revision } : {}),
   })
 
   async function trigger(items: Pending[]): Promise<void> {

@@ -6,8 +6,9 @@ import { resultBadge, stateBadge } from '../components/result-badge.ts'
 import { branchRows, defaultBranchRow, type BuildLike } from '../util/branches.ts'
 import { attrOrder, cellOf, type NixGrid } from '../util/grid-model.ts'
 import { ACTIVE_STATES } from '../util/matrix-model.ts'
-import { prop, timeAgo } from '../util/format.ts'
+import { prop } from '../util/format.ts'
 import { buildHref, routeHref, type Route } from '../router/route.ts'
+import { timeAt } from '../components/time-at.ts'
 
 type HistoryRoute = Extract<Route, { name: 'history' }>
 const PAGE = 50
@@ -128,7 +129,7 @@ export class BbHistoryPage extends LitElement {
           <td><a href=${buildHref(b.buildid)}>#${b.number}</a> ${resultBadge(b.results, b.complete)}</td>
           <td>${c.state === 'absent' ? html`<span class="muted">not evaluated</span>` : stateBadge(c.state)}</td>
           <td class="mono hide-narrow">${String(prop(b.properties, 'got_revision') ?? prop(b.properties, 'revision') ?? '').slice(0, 12)}</td>
-          <td class="muted hide-narrow">${timeAgo(b.started_at)}</td>
+          <td class="muted hide-narrow">${timeAt(b.started_at)}</td>
           <td>${c.child ? html`<a href=${buildHref(c.child)}>build</a>` : nothing}</td>
         </tr>`
       })}</tbody></table>`
