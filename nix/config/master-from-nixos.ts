@@ -89,6 +89,7 @@ export function masterConfigOf(o: NixosOptions, file: string, env: NixosEnvironm
       outputsPath: o.outputsPath ?? undefined,
       cacheFailedBuilds: o.cacheFailedBuilds,
       failedBuildReportLimit: o.failedBuildReportLimit,
+      branches: o.branches,
     }),
     // As buildbot-nix: effects of every project; the secrets files are systemd credentials. They
     // run in bubblewrap on the master's machine (its `local` worker), where the secrets are.
