@@ -84,7 +84,7 @@ export function masterConfigOf(o: NixosOptions, file: string, env: NixosEnvironm
       buildSystems: o.buildSystems.length ? o.buildSystems : undefined,
       evalWorkerCount: o.evalWorkerCount ?? undefined,
       evalMaxMemorySize: o.evalMaxMemorySize,
-      buildTimeout: o.buildMaxSilentTime,
+      buildTimeout: o.buildTimeout,
       maxSilentTime: o.buildMaxSilentTime,
       outputsPath: o.outputsPath ?? undefined,
       cacheFailedBuilds: o.cacheFailedBuilds,

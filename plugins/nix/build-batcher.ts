@@ -23,12 +23,16 @@ export interface BatchBuildResult {
   rc: number | null
   /** Why a failed derivation failed, when nix said so before the shared process ended. */
   failure?: string
+  /** The shared process ran longer than `buildTimeout` and was killed (seconds). */
+  timedOutAfter?: number
 }
 
 export interface BuildBatcherOptions {
   maxSilentTime: number
   /** Seconds without any output of the shared process before it is killed. */
   timeout: number
+  /** Seconds a shared process may run in all (its derivations were requested within `delayMs`): then it is killed and what it had not built fails as timed out. */
+  buildTimeout?: number
   /** How long requests are collected before a process starts (default 5 ms). */
   delayMs?: number
   /** Derivations per process at most (default 500). */
@@ -187,6 +191,8 @@ export function createBuildBatcher(opts: BuildBatcherOptions) {
     const settled = new Set<Waiting>()
     let proc: ReturnType<typeof spawn> | undefined
     let exited = false
+    let overall: NodeJS.Timeout | undefined
+    let timedOut = false
     // Nobody waits for the process any more (all answered or stopped): end it.
     const settle = (w: Waiting, r: BatchBuildResult): void => {
       if (settled.has(w)) return
@@ -202,6 +208,8 @@ export function createBuildBatcher(opts: BuildBatcherOptions) {
       let silent: NodeJS.Timeout | undefined
       const arm = (): void => { if (silent) silent.refresh(); else silent = setTimeout(() => p.kill('SIGKILL'), opts.timeout * 1000) }
       arm()
+      const limit = opts.buildTimeout
+      overall = limit ? setTimeout(() => { timedOut = true; p.kill('SIGKILL') }, limit * 1000) : undefined
       let rest = ''
       p.stderr.setEncoding('utf8')
       p.stderr.on('data', (chunk: string) => {
@@ -214,12 +222,14 @@ export function createBuildBatcher(opts: BuildBatcherOptions) {
         exited = true
         emit(undefined, `cannot run nix: ${err.message}\n`)
         if (silent) clearTimeout(silent)
+        if (overall) clearTimeout(overall)
         resolve(null)
       })
       p.on('close', (code) => {
         exited = true
         if (rest) onLine(rest)
         if (silent) clearTimeout(silent)
+        if (overall) clearTimeout(overall)
         resolve(code)
       })
     })
@@ -230,6 +240,11 @@ export function createBuildBatcher(opts: BuildBatcherOptions) {
     for (const w of batch) {
       if (settled.has(w)) continue
       const ok = w.req.outPaths.length > 0 && w.req.outPaths.every((p) => valid.has(p))
+      if (!ok && timedOut) {
+        w.req.onLog(`nix build timed out after ${opts.buildTimeout} s (buildTimeout): killed\n`)
+        settle(w, { ok: false, rc, timedOutAfter: opts.buildTimeout })
+        continue
+      }
       if (!ok && !gotError.has(w.req.drvPath)) {
         // nix 2.8 does not say which requested derivation a failed dependency stopped.
         w.req.onLog(`${w.req.drvPath} was not built; errors of the shared nix build:\n${errors.join('\n') || '(none)'}\n`)

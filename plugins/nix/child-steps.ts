@@ -63,16 +63,28 @@ export function nixBuildStep(hop: ChildHop): StepSpec {
         const onStart = (n: number): void => log.write(`nix build ${installable} (one shared nix process builds ${n} requested derivation${n === 1 ? '' : 's'})\n`, 'h')
         const r = await runtime.batcher.build({ installable, drvPath: drv, outPaths: Object.values(outputsOf(ctx)), onStart, onLog: (t) => log.write(t, 'o'), signal: ctx.signal })
         if (ctx.signal.aborted) return FAILURE
+        if (r.timedOutAfter) {
+          await ctx.setStateString(timedOut(attr, r.timedOutAfter))
+          return FAILURE
+        }
         log.write(r.ok ? `${out} is built\n` : r.failure ? `building ${drv} failed: ${r.failure}\n` : `building ${drv} failed (nix exit code ${r.rc})\n`, 'h')
         await ctx.setStateString(r.ok ? `built ${attr}` : `${attr} failed`)
         return r.ok ? SUCCESS : FAILURE
       }
-      const res = await ctx.runCommand({ name: 'shell', args: { command, workdir: 'build', timeout: o.buildTimeout, want_stdout: true, want_stderr: true } })
+      // nix's own --max-silent-time ends a silent build first; the step's silence limit is a backstop.
+      const started = Date.now()
+      const res = await ctx.runCommand({ name: 'shell', args: { command, workdir: 'build', timeout: o.maxSilentTime + 60, maxTime: o.buildTimeout, want_stdout: true, want_stderr: true } })
+      if (res.rc !== 0 && res.failureReason === 'timeout' && Date.now() - started >= o.buildTimeout * 1000) {
+        await ctx.setStateString(timedOut(attr, o.buildTimeout))
+        return FAILURE
+      }
       await ctx.setStateString(res.rc === 0 ? `built ${attr}` : `${attr} failed (exit ${res.rc}${res.failureReason ? `, ${res.failureReason}` : ''})`)
       return res.rc === 0 ? SUCCESS : FAILURE
     },
   })
 }
+
+const timedOut = (attr: string, seconds: number) => `${attr} timed out after ${seconds} s (buildTimeout)`
 
 /** The outputs of the attribute a child builds (name → store path). */
 function outputsOf(ctx: StepContext): Record<string, string> {

@@ -173,7 +173,7 @@ export const nix = definePlugin({
       const jobs = createJobsStore(rt.storage<NixTables>())
       const nix = await probe()
       const batcher = nix.ok && opts.shareNixProcesses
-        ? createBuildBatcher({ maxSilentTime: opts.maxSilentTime, timeout: opts.buildTimeout, delayMs: opts.shareWindowMs })
+        ? createBuildBatcher({ maxSilentTime: opts.maxSilentTime, timeout: opts.maxSilentTime + 60, buildTimeout: opts.buildTimeout, delayMs: opts.shareWindowMs })
         : undefined
       runtime.set({ rt, jobs, nix, batcher })
       if (nix.ok) rt.log.info({ nix: nix.version.version.join('.'), evaluator: nix.evaluator.name }, 'nix plugin ready')

@@ -249,5 +249,19 @@ for (const share of [true, false]) {
   }, dbs)
 }
 
+eachDb(maybe, 'buildTimeout: a child building longer is killed and fails saying it timed out (one nix build per child); a quick one is built', async (start, db) => {
+  const repo = join(tmp, `timeout-${db.name}`)
+  makeFlakeRepo(repo, { checks: { quick: {}, slow: { script: '/bin/sleep 120; echo > $out' } } })
+  const h = await start(config(repo, { shareNixProcesses: false, buildTimeout: 2 }))
+  const r = await force(h)
+  assert.is(r.results, FAILURE)
+  const jobs = await jobsOf(h, r.buildid)
+  assert.is(jobs.get('quick')!.state, 'success')
+  assert.is(jobs.get('slow')!.state, 'failed')
+  const step = await stepOf(h, jobs.get('slow')!.child_buildid!, 'nix_build')
+  assert.is(step!.results, FAILURE)
+  assert.match(step!.state_string, /slow timed out after 2 s \(buildTimeout\)/)
+}, [dbs[0]!])
+
 test.after(() => rmSync(tmp, { recursive: true, force: true }))
 test.run()
