@@ -52,9 +52,9 @@ function parsePayload(raw: Buffer, contentType: string): Record<string, unknown>
  */
 export function githubChangeHook(deps: GitHubHookDeps): Omit<ChangeHookHandler, 'owner'> {
   async function dispatch(rt: PluginRuntime, event: string, p: Record<string, unknown>): Promise<Answer> {
-    const installation = (p.installation as { id?: number } | undefined)?.id
-    const repoName = (p.repository as { full_name?: string } | undefined)?.full_name
-    if (installation != null && repoName) deps.rememberRepo(repoName, installation)
+    const installation = (p.installation as { id?: unknown } | null | undefined)?.id
+    const repoName = (p.repository as { full_name?: unknown } | null | undefined)?.full_name
+    if (typeof installation === 'number' && Number.isSafeInteger(installation) && typeof repoName === 'string' && repoName) deps.rememberRepo(repoName, installation)
     switch (event) {
       case 'ping': return { status: 200, body: 'pong' }
       case 'installation': case 'installation_repositories': case 'repository': case 'installation_target':
