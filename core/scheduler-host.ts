@@ -19,6 +19,10 @@ export class SchedulerHost {
   private readonly running = new Map<string, Running>()
   /** Deciding who takes a change and starting schedulers exclude each other, so a change is neither lost nor handed twice. */
   private gate: Promise<unknown> = Promise.resolve()
+  /** Names of the running schedulers (a new set after each change, so a change can keep the one it saw). */
+  private runningNames: ReadonlySet<string> = new Set()
+  /** Which schedulers ran when an unclaimed change arrived: they saw it, and a restart of theirs (a reconfigure) does not build it. */
+  private readonly seenBy = new Map<number, { at: number; names: ReadonlySet<string> }>()
   constructor(private readonly data: Data, private readonly log: Logger, private readonly brd: BuildRequestDistributor, private readonly globalProps: () => Record<string, unknown>, private readonly now: () => number = Date.now) {}
 
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
@@ -51,16 +55,23 @@ export class SchedulerHost {
       started.push(r)
       await runtime.start()
     }
+    this.runningNames = new Set(this.running.keys())
     if (started.length) await this.takeUnclaimed(started)
   }
 
-  /** Hands the schedulers just started the recent changes nobody wanted that they want; each change goes to one round of schedulers, once. */
+  /**
+   * Hands the schedulers just started the recent changes nobody wanted that they want, unless they
+   * were running when the change arrived (a reconfigure that widens a filter builds new changes
+   * only, as Buildbot). Each change goes to one round of schedulers, once.
+   */
   private async takeUnclaimed(started: Running[]): Promise<void> {
     for (const changeid of await this.data.schedulers.getUnclaimedChanges(this.now() - UNCLAIMED_CHANGE_MS)) {
       const change = await this.data.changes.getChange(changeid)
       if (!change) continue
-      const takers = started.filter((r) => r.runtime.onChange && this.wants(r, change))
+      const saw = this.seenBy.get(changeid)?.names
+      const takers = started.filter((r) => r.runtime.onChange && !saw?.has(r.spec.name) && this.wants(r, change))
       if (!takers.length || !(await this.data.schedulers.claimUnclaimedChange(changeid))) continue
+      this.seenBy.delete(changeid)
       this.log.info({ changeid, schedulers: takers.map((r) => r.spec.name) }, 'a change that came before its schedulers is built now')
       await this.dispatch(takers, change)
     }
@@ -98,7 +109,12 @@ export class SchedulerHost {
   async onChange(change: ChangeEntity): Promise<void> {
     const targets = await this.exclusive(async () => {
       const now = [...this.running.values()]
-      if (!now.some((r) => this.wants(r, change))) await this.data.schedulers.addUnclaimedChange(change.changeid, this.now(), UNCLAIMED_CHANGE_MS)
+      if (!now.some((r) => this.wants(r, change))) {
+        const at = this.now()
+        for (const [id, seen] of this.seenBy) { if (seen.at >= at - UNCLAIMED_CHANGE_MS) break; this.seenBy.delete(id) }
+        this.seenBy.set(change.changeid, { at, names: this.runningNames })
+        await this.data.schedulers.addUnclaimedChange(change.changeid, at, UNCLAIMED_CHANGE_MS)
+      }
       return now
     })
     await this.dispatch(targets, change)
@@ -118,6 +134,6 @@ export class SchedulerHost {
     return (r?.spec.builderNames ?? []).map((n) => this.brd.builder(n)?.builderid).filter((x): x is number => x != null)
   }
   async stop(): Promise<void> {
-    await this.exclusive(async () => { for (const r of this.running.values()) await r.runtime.stop(); this.running.clear() })
+    await this.exclusive(async () => { for (const r of this.running.values()) await r.runtime.stop(); this.running.clear(); this.runningNames = new Set() })
   }
 }

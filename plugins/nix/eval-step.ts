@@ -144,6 +144,7 @@ export function evalStep(hop: EvaluationHop, project: ResolvedProject): StepSpec
       if (!existsSync(join(checkout, '.git'))) return fail(`the checkout ${checkout} is not on this machine: evaluation runs on the master, so the nix-eval builder needs a local worker`)
       const branch = event.branch
       const isDefault = event.isDefaultBranch
+      const keep = hop.outputs.policy(project, branch, event.isPullRequest)
       const { config, warnings: cfgWarnings } = await readRepoConfig({ checkoutRoot: checkout, isDefaultBranch: isDefault })
       let warnLog: LogWriter | undefined
       let warnCount = 0
@@ -158,7 +159,7 @@ export function evalStep(hop: EvaluationHop, project: ResolvedProject): StepSpec
       const bs = await rt.data.buildsets.getBuildset(ctx.build.buildsetid)
       const isRebuild = bs?.rebuilt_buildid != null || ctx.getProperty('reason') === 'rebuild'
       const run: MatrixRun = createMatrixRun(hop.matrix, {
-        project, ctx, evalKey, branch, isDefault, isRebuild, refPrefix: refPrefix(project, config.attribute), event,
+        project, ctx, evalKey, branch, isDefault, keep, isRebuild, refPrefix: refPrefix(project, config.attribute), event,
         checkoutDir: checkout, flakeDir, attribute: config.attribute,
       })
       hop.runs.set(buildid, run)
@@ -235,8 +236,8 @@ export function evalStep(hop: EvaluationHop, project: ResolvedProject): StepSpec
       // Jobs that could not be stored are lost: this evaluation is incomplete and must not be reused.
       if (run.failure) return fail(`storing the evaluation failed: ${run.failure.message}`)
       await jobs.recordEval(buildid, evalKey)
-      if (isDefault) {
-        const removed = await hop.outputs.removeStale(project, run.attrs())
+      if (keep) {
+        const removed = await hop.outputs.removeStale(project, run.attrs(), keep)
         if (removed.length) (await ctx.addLog('gcroots')).write(`removed GC roots of attributes no longer evaluated: ${removed.join(', ')}\n`)
       }
       const n = run.attrs().length

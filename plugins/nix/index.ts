@@ -125,7 +125,7 @@ export const nix = definePlugin({
       limits: { workers: opts.evalWorkerCount, maxMemoryMiB: opts.evalMaxMemorySize, timeoutSec: opts.evalTimeout },
     }
     const child: ChildHop = { runtime, projects, outputs, maxSilentTime: opts.maxSilentTime, buildTimeout: opts.buildTimeout }
-    const hops: ProjectHops = { workers: opts.workers, evaluation, child, postBuildSteps, buildStepLists: new Map() }
+    const hops: ProjectHops = { workers: opts.workers, evaluation, child, postBuildSteps, buildStepLists: new Map(), branchGlobs: opts.branchRules.map((r) => r.matchGlob) }
     api.addMetrics((register) => registerNixMetrics(register, hooks))
     // The configured projects' parts are set at start (from the registry); checked here with the config.
     for (const p of opts.projects) api.checkParts(p.name, projectParts(hops, p))
@@ -173,7 +173,7 @@ export const nix = definePlugin({
       const jobs = createJobsStore(rt.storage<NixTables>())
       const nix = await probe()
       const batcher = nix.ok && opts.shareNixProcesses
-        ? createBuildBatcher({ maxSilentTime: opts.maxSilentTime, timeout: opts.buildTimeout, delayMs: opts.shareWindowMs })
+        ? createBuildBatcher({ maxSilentTime: opts.maxSilentTime, timeout: opts.maxSilentTime + 60, buildTimeout: opts.buildTimeout, delayMs: opts.shareWindowMs })
         : undefined
       runtime.set({ rt, jobs, nix, batcher })
       if (nix.ok) rt.log.info({ nix: nix.version.version.join('.'), evaluator: nix.evaluator.name }, 'nix plugin ready')

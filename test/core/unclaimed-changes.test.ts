@@ -73,4 +73,20 @@ eachDb(test, 'a change that comes before its schedulers is built once they start
   }
 }, dbs)
 
+eachDb(test, 'a reconfigure that widens a running scheduler\'s filter builds new changes only, not the ones it saw before', async (start) => {
+  const config = (branch: string): MasterConfig => ({
+    workers: [localWorker({ name: 'local' })], builders: [quick('b')],
+    schedulers: [schedulers.anyBranch({ name: 'push', builderNames: ['b'], changeFilter: { fn: (c) => c.branch === branch, fnKey: { branch } } })],
+  })
+  const h = await start(config('one'))
+  const seen = await h.master.data.changes.addChange({ author: 'a', branch: 'two', revision: 'seen', repository: repo })
+  await h.until(async () => (await unclaimed(h)).includes(seen.changeid), 'the change nobody wanted is kept')
+  await h.master.reconfigure(await h.resolve(config('two')))
+  assert.equal(await buildsetsOf(h, 'push'), [], 'the restarted scheduler saw that change when it arrived')
+  const fresh = h.waitFor<{ bsid: number; scheduler: string }>('buildsets/*/new', (m) => m.scheduler === 'push')
+  await h.master.data.changes.addChange({ author: 'a', branch: 'two', revision: 'fresh', repository: repo })
+  assert.is(await h.waitBuildset((await fresh).bsid), SUCCESS)
+  assert.equal((await buildsetsOf(h, 'push')).map((b) => b.revision), ['fresh'])
+}, dbs)
+
 test.run()
