@@ -52,6 +52,23 @@ export type { ChangeHookHandler, RpcAction, RestEndpoint, UserInfo } from './htt
 /** Thrown by a plugin's JSON-RPC action or REST endpoint: answered with its status and message (never a 500). */
 export { HttpError } from './http/master-surface.ts'
 export type { LoginProvider, LoginUser, LoginStart, LoginCallback, ProxiedRequest, RequestIdentity } from './http/auth/login-provider.ts'
+/**
+ * API tokens for a plugin's login provider (`auth/tokens` JSON-RPC, `Authorization: Bearer bbn_…`).
+ *
+ * @example
+ *   const tokens = addApiTokens(api)
+ *   api.addLoginProvider({ ..., apiTokens: true, fromAuthorization: (h) => tokens.fromAuthorization(h) })
+ *   // a role matcher lets signed-in users manage their own: target.authzAction === TOKENS_AUTHZ
+ */
+export { addApiTokens, TOKEN_PREFIX, TOKENS_AUTHZ, type ApiTokens } from './http/auth/api-tokens.ts'
+/**
+ * Python's `fnmatch.fnmatchcase` (Buildbot's authz and buildbot-nix's branch globs): `*` any text
+ * (slashes too), `?` one character, `[seq]` / `[!seq]` a class, everything else literal.
+ *
+ * @example
+ *   fnmatch('release/1.2', 'release/*') // true
+ */
+export { fnmatch } from './http/authz/fnmatch.ts'
 export type { RoleMatcherFn, RoleMatcherOptions } from './http/authz/role-matcher.ts'
 export type { AuthzTarget, ProjectRef } from './http/authz/endpoint-matcher.ts'
 export type { ProjectVisibilityFn, PrivateProject } from './http/visibility.ts'

@@ -43,7 +43,7 @@ export const workerSchema = z.strictObject({
 const passwordHash = z.string().regex(/^scrypt\$[^$]+\$[^$]+$/, { error: "must be a password hash made by hashPassword('...') (`npx buildbot-nix hash-password`)" })
 
 const authzRuleSchema = z.strictObject({
-  action: z.string().meta({ description: "'any' | 'control' | 'force' | 'stop' | 'rebuild' | 'cancel' | 'reload' | 'enable' | 'view'" }),
+  action: z.string().meta({ description: "'any' | 'control' | 'force' | 'stop' | 'rebuild' | 'cancel' | 'reload' | 'enable' | 'worker' | 'view'" }),
   builder: z.string().meta({ description: 'fnmatch-style glob on a builder name' }).optional(),
   role: z.string(),
   defaultDeny: z.boolean().optional(),

@@ -142,17 +142,19 @@ export function createBuildsetsData(ctx: DataContext) {
       return added.map(({ bs, brs }, i) => {
         const sourcestamps = resolved[i]!.map((id) => byId.get(id)!)
         remember(bs.bsid, sourcestamps)
-        bus.publish(['buildsets', String(bs.bsid), 'new'], {
-          bsid: bs.bsid, external_idstring: bs.external_idstring, reason: bs.reason, parent_buildid: bs.parent_buildid,
-          rebuilt_buildid: bs.rebuilt_buildid, submitted_at: now, complete: false, complete_at: null, results: null,
-          scheduler: bs.scheduler, sourcestamps, trusted: bool(bs.trusted),
-        })
+        // The requests first, then the buildset, as Buildbot does (so a listener knows a new
+        // buildset's builders when it sees it: `/ws` hides private projects' buildsets by them).
         const brids: Record<number, number> = {}
         for (const br of brs) {
           brids[br.builderid] = br.buildrequestid
           const e = toBuildRequest(br)
           for (const k of buildRequestKeys(e)) bus.publish([...k, 'new'], e)
         }
+        bus.publish(['buildsets', String(bs.bsid), 'new'], {
+          bsid: bs.bsid, external_idstring: bs.external_idstring, reason: bs.reason, parent_buildid: bs.parent_buildid,
+          rebuilt_buildid: bs.rebuilt_buildid, submitted_at: now, complete: false, complete_at: null, results: null,
+          scheduler: bs.scheduler, sourcestamps, trusted: bool(bs.trusted),
+        })
         return { bsid: bs.bsid, brids }
       })
     },

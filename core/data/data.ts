@@ -15,6 +15,7 @@ import { createWorkersData } from './workers.ts'
 import { createSchedulersData } from './schedulers.ts'
 import { createStateData } from './state.ts'
 import { createStatusOutboxData } from './status-outbox.ts'
+import { createDeliveriesData } from './deliveries.ts'
 import { RETRY } from '../util/results.ts'
 
 /**
@@ -46,6 +47,8 @@ export function createData(opts: { db: Db; bus: Bus; now?: () => number }) {
     state: createStateData(ctx),
     /** Commit statuses waiting to be sent, and the last one sent of each (see status reporters). */
     statuses: createStatusOutboxData(ctx),
+    /** Webhook delivery ids change hooks handled (a redelivery, after a restart too, stores nothing). */
+    deliveries: createDeliveriesData(ctx),
     /**
      * Ends a build that cannot run on: its open logs and steps are closed (with `stepText`, since
      * their last progress text stopped being true), and it finishes with `results`.

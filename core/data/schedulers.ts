@@ -33,6 +33,22 @@ export function createSchedulersData(ctx: DataContext) {
       const rows = await db.k.selectFrom('scheduler_changes').selectAll().where('schedulerid', '=', schedulerid).orderBy('changeid').execute()
       return rows.map((r) => ({ changeid: r.changeid, important: bool(r.important) }))
     },
+    /**
+     * Remembers a change no running scheduler wanted; rows older than `keepMs` go at the same
+     * time, so the table holds minutes of changes, not history.
+     */
+    async addUnclaimedChange(changeid: number, nowMs: number, keepMs: number): Promise<void> {
+      await db.k.deleteFrom('unclaimed_changes').where('at_ms', '<', nowMs - keepMs).execute()
+      await db.k.insertInto('unclaimed_changes').values({ changeid, at_ms: nowMs }).onConflict((oc) => oc.column('changeid').doNothing()).execute()
+    },
+    /** Unclaimed changes that arrived at `sinceMs` or later, oldest first. */
+    async getUnclaimedChanges(sinceMs: number): Promise<number[]> {
+      return (await db.k.selectFrom('unclaimed_changes').select('changeid').where('at_ms', '>=', sinceMs).orderBy('changeid').execute()).map((r) => r.changeid)
+    },
+    /** Takes an unclaimed change; false when another scheduler (or master) took it first. */
+    async claimUnclaimedChange(changeid: number): Promise<boolean> {
+      return Number((await db.k.deleteFrom('unclaimed_changes').where('changeid', '=', changeid).executeTakeFirst()).numDeletedRows) > 0
+    },
     async flushClassifiedChanges(schedulerid: number, changeids: number[]): Promise<void> {
       if (changeids.length) await db.k.deleteFrom('scheduler_changes').where('schedulerid', '=', schedulerid).where('changeid', 'in', changeids).execute()
     },

@@ -5,6 +5,7 @@ import { Kysely, PostgresDialect, SqliteDialect, type PostgresPool, type Postgre
 import SqliteDatabase from 'better-sqlite3'
 import type { Database } from './schema.ts'
 import { migrate } from './migrations.ts'
+import { DatabaseUnavailableError, isConnectFailure, isSessionEnded } from './storage-error.ts'
 
 export type Dialect = 'sqlite' | 'postgres'
 
@@ -51,8 +52,13 @@ function cachedStatements(raw: SqliteDatabase.Database, max = 500): { close(): v
  * PostgreSQL parses and plans every unnamed query again. The master's queries are a small fixed
  * set, so each connection prepares them once under a name derived from the text. Texts with
  * many parameters (long `in (...)` lists) vary too much to be worth keeping and stay unnamed.
+ *
+ * The server may also go away for a while (a restart, a failover). Getting a connection then
+ * waits for it, up to `waitMs`, and a statement the server aborted by ending its session
+ * (57P01/57P02: nothing of it was committed) runs again on a new connection when it was not
+ * inside a transaction; a transaction fails as a whole and its caller decides.
  */
-function namedStatements(pool: import('pg').Pool): PostgresPool {
+function namedStatements(pool: import('pg').Pool, waitMs: number): PostgresPool {
   type Client = import('pg').PoolClient
   const names = new Map<string, string>()
   const nameOf = (sql: string, n: number): string | undefined => {
@@ -61,18 +67,66 @@ function namedStatements(pool: import('pg').Pool): PostgresPool {
     if (!name) names.set(sql, (name = `bbn_${createHash('sha1').update(sql).digest('hex').slice(0, 20)}`))
     return name
   }
-  const wrap = (c: Client) => ({
-    query: (sql: string, values: readonly unknown[]) => c.query({ name: nameOf(sql, values.length), text: sql, values: [...values] }),
-    release: (err?: Error | boolean) => c.release(err),
-  })
+  const acquire = async (): Promise<Client> => {
+    const deadline = Date.now() + waitMs
+    for (let delay = 50; ; delay = Math.min(delay * 2, 1000)) {
+      try {
+        return await pool.connect()
+      } catch (err) {
+        if (!isConnectFailure(err)) throw err
+        if (Date.now() + delay > deadline) throw new DatabaseUnavailableError(err)
+        await new Promise((r) => setTimeout(r, delay))
+      }
+    }
+  }
+  const wrap = (first: Client) => {
+    let c = first
+    let inTransaction = false
+    // A checked-out client has no error listener of the pool's: a session the server ends
+    // between two statements would be an uncaught 'error' event, ending the process. It is
+    // remembered instead, and the client is thrown away on release.
+    let broken: Error | undefined
+    const onError = (err: Error): void => { broken = err }
+    c.on('error', onError)
+    const drop = (): void => { c.removeListener('error', onError); c.release(broken ?? true) }
+    const run = (sql: string, values: readonly unknown[]) => c.query({ name: nameOf(sql, values.length), text: sql, values: [...values] })
+    return {
+      async query(sql: string, values: readonly unknown[]) {
+        // Only a statement on its own runs again: never one inside a transaction, nor a BEGIN,
+        // COMMIT or ROLLBACK (a COMMIT sent again on a new session would "succeed" with nothing).
+        const control = /^\s*(begin|start transaction|commit|rollback)\b/i.exec(sql)?.[1]?.toLowerCase()
+        const alone = !inTransaction && !control
+        if (broken && alone) { drop(); c = await acquire(); broken = undefined; c.on('error', onError) }
+        if (control) inTransaction = control === 'begin' || control === 'start transaction'
+        const deadline = Date.now() + waitMs
+        for (;;) {
+          try {
+            return await run(sql, values)
+          } catch (err) {
+            // The pool may hand out an idle session the server is ending right now: again.
+            if (!alone || !isSessionEnded(err) || Date.now() > deadline) throw err
+            broken ??= err as Error
+            drop()
+            c = await acquire()
+            broken = undefined
+            c.on('error', onError)
+          }
+        }
+      },
+      release: (err?: Error | boolean) => { c.removeListener('error', onError); c.release(err || broken || undefined) },
+    }
+  }
   return {
-    connect: async () => wrap(await pool.connect()) as unknown as PostgresPoolClient,
+    connect: async () => wrap(await acquire()) as unknown as PostgresPoolClient,
     end: () => pool.end(),
   }
 }
 
+/** How long a query waits for an unreachable PostgreSQL server before it fails (default 30 s). */
+const PG_WAIT_MS = 30_000
+
 /** Opens the database, runs migrations, refuses corrupt or newer-schema databases. */
-export async function connectDb(url: string, opts: { baseDir?: string; applicationName?: string } = {}): Promise<Db> {
+export async function connectDb(url: string, opts: { baseDir?: string; applicationName?: string; unavailableWaitMs?: number } = {}): Promise<Db> {
   const parsed = parseDbUrl(url, opts.baseDir ?? process.cwd())
   let k: Kysely<Database>
   if (parsed.dialect === 'sqlite') {
@@ -95,9 +149,9 @@ export async function connectDb(url: string, opts: { baseDir?: string; applicati
     pg.types.setTypeParser(20, (v: string) => Number(v))
     const pool = new pg.Pool({ connectionString: parsed.connectionString, max: 10, application_name: opts.applicationName })
     // An idle connection that dies (server restart, admin termination) must not take the master
-    // down: the pool drops it and opens a new one when needed; queries in flight fail and retry.
+    // down: the pool drops it and opens a new one when needed (see namedStatements for the rest).
     pool.on('error', () => {})
-    k = new Kysely<Database>({ dialect: new PostgresDialect({ pool: namedStatements(pool) }) })
+    k = new Kysely<Database>({ dialect: new PostgresDialect({ pool: namedStatements(pool, opts.unavailableWaitMs ?? PG_WAIT_MS) }) })
   }
   try {
     await migrate(k, parsed.dialect)

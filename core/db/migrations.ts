@@ -165,6 +165,27 @@ export const migrations: Migration[] = [
       await db.schema.createIndex('bus_events_at').on('bus_events').column('at_ms').execute()
     },
   },
+  {
+    // Changes no running scheduler wanted when they arrived (a webhook for a project whose
+    // schedulers were not started yet): a scheduler that starts within minutes takes them, once.
+    version: 7,
+    async up(db, d) {
+      await db.schema.createTable('unclaimed_changes').addColumn('changeid', 'integer', (c) => c.primaryKey())
+        .addColumn('at_ms', big(d), (c) => c.notNull()).execute()
+      await db.schema.createIndex('unclaimed_changes_at').on('unclaimed_changes').column('at_ms').execute()
+    },
+  },
+  {
+    // Webhook delivery ids a change hook handled (GitHub's X-GitHub-Delivery, Gitea's
+    // X-Gitea-Delivery), so a redelivery after a restart stores nothing. Kept days, not history.
+    version: 8,
+    async up(db, d) {
+      await db.schema.createTable('change_hook_deliveries').addColumn('hook', 'text', (c) => c.notNull())
+        .addColumn('delivery', 'text', (c) => c.notNull()).addColumn('at_ms', big(d), (c) => c.notNull())
+        .addPrimaryKeyConstraint('change_hook_deliveries_pk', ['hook', 'delivery']).execute()
+      await db.schema.createIndex('change_hook_deliveries_at').on('change_hook_deliveries').column('at_ms').execute()
+    },
+  },
 ]
 
 export const LATEST_VERSION = migrations[migrations.length - 1]!.version

@@ -65,6 +65,8 @@ export interface StatusOutboxTable {
 }
 export interface SchemaVersionTable { version: number }
 export interface BusEventsTable { id: Generated<number>; masterid: number; key: string; payload: string; at_ms: number }
+export interface UnclaimedChangesTable { changeid: number; at_ms: number }
+export interface ChangeHookDeliveriesTable { hook: string; delivery: string; at_ms: number }
 
 export interface Database {
   masters: MastersTable
@@ -94,4 +96,6 @@ export interface Database {
   status_outbox: StatusOutboxTable
   schema_version: SchemaVersionTable
   bus_events: BusEventsTable
+  unclaimed_changes: UnclaimedChangesTable
+  change_hook_deliveries: ChangeHookDeliveriesTable
 }

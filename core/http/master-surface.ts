@@ -116,7 +116,7 @@ export interface HttpSurface {
 }
 
 export interface AuthzRule {
-  /** 'any' | 'control' | 'force' | 'stop' | 'rebuild' | 'cancel' | 'reload' | 'enable' | 'view' */
+  /** 'any' | 'control' | 'force' | 'stop' | 'rebuild' | 'cancel' | 'reload' | 'enable' | 'worker' (pause, unpause, stop, kill a worker) | 'view' */
   action: string
   /** fnmatch-style glob on a builder name, for force/stop/rebuild. */
   builder?: string

@@ -73,6 +73,7 @@ function branchScheduler(type: 'singleBranch' | 'anyBranch', opts: BranchSchedul
           for (const st of streams) timers.set(st, setTimeout(() => void fire(st).catch((err) => s.log.error({ err: String(err) }, 'scheduler failed')), (opts.treeStableTimer ?? 0) * 1000))
         },
         stop() { stopped = true; for (const t of timers.values()) clearTimeout(t); timers.clear() },
+        wants: (change) => matchesFilter(opts.changeFilter, change),
         async onChange(change) {
           if (!matchesFilter(opts.changeFilter, change)) return
           const important = opts.fileIsImportant ? opts.fileIsImportant(change) : true

@@ -26,6 +26,13 @@ export interface SchedulerRuntime {
   stop(): Promise<void> | void
   /** Changes arrive here (only schedulers that want changes define it). */
   onChange?(change: ChangeEntity): Promise<void>
+  /**
+   * Whether this scheduler builds `change` (its change filter matches), asked without side
+   * effects. A change no running scheduler wants is kept unclaimed for a while, and a scheduler
+   * that starts later and wants it gets it (a webhook that came before its project's schedulers).
+   * Without it, a scheduler with `onChange` counts as wanting every change.
+   */
+  wants?(change: ChangeEntity): boolean
 }
 
 /** A scheduler as configured. `create` runs when the master starts it. */

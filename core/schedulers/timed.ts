@@ -32,6 +32,8 @@ export function nightly(opts: NightlyOptions): SchedulerSpec {
         start() { job = new Cron(opts.cron, { timezone: opts.timezone, protect: true }, () => { void fire().catch((e) => s.log.error({ err: String(e) }, 'nightly failed')) }) },
         stop() { job?.stop() },
         async onChange(change) { if (opts.branch === undefined || change.branch === opts.branch) changedSince = true },
+        // It builds the branch at its time, not the change: a change it notes is still unclaimed.
+        wants: () => false,
       }
     },
   }

@@ -84,11 +84,12 @@ export function masterConfigOf(o: NixosOptions, file: string, env: NixosEnvironm
       buildSystems: o.buildSystems.length ? o.buildSystems : undefined,
       evalWorkerCount: o.evalWorkerCount ?? undefined,
       evalMaxMemorySize: o.evalMaxMemorySize,
-      buildTimeout: o.buildMaxSilentTime,
+      buildTimeout: o.buildTimeout,
       maxSilentTime: o.buildMaxSilentTime,
       outputsPath: o.outputsPath ?? undefined,
       cacheFailedBuilds: o.cacheFailedBuilds,
       failedBuildReportLimit: o.failedBuildReportLimit,
+      branches: o.branches,
     }),
     // As buildbot-nix: effects of every project; the secrets files are systemd credentials. They
     // run in bubblewrap on the master's machine (its `local` worker), where the secrets are.

@@ -126,6 +126,41 @@ test('through the proxy: Basic with the shared password, or trusted headers from
   assert.equal(JSON.parse(out.text), { redirect: `${url}oauth2/sign_out` })
 })
 
+test('API tokens: made through the proxy, then a Bearer token alone gets in (reads, control for admins, /ws); wrong or revoked ones do not', async ({ url }) => {
+  const cfg = JSON.parse((await call(`${url}config`, { headers: basic('bob') })).text) as { auth: Record<string, unknown> }
+  assert.is(cfg.auth.api_tokens, true, 'the UI offers its tokens page')
+  const make = async (who: string) => {
+    const r = await call(`${url}api/v2/auth/tokens`, { method: 'POST', headers: { ...json, ...basic(who) }, body: rpcBody('create', { name: `${who}'s script` }) })
+    assert.is(r.status, 200, r.text)
+    return (JSON.parse(r.text) as { result: { token: string; tokenid: number } }).result
+  }
+  const bob = await make('bob'), alice = await make('alice')
+  const bearer = (t: string) => ({ authorization: `Bearer ${t}` })
+  const builds = await call(`${url}api/v2/builds`, { headers: bearer(bob.token) })
+  assert.is(builds.status, 200, builds.text)
+  assert.match(builds.text, /"builds"/)
+  const me = JSON.parse((await call(`${url}config`, { headers: bearer(bob.token) })).text) as { user: Record<string, unknown> }
+  assert.is(me.user.username, 'bob')
+  const bobForce = await call(`${url}api/v2/forceschedulers/force-acme`, { method: 'POST', headers: { ...json, ...bearer(bob.token) }, body: rpcBody('force') })
+  assert.is(bobForce.status, 403, 'a token has its user\'s rights: bob reads only')
+  const aliceForce = await call(`${url}api/v2/forceschedulers/force-acme`, { method: 'POST', headers: { ...json, ...bearer(alice.token) }, body: rpcBody('force') })
+  assert.is(aliceForce.status, 200, aliceForce.text)
+  const tokenMakesToken = await call(`${url}api/v2/auth/tokens`, { method: 'POST', headers: { ...json, ...bearer(bob.token) }, body: rpcBody('create', { name: 'x' }) })
+  assert.is(tokenMakesToken.status, 400, 'a token cannot make tokens')
+  await new Promise<void>((resolve, reject) => {
+    const ws = new WebSocket(`${url!.replace('http', 'ws')}ws`, { headers: bearer(bob.token) })
+    ws.once('open', () => { ws.close(); resolve() })
+    ws.once('error', reject)
+  })
+  // A made-up token, and bob's once revoked: 401, nothing of the master.
+  const fake = await call(`${url}api/v2/builds`, { headers: bearer('bbn_' + 'A'.repeat(43)) })
+  assert.is(fake.status, 401)
+  assert.not.match(fake.text, /acme/)
+  const revoked = await call(`${url}api/v2/auth/tokens/${bob.tokenid}`, { method: 'POST', headers: { ...json, ...basic('bob') }, body: rpcBody('revoke') })
+  assert.is(revoked.status, 200, revoked.text)
+  assert.is((await call(`${url}api/v2/builds`, { headers: bearer(bob.token) })).status, 401)
+})
+
 test("the oauth2-proxy configuration file is written for the NixOS module, readable by its owner only", async ({ basedir }) => {
   const file = join(basedir!, 'oauth2-proxy.cfg')
   const text = await readFile(file, 'utf8')

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { chmod, writeFile } from 'node:fs/promises'
 import { isAbsolute, join } from 'node:path'
 import { timingSafeEqual } from 'node:crypto'
-import { definePlugin, type LoginUser, type PluginApi, type ProxiedRequest, type RequestIdentity, type RoleMatcherFn } from '../../core/index.ts'
+import { addApiTokens, definePlugin, TOKENS_AUTHZ, type LoginUser, type PluginApi, type ProxiedRequest, type RequestIdentity, type RoleMatcherFn } from '../../core/index.ts'
 import { oauth2ProxyOptionsSchema, type Oauth2ProxyOptions } from './options.ts'
 import { oauth2ProxyConfig } from './proxy-config.ts'
 
@@ -68,6 +68,8 @@ export function proxyRoles(admins: readonly string[]): RoleMatcherFn {
   const adminSet = new Set(admins.map(lower))
   return ({ user, target }) => {
     if (typeof user.username === 'string' && adminSet.has(lower(user.username))) return ['admin']
+    // Everyone let in manages their own API tokens.
+    if (target.authzAction === TOKENS_AUTHZ) return user.username ? ['admin'] : []
     if (target.authzAction !== undefined || !['force', 'stop', 'rebuild', 'cancel'].includes(target.action)) return []
     const groups = (user.groups ?? []).map(lower)
     if (target.project === undefined) return groups.some((g) => !g.includes('/')) ? ['admin'] : []
@@ -94,10 +96,13 @@ export const oauth2Proxy = definePlugin({
     let password: string | undefined
     const secret = () => password ??= readFileSync(pwFile, 'utf8').replace(/\r?\n$/, '')
     const base = api.buildbotURL
+    // A token's user must still be let in (users, admins, teams as they are now).
+    const tokens = o.apiTokens === false ? undefined : addApiTokens(api, { accept: (user) => allowedIn(user, o) })
     api.addLoginProvider({
       name: 'httpbasicauth', label: 'Sign in',
       requireIdentity: true,
       fromRequest: proxyIdentity(o, () => { const s = secret(); if (!s) throw new Error(`${pwFile} is empty`); return s }),
+      ...(tokens ? { apiTokens: true, fromAuthorization: (h: string) => tokens.fromAuthorization(h) } : {}),
       login: { kind: 'redirect', url: () => `${base}oauth2/start?rd=${encodeURIComponent(new URL(base).pathname)}` },
       async callback() { throw new Error('sign in through the proxy (/oauth2/start)') },
       logout: () => `${base}oauth2/sign_out`,

@@ -21,6 +21,7 @@ export const oauth2ProxyOptionsSchema = z.strictObject({
   }).meta({ description: 'accept the identity from headers the proxy sets, only from its addresses (instead of, or besides, the Basic auth)' }).optional(),
   upstream: z.string().regex(/^https?:\/\/[^/\s]+/, { error: "must be the master's local URL, e.g. 'http://127.0.0.1:8010/'" })
     .meta({ description: "where oauth2-proxy forwards to: the master's www address (default http://127.0.0.1:8010/)" }).optional(),
+  apiTokens: z.boolean().meta({ description: "signed-in users may make API tokens for scripts (Authorization: Bearer), sent to the master's own address: the proxy answers only its own sign-in (default true)" }).optional(),
   configFile: z.string().min(1).meta({ description: "where the master writes oauth2-proxy's configuration at start (default <basedir>/oauth2-proxy.cfg)" }).optional(),
 })
 

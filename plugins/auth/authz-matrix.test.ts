@@ -29,13 +29,14 @@ const WHO: Who[] = ['anonymous', 'user', 'member', 'other', 'admin', 'token']
 interface Ctx { idp?: Idp; gh?: GithubStandIn; master?: Master; basedir?: string; url?: string; creds?: Record<Who, Credentials> }
 const test = suite<Ctx>('auth: the authz matrix with GitHub sign-in')
 
+const SECRET_URL = 'https://github.com/acme/secret.git'
 const testProjects = definePlugin({
   name: 'test-projects',
   setup(api) {
     api.onStart(async (rt) => {
       await rt.projects.add({ name: 'acme/app', forge: 'github', owner: 'acme', cloneUrl: 'https://github.com/acme/app.git', private: false })
       await rt.projects.add({ name: 'zeta/lib', forge: 'github', owner: 'zeta', cloneUrl: 'https://github.com/zeta/lib.git', private: false })
-      await rt.projects.add({ name: 'acme/secret', forge: 'github', owner: 'acme', cloneUrl: 'https://github.com/acme/secret.git', private: true })
+      await rt.projects.add({ name: 'acme/secret', forge: 'github', owner: 'acme', cloneUrl: SECRET_URL, private: true })
     })
   },
 })
@@ -64,7 +65,9 @@ async function setup(ctx: Ctx) {
     workers: [localWorker({ name: 'local', maxBuilds: 4 })],
     builders: [quick('acme-app', 'acme/app'), quick('zeta-lib', 'zeta/lib'), quick('acme-secret', 'acme/secret')],
     schedulers: [schedulers.force({ name: 'force-acme', builderNames: ['acme-app'] }), schedulers.force({ name: 'force-zeta', builderNames: ['zeta-lib'] }),
-      schedulers.force({ name: 'force-secret', builderNames: ['acme-secret'] })],
+      schedulers.force({ name: 'force-secret', builderNames: ['acme-secret'] }),
+      schedulers.anyBranch({ name: 'push-secret', builderNames: ['acme-secret'], changeFilter: { repository: SECRET_URL } }),
+      schedulers.anyBranch({ name: 'push-acme', builderNames: ['acme-app'], changeFilter: { repository: 'https://github.com/acme/app.git' } })],
   }), join(ctx.basedir, 'master.config.ts'))
   ctx.master = createMaster({ config })
   await ctx.master.start()
@@ -105,11 +108,11 @@ test('/config carries the signed-in user as Buildbot does, with the groups', asy
   const cfg = JSON.parse((await get(url!, 'config', creds!.member)).text) as { user: Record<string, unknown>; user_can: Record<string, boolean>; auth: Record<string, unknown> }
   assert.equal(cfg.user, { username: 'carol', email: 'carol@acme.example', full_name: 'Carol Acme', groups: ['acme', 'acme/core'] })
   assert.equal(cfg.auth, { name: 'github', provider: 'github', label: 'Sign in with GitHub', kind: 'redirect', oauth2: true, api_tokens: true })
-  assert.equal(cfg.user_can, { force: true, stop: true, rebuild: true, cancel: true, reload: false })
+  assert.equal(cfg.user_can, { force: true, stop: true, rebuild: true, cancel: true, reload: false, worker: false })
   const admin = JSON.parse((await get(url!, 'config', creds!.admin)).text) as { user_can: Record<string, boolean> }
-  assert.equal(admin.user_can, { force: true, stop: true, rebuild: true, cancel: true, reload: true })
+  assert.equal(admin.user_can, { force: true, stop: true, rebuild: true, cancel: true, reload: true, worker: true })
   const dave = JSON.parse((await get(url!, 'config', creds!.user)).text) as { user_can: Record<string, boolean> }
-  assert.equal(dave.user_can, { force: false, stop: false, rebuild: false, cancel: false, reload: false })
+  assert.equal(dave.user_can, { force: false, stop: false, rebuild: false, cancel: false, reload: false, worker: false })
 })
 
 type Expect = Record<Who, boolean>
@@ -222,6 +225,63 @@ test('a private repository: its project, builders, builds and logs are shown to 
     await waitFor(async () => s.frames.some((f) => finished(f, acmeApp)), `${s.who}'s public event`)
     await waitFor(async () => !sees[s.who] || s.frames.some((f) => finished(f, builder)), `${s.who}'s secret event`)
     assert.is(s.frames.some((f) => (f.m as { builderid?: number } | undefined)?.builderid === builder), sees[s.who], `${s.who} gets the secret builder's events`)
+    s.ws.close()
+  }
+})
+
+test('a private repository: its changes, sourcestamps and buildsets are shown to its organisation and admins only, over HTTP and /ws', async ({ url, creds, master }) => {
+  const k = master!.data.db.k
+  const sees: Expect = only('member', 'admin', 'token')
+  const headersFor = (who: Who) => { const c = creds![who]; return !c ? {} : 'cookie' in c ? { cookie: c.cookie } : 'bearer' in c ? { authorization: `Bearer ${c.bearer}` } : {} }
+  const sockets = await Promise.all(WHO.map(async (who) => {
+    const ws = new WebSocket(`${url!.replace('http', 'ws')}ws`, { headers: headersFor(who) })
+    const frames: Record<string, unknown>[] = []
+    ws.on('message', (d) => frames.push(JSON.parse(String(d))))
+    await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject) })
+    ws.send(JSON.stringify({ _id: 1, cmd: 'startConsuming', path: 'changes/*/new' }))
+    ws.send(JSON.stringify({ _id: 2, cmd: 'startConsuming', path: 'buildsets/*/*' }))
+    await waitFor(async () => frames.some((f) => f._id === 1) && frames.some((f) => f._id === 2), 'subscriptions')
+    return { who, ws, frames }
+  }))
+  // A push to the private repository and one to a public one; a forced build of the private builder (its sourcestamp names no repository).
+  const secret = await master!.data.changes.addChange({ author: 'carol', branch: 'main', revision: 'f'.repeat(40), repository: SECRET_URL, project: 'acme/secret', comments: 'secret plans' })
+  const forced = await master!.control.force('force-secret', { reason: 'forced secret' }, 'tester')
+  const pub = await master!.data.changes.addChange({ author: 'carol', branch: 'main', revision: 'e'.repeat(40), repository: 'https://github.com/acme/app.git', project: 'acme/app' })
+  const setOf = async (changeid: number) => {
+    const ssid = (await k.selectFrom('changes').select('sourcestampid').where('changeid', '=', changeid).executeTakeFirstOrThrow()).sourcestampid
+    return waitFor(async () => !!(await k.selectFrom('buildset_sourcestamps').select('buildsetid').where('sourcestampid', '=', ssid).executeTakeFirst()), `change ${changeid} scheduled`)
+      .then(async () => ({ ssid, bsid: (await k.selectFrom('buildset_sourcestamps').select('buildsetid').where('sourcestampid', '=', ssid).executeTakeFirstOrThrow()).buildsetid }))
+  }
+  const secretSet = await setOf(secret.changeid), pubSet = await setOf(pub.changeid)
+  for (const bsid of [secretSet.bsid, forced[0], pubSet.bsid]) await waitFor(async () => (await k.selectFrom('buildsets').select('complete').where('bsid', '=', bsid).executeTakeFirstOrThrow()).complete === 1, `buildset ${bsid} complete`)
+
+  for (const who of WHO) {
+    const list = async (path: string, plural: string) => (JSON.parse((await get(url!, `api/v2/${path}`, creds![who])).text) as Record<string, Record<string, unknown>[]>)[plural]!
+    const changes = await list('changes', 'changes')
+    assert.is(changes.some((c) => c.changeid === secret.changeid), sees[who], `${who} lists the private change`)
+    assert.ok(changes.some((c) => c.changeid === pub.changeid), `${who} lists the public change`)
+    const stamps = await list('sourcestamps', 'sourcestamps')
+    assert.is(stamps.some((x) => x.ssid === secretSet.ssid), sees[who], `${who} lists the private sourcestamp`)
+    assert.ok(stamps.some((x) => x.ssid === pubSet.ssid), `${who} lists the public sourcestamp`)
+    const sets = (await list('buildsets', 'buildsets')).map((b) => b.bsid)
+    assert.is(sets.includes(secretSet.bsid), sees[who], `${who} lists the private push's buildset`)
+    assert.is(sets.includes(forced[0]), sees[who], `${who} lists the private builder's forced buildset`)
+    assert.ok(sets.includes(pubSet.bsid), `${who} lists the public buildset`)
+    for (const path of [`changes/${secret.changeid}`, `sourcestamps/${secretSet.ssid}`, `sourcestamps/${secretSet.ssid}/changes`, `buildsets/${secretSet.bsid}`, `buildsets/${forced[0]}`, `buildsets/${forced[0]}/properties`]) {
+      const { status } = await get(url!, `api/v2/${path}`, creds![who])
+      assert.is(status, sees[who] ? 200 : 404, `${who} GET ${path}`)
+    }
+    assert.is((await get(url!, `api/v2/changes/${pub.changeid}`, creds![who])).status, 200, `${who} GET the public change`)
+  }
+  const about = (f: Record<string, unknown>, kind: string, id: number) => typeof f.k === 'string' && f.k.startsWith(`${kind}/${id}/`)
+  for (const s of sockets) {
+    // The public buildset completes after the private events were decided.
+    await waitFor(async () => s.frames.some((f) => f.k === `buildsets/${pubSet.bsid}/complete`), `${s.who}'s public buildset`)
+    assert.ok(s.frames.some((f) => about(f, 'changes', pub.changeid)), `${s.who} gets the public change`)
+    assert.is(s.frames.some((f) => about(f, 'changes', secret.changeid)), sees[s.who], `${s.who} gets the private change`)
+    assert.is(s.frames.some((f) => about(f, 'buildsets', secretSet.bsid)), sees[s.who], `${s.who} gets the private push's buildset`)
+    assert.is(s.frames.some((f) => about(f, 'buildsets', forced[0])), sees[s.who], `${s.who} gets the forced private buildset`)
+    if (!sees[s.who]) assert.not.ok(JSON.stringify(s.frames).includes('secret plans'), `${s.who} never sees the private commit message`)
     s.ws.close()
   }
 })

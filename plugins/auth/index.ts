@@ -1,17 +1,16 @@
 import { existsSync } from 'node:fs'
 import { isAbsolute, join } from 'node:path'
-import { definePlugin, type LoginProvider, type PluginApi } from '../../core/index.ts'
+import { addApiTokens, definePlugin, type LoginProvider, type PluginApi } from '../../core/index.ts'
 import { authOptionsSchema, type AuthOptions } from './options.ts'
 import { secretFile } from './secret-file.ts'
 import { githubProvider } from './github.ts'
 import { giteaProvider } from './gitea.ts'
 import { oidcProvider } from './oidc.ts'
 import { buildbotNixRoles, CONTROL_ROLE, maySee } from './roles.ts'
-import { addApiTokens } from './tokens.ts'
 
 export { buildbotNixRoles, isMember, projectOwner, MEMBER_ACTIONS } from './roles.ts'
 export { mapClaims } from './oidc.ts'
-export { TOKEN_PREFIX } from './tokens.ts'
+export { TOKEN_PREFIX } from '../../core/index.ts'
 export type { AuthOptions } from './options.ts'
 
 /** A secret file option: reported at config time when missing, read when the first login starts. */

@@ -1,11 +1,9 @@
-import type { ProjectRef, RoleMatcherFn, UserInfo } from '../../core/index.ts'
+import { TOKENS_AUTHZ, type ProjectRef, type RoleMatcherFn, type UserInfo } from '../../core/index.ts'
 
 /** The role the default authz rules ask of control requests. */
 export const CONTROL_ROLE = 'admin'
 /** What members of a project's organisation may do on its builds. */
 export const MEMBER_ACTIONS: ReadonlySet<string> = new Set(['force', 'stop', 'rebuild', 'cancel'])
-/** The authz action name of the API token actions (any signed-in user may manage their own). */
-export const TOKENS_AUTHZ = 'apitokens'
 
 /** The forge account owning a project: its `owner`, else the `owner/` part of an `owner/repo` name. */
 export const projectOwner = (p: ProjectRef): string | undefined => p.owner ?? (p.name.includes('/') ? p.name.split('/')[0] : undefined)

@@ -1,3 +1,5 @@
+import type { PluginRuntime } from '../../core/index.ts'
+
 /** What `run` did with one delivery. */
 export type DeliveryOutcome<T> = { duplicate: false; value: T } | { duplicate: true; value?: T }
 
@@ -14,14 +16,26 @@ export interface DeliveryDedup {
   size(): number
 }
 
+/** Where handled delivery ids outlive the process (core's `rt.data.deliveries` for one hook). */
+export interface DeliveryStore {
+  handled(id: string): Promise<boolean>
+  record(id: string): Promise<void>
+}
+
 /**
- * An in-memory record of the newest `max` delivery ids (default 10,000: a forge redelivers within
- * minutes or by hand, never thousands of deliveries later). Kept per plugin instance.
+ * The newest `max` delivery ids in memory (default 10,000), backed by `store` when it gives one
+ * (the running plugin's database: a redelivery after a restart is a duplicate too). Kept per
+ * plugin instance. Recording happens after the delivery was handled: a master that dies in
+ * between may handle that delivery again, but never drops one.
  */
-export function createDeliveryDedup(opts: { max?: number } = {}): DeliveryDedup {
+export function createDeliveryDedup(opts: { max?: number; store?: () => DeliveryStore | undefined } = {}): DeliveryDedup {
   const max = Math.max(1, opts.max ?? 10_000)
   const done = new Set<string>()
   const running = new Map<string, Promise<boolean>>()
+  const remembered = (id: string) => {
+    done.add(id)
+    if (done.size > max) done.delete(done.values().next().value!)
+  }
   return {
     async run(id, handle, remember = () => true) {
       if (!id) return { duplicate: false, value: await handle() }
@@ -35,11 +49,17 @@ export function createDeliveryDedup(opts: { max?: number } = {}): DeliveryDedup 
       running.set(id, new Promise<boolean>((r) => { settle = r }))
       let kept = false
       try {
+        const store = opts.store?.()
+        if (store && await store.handled(id)) {
+          kept = true
+          remembered(id)
+          return { duplicate: true }
+        }
         const value = await handle()
         kept = remember(value)
         if (kept) {
-          done.add(id)
-          if (done.size > max) done.delete(done.values().next().value!)
+          remembered(id)
+          await store?.record(id)
         }
         return { duplicate: false, value }
       } finally {
@@ -48,5 +68,15 @@ export function createDeliveryDedup(opts: { max?: number } = {}): DeliveryDedup 
       }
     },
     size: () => done.size,
+  }
+}
+
+/** The running master's record of `hook`'s deliveries; a failed write is logged (the change is stored: the delivery still succeeded). */
+export function deliveryStoreOf(rt: PluginRuntime, hook: string): DeliveryStore {
+  return {
+    handled: (id) => rt.data.deliveries.handled(hook, id),
+    record: (id) => rt.data.deliveries.record(hook, id).catch((err: unknown) => {
+      rt.log.warn({ hook, delivery: id, err: String(err) }, 'the delivery id was not stored; a redelivery after a restart would be handled again')
+    }),
   }
 }

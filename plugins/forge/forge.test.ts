@@ -30,6 +30,21 @@ test('delivery dedup: one run per id, concurrent duplicates wait, failures and r
   assert.equal((await d.run('a', async () => 'old id')).duplicate, false, 'the oldest id was dropped')
 })
 
+test('delivery dedup with a store: an id the store handled is a duplicate; ids are recorded after a kept run only', async () => {
+  const stored = new Set<string>(['from-before-restart'])
+  const store = { handled: async (id: string) => stored.has(id), record: async (id: string) => { stored.add(id) } }
+  const d = createDeliveryDedup({ store: () => store })
+  let runs = 0
+  assert.equal(await d.run('from-before-restart', async () => { runs++; return 1 }), { duplicate: true })
+  assert.is(runs, 0)
+  assert.equal(await d.run('new', async () => { runs++; return 200 }, (v) => v < 400), { duplicate: false, value: 200 })
+  await d.run('refused', async () => 400, (v) => v < 400)
+  await d.run('failed', async () => { throw new Error('database down') }).catch(() => {})
+  assert.equal([...stored].sort(), ['from-before-restart', 'new'])
+  // Another instance (a restarted master) with the same store.
+  assert.equal(await createDeliveryDedup({ store: () => store }).run('new', async () => 'again'), { duplicate: true })
+})
+
 test('repository filter: topic first, then the allowlists when either is set', () => {
   const r = { fullName: 'Acme/App', owner: 'Acme', topics: ['build-with-buildbot'] }
   assert.ok(repoAllowed(r, { topic: 'build-with-buildbot' }))

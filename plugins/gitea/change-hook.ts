@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
-import type { ChangeSpec, ProjectEntity } from '../../core/index.ts'
+import { z, type ChangeSpec, type ProjectEntity } from '../../core/index.ts'
 import { decidePullRequestTrust, type DeliveryDedup } from '../forge/index.ts'
 
 type Headers = Record<string, string | string[] | undefined>
@@ -18,19 +18,31 @@ export function signatureValid(headers: Headers, body: Buffer, secret: string): 
   return got.length === want.length && timingSafeEqual(Buffer.from(got), Buffer.from(want))
 }
 
-interface RepoPayload { full_name?: string; owner?: { login?: string }; name?: string }
-interface UserPayload { login?: string; username?: string; full_name?: string; email?: string }
-interface PushPayload {
-  ref?: string; before?: string; after?: string; compare_url?: string; repository?: RepoPayload; pusher?: UserPayload; sender?: UserPayload
-  head_commit?: { id?: string; message?: string; url?: string; timestamp?: string; author?: { name?: string; email?: string }; added?: string[]; removed?: string[]; modified?: string[] } | null
-}
-interface PrPayload {
-  action?: string; number?: number; repository?: RepoPayload; sender?: UserPayload
-  pull_request?: {
-    number?: number; title?: string; html_url?: string; user?: UserPayload
-    head?: { ref?: string; sha?: string; repo?: RepoPayload | null }; base?: { ref?: string; sha?: string; repo?: RepoPayload | null }
-  }
-}
+// What the hook reads of a delivery, checked before anything is read (other fields pass): a
+// signed delivery may still be malformed, and a wrong type must be a 400, not a stored object.
+const text = z.string().max(100_000)
+const repoSchema = z.looseObject({ full_name: text.optional(), name: text.optional(), owner: z.looseObject({ login: text.optional() }).nullish() })
+const userSchema = z.looseObject({ login: text.nullish(), username: text.nullish(), full_name: text.nullish(), email: text.nullish() })
+const pushSchema = z.looseObject({
+  ref: text.optional(), before: text.optional(), after: text.optional(), compare_url: text.nullish(), repository: repoSchema.optional(),
+  pusher: userSchema.nullish(), sender: userSchema.nullish(),
+  head_commit: z.looseObject({
+    id: text.optional(), message: text.optional(), url: text.nullish(), timestamp: text.nullish(),
+    author: z.looseObject({ name: text.nullish(), email: text.nullish() }).nullish(),
+    added: z.array(text).nullish(), removed: z.array(text).nullish(), modified: z.array(text).nullish(),
+  }).nullish(),
+})
+const sideSchema = z.looseObject({ ref: text.optional(), sha: text.optional(), repo: repoSchema.nullish() })
+const prSchema = z.looseObject({
+  action: text.optional(), number: z.number().int().min(1).max(2 ** 31 - 1).optional(), repository: repoSchema.optional(), sender: userSchema.nullish(),
+  pull_request: z.looseObject({
+    number: z.number().int().min(1).max(2 ** 31 - 1).optional(), title: text.nullish(), html_url: text.nullish(), user: userSchema.nullish(),
+    head: sideSchema.nullish(), base: sideSchema.nullish(),
+  }).nullish(),
+})
+type UserPayload = z.infer<typeof userSchema>
+type PushPayload = z.infer<typeof pushSchema>
+type PrPayload = z.infer<typeof prSchema>
 
 const SHA = /^[0-9a-f]{40}([0-9a-f]{24})?$/
 /** Pull-request actions that change what is built; an edited title or a label does not. */
@@ -48,7 +60,7 @@ export interface GiteaHookDeps {
   isOrgMember(org: string, user: string): Promise<boolean>
 }
 
-const who = (u?: UserPayload) => u?.login ?? u?.username ?? ''
+const who = (u?: UserPayload | null) => u?.login ?? u?.username ?? ''
 
 /**
  * `/change_hook/gitea`: checks the signature (missing or wrong: 403, nothing stored), then turns
@@ -64,9 +76,15 @@ export async function handleGiteaHook(deps: GiteaHookDeps, req: { headers: Heade
   const event = header(req.headers, 'x-gitea-event', 'x-forgejo-event', 'x-gogs-event')
   if (!event) return { status: 400, body: 'missing X-Gitea-Event' }
   if (event !== 'push' && event !== 'pull_request') return { status: 200, body: `ignored event '${event}'` }
-  let payload: PushPayload & PrPayload
-  try { payload = JSON.parse(req.rawBody.toString('utf8')) } catch { return { status: 400, body: 'the body is not JSON' } }
-  if (!payload || typeof payload !== 'object') return { status: 400, body: 'the body must be a JSON object' }
+  let raw: unknown
+  try { raw = JSON.parse(req.rawBody.toString('utf8')) } catch { return { status: 400, body: 'the body is not JSON' } }
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return { status: 400, body: 'the body must be a JSON object' }
+  const parsed = (event === 'push' ? pushSchema : prSchema).safeParse(raw)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!
+    return { status: 400, body: `a ${event} delivery's '${issue.path.join('.')}': ${issue.message}` }
+  }
+  const payload = parsed.data as PushPayload & PrPayload
   const fullName = payload.repository?.full_name
   if (typeof fullName !== 'string' || !fullName.includes('/')) return { status: 400, body: "'repository.full_name' is required" }
   const project = await deps.project(fullName)

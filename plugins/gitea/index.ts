@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { definePlugin, type PluginRuntime, type ProjectEntity, type ProjectSpec } from '../../core/index.ts'
 import { NixKey } from '../nix/index.ts'
-import { createDeliveryDedup, createDiscoveryLoop, sshGitAccess, type DiscoveryLoop } from '../forge/index.ts'
+import { createDeliveryDedup, createDiscoveryLoop, deliveryStoreOf, sshGitAccess, type DiscoveryLoop } from '../forge/index.ts'
 import { giteaOptionsSchema, type GiteaOptions } from './options.ts'
 import { createGiteaApi, type GiteaApi } from './gitea-api.ts'
 import { discoverGitea } from './discovery.ts'
@@ -68,7 +68,7 @@ export const gitea = definePlugin({
     const state: GiteaState = { projects: new Map() }
     const token = () => readSecretFile(o.tokenFile, 'the Gitea token file')
     const webhookSecret = () => readSecretFile(o.webhookSecretFile, 'the Gitea webhook secret file')
-    const dedup = createDeliveryDedup()
+    const dedup = createDeliveryDedup({ store: () => state.rt && deliveryStoreOf(state.rt, 'gitea') })
 
     api.addProjectSource({
       name: SOURCE,

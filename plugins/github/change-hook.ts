@@ -1,7 +1,7 @@
 import type { Webhooks } from '@octokit/webhooks'
 import type { ChangeHookHandler, PluginRuntime } from '../../core/index.ts'
 import type { DeliveryDedup, PullRequestTrust } from '../forge/index.ts'
-import { BUILT_PR_ACTIONS, pullRequestChange, pushChange, type HookProject, type PullRequestPayload, type PushPayload } from './events.ts'
+import { BUILT_PR_ACTIONS, parsePullRequest, parsePush, pullRequestChange, pushChange, type HookProject, type PullRequestPayload } from './events.ts'
 
 type Answer = { status: number; body: string }
 
@@ -52,9 +52,9 @@ function parsePayload(raw: Buffer, contentType: string): Record<string, unknown>
  */
 export function githubChangeHook(deps: GitHubHookDeps): Omit<ChangeHookHandler, 'owner'> {
   async function dispatch(rt: PluginRuntime, event: string, p: Record<string, unknown>): Promise<Answer> {
-    const installation = (p.installation as { id?: number } | undefined)?.id
-    const repoName = (p.repository as { full_name?: string } | undefined)?.full_name
-    if (installation != null && repoName) deps.rememberRepo(repoName, installation)
+    const installation = (p.installation as { id?: unknown } | null | undefined)?.id
+    const repoName = (p.repository as { full_name?: unknown } | null | undefined)?.full_name
+    if (typeof installation === 'number' && Number.isSafeInteger(installation) && typeof repoName === 'string' && repoName) deps.rememberRepo(repoName, installation)
     switch (event) {
       case 'ping': return { status: 200, body: 'pong' }
       case 'installation': case 'installation_repositories': case 'repository': case 'installation_target':
@@ -69,13 +69,15 @@ export function githubChangeHook(deps: GitHubHookDeps): Omit<ChangeHookHandler, 
         }
         const project: HookProject = { name: entity.name, cloneUrl: entity.clone_url }
         if (event === 'push') {
-          const change = pushChange(p as unknown as PushPayload, project, { buildTags: deps.buildTags })
+          const push = parsePush(p)
+          if (typeof push === 'string') return { status: 400, body: push }
+          const change = pushChange(push, project, { buildTags: deps.buildTags })
           if (typeof change === 'string') return { status: 200, body: `no change: ${change}` }
           await rt.data.changes.addChange(change)
           return { status: 200, body: '1 change found' }
         }
-        const pr = p as unknown as PullRequestPayload
-        if (!pr.pull_request || typeof pr.pull_request !== 'object') return { status: 400, body: 'a pull_request delivery needs pull_request' }
+        const pr = parsePullRequest(p)
+        if (typeof pr === 'string') return { status: 400, body: pr }
         if (pr.action === 'closed') {
           const n = await deps.pullRequestClosed(pr, project)
           return { status: 200, body: `no change: pull request closed (${n} build${n === 1 ? '' : 's'} cancelled)` }
@@ -100,6 +102,7 @@ export function githubChangeHook(deps: GitHubHookDeps): Omit<ChangeHookHandler, 
       if (!run) return { status: 503, body: 'the github plugin is not running' }
       const sig = header(req.headers, 'x-hub-signature-256')
       if (!sig) return { status: 401, body: 'missing X-Hub-Signature-256: set the webhook secret in the GitHub App (or repository webhook) settings' }
+      if (!req.rawBody.length) return { status: 400, body: 'the delivery has no body' }
       let ok = false
       try { ok = await run.webhooks.verify(req.rawBody.toString('utf8'), sig) } catch { ok = false }
       if (!ok) return { status: 403, body: 'X-Hub-Signature-256 does not match the webhook secret' }

@@ -1,5 +1,5 @@
 import type { EmitterWebhookEvent } from '@octokit/webhooks'
-import type { ChangeSpec } from '../../core/index.ts'
+import { z, type ChangeSpec } from '../../core/index.ts'
 
 export type PushPayload = EmitterWebhookEvent<'push'>['payload']
 export type PullRequestPayload = EmitterWebhookEvent<'pull_request'>['payload']
@@ -8,6 +8,41 @@ export type PullRequestPayload = EmitterWebhookEvent<'pull_request'>['payload']
 export interface HookProject { name: string; cloneUrl: string }
 
 const SKIP_CI = /\[(skip ci|ci skip)\]/i
+
+// What the hook reads of a delivery, checked before anything is read: a signed delivery may still
+// be malformed (another tool's payload, an event sent under the wrong name). Other fields pass.
+const sha = z.string().regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/, { error: 'must be a commit sha' })
+const text = z.string().max(100_000)
+const person = z.looseObject({ name: text, email: text.nullish() })
+const fullName = z.looseObject({ full_name: text })
+const pushSchema = z.looseObject({
+  ref: text.min(1), after: sha, deleted: z.boolean().optional(), compare: text.optional(), repository: fullName,
+  pusher: z.looseObject({ name: text }).optional(),
+  head_commit: z.looseObject({
+    message: text, url: text.optional(), timestamp: text.optional(), author: person, committer: person,
+    added: z.array(text).nullish(), modified: z.array(text).nullish(), removed: z.array(text).nullish(),
+  }).nullish(),
+})
+const side = z.looseObject({ sha, ref: text, repo: fullName.nullish() })
+const pullRequestSchema = z.looseObject({
+  action: text, repository: fullName, sender: z.looseObject({ login: text }).nullish(),
+  pull_request: z.looseObject({
+    number: z.number().int().min(1).max(2 ** 31 - 1), title: text.nullish(), html_url: text.nullish(),
+    user: z.looseObject({ login: text }).nullish(), head: side, base: side,
+  }),
+})
+
+function check<T>(schema: z.ZodType, event: string, p: unknown): T | string {
+  const r = schema.safeParse(p)
+  if (r.success) return p as T
+  const issue = r.error.issues[0]!
+  return `a ${event} delivery needs ${issue.path.join('.') || 'an object'}: ${issue.message}`
+}
+
+/** The delivery as a push, or what is wrong with it (a 400). */
+export const parsePush = (p: unknown): PushPayload | string => check<PushPayload>(pushSchema, 'push', p)
+/** The delivery as a pull request event, or what is wrong with it (a 400). */
+export const parsePullRequest = (p: unknown): PullRequestPayload | string => check<PullRequestPayload>(pullRequestSchema, 'pull_request', p)
 
 /**
  * A push as a change (one per push: the head commit, which is what gets evaluated), or why it is

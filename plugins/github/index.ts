@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { Webhooks } from '@octokit/webhooks'
 import { definePlugin, statusReporter, type PluginRuntime, type StatusUpdate } from '../../core/index.ts'
 import { NixKey } from '../nix/index.ts'
-import { createDeliveryDedup, createDiscoveryLoop, decidePullRequestTrust, type DiscoveryLoop } from '../forge/index.ts'
+import { createDeliveryDedup, createDiscoveryLoop, deliveryStoreOf, decidePullRequestTrust, type DiscoveryLoop } from '../forge/index.ts'
 import { githubChangeHook } from './change-hook.ts'
 import { createGitHubClient, type GitHubClient } from './client.ts'
 import { discoverRepos } from './discovery.ts'
@@ -48,8 +48,8 @@ export const github = definePlugin({
   requires: [NixKey],
   setup(api, o) {
     const nixApi = api.use(NixKey)
-    const dedup = createDeliveryDedup()
     let run: Running | undefined
+    const dedup = createDeliveryDedup({ store: () => run && deliveryStoreOf(run.rt, 'github') })
     const filter = { topic: o.topic, userAllowlist: o.userAllowlist, repoAllowlist: o.repoAllowlist }
     // Names of the registered GitHub projects: only their evaluations are reported here.
     const projects = new Set<string>()

@@ -2,6 +2,7 @@ import { execFile, spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { validPaths } from './store/store-validity.ts'
+import { parseInternalJsonLine } from './internal-json.ts'
 import { minimalEnvironment } from '../../core/index.ts'
 
 export interface BatchBuildRequest {
@@ -25,12 +26,16 @@ export interface BatchBuildResult {
   rc: number | null
   /** Why a failed derivation failed, when nix said so before the shared process ended. */
   failure?: string
+  /** The shared process ran longer than `buildTimeout` and was killed (seconds). */
+  timedOutAfter?: number
 }
 
 export interface BuildBatcherOptions {
   maxSilentTime: number
   /** Seconds without any output of the shared process before it is killed. */
   timeout: number
+  /** Seconds a shared process may run in all (its derivations were requested within `delayMs`): then it is killed and what it had not built fails as timed out. */
+  buildTimeout?: number
   /** How long requests are collected before a process starts (default 5 ms). */
   delayMs?: number
   /** Derivations per process at most (default 500). */
@@ -79,8 +84,6 @@ export function aggregateDrv(inputs: { drvPath: string; outputNames: string[] }[
   })
 }
 
-// eslint-disable-next-line no-control-regex
-const ANSI = /\x1b\[[0-9;]*m/g
 const DEPENDENCIES_FAILED = /dependencies of derivation '[^']+' failed to build/
 const DRV = /\/nix\/store\/[0-9a-z]{32}-[^\s'"]+\.drv/g
 
@@ -161,7 +164,7 @@ export function createBuildBatcher(opts: BuildBatcherOptions) {
     // which build finished only when the process ends; its progress counter (done builds) says
     // that one did at once: the started ones whose outputs are then valid are answered.
     const started = new Set<string>()
-    let buildsActivity: number | undefined
+    let buildsActivity: string | undefined
     let doneBuilds = 0
     let checkTimer: NodeJS.Timeout | undefined
     // At most one check runs at a time and checks are spaced out: each forks a nix-store.
@@ -194,32 +197,34 @@ export function createBuildBatcher(opts: BuildBatcherOptions) {
       }
     }
     const onLine = (line: string): void => {
-      if (!line.startsWith('@nix ')) { emit(undefined, line + '\n'); return }
-      let m: { action: string; id?: number; type?: number; fields?: unknown[]; text?: string; msg?: string; level?: number }
-      try { m = JSON.parse(line.slice(5)) } catch { return }
-      if (m.action === 'start' && m.type === 105 && typeof m.fields?.[0] === 'string') {
-        owner.set(String(m.id), m.fields[0])
-        if (byDrv.has(m.fields[0])) started.add(m.fields[0])
-        emit(m.fields[0], `${m.text ?? `building '${m.fields[0]}'`}\n`)
-      } else if (m.action === 'start' && m.type === 104) {
-        buildsActivity = m.id
-      } else if (m.action === 'result' && m.type === 105 && m.id === buildsActivity && typeof m.fields?.[0] === 'number') {
-        if (m.fields[0] > doneBuilds) { doneBuilds = m.fields[0]; if (started.size) scheduleCheck() }
-      } else if (m.action === 'result' && (m.type === 101 || m.type === 107) && typeof m.fields?.[0] === 'string') {
-        emit(owner.get(String(m.id)), m.fields[0] + '\n')
-      } else if (m.action === 'msg' && typeof m.msg === 'string' && (m.level ?? 9) <= 1) {
-        const text = m.msg.replace(ANSI, '')
-        // nix prints a build failure twice (when it happens and in the final summary)
-        if (errors.includes(text)) return
-        errors.push(text)
-        const all = [...new Set(text.match(DRV) ?? [])]
-        const named = all.filter((d) => byDrv.has(d))
-        for (const d of named) gotError.add(d)
-        if (named.length) for (const d of named) emit(d, text + '\n')
-        else emit(undefined, text + '\n')
-        // An error naming one derivation is that derivation's failure (a builder's exit code,
-        // a hash mismatch, a missing system); the summary at exit names several.
-        if (m.level === 0 && all.length === 1 && all[0] !== aggregate) onFailed(all[0]!, text)
+      const l = parseInternalJsonLine(line)
+      switch (l.kind) {
+        case 'text': emit(undefined, l.text + '\n'); return
+        case 'buildsStart': buildsActivity = l.id; return
+        case 'progress':
+          if (l.id === buildsActivity && l.done > doneBuilds) { doneBuilds = l.done; if (started.size) scheduleCheck() }
+          return
+        case 'buildStart':
+          owner.set(l.id, l.drv)
+          if (byDrv.has(l.drv)) started.add(l.drv)
+          emit(l.drv, `${l.text}\n`)
+          return
+        case 'buildLine': emit(owner.get(l.id), l.text + '\n'); return
+        case 'message': {
+          // nix prints a build failure twice (when it happens and in the final summary)
+          if (errors.includes(l.text)) return
+          errors.push(l.text)
+          const all = [...new Set(l.text.match(DRV) ?? [])]
+          const named = all.filter((d) => byDrv.has(d))
+          for (const d of named) gotError.add(d)
+          if (named.length) for (const d of named) emit(d, l.text + '\n')
+          else emit(undefined, l.text + '\n')
+          // An error naming one derivation is that derivation's failure (a builder's exit code,
+          // a hash mismatch, a missing system); the summary at exit names several.
+          if (l.level === 0 && all.length === 1 && all[0] !== aggregate) onFailed(all[0]!, l.text)
+          return
+        }
+        case 'ignored': return
       }
     }
     // Builds of one shared process run in parallel like separate processes would (nix's default
@@ -231,6 +236,8 @@ export function createBuildBatcher(opts: BuildBatcherOptions) {
     const settled = new Set<Waiting>()
     let proc: ReturnType<typeof spawn> | undefined
     let exited = false
+    let overall: NodeJS.Timeout | undefined
+    let timedOut = false
     // Nobody waits for the process any more (all answered or stopped): end it.
     const settle = (w: Waiting, r: BatchBuildResult): void => {
       if (settled.has(w)) return
@@ -250,6 +257,8 @@ export function createBuildBatcher(opts: BuildBatcherOptions) {
       let silent: NodeJS.Timeout | undefined
       const arm = (): void => { if (silent) silent.refresh(); else silent = setTimeout(() => p.kill('SIGKILL'), opts.timeout * 1000) }
       arm()
+      const limit = opts.buildTimeout
+      overall = limit ? setTimeout(() => { timedOut = true; p.kill('SIGKILL') }, limit * 1000) : undefined
       let rest = ''
       p.stderr.setEncoding('utf8')
       p.stderr.on('data', (chunk: string) => {
@@ -262,12 +271,14 @@ export function createBuildBatcher(opts: BuildBatcherOptions) {
         exited = true
         emit(undefined, `cannot run nix: ${err.message}\n`)
         if (silent) clearTimeout(silent)
+        if (overall) clearTimeout(overall)
         resolve(null)
       })
       p.on('close', (code) => {
         exited = true
         if (rest) onLine(rest)
         if (silent) clearTimeout(silent)
+        if (overall) clearTimeout(overall)
         resolve(code)
       })
     })
@@ -278,6 +289,11 @@ export function createBuildBatcher(opts: BuildBatcherOptions) {
     for (const w of batch) {
       if (settled.has(w)) continue
       const ok = w.req.outPaths.length > 0 && w.req.outPaths.every((p) => validAtEnd.has(p))
+      if (!ok && timedOut) {
+        w.req.onLog(`nix build timed out after ${opts.buildTimeout} s (buildTimeout): killed\n`)
+        settle(w, { ok: false, rc, timedOutAfter: opts.buildTimeout })
+        continue
+      }
       if (!ok && !gotError.has(w.req.drvPath)) {
         // nix 2.8 does not say which requested derivation a failed dependency stopped.
         w.req.onLog(`${w.req.drvPath} was not built; errors of the shared nix build:\n${errors.join('\n') || '(none)'}\n`)

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { FAILURE, SUCCESS, WARNINGS, steps, type StepContext, type StepSpec } from '../../core/index.ts'
 import { buildInstallable } from './eval/nix-version.ts'
 import type { RuntimeSlot } from './nix-runtime.ts'
-import type { OutputKeeper } from './output-keeper.ts'
+import type { KeepPolicy, OutputKeeper } from './output-keeper.ts'
 import type { ResolvedProject } from './options.ts'
 import type { StoredJob } from './jobs-store.ts'
 import { outputRoots } from './store/gc-roots.ts'
@@ -72,19 +72,33 @@ export function nixBuildStep(hop: ChildHop): StepSpec {
         const outputs = outputsOf(ctx)
         const r = await runtime.batcher.build({ installable, drvPath: drv, outPaths: Object.values(outputs), outputNames: Object.keys(outputs), onStart, onLog: (t) => log.write(t, 'o'), signal: ctx.signal })
         if (ctx.signal.aborted) return FAILURE
+        if (r.timedOutAfter) {
+          await markFailed(hop, ctx, timedOut(attr, r.timedOutAfter))
+          await ctx.setStateString(timedOut(attr, r.timedOutAfter))
+          return FAILURE
+        }
         // A failure shows on the matrix at once, before the build's own teardown is recorded.
         if (!r.ok) await markFailed(hop, ctx, r.failure ?? 'nix build failed')
         log.write(r.ok ? `${out} is built\n` : r.failure ? `building ${drv} failed: ${r.failure}\n` : `building ${drv} failed (nix exit code ${r.rc})\n`, 'h')
         await ctx.setStateString(r.ok ? `built ${attr}` : `${attr} failed`)
         return r.ok ? SUCCESS : FAILURE
       }
-      const res = await ctx.runCommand({ name: 'shell', args: { command, workdir: 'build', timeout: o.buildTimeout, want_stdout: true, want_stderr: true } })
+      // nix's own --max-silent-time ends a silent build first; the step's silence limit is a backstop.
+      const started = Date.now()
+      const res = await ctx.runCommand({ name: 'shell', args: { command, workdir: 'build', timeout: o.maxSilentTime + 60, maxTime: o.buildTimeout, want_stdout: true, want_stderr: true } })
+      if (res.rc !== 0 && res.failureReason === 'timeout' && Date.now() - started >= o.buildTimeout * 1000) {
+        await markFailed(hop, ctx, timedOut(attr, o.buildTimeout))
+        await ctx.setStateString(timedOut(attr, o.buildTimeout))
+        return FAILURE
+      }
       if (res.rc !== 0 && !ctx.signal.aborted) await markFailed(hop, ctx, `nix build exited with ${res.rc}${res.failureReason ? ` (${res.failureReason})` : ''}`)
       await ctx.setStateString(res.rc === 0 ? `built ${attr}` : `${attr} failed (exit ${res.rc}${res.failureReason ? `, ${res.failureReason}` : ''})`)
       return res.rc === 0 ? SUCCESS : FAILURE
     },
   })
 }
+
+const timedOut = (attr: string, seconds: number) => `${attr} timed out after ${seconds} s (buildTimeout)`
 
 /** The outputs of the attribute a child builds (name → store path). */
 function outputsOf(ctx: StepContext): Record<string, string> {
@@ -94,7 +108,7 @@ function outputsOf(ctx: StepContext): Record<string, string> {
   return out ? { out } : {}
 }
 
-/** Keeps the outputs alive (default branch) and records them in outputsPath; removes the out-links. */
+/** Keeps the outputs alive and records them in outputsPath as the evaluation's `nix_keep` says (default branch, branch rules); removes the out-links. */
 export function registerOutputsStep(hop: ChildHop): StepSpec {
   return steps.custom({
     name: 'register gc root', type: 'nix-gcroot', hideStepIf: (r) => r === SUCCESS,
@@ -106,10 +120,11 @@ export function registerOutputsStep(hop: ChildHop): StepSpec {
       // `nix build --out-link result-<attr>` makes `result-<attr>-<output>` for the other outputs.
       const link = join(String(ctx.getProperty('builddir') ?? ctx.worker.builderDir(ctx.build.builderName)), 'build', `result-${attr}`)
       for (const r of outputRoots(outputs)) await unlink(r.output ? `${link}-${r.output}` : link).catch(() => undefined)
-      if (!project || !out || ctx.getProperty('nix_default_branch') !== true) { await ctx.setStateString('not the default branch'); return SUCCESS }
+      const keep = ctx.getProperty('nix_keep') as KeepPolicy | null | undefined
+      if (!project || !out || !keep) { await ctx.setStateString(ctx.getProperty('nix_default_branch') === true ? 'nothing to keep' : 'not a branch whose outputs are kept'); return SUCCESS }
       let how: string
       try {
-        how = await hop.outputs.keep(project, attr, outputs)
+        how = await hop.outputs.keep(project, attr, outputs, keep)
       } catch (err) {
         // The build itself succeeded: keep that result, say what to fix.
         const log = await ctx.addLog('gcroot_error')
@@ -117,7 +132,7 @@ export function registerOutputsStep(hop: ChildHop): StepSpec {
         await ctx.setStateString('registering the GC root failed')
         return WARNINGS
       }
-      await ctx.setStateString(`gc root ${how}`)
+      await ctx.setStateString(keep.gcRoots ? `gc root ${how}` : 'out path written to outputsPath')
       return SUCCESS
     },
   })

@@ -69,12 +69,17 @@ export function isShutdown(ctx: StepContext): boolean {
 }
 
 /** Jobs of an earlier evaluation of the same tree, when all their .drv files still exist. */
-async function reusableJobs(hop: EvaluationHop, evalKey: string, buildid: number): Promise<{ jobs: NixJob[]; from: number } | undefined> {
-  const { jobs } = hop.runtime.get()
-  const stored = await jobs.latestWithKey(evalKey, buildid)
+/** The jobs of an earlier evaluation with the same key whose .drv files are all still present. */
+async function storedEvaluation(hop: EvaluationHop, evalKey: string, buildid: number): Promise<{ stored: StoredJob[]; from: number } | undefined> {
+  const stored = await hop.runtime.get().jobs.latestWithKey(evalKey, buildid)
   if (!stored.length) return undefined
   const drvs = stored.map((j) => j.drv_path).filter((p): p is string => !!p)
   if (drvs.length && !(await drvsExist(drvs))) return undefined
+  return { stored, from: stored[0]!.buildid }
+}
+
+/** Stored jobs as the evaluator would give them now: `local` when every output is in the store. */
+async function reusableJobs(stored: StoredJob[]): Promise<NixJob[]> {
   const valid = await validPaths(stored.flatMap((j) => Object.values(jobOutputs(j))))
   const toJob = (j: StoredJob): NixJob => {
     const attrPath = j.attr.split('.')
@@ -86,7 +91,27 @@ async function reusableJobs(hop: EvaluationHop, evalKey: string, buildid: number
       cacheStatus: built ? 'local' : 'notBuilt', neededBuilds: JSON.parse(j.needed ?? '[]') as string[],
     }
   }
-  return { jobs: stored.map(toJob), from: stored[0]!.buildid }
+  return stored.map(toJob)
+}
+
+// How long a new run of an evaluation waits for the stopped children of the run it replaces
+// (one on another master that died keeps its requests until that master is taken over).
+const ORPHANS_WAIT_MS = 60_000
+
+/** Resolves when `p` settles, the signal aborts or `ms` pass, whichever comes first. */
+async function endedWithin(p: Promise<unknown>, signal: AbortSignal, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  let onAbort: (() => void) | undefined
+  try {
+    await Promise.race([p, new Promise<void>((res) => {
+      timer = setTimeout(res, ms)
+      onAbort = res
+      signal.addEventListener('abort', onAbort, { once: true })
+    })])
+  } finally {
+    clearTimeout(timer)
+    if (onAbort) signal.removeEventListener('abort', onAbort)
+  }
 }
 
 /**
@@ -119,6 +144,7 @@ export function evalStep(hop: EvaluationHop, project: ResolvedProject): StepSpec
       if (!existsSync(join(checkout, '.git'))) return fail(`the checkout ${checkout} is not on this machine: evaluation runs on the master, so the nix-eval builder needs a local worker`)
       const branch = event.branch
       const isDefault = event.isDefaultBranch
+      const keep = hop.outputs.policy(project, branch, event.isPullRequest)
       const { config, warnings: cfgWarnings } = await readRepoConfig({ checkoutRoot: checkout, isDefaultBranch: isDefault })
       let warnLog: LogWriter | undefined
       let warnCount = 0
@@ -133,7 +159,7 @@ export function evalStep(hop: EvaluationHop, project: ResolvedProject): StepSpec
       const bs = await rt.data.buildsets.getBuildset(ctx.build.buildsetid)
       const isRebuild = bs?.rebuilt_buildid != null || ctx.getProperty('reason') === 'rebuild'
       const run: MatrixRun = createMatrixRun(hop.matrix, {
-        project, ctx, evalKey, branch, isDefault, isRebuild, refPrefix: refPrefix(project, config.attribute), event,
+        project, ctx, evalKey, branch, isDefault, keep, isRebuild, refPrefix: refPrefix(project, config.attribute), event,
         checkoutDir: checkout, flakeDir, attribute: config.attribute,
       })
       hop.runs.set(buildid, run)
@@ -142,14 +168,19 @@ export function evalStep(hop: EvaluationHop, project: ResolvedProject): StepSpec
         if (other !== run && other.project === run.project && other.branchKey === run.branchKey && other.buildid < buildid) void other.supersede(buildid)
       }
 
-      const reuse = await reusableJobs(hop, evalKey, buildid)
+      const reuse = await storedEvaluation(hop, evalKey, buildid)
       if (reuse) {
-        // An earlier run of this evaluation (e.g. interrupted by a restart) may have children still queued.
+        // An earlier run of this evaluation (e.g. interrupted by a restart) may have children still
+        // queued or running. They end before the outputs are looked at: a child finishing after
+        // that look would have its attribute built a second time.
         const orphans = await rt.data.buildsets.incompleteChildBuildsets(reuse.from)
-        if (orphans.length) await ctx.cancelBuildsets(orphans, 'superseded by a new run of the same evaluation')
+        if (orphans.length) {
+          await ctx.cancelBuildsets(orphans, 'superseded by a new run of the same evaluation')
+          await endedWithin(ctx.waitForBuildsets(orphans), ctx.signal, ORPHANS_WAIT_MS)
+        }
         const log = await ctx.addLog('stdio', 's')
         log.write(`reusing the evaluation of build ${reuse.from} (same tree, lock file and attribute; all .drv files present)\n`, 'h')
-        await run.addJobs(reuse.jobs)
+        await run.addJobs(await reusableJobs(reuse.stored))
       } else {
         const stdio = await ctx.addLog('stdio', 's')
         await ctx.setStateString('waiting for an evaluation slot')
@@ -205,8 +236,8 @@ export function evalStep(hop: EvaluationHop, project: ResolvedProject): StepSpec
       // Jobs that could not be stored are lost: this evaluation is incomplete and must not be reused.
       if (run.failure) return fail(`storing the evaluation failed: ${run.failure.message}`)
       await jobs.recordEval(buildid, evalKey)
-      if (isDefault) {
-        const removed = await hop.outputs.removeStale(project, run.attrs())
+      if (keep) {
+        const removed = await hop.outputs.removeStale(project, run.attrs(), keep)
         if (removed.length) (await ctx.addLog('gcroots')).write(`removed GC roots of attributes no longer evaluated: ${removed.join(', ')}\n`)
       }
       const n = run.attrs().length

@@ -10,6 +10,7 @@ import { createOutputKeeper } from './output-keeper.ts'
 import { createJobsStore, publicJob, type NixTables } from './jobs-store.ts'
 import { nixMigrations } from './migrations.ts'
 import { parseBuildIds, readGrid } from './history.ts'
+import { readBuiltBy } from './built-by.ts'
 import { nixOptionsSchema, resolveNixOptions } from './options.ts'
 import { NIX_MISSING, createRuntimeSlot, type NixAvailability } from './nix-runtime.ts'
 import { fromRegistry, projectParts, registrySpec, type ProjectHops } from './project.ts'
@@ -125,7 +126,7 @@ export const nix = definePlugin({
       limits: { workers: opts.evalWorkerCount, maxMemoryMiB: opts.evalMaxMemorySize, timeoutSec: opts.evalTimeout },
     }
     const child: ChildHop = { runtime, projects, outputs, maxSilentTime: opts.maxSilentTime, buildTimeout: opts.buildTimeout }
-    const hops: ProjectHops = { workers: opts.workers, evaluation, child, postBuildSteps, buildStepLists: new Map() }
+    const hops: ProjectHops = { workers: opts.workers, evaluation, child, postBuildSteps, buildStepLists: new Map(), branchGlobs: opts.branchRules.map((r) => r.matchGlob) }
     api.addMetrics((register) => registerNixMetrics(register, hooks))
     // The configured projects' parts are set at start (from the registry); checked here with the config.
     for (const p of opts.projects) api.checkParts(p.name, projectParts(hops, p))
@@ -151,6 +152,15 @@ export const nix = definePlugin({
       },
     })
     api.addRestEndpoint({
+      // The builds that built the outputs an evaluation skipped as already built.
+      path: 'builds/n:buildid/nixbuiltby', plural: 'nixbuiltby', kind: 'collection',
+      async get({ path }) {
+        const rt = runtime.peek()?.rt
+        if (!rt) return []
+        return (await readBuiltBy(rt.storage<NixTables>().db, Number(path.buildid))) as unknown as Record<string, unknown>[]
+      },
+    })
+    api.addRestEndpoint({
       // `nixgrid/12,15,19`: the jobs of several evaluations side by side (history grid, what changed).
       path: 'nixgrid/s:buildids', plural: 'nixgrid', kind: 'single',
       async get({ path }) {
@@ -166,7 +176,7 @@ export const nix = definePlugin({
       // One long-running `nix-store --serve` answers the shared processes' validity questions.
       const store = nix.ok && opts.shareNixProcesses ? createStoreServe() : undefined
       const batcher = store
-        ? createBuildBatcher({ maxSilentTime: opts.maxSilentTime, timeout: opts.buildTimeout, delayMs: opts.shareWindowMs, validPaths: (p) => store.validPaths(p) })
+        ? createBuildBatcher({ maxSilentTime: opts.maxSilentTime, timeout: opts.maxSilentTime + 60, buildTimeout: opts.buildTimeout, delayMs: opts.shareWindowMs, validPaths: (p) => store.validPaths(p) })
         : undefined
       runtime.set({ rt, jobs, nix, batcher, store })
       if (nix.ok) rt.log.info({ nix: nix.version.version.join('.'), evaluator: nix.evaluator.name }, 'nix plugin ready')

@@ -4,7 +4,7 @@ import { createJobGraph } from './eval/job-graph.ts'
 import type { NixJob } from './eval/nix-evaluator.ts'
 import { jobOutputs, type JobState, type StoredJob } from './jobs-store.ts'
 import type { NixRuntime, RuntimeSlot } from './nix-runtime.ts'
-import type { OutputKeeper } from './output-keeper.ts'
+import type { KeepPolicy, OutputKeeper } from './output-keeper.ts'
 import type { ResolvedProject } from './options.ts'
 import { resultChange, type NixEvalInfo, type NixHooks, type NixPreviousResult } from './nix-hooks.ts'
 
@@ -28,8 +28,10 @@ export interface MatrixRunInfo {
   ctx: StepContext
   evalKey: string
   branch: string
-  /** Push to the default branch: outputs get GC roots and outputsPath entries. */
+  /** Push to the default branch (its results are what other branches compare with). */
   isDefault: boolean
+  /** What is kept of the outputs (default branch, a branch rule), undefined: nothing. */
+  keep?: KeepPolicy
   /** `git+file:<name>#checks`: the prefix of each child's virtual builder name. */
   refPrefix: string
   /** A rebuild asked for by a user: cached failures are forgotten and built again. */
@@ -162,8 +164,10 @@ export function createMatrixRun(hop: MatrixHop, info: MatrixRunInfo) {
   const childProps = (job: StoredJob): Record<string, unknown> => ({
     attr: job.attr, system: job.system, drv_path: job.drv_path, out_path: job.out_path, cacheStatus: job.cache_status,
     virtual_builder_name: `${info.refPrefix}.${job.attr}`, status_name: `nix-build ${info.refPrefix}.${job.attr}`,
-    project: project.name, branch: info.branch, default_branch: project.defaultBranch, nix_default_branch: info.isDefault,
+    project: project.name, branch: info.branch, default_branch: project.defaultBranch, nix_default_branch: info.isDefault, nix_keep: info.keep ?? null,
     nix_jobid: job.jobid, nix_eval_buildid: buildid, outputs: jobOutputs(job),
+    // The commit the check was built from, as Buildbot's Trigger hands a child its parent's got_revision.
+    ...(info.event.revision ? { got_revision: info.event.revision } : {}),
   })
 
   async function trigger(items: Pending[]): Promise<void> {
@@ -191,9 +195,9 @@ export function createMatrixRun(hop: MatrixHop, info: MatrixRunInfo) {
   }
 
   async function registerSkipped(job: StoredJob): Promise<void> {
-    if (!info.isDefault || !job.out_path) return
+    if (!info.keep || !job.out_path) return
     try {
-      await hop.outputs.keep(project, job.attr, jobOutputs(job))
+      await hop.outputs.keep(project, job.attr, jobOutputs(job), info.keep)
     } catch (err) { rt.log.warn({ attr: job.attr, err: (err as Error).message }, 'registering the GC root of an already built attribute failed') }
   }
 

@@ -30,4 +30,10 @@ export const nixMigrations: Record<string, PluginMigration> = {
       await db.schema.alterTable('nix_jobs').addColumn('outputs', 'text').execute()
     },
   },
+  '0003_out_path_index': {
+    // "Already built" attributes find the build that made their output (`nixbuiltby`).
+    async up(db) {
+      await db.schema.createIndex('nix_jobs_out_path').ifNotExists().on('nix_jobs').column('out_path').execute()
+    },
+  },
 }

@@ -34,10 +34,15 @@ export const nixOptionsSchema = z.strictObject({
   evalMaxMemorySize: posInt('MiB per evaluation process (default 2048)', 2048).optional(),
   evalTimeout: posInt('seconds an evaluation may take (default 3600)', 3600).optional(),
   maxConcurrentEvals: posInt('evaluations running at once across all projects (default 2)', 2).optional(),
-  buildTimeout: posInt('seconds without output before a `nix build` is killed (default 1200)', 1200).optional(),
+  buildTimeout: posInt('seconds one `nix build` of an attribute may take in all; then it is killed and the build fails as timed out (default 10800)', 10800).optional(),
   maxSilentTime: posInt('`--max-silent-time` of `nix build` (default 1200)', 1200).optional(),
   gcRootsDir: z.string().meta({ description: 'directory of the per-attribute GC roots (default `<basedir>/gcroots`)' }).optional(),
-  outputsPath: z.string().meta({ description: 'where the latest out path of each attribute is written (default branch only)' }).optional(),
+  outputsPath: z.string().meta({ description: 'where the latest out path of each attribute is written (default branch, and branches whose rule says updateOutputs)' }).optional(),
+  branches: z.record(z.string(), z.strictObject({
+    matchGlob: z.string().min(1).meta({ description: "branches this rule applies to ('release-*')" }),
+    registerGCRoots: z.boolean().meta({ description: 'keep the outputs of these branches alive with GC roots (default true)' }).optional(),
+    updateOutputs: z.boolean().meta({ description: 'write their out paths to outputsPath (default false)' }).optional(),
+  })).meta({ description: "buildbot-nix's branches: pushes to every project's branches matching a rule are built, and their outputs kept as the rule says" }).optional(),
   cacheFailedBuilds: z.boolean().meta({ description: 'remember failed derivations and do not build them again (default false)' }).optional(),
   failedBuildReportLimit: z.number().int().min(0).meta({ description: 'failure events published per evaluation at most (default 50)' }).optional(),
   shareNixProcesses: z.boolean().meta({ description: 'children on a local worker share `nix build` processes (logs and results stay per derivation; default true)' }).optional(),
@@ -72,7 +77,11 @@ export interface ResolvedNixOptions {
   failedBuildReportLimit: number
   shareNixProcesses: boolean
   shareWindowMs: number
+  branchRules: BranchRule[]
 }
+
+/** One of buildbot-nix's `branches.<name>`: pushes to matching branches are built; GC roots and outputsPath as it says. */
+export interface BranchRule { name: string; matchGlob: string; registerGCRoots: boolean; updateOutputs: boolean }
 
 /** The nix system of this machine (`x86_64-linux`, `aarch64-darwin`, …). */
 export function currentSystem(): string {
@@ -95,7 +104,7 @@ export function resolveNixOptions(opts: z.output<typeof nixOptionsSchema>, based
     evalMaxMemorySize: opts.evalMaxMemorySize ?? 2048,
     evalTimeout: opts.evalTimeout ?? 3600,
     maxConcurrentEvals: opts.maxConcurrentEvals ?? 2,
-    buildTimeout: opts.buildTimeout ?? 1200,
+    buildTimeout: opts.buildTimeout ?? 10800,
     maxSilentTime: opts.maxSilentTime ?? 1200,
     gcRootsDir: opts.gcRootsDir ?? join(basedir, 'gcroots'),
     outputsPath: opts.outputsPath,
@@ -103,5 +112,6 @@ export function resolveNixOptions(opts: z.output<typeof nixOptionsSchema>, based
     failedBuildReportLimit: opts.failedBuildReportLimit ?? 50,
     shareNixProcesses: opts.shareNixProcesses ?? true,
     shareWindowMs: opts.shareWindowMs ?? 5,
+    branchRules: Object.entries(opts.branches ?? {}).map(([name, b]) => ({ name, matchGlob: b.matchGlob, registerGCRoots: b.registerGCRoots ?? true, updateOutputs: b.updateOutputs ?? false })),
   }
 }

@@ -39,6 +39,8 @@ export interface ProjectHops {
   postBuildSteps: readonly StepSpec[]
   /** The step list of each project's nix-build builder (post-build steps added later go before its last step). */
   buildStepLists: Map<string, StepSpec[]>
+  /** Branch globs of the plugin's `branches` rules: pushes to matching branches of every project are built. */
+  branchGlobs: readonly string[]
 }
 
 /** The builders, schedulers and (optionally) the git poller of one project, as one runtime group. */
@@ -63,10 +65,11 @@ export function projectParts(hops: ProjectHops, p: ResolvedProject): PartsGroup 
   api.addBuilder(builder({ ...common, name: b.cachedFailure, collapseRequests: false, steps: [cachedFailureStep(hops.child)] }))
 
   // `fnKey`: what the filters depend on, so a reconfigure restarts them exactly when it changes.
+  const globs = [...p.branches, ...hops.branchGlobs]
   const isPush: ChangeFilter = {
     fn: (c) => c.repository === p.url && c.category !== 'pull' && c.branch != null
-      && (c.branch === p.defaultBranch || p.branches.some((g) => globRe(g).test(c.branch!))),
-    fnKey: { push: p.url, defaultBranch: p.defaultBranch, branches: p.branches },
+      && (c.branch === p.defaultBranch || globs.some((g) => globRe(g).test(c.branch!))),
+    fnKey: { push: p.url, defaultBranch: p.defaultBranch, branches: globs },
   }
   // One stream per branch, so pushes to two matching branches are both built.
   api.addScheduler(schedulers.anyBranch({ name: `${p.slug}-primary`, builderNames: [b.eval], changeFilter: isPush, treeStableTimer: 1 }))
@@ -84,7 +87,7 @@ export function projectParts(hops: ProjectHops, p: ResolvedProject): PartsGroup 
   if (p.pollInterval) {
     api.addChangeSource(changes.gitPoller({
       name: `nix:${p.slug}`, repourl: p.url, pollInterval: p.pollInterval, project: p.name,
-      branches: p.branches.length ? true : [p.defaultBranch],
+      branches: globs.length ? true : [p.defaultBranch],
     }))
   }
   return { builders, schedulers: scheds, changeSources: sources }

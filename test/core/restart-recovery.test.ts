@@ -3,8 +3,8 @@ import * as assert from 'uvu/assert'
 import { mkdtempSync, rmSync, writeFileSync, existsSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { execa } from 'execa'
 import { RETRY, SUCCESS, localWorker, builder, steps } from '../../core/index.ts'
+import { startChildMaster } from '../support/child-master.ts'
 import { connectDb } from '../../core/db/connect.ts'
 import { testDatabases } from '../support/databases.ts'
 import { eachDb } from '../support/master-harness.ts'
@@ -32,16 +32,11 @@ export default defineMaster({
 })
 `
   writeFileSync(configFile, cfg)
-  const child = execa('node', ['--import', 'tsx', join(root, 'test/core/master-child.ts'), configFile, 'long', String(QUEUED)], { cwd: root, reject: false, buffer: false, stdout: 'pipe', stderr: 'inherit' })
+  const child = startChildMaster(configFile, { builder: 'long', count: QUEUED })
   try {
-    const ready = await new Promise<{ brids: number[] }>((res, rej) => {
-      let buf = ''
-      child.stdout!.setEncoding('utf8').on('data', (d: string) => { buf += d; const l = buf.split('\n').find((x) => x.startsWith('{"ready"')); if (l) res(JSON.parse(l)) })
-      void child.then((r) => rej(new Error(`child exited early: ${r.exitCode}`)))
-    })
+    const ready = { brids: (await child.ready).brids ?? [] }
     assert.is(ready.brids.length, QUEUED)
-    child.kill('SIGKILL')
-    await child
+    await child.kill()
     // The orphaned command of the killed master is not the new master's business; end it.
     // The command runs in its own process group, led by the shell.
     const pgid = existsSync(pgidFile) ? Number(readFileSync(pgidFile, 'utf8').trim()) : 0
@@ -89,7 +84,7 @@ export default defineMaster({
     assert.equal(masters.map((m) => m.active), renamed ? [0, 1] : [1])
     await h.stop()
   } finally {
-    if (child.exitCode == null) child.kill('SIGKILL')
+    await child.kill()
     rmSync(basedir, { recursive: true, force: true })
   }
 }, testDatabases())

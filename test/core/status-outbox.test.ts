@@ -3,8 +3,8 @@ import * as assert from 'uvu/assert'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { execa } from 'execa'
 import { builder, localWorker, statusReporter, sendOutcomeOf, steps, FAILURE, SUCCESS, type MasterConfig, type StatusUpdate } from '../../core/index.ts'
+import { startChildMaster } from '../support/child-master.ts'
 import { connectDb } from '../../core/db/connect.ts'
 import { testDatabases } from '../support/databases.ts'
 import { eachDb } from '../support/master-harness.ts'
@@ -100,13 +100,9 @@ export default defineMaster({
   })],
 })
 `)
-    const child = execa('node', ['--import', 'tsx', join(root, 'test/core/master-child.ts'), configFile, 'ok', '1'], { cwd: root, reject: false, buffer: false, stdout: 'pipe', stderr: 'inherit' })
+    const child = startChildMaster(configFile, { builder: 'ok', count: 1 })
     try {
-      await new Promise<void>((res, rej) => {
-        let buf = ''
-        child.stdout!.setEncoding('utf8').on('data', (d: string) => { buf += d; if (buf.includes('{"ready"')) res() })
-        void child.then((r) => rej(new Error(`child exited early: ${r.exitCode}`)))
-      })
+      await child.ready
       // Stored: the final state waits in the outbox while the pending one is being sent (and never answered).
       const probe = await connectDb(dbUrl)
       const deadline = Date.now() + 30_000
@@ -118,8 +114,7 @@ export default defineMaster({
       }
       await probe.close()
     } finally {
-      child.kill('SIGKILL')
-      await child
+      await child.kill()
     }
     assert.equal(rx.delivered, [], 'nothing was delivered before the kill')
     rx.setPlan(() => ({ status: 201 }))

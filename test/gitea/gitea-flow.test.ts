@@ -88,8 +88,8 @@ eachDb(maybe, 'Gitea: discovery and webhooks, signed pushes and pull requests ev
     // A second discovery finds the webhook and creates none.
     await h.master.projects.reload()
     assert.is(s.repos[0]!.hooks!.length, 1)
-    // The project's group is applied builders first, then schedulers: wait for the ones that take pushes and pull requests.
-    await h.until(() => h.master.schedulers.get('acme-app-primary') && h.master.schedulers.get('acme-app-prs'), 'acme/app given its schedulers')
+    // Pushes are delivered without waiting for the project's schedulers: a change that comes
+    // before them is built once they start.
 
     const repoJson = s.repoJson(s.repos[0]!)
     const user = { id: 2, login: 'alice', email: 'alice@example.org' }
@@ -114,8 +114,8 @@ eachDb(maybe, 'Gitea: discovery and webhooks, signed pushes and pull requests ev
     assert.is(await changeCount(h), before, 'nothing stored')
 
     // A push, delivered twice: one change, evaluated; statuses on the pushed commit.
-    const evalBuilder = h.builderId('acme/app/nix-eval')
-    const evaluated = h.waitFor<{ buildid: number; builderid: number }>('builds/*/finished', (m) => m.builderid === evalBuilder, 180_000)
+    const evalBuilderId = () => h.master.brd.builder('acme/app/nix-eval')?.builderid
+    const evaluated = h.waitFor<{ buildid: number; builderid: number }>('builds/*/finished', (m) => m.builderid === evalBuilderId(), 180_000)
     const delivery = randomUUID()
     r = await deliver(h, 'push', push, { delivery })
     assert.is(r.status, 200, await r.text())
@@ -123,6 +123,8 @@ eachDb(maybe, 'Gitea: discovery and webhooks, signed pushes and pull requests ev
     assert.is(await r.text(), 'delivery already handled')
     assert.is(await changeCount(h), before + 1, 'the same delivery twice is one change')
     await evaluated
+    const evalBuilder = h.builderId('acme/app/nix-eval')
+    assert.is((await h.master.data.db.k.selectFrom('buildsets').select('bsid').where('scheduler', '=', 'acme-app-primary').execute()).length, 1, 'the push is built once')
     const final = (sha: string, context: string) => s.statuses.filter((x) => x.sha === sha && x.context === context).at(-1)
     await h.until(() => final(main, 'buildbot/nix-build')?.state !== 'pending' && final(main, 'buildbot/nix-build'), 'the combined status', 180_000)
     assert.is(final(main, 'buildbot/nix-eval')?.state, 'success')

@@ -1,4 +1,7 @@
 import { test } from 'uvu'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import * as assert from 'uvu/assert'
 import { eachDb } from '../support/master-harness.ts'
 import { testDatabases } from '../support/databases.ts'
@@ -102,6 +105,29 @@ eachDb(test, 'discovery, webhook creation and /change_hook/github against a stan
     assert.ok(gh.requests.some((r) => r.operationId === 'apps/list-installations') && gh.requests.some((r) => r.operationId === 'apps/create-installation-access-token'))
   } finally {
     await gh.close()
+  }
+}, testDatabases())
+
+eachDb(test, 'a delivery handled before a restart is a duplicate after it (delivery ids are stored)', async (start) => {
+  const { gh, options } = await githubFixture()
+  const basedir = mkdtempSync(join(tmpdir(), 'github-redelivery-'))
+  try {
+    gh.addRepo({ owner: 'acme', ownerType: 'Organization', name: 'app', cloneUrl: '/srv/git/acme/app', topics: ['build-with-buildbot'], installationId: 11 })
+    const push = pushPayload({ repo: 'acme/app', after: SHA(1), installationId: 11 })
+    const h = await start(config(options()), { basedir })
+    await h.until(() => h.master.projects.get('acme/app'), 'acme/app discovered')
+    assert.equal(await deliver(hookUrl(h), 'push', push, { secret: WEBHOOK_SECRET, id: 'before-restart' }), { status: 200, text: '1 change found' })
+    await h.stop()
+
+    const again = await start(config(options()), { basedir, dbUrl: h.dbUrl })
+    await again.until(() => again.master.projects.get('acme/app'), 'acme/app known again')
+    assert.equal(await deliver(hookUrl(again), 'push', push, { secret: WEBHOOK_SECRET, id: 'before-restart' }), { status: 200, text: 'no change: delivery before-restart was handled before' })
+    assert.is((await changes(again)).length, 1, 'the redelivery stored nothing')
+    assert.equal(await deliver(hookUrl(again), 'push', push, { secret: WEBHOOK_SECRET, id: 'after-restart' }), { status: 200, text: '1 change found' })
+    assert.is((await changes(again)).length, 2)
+  } finally {
+    await gh.close()
+    rmSync(basedir, { recursive: true, force: true })
   }
 }, testDatabases())
 

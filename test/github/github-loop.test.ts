@@ -71,15 +71,17 @@ eachDb(maybe, 'signed push -> evaluation -> matrix -> statuses on the stand-in; 
         probe({ seen }),
       ],
     })
-    // The group is applied builders first, then schedulers: wait for the schedulers that take pushes and pull requests.
-    await h.until(() => h.master.schedulers.get('acme-app-primary') && h.master.schedulers.get('acme-app-prs'), 'acme/app discovered and given builders and schedulers')
-    const evalBuilder = h.builderId('acme/app/nix-eval')
+    // Delivered as soon as the project is discovered, not waiting for its schedulers: a change
+    // that comes before them is built once they start.
+    await h.until(() => h.master.projects.get('acme/app'), 'acme/app discovered')
     const url = hookUrl(h)
 
     // A signed push to the default branch.
-    const evaluated = h.waitFor<Finished>('builds/*/finished', (m) => m.builderid === evalBuilder, 120_000)
+    const evaluated = h.waitFor<Finished>('builds/*/finished', (m) => m.builderid === h.master.brd.builder('acme/app/nix-eval')?.builderid, 120_000)
     assert.equal(await deliver(url, 'push', pushPayload({ repo: 'acme/app', after: pushed, installationId: 21 }), { secret: WEBHOOK_SECRET }), { status: 200, text: '1 change found' })
     const ev = await evaluated
+    const evalBuilder = h.builderId('acme/app/nix-eval')
+    assert.is((await h.master.data.db.k.selectFrom('buildsets').select('bsid').where('scheduler', '=', 'acme-app-primary').execute()).length, 1, 'the push is built once')
     await h.until(() => gh.statusesOf(pushed).get('buildbot/nix-build')?.state === 'failure', 'the combined status is final', 60_000)
 
     const all = gh.statuses.filter((s) => s.sha === pushed).map((s) => s.body)

@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { parseRepoConfig } from '../../plugins/nix/repo-config/repo-config.ts'
 import { parseNixEvalJobsLine } from '../../plugins/nix/eval/nix-eval-jobs.ts'
 import { EvalError } from '../../plugins/nix/eval/nix-evaluator.ts'
+import { parseInternalJsonLine } from '../../plugins/nix/internal-json.ts'
 import { HookInputError, parseBaseHookRequest } from '../../core/http/base-change-hook.ts'
 import { resolveConfig } from '../../core/config/resolve.ts'
 import { ConfigError } from '../../core/config/errors.ts'
@@ -83,6 +84,42 @@ test('nix-eval-jobs lines: a job or an EvalError of kind output, nothing else', 
     }
   }), { numRuns: RUNS })
   report('nix-eval-jobs lines', n, refused)
+})
+
+const drv = fc.stringMatching(/^[0-9a-z]{32}$/).map((h) => `/nix/store/${h}-x.drv`)
+const nixJsonValue = fc.oneof(fc.string({ maxLength: 12 }), fc.integer(), fc.constant(null), fc.boolean(), drv, fc.array(fc.oneof(fc.string({ maxLength: 8 }), drv, fc.integer(), fc.constant(null)), { maxLength: 3 }), fc.dictionary(fc.string({ maxLength: 4 }), fc.string({ maxLength: 4 }), { maxKeys: 2 }))
+const nixEvent = fc.record({
+  action: fc.constantFrom('start', 'stop', 'result', 'msg', 'setPhase', 'x'), id: fc.oneof(fc.integer(), fc.string({ maxLength: 4 }), fc.constant(null)),
+  type: fc.oneof(fc.constantFrom(0, 100, 101, 104, 105, 106, 107), fc.integer(), fc.string({ maxLength: 3 })), level: fc.oneof(fc.integer({ min: -1, max: 8 }), fc.string({ maxLength: 2 }), fc.constant(null)),
+  fields: fc.oneof(fc.array(nixJsonValue, { maxLength: 3 }), nixJsonValue), text: nixJsonValue,
+  msg: fc.oneof(fc.string({ maxLength: 20 }), drv.map((d) => `\u001b[31;1merror:\u001b[0m builder for '${d}' failed with exit code 1`), nixJsonValue),
+}, { requiredKeys: [] })
+const internalJsonLine = fc.oneof(
+  nixEvent.map((e) => `@nix ${JSON.stringify(e)}`),
+  fc.tuple(fc.integer({ min: 2, max: 7 }), drv, fc.constantFrom('done', 'waiting', '')).map(([l, d, w]) => `@nix {"action":"msg","level":${l},"msg":"building of '${d}!out' from .drv file: ${w}"}`),
+  fc.json({ maxDepth: 3 }).map((j) => `@nix ${j}`),
+  fc.string({ maxLength: 60 }).map((t) => `@nix ${t}`),
+  fc.string({ maxLength: 60 }),
+  fc.constantFrom('@nix ', '@nix null', '@nix []', '@nix "x"', '@nix {', '@nix {"action":"msg","level":', '@nix {"action":"start","type":105,"fields":"abc"}', '@nix {"action":"result","type":101}', '@nix {"action":"result","type":105,"id":1,"fields":[1,2,0,"x"]}', '@nix {"action":"start","type":104,"id":7}'),
+)
+
+test('nix internal-json lines: an event or ignored, never an exception', () => {
+  let n = 0, ignored = 0
+  fc.assert(fc.property(internalJsonLine, (line) => {
+    n++
+    const l = parseInternalJsonLine(line)
+    switch (l.kind) {
+      case 'text': assert.is(l.text, line); break
+      case 'buildsStart': assert.type(l.id, 'string'); break
+      case 'progress': for (const n of [l.done, l.expected, l.running, l.failed]) assert.ok(Number.isSafeInteger(n) && n >= 0); break
+      case 'buildStart': assert.type(l.drv, 'string'); assert.type(l.text, 'string'); assert.type(l.id, 'string'); break
+      case 'buildLine': assert.type(l.text, 'string'); assert.type(l.id, 'string'); break
+      case 'message': assert.ok(l.level <= 1); assert.not.match(l.text, /\u001b/); break
+      case 'ignored': ignored++; break
+      default: throw new Error(`unexpected ${JSON.stringify(l)}`)
+    }
+  }), { numRuns: RUNS })
+  console.log(`nix internal-json lines: ${n} cases, ${ignored} ignored, 0 exceptions`)
 })
 
 const fieldName = fc.constantFrom('author', 'revision', 'branch', 'repository', 'project', 'comments', 'files', 'properties', 'when_timestamp', 'category', 'codebase', 'revlink', 'who', 'x')

@@ -3,9 +3,9 @@ import * as assert from 'uvu/assert'
 import { mkdtempSync, rmSync, writeFileSync, existsSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { execa } from 'execa'
 import { sql } from 'kysely'
 import { RETRY, SUCCESS, localWorker, builder, steps, interpolate } from '../../core/index.ts'
+import { startChildMaster } from '../support/child-master.ts'
 import { connectDb } from '../../core/db/connect.ts'
 import { startMaster } from '../support/master-harness.ts'
 import type { TestDatabase } from '../support/databases.ts'
@@ -37,13 +37,9 @@ export default defineMaster({
   const configFile = join(basedir, 'master.config.ts')
   writeFileSync(join(basedir, 'package.json'), '{"type":"module"}')
   writeFileSync(configFile, cfgText)
-  const child = execa('node', ['--import', 'tsx', join(root, 'test/core/master-child.ts'), configFile, 'stream', String(REQUESTS)], { cwd: root, reject: false, buffer: false, stdout: 'pipe', stderr: 'inherit' })
+  const child = startChildMaster(configFile, { builder: 'stream', count: REQUESTS })
   try {
-    const ready = await new Promise<{ brids: number[] }>((res, rej) => {
-      let buf = ''
-      child.stdout!.setEncoding('utf8').on('data', (d: string) => { buf += d; const l = buf.split('\n').find((x) => x.startsWith('{"ready"')); if (l) res(JSON.parse(l)) })
-      void child.then((r) => rej(new Error(`child exited early: ${r.exitCode}`)))
-    })
+    const ready = { brids: (await child.ready).brids ?? [] }
     assert.is(ready.brids.length, REQUESTS)
     // Killed once both running builds have stored log lines (they keep streaming).
     const db0 = await connectDb(dbUrl)
@@ -54,8 +50,7 @@ export default defineMaster({
       if (Date.now() > deadline) throw new Error('two builds never streamed')
       await new Promise((r) => setTimeout(r, 20))
     }
-    child.kill('SIGKILL')
-    await child
+    await child.kill()
     const left = await db0.k.selectFrom('builds').select('buildid').where('complete_at', 'is', null).execute()
     const chunksAtKill = Number((await db0.k.selectFrom('logchunks').select(sql<number>`count(*)`.as('n')).executeTakeFirst())!.n)
     await db0.close()
@@ -99,7 +94,7 @@ export default defineMaster({
       await h.stop()
     }
   } finally {
-    if (child.exitCode == null) child.kill('SIGKILL')
+    await child.kill()
     rmSync(basedir, { recursive: true, force: true })
   }
 })

@@ -4,7 +4,6 @@ import { execFileSync } from 'node:child_process'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { execa } from 'execa'
 import { haveTool } from '../support/tools.ts'
 import { eachDb, type MasterHarness } from '../support/master-harness.ts'
 import { testDatabases } from '../support/databases.ts'
@@ -12,6 +11,7 @@ import { serveBinaryCache } from '../support/binary-cache-server.ts'
 import { makeFlakeRepo } from '../fixtures/nix/make-flake.ts'
 import { installStandIns } from '../fixtures/cache-tools/stand-ins.ts'
 import { validIn } from '../fixtures/cache-tools/closures.ts'
+import { startChildMaster } from '../support/child-master.ts'
 import { connectDb } from '../../core/db/connect.ts'
 import { localWorker, secretsFromObject, SKIPPED, SUCCESS, WARNINGS } from '../../core/index.ts'
 import { nix } from '../../plugins/nix/index.ts'
@@ -171,14 +171,10 @@ export default defineMaster({
     binaryCaches({ cachix: ${JSON.stringify(cache)}, batchSize: 1, maxWait: 0.5 })],
 })
 `)
-  const child = execa('node', ['--import', 'tsx', join(root, 'test/core/master-child.ts'), configFile, 'acme/kill/nix-eval', '1'], { cwd: root, reject: false, buffer: false, stdout: 'pipe', stderr: 'inherit' })
+  const child = startChildMaster(configFile, { builder: 'acme/kill/nix-eval', count: 1 })
   let queuedBefore: { path: string; state: string }[] = []
   try {
-    await new Promise<void>((res, rej) => {
-      let buf = ''
-      child.stdout!.setEncoding('utf8').on('data', (d: string) => { buf += d; if (buf.includes('{"ready"')) res() })
-      void child.then((r) => rej(new Error(`child exited early: ${r.exitCode}`)))
-    })
+    await child.ready
     // Both attributes are built and queued; the first push hangs, the rest waits behind it.
     const probe = await connectDb(dbUrl)
     const deadline = Date.now() + 180_000
@@ -190,8 +186,7 @@ export default defineMaster({
     }
     await probe.close()
   } finally {
-    child.kill('SIGKILL')
-    await child
+    await child.kill()
   }
   assert.ok(queuedBefore.some((r) => r.state === 'pushing') && queuedBefore.some((r) => r.state === 'queued'), JSON.stringify(queuedBefore))
   assert.equal(await validIn(`file://${store}`, queuedBefore.map((r) => r.path)), [], 'nothing arrived before the kill')

@@ -107,4 +107,19 @@ test('the evaluation semaphore serves projects in turn and limits concurrency', 
 })
 
 test.after(() => rmSync(tmp, { recursive: true, force: true }))
+maybe('buildTimeout: a shared process running longer is killed; what it had not built fails as timed out, what it built stays built', async () => {
+  const d = instantiate()
+  const batcher = createBuildBatcher({ maxSilentTime: 120, timeout: 120, buildTimeout: 2 })
+  const logs = { a: '', d: '' }
+  const [a, slow] = await Promise.all([
+    batcher.build({ installable: d.a!.drv, drvPath: d.a!.drv, outPaths: [d.a!.out], onLog: (t) => { logs.a += t } }),
+    batcher.build({ installable: d.d!.drv, drvPath: d.d!.drv, outPaths: [d.d!.out], onLog: (t) => { logs.d += t } }),
+  ])
+  assert.ok(a.ok, logs.a)
+  assert.is(a.timedOutAfter, undefined)
+  assert.is(slow.ok, false)
+  assert.is(slow.timedOutAfter, 2)
+  assert.match(logs.d, /timed out after 2 s \(buildTimeout\)/)
+})
+
 test.run()

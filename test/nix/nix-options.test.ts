@@ -22,7 +22,7 @@ test('every option mistake is reported at once with its path', async () => {
 test('builders, schedulers and defaults of a project (its runtime group)', async () => {
   const opts = resolveNixOptions(nixOptionsSchema.parse({ workers: ['local'], projects: [{ name: 'acme/app.js', url: 'https://example.org/acme/app.js.git', pollInterval: 30 }] }), '/tmp/nix-options', 4)
   // The steps only use their hops when they run: building the group needs the workers and step lists.
-  const hops = { workers: opts.workers, evaluation: {}, child: {}, postBuildSteps: [], buildStepLists: new Map() } as unknown as ProjectHops
+  const hops = { workers: opts.workers, evaluation: {}, child: {}, postBuildSteps: [], buildStepLists: new Map(), branchGlobs: [] } as unknown as ProjectHops
   const group = projectParts(hops, opts.projects[0]!)
   const builders = group.builders!
   assert.equal(builders.map((b) => b.name), ['acme/app.js/nix-eval', 'acme/app.js/nix-build', 'acme/app.js/nix-failed-eval', 'acme/app.js/nix-dependency-failed', 'acme/app.js/nix-cached-failure'])

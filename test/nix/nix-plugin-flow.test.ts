@@ -1,7 +1,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { haveTool } from '../support/tools.ts'
@@ -248,6 +248,58 @@ for (const share of [true, false]) {
     if (!share) assert.match(good, /program finished with exit code 0/)
   }, dbs)
 }
+
+eachDb(maybe, 'branches rules: matching branches are built; GC roots and outputsPath entries as each rule says, apart from the default branch', async (start, db) => {
+  const repo = join(tmp, `rules-${db.name}`)
+  makeFlakeRepo(repo, { checks: { a: {} } })
+  const revs: Record<string, string> = { main: git(repo, 'rev-parse', 'HEAD') }
+  for (const b of ['release-1', 'wip-1', 'feature']) {
+    git(repo, 'checkout', '-q', '-b', b, 'main')
+    makeFlakeRepo(repo, { checks: { a: {} } })
+    revs[b] = git(repo, 'rev-parse', 'HEAD')
+  }
+  git(repo, 'checkout', '-q', 'main')
+  const outputs = join(tmp, `rules-outputs-${db.name}`)
+  const h = await start(config(repo, { outputsPath: outputs, branches: { release: { matchGlob: 'release-*', updateOutputs: true }, wip: { matchGlob: 'wip-*', registerGCRoots: false } } }))
+  const push = async (branch: string) => {
+    const set = h.waitFor<{ bsid: number; scheduler: string; sourcestamps: { branch: string }[] }>('buildsets/*/new', (m) => m.scheduler === 'acme-flow-primary' && m.sourcestamps[0]?.branch === branch, 60_000)
+    await h.master.data.changes.addChange({ author: 'a', branch, revision: revs[branch]!, repository: repo, project: 'acme/flow' })
+    return h.waitBuildset((await set).bsid, 120_000)
+  }
+  const roots = join(h.basedir, 'gcroots')
+  const outFile = (branch: string) => join(outputs, 'acme', 'flow', branch, 'x86_64-linux.a')
+  assert.is(await push('main'), SUCCESS)
+  const mainOut = readlinkSync(join(roots, 'acme-flow', 'x86_64-linux.a'))
+  assert.is(readFileSync(outFile('main'), 'utf8').trim(), mainOut)
+
+  assert.is(await push('release-1'), SUCCESS)
+  const releaseOut = readlinkSync(join(roots, 'acme-flow@release-1', 'x86_64-linux.a'))
+  assert.is.not(releaseOut, mainOut)
+  assert.is(readFileSync(outFile('release-1'), 'utf8').trim(), releaseOut, 'updateOutputs: the out path is written')
+  assert.is(readlinkSync(join(roots, 'acme-flow', 'x86_64-linux.a')), mainOut, "the default branch's root stays")
+
+  // A branch no rule names is not built (its change is filtered out before the wip push is).
+  await h.master.data.changes.addChange({ author: 'a', branch: 'feature', revision: revs.feature!, repository: repo, project: 'acme/flow' })
+  assert.is(await push('wip-1'), SUCCESS)
+  assert.not.ok(existsSync(join(roots, 'acme-flow@wip-1')), 'registerGCRoots false: no roots')
+  assert.not.ok(existsSync(join(outputs, 'acme', 'flow', 'wip-1')), 'updateOutputs defaults to false')
+  const built = await h.master.data.db.k.selectFrom('buildsets').select('bsid').where('scheduler', '=', 'acme-flow-primary').execute()
+  assert.is(built.length, 3, 'main, release-1 and wip-1; not feature')
+}, [dbs[0]!])
+
+eachDb(maybe, 'buildTimeout: a child building longer is killed and fails saying it timed out (one nix build per child); a quick one is built', async (start, db) => {
+  const repo = join(tmp, `timeout-${db.name}`)
+  makeFlakeRepo(repo, { checks: { quick: {}, slow: { script: '/bin/sleep 120; echo > $out' } } })
+  const h = await start(config(repo, { shareNixProcesses: false, buildTimeout: 2 }))
+  const r = await force(h)
+  assert.is(r.results, FAILURE)
+  const jobs = await jobsOf(h, r.buildid)
+  assert.is(jobs.get('quick')!.state, 'success')
+  assert.is(jobs.get('slow')!.state, 'failed')
+  const step = await stepOf(h, jobs.get('slow')!.child_buildid!, 'nix_build')
+  assert.is(step!.results, FAILURE)
+  assert.match(step!.state_string, /slow timed out after 2 s \(buildTimeout\)/)
+}, [dbs[0]!])
 
 test.after(() => rmSync(tmp, { recursive: true, force: true }))
 test.run()

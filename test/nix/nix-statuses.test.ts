@@ -1,7 +1,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs'
-import { execa } from 'execa'
+import { startChildMaster } from '../support/child-master.ts'
 import { connectDb } from '../../core/db/connect.ts'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -179,13 +179,9 @@ export default defineMaster({
   plugins: ${plugins},
 })
 `)
-    const child = execa('node', ['--import', 'tsx', join(root, 'test/core/master-child.ts'), configFile, 'acme/kill/nix-eval', '1'], { cwd: root, reject: false, buffer: false, stdout: 'pipe', stderr: 'inherit' })
+    const child = startChildMaster(configFile, { builder: 'acme/kill/nix-eval', count: 1 })
     try {
-      await new Promise<void>((res, rej) => {
-        let buf = ''
-        child.stdout!.setEncoding('utf8').on('data', (d: string) => { buf += d; if (buf.includes('{"ready"')) res() })
-        void child.then((r) => rej(new Error(`child exited early: ${r.exitCode}`)))
-      })
+      await child.ready
       // The matrix is over and its combined status is stored, unsent (the receiver never answers).
       const probeDb = await connectDb(dbUrl)
       const deadline = Date.now() + 120_000
@@ -197,8 +193,7 @@ export default defineMaster({
       }
       await probeDb.close()
     } finally {
-      child.kill('SIGKILL')
-      await child
+      await child.kill()
     }
     assert.equal(rx.delivered, [])
     rx.setPlan(() => ({ status: 201 }))

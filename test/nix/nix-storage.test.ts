@@ -50,7 +50,7 @@ for (const tdb of testDatabases()) {
       assert.is((await k.selectFrom('nix_evals').selectAll().execute()).length, 1)
       assert.is((await k.selectFrom('nix_failed_builds').select('first_failure_url').executeTakeFirstOrThrow()).first_failure_url, 'http://ci/#/builders/1/builds/1')
       const done = await k.selectFrom('kysely_migration_nix').select('name').execute()
-      assert.equal(done.map((r) => r.name), ['0001_jobs', '0002_outputs'])
+      assert.equal(done.map((r) => r.name), ['0001_jobs', '0002_outputs', '0003_out_path_index'])
       const tables = (await k.introspection.getTables()).map((t) => t.name)
       assert.not.ok(tables.includes('nix_schema'), 'the hand-made version table is gone')
       // The stored evaluation is served as before, and new jobs get the next ids.

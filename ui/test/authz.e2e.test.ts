@@ -40,12 +40,11 @@ it('loopback master without auth: anyone may rebuild, and the new build finishes
   assert.ok(await rebuild.isEnabled(), 'Rebuild is offered to anonymous on a loopback master without auth')
   await markPage(page)
   await rebuild.click()
-  await page.locator('bb-action [role=alert]', { hasText: 'done' }).waitFor()
-  // To the builder by the breadcrumb (a hash change, not a reload): build #2 shows up and finishes.
+  // The rebuild opens the new build (a hash change, not a reload), which finishes live.
+  await page.locator('h1', { hasText: 'quick #2' }).waitFor({ timeout: 60_000 })
+  await page.locator('main p .badge.success').waitFor({ timeout: 60_000 })
   await page.locator('nav[aria-label=Breadcrumb] a', { hasText: 'quick' }).click()
-  const row = page.locator('table[aria-label=builds] tr', { hasText: '#2' })
-  await row.waitFor({ timeout: 60_000 })
-  await row.locator('.badge.success').waitFor({ timeout: 60_000 })
+  await page.locator('table[aria-label=builds] tr', { hasText: '#2' }).locator('.badge.success').waitFor({ timeout: 60_000 })
   assert.ok(await stillSamePage(page), 'no reload happened')
   assert.equal(errors, [])
   await close()
@@ -108,6 +107,8 @@ it('user/password master: anonymous is read-only with reasons and a 403; alice l
   await stopNow.waitFor()
   assert.ok(await stopNow.isEnabled())
   await stopNow.click()
+  // Stop asks for a reason and a confirmation first.
+  await page.locator('bb-action dialog button[value=confirm]').click()
   await page.locator('.badge.cancelled').first().waitFor({ timeout: 60_000 })
 
   await page.goto(`${url}#/builders/1/builds/1`)
@@ -117,7 +118,8 @@ it('user/password master: anonymous is read-only with reasons and a 403; alice l
   await screenshot(page, 'authz-logged-in')
   await markPage(page)
   await rebuildNow.click()
-  await page.locator('bb-action [role=alert]', { hasText: 'done' }).waitFor()
+  // The rebuild opens the new build (through its request's page).
+  await page.locator('h1', { hasText: 'quick #2' }).waitFor({ timeout: 60_000 })
   await page.locator('nav[aria-label=Breadcrumb] a', { hasText: 'quick' }).click()
   await page.locator('table[aria-label=builds] tr', { hasText: '#2' }).locator('.badge.success').waitFor({ timeout: 60_000 })
   assert.ok(await stillSamePage(page))

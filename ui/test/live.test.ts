@@ -133,7 +133,8 @@ it('actions follow user_can, show a 403 and send JSON-RPC with the force fields'
   await page.click('button[aria-label="Force build (force force-hello)"]')
   await page.fill('input[name=reason]', 'try again')
   await page.click('button[type=submit]')
-  await page.locator('bb-force-form [role=alert]', { hasText: 'Build requested' }).waitFor()
+  // The answer names one request: its page opens, to follow it to the build.
+  await page.waitForURL(/#\/buildrequests\/99\?follow=1$/)
   assert.equal(server.controls.at(-1), {
     path: 'forceschedulers/force-hello', method: 'force',
     params: { builderid: '1', username: '', reason: 'try again', branch: 'main', revision: '' },

@@ -3,13 +3,12 @@ import * as assert from 'uvu/assert'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { Page } from 'playwright-core'
 import { haveTool } from '../../test/support/tools.ts'
 import { makeFlakeRepo } from '../../test/fixtures/nix/make-flake.ts'
 import { defineMaster, localWorker, worker, builder, steps, schedulers, createMaster, type Master } from '../../core/index.ts'
 import { resolveConfig } from '../../core/config/resolve.ts'
 import { nix } from '../../plugins/nix/index.ts'
-import { newPage, screenshot, type Viewport } from './browser.ts'
+import { shoot, getJson, until } from './shoot.ts'
 import { createHarness, type Harness } from './harness.ts'
 import { freePort } from './free-port.ts'
 
@@ -25,7 +24,6 @@ type Ctx = {
 const test = suite<Ctx>('results: failures, retries, reload, live durations, logs, narrow screens, names')
 const enabled = haveTool('chromium', 'apt-get install -y chromium') && haveTool('nix', 'apt-get install -y nix-bin')
 const it = enabled ? test : test.skip
-const VIEWPORTS: Viewport[] = ['desktop', 'phone']
 const LONG = 'an-extremely-long-builder-name-to-check-build-titles-at-phone-width'
 const FAIL = (n: number) => `i=0; while [ $i -lt 40 ]; do echo "building part $i of check ${n}"; i=$((i+1)); done; echo "error: check ${n} failed its assertion" >&2; exit 1`
 
@@ -119,23 +117,6 @@ test.after(async (ctx) => {
   await ctx.h?.close()
   if (ctx.basedir) await rm(ctx.basedir, { recursive: true, force: true })
 })
-
-/** Opens a page at both widths, checks it, screenshots it; no errors and no sideways overflow. */
-async function shoot(h: Harness, name: string, url: string, check: (page: Page, viewport: Viewport) => Promise<void>, allowError?: RegExp): Promise<void> {
-  for (const viewport of VIEWPORTS) {
-    const { page, errors, close } = await newPage(h.browser, { viewport })
-    try {
-      await page.goto(url)
-      await check(page, viewport)
-      await screenshot(page, name, viewport)
-      assert.equal(errors.filter((e) => !allowError?.test(e)), [], `${name} at ${viewport} ran without errors`)
-      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
-      assert.ok(overflow <= 0, `${name} at ${viewport} is ${overflow}px wider than the screen`)
-    } finally {
-      await close()
-    }
-  }
-}
 
 it('three failed checks and a stopped one: the evaluation failed, and its text names the counts', async ({ h, url, ids }) => {
   const b = (await getJson(`${url}api/v2/builds/${ids!.evalBuild}`)).builds[0] as { results: number; state_string: string }
@@ -306,22 +287,5 @@ it('the error in one click: a failed check shows its first error line and last l
     }
   })
 })
-
-async function getJson(url: string): Promise<Record<string, unknown[]>> {
-  const res = await fetch(url)
-  if (!res.ok) throw new Error(`GET ${url}: ${res.status}`)
-  return res.json() as Promise<Record<string, unknown[]>>
-}
-
-/** Polls until `f` gives a value; the master has no "wait for" API, and events would need a socket. */
-async function until<T>(f: () => Promise<T | undefined>, limitMs = 120_000): Promise<T> {
-  const end = Date.now() + limitMs
-  for (;;) {
-    const v = await f()
-    if (v !== undefined) return v
-    if (Date.now() > end) throw new Error('gave up waiting for the master')
-    await new Promise((r) => setTimeout(r, 200))
-  }
-}
 
 test.run()

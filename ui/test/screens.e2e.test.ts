@@ -3,13 +3,12 @@ import * as assert from 'uvu/assert'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { Page } from 'playwright-core'
 import { haveTool } from '../../test/support/tools.ts'
 import { makeFlakeRepo } from '../../test/fixtures/nix/make-flake.ts'
 import { defineMaster, localWorker, worker, builder, steps, schedulers, createMaster, type Master, type PluginUse } from '../../core/index.ts'
 import { resolveConfig } from '../../core/config/resolve.ts'
 import { nix } from '../../plugins/nix/index.ts'
-import { newPage, screenshot, type Viewport } from './browser.ts'
+import { shoot, getJson, until } from './shoot.ts'
 import { createHarness, type Harness } from './harness.ts'
 import { freePort } from './free-port.ts'
 
@@ -23,7 +22,6 @@ const enabled = haveTool('chromium', 'apt-get install -y chromium')
 const withNix = enabled && haveTool('nix', 'apt-get install -y nix-bin')
 const it = enabled ? test : test.skip
 const itNix = withNix ? test : test.skip
-const VIEWPORTS: Viewport[] = ['desktop', 'phone']
 
 const FAIL = 'echo compiling; echo "error: undefined reference to main" >&2; echo "collect2: ld returned 1 exit status" >&2; exit 1'
 
@@ -104,25 +102,6 @@ test.after(async (ctx) => {
   await ctx.h?.close()
   if (ctx.basedir) await rm(ctx.basedir, { recursive: true, force: true })
 })
-
-/** Opens a page at both widths, checks its content, and screenshots it. */
-async function shoot(h: Harness, name: string, url: string, check: (page: Page, viewport: Viewport) => Promise<void>): Promise<void> {
-  for (const viewport of VIEWPORTS) {
-    const { page, errors, close } = await newPage(h.browser, { viewport })
-    try {
-      await page.goto(url)
-      await check(page, viewport)
-      await page.evaluate(() => document.fonts.ready)
-      await screenshot(page, name, viewport)
-      assert.equal(errors, [], `${name} at ${viewport} ran without errors`)
-      // Nothing may push the page sideways: the document is no wider than the screen.
-      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
-      assert.ok(overflow <= 0, `${name} at ${viewport} is ${overflow}px wider than the screen`)
-    } finally {
-      await close()
-    }
-  }
-}
 
 it('projects', async ({ h, url }) => {
   await shoot(h!, 'projects', url!, async (page) => {
@@ -210,22 +189,5 @@ it('a build request', async ({ h, url, ids }) => {
     await page.locator('bb-action button', { hasText: 'Cancel' }).waitFor()
   })
 })
-
-async function getJson(url: string): Promise<Record<string, unknown[]>> {
-  const res = await fetch(url)
-  if (!res.ok) throw new Error(`GET ${url}: ${res.status}`)
-  return res.json() as Promise<Record<string, unknown[]>>
-}
-
-/** Polls until `f` gives a value; the master has no "wait for" API, and events would need a socket. */
-async function until<T>(f: () => Promise<T | undefined>, limitMs = 90_000): Promise<T> {
-  const end = Date.now() + limitMs
-  for (;;) {
-    const v = await f()
-    if (v !== undefined) return v
-    if (Date.now() > end) throw new Error('gave up waiting for the master')
-    await new Promise((r) => setTimeout(r, 200))
-  }
-}
 
 test.run()

@@ -84,7 +84,7 @@ test('non-loopback master: read-only for anonymous users', async () => {
     assert.equal(JSON.parse(res.body).error, { code: -32600, message: "you need to have role 'admin'" })
     assert.is((await h.data.builds.getBuild(ids.build2.buildid))!.complete, false)
     assert.is((await h.server.app.inject('/api/v2/builds')).statusCode, 200)
-    assert.equal((await config(h)).user_can, { force: false, stop: false, rebuild: false, cancel: false, reload: false })
+    assert.equal((await config(h)).user_can, { force: false, stop: false, rebuild: false, cancel: false, reload: false, worker: false })
   })
 })
 
@@ -112,7 +112,7 @@ test('user/password auth: the form login, roles from usernames, logout', async (
     const cfg = await config(h, bob.cookie)
     assert.equal(cfg.user, { username: 'bob', email: 'bob' })
     assert.equal(cfg.auth, { name: 'UserPasswordAuth', provider: 'userpass', label: 'Log in', kind: 'form', oauth2: false })
-    assert.equal(cfg.user_can, { force: true, stop: false, rebuild: true, cancel: true, reload: true })
+    assert.equal(cfg.user_can, { force: true, stop: false, rebuild: true, cancel: true, reload: true, worker: true })
     const denied = await post(h, `/api/v2/builds/${ids.build2.buildid}`, bob)
     assert.is(denied.statusCode, 403)
     assert.is(JSON.parse(denied.body).error.message, "you need to have role 'admins'")

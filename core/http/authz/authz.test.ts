@@ -34,6 +34,9 @@ test('endpoint matchers', () => {
   assert.ok(ruleMatches({ action: 'enable', role: 'r' }, { action: 'enable', endpoint: 'scheduler' }))
   assert.ok(ruleMatches({ action: 'reload', role: 'r' }, { action: 'reload', endpoint: 'projects', authzAction: 'reload' }))
   assert.not.ok(ruleMatches({ action: 'reload', role: 'r' }, { action: 'get', endpoint: 'projects' }))
+  for (const action of ['pause', 'unpause', 'stop', 'kill']) assert.ok(ruleMatches({ action: 'worker', role: 'r' }, { action, endpoint: 'worker' }), action)
+  assert.not.ok(ruleMatches({ action: 'worker', role: 'r' }, { action: 'stop', endpoint: 'build' }))
+  assert.not.ok(ruleMatches({ action: 'stop', role: 'r' }, { action: 'stop', endpoint: 'worker' }))
 })
 
 test('role matchers', () => {
@@ -75,10 +78,10 @@ test('rules: first match decides, defaultDeny false falls through, no match allo
 
 test('default policy: loopback without auth may control; others are read-only for anonymous', async () => {
   const loop = createAuthz(policyFromWww({ host: '127.0.0.1', auth: { kind: 'none' }, authz: 'default', access: 'public' }))
-  assert.equal(await userCan(loop, anon), { force: true, stop: true, rebuild: true, cancel: true, reload: true })
+  assert.equal(await userCan(loop, anon), { force: true, stop: true, rebuild: true, cancel: true, reload: true, worker: true })
   for (const host of ['0.0.0.0', '192.168.1.5', '::']) {
     const pub = createAuthz(policyFromWww({ host, auth: { kind: 'none' }, authz: 'default', access: 'public' }))
-    assert.equal(await userCan(pub, anon), { force: false, stop: false, rebuild: false, cancel: false, reload: false }, host)
+    assert.equal(await userCan(pub, anon), { force: false, stop: false, rebuild: false, cancel: false, reload: false, worker: false }, host)
     assert.ok(await pub.allowed({ action: 'get', endpoint: 'builds' }, anon))
   }
   const up = createAuthz(policyFromWww({ host: '0.0.0.0', auth: { kind: 'userpass', users: {} }, authz: 'default', access: 'public' }))

@@ -85,12 +85,14 @@ export function createAuthz(policy: Policy): Authz {
 /** What the UI may offer the user (`user_can` in `/config`): allowed on some builder of some project. */
 export async function userCan(authz: Authz, user: UserInfo): Promise<Record<string, boolean>> {
   const t = (endpoint: string, action: string): AuthzTarget => ({ endpoint, action })
-  const [force, stop, rebuild, cancel, reload] = await Promise.all([
+  const [force, stop, rebuild, cancel, reload, worker] = await Promise.all([
     authz.allowed(t('forcescheduler', 'force'), user),
     authz.allowed(t('build', 'stop'), user),
     authz.allowed(t('build', 'rebuild'), user),
     authz.allowed(t('buildrequest', 'cancel'), user),
     authz.allowed({ endpoint: 'projects', action: 'reload', authzAction: 'reload' }, user),
+    // A worker concerns no project: the same rules decide for the hint as for the action.
+    authz.allowed({ ...t('worker', 'pause'), project: null }, user),
   ])
-  return { force: force!, stop: stop!, rebuild: rebuild!, cancel: cancel!, reload: reload! }
+  return { force: force!, stop: stop!, rebuild: rebuild!, cancel: cancel!, reload: reload!, worker: worker! }
 }

@@ -36,7 +36,7 @@ const builderOk = (rule: AuthzRule, t: AuthzTarget) =>
 
 /**
  * Buildbot's endpoint matchers by name. Unlike Buildbot, HEAD is a read (not control), `view`
- * matches reads instead of nothing, and `cancel`/`reload` are matchers of their own.
+ * matches reads instead of nothing, and `cancel`/`reload`/`worker` are matchers of their own.
  */
 export function ruleMatches(rule: AuthzRule, t: AuthzTarget): boolean {
   const isRead = t.action === 'get'
@@ -49,6 +49,8 @@ export function ruleMatches(rule: AuthzRule, t: AuthzTarget): boolean {
     case 'rebuild': return t.endpoint === 'build' && t.action === 'rebuild' && builderOk(rule, t)
     case 'cancel': return t.endpoint === 'buildrequest' && t.action === 'cancel' && builderOk(rule, t)
     case 'enable': return t.endpoint === 'scheduler' && t.action === 'enable'
+    // Worker control (pause, unpause, graceful stop, kill): one matcher of this master's own.
+    case 'worker': return t.endpoint === 'worker' && !isRead
     default: return !isRead && (t.authzAction ?? t.action) === rule.action
   }
 }

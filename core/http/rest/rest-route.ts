@@ -68,6 +68,7 @@ export function registerRestRoutes(app: FastifyInstance, opts: { surface: HttpSu
         if (!nothingHidden(hidden) && res.status === 200) {
           for (const [key, value] of Object.entries(res.json as Record<string, unknown>)) {
             if (key === 'meta' || !Array.isArray(value)) continue
+            await resolveBuildsetLinks(value, opts.ownership)
             const kept = value.filter((e) => !(e && typeof e === 'object' && entityHidden(hidden, e as Record<string, unknown>, opts.ownership)))
             ;(res.json as Record<string, unknown>)[key] = kept
             const meta = (res.json as { meta?: { total?: number } }).meta
@@ -99,4 +100,14 @@ export function registerRestRoutes(app: FastifyInstance, opts: { surface: HttpSu
   }
   app.get('/api', async (_req, reply) => reply.header('content-type', 'application/json; charset=utf-8')
     .send(JSON.stringify({ api_versions: { v2: `${surface.buildbotURL}api/v2` } })))
+}
+
+/** Loads what decides a buildset's visibility (its builders, its parent build's builder) for the buildsets among `rows`. */
+async function resolveBuildsetLinks(rows: unknown[], index: OwnershipIndex): Promise<void> {
+  const sets = rows.filter((e): e is Record<string, unknown> => !!e && typeof e === 'object' && typeof (e as Record<string, unknown>).bsid === 'number' && (e as Record<string, unknown>).buildrequestid === undefined)
+  if (!sets.length) return
+  await index.resolveBuildsets(sets.map((e) => e.bsid as number))
+  for (const parent of new Set(sets.map((e) => e.parent_buildid).filter((p): p is number => typeof p === 'number'))) {
+    await index.resolveBuilder(['builds', String(parent)], undefined)
+  }
 }

@@ -3,7 +3,7 @@ import type { HttpSurface } from '../master-surface.ts'
 import { identify, type AuthState } from '../auth/auth-state.ts'
 import { attachWsClient, createMessageEncoder } from './ws-client.ts'
 import { originAllowed } from '../origin.ts'
-import { hiddenFor, nothingHidden, NOTHING_HIDDEN, type Hidden, type OwnershipIndex } from '../visibility.ts'
+import { buildsetHidden, hiddenFor, namesSource, nothingHidden, NOTHING_HIDDEN, sourceHidden, type Hidden, type OwnershipIndex } from '../visibility.ts'
 import type { UserInfo } from '../master-surface.ts'
 
 const users = new WeakMap<object, UserInfo>()
@@ -49,8 +49,10 @@ export function registerWsRoute(app: FastifyInstance, opts: { surface: HttpSurfa
       const m = (message && typeof message === 'object' ? message : {}) as Record<string, unknown>
       const builderid = opts.ownership.builderOf(key, message)
       const names = builderid !== undefined || ['builds', 'steps', 'logs', 'buildrequests', 'builders'].some((kind) => key.includes(kind))
-      if (!h) return !names && typeof m.projectid !== 'number'
+      // Changes, sourcestamps and buildsets name a repository (or are a buildset): undecidable until the first answer.
+      if (!h) return !names && typeof m.projectid !== 'number' && !namesSource(m) && m.bsid === undefined
       if (typeof m.projectid === 'number' && h.projects.has(m.projectid)) return false
+      if (sourceHidden(h, m) || buildsetHidden(h, m, opts.ownership)) return false
       if (builderid !== undefined) return !h.builders.has(builderid)
       // A build, step or log whose builder is not known (made before this master started): fail closed.
       return !names

@@ -13,7 +13,9 @@ export interface FrontendConfig {
   [key: string]: unknown
 }
 
-export type Action = 'force' | 'stop' | 'rebuild' | 'cancel' | 'reload'
+export type Action = 'force' | 'stop' | 'rebuild' | 'cancel' | 'reload' | 'worker'
+
+const VERB: Record<Action, string> = { force: 'force', stop: 'stop', rebuild: 'rebuild', cancel: 'cancel', reload: 'reload', worker: 'control workers' }
 
 /** Whether an action is offered, and why not when it is not. */
 export function permission(config: FrontendConfig, action: Action): { allowed: boolean; reason?: string } {
@@ -23,7 +25,7 @@ export function permission(config: FrontendConfig, action: Action): { allowed: b
   const canLogin = config.auth && config.auth.name !== 'NoAuth'
   return {
     allowed,
-    reason: anonymous && canLogin ? `Log in to ${action}` : `You are not allowed to ${action}`,
+    reason: anonymous && canLogin ? `Log in to ${VERB[action]}` : `You are not allowed to ${VERB[action]}`,
   }
 }
 

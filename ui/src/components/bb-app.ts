@@ -14,6 +14,7 @@ import '../pages/bb-builder-page.ts'
 import '../pages/bb-build-page.ts'
 import '../pages/bb-log-page.ts'
 import '../pages/bb-workers-page.ts'
+import '../pages/bb-changes-page.ts'
 import '../pages/bb-buildrequests-page.ts'
 import '../pages/bb-buildrequest-page.ts'
 import '../pages/bb-login-page.ts'
@@ -82,6 +83,7 @@ export class BbApp extends LitElement {
           ${link('#/projects', 'Projects', 'projects')}
           ${link('#/builders', 'Builders', 'builders')}
           ${link('#/workers', 'Workers', 'workers')}
+          ${link('#/changes', 'Changes', 'changes')}
           ${link('#/buildrequests', 'Pending', 'buildrequests')}
         </nav>
         <span class="spacer"></span>
@@ -131,11 +133,12 @@ export class BbApp extends LitElement {
       case 'history': return html`<bb-history-page .route=${route}></bb-history-page>`
       case 'builders': return html`<bb-builders-page></bb-builders-page>`
       case 'builder': return html`<bb-builder-page .builderid=${route.builderid}></bb-builder-page>`
-      case 'build': return html`<bb-build-page .buildPath=${route.buildPath}></bb-build-page>`
+      case 'build': return html`<bb-build-page .buildPath=${route.buildPath} .filter=${route.filter} .query=${route.q}></bb-build-page>`
       case 'log': return html`<bb-log-page .route=${route}></bb-log-page>`
       case 'workers': return html`<bb-workers-page></bb-workers-page>`
+      case 'changes': return html`<bb-changes-page></bb-changes-page>`
       case 'buildrequests': return html`<bb-buildrequests-page></bb-buildrequests-page>`
-      case 'buildrequest': return html`<bb-buildrequest-page .buildrequestid=${route.buildrequestid}></bb-buildrequest-page>`
+      case 'buildrequest': return html`<bb-buildrequest-page .buildrequestid=${route.buildrequestid} .follow=${route.follow}></bb-buildrequest-page>`
       case 'login': return html`<bb-login-page .redirect=${route.redirect}></bb-login-page>`
       case 'tokens': return html`<bb-tokens-page></bb-tokens-page>`
       case 'notFound': return html`<p class="error">No page at <code>#/${route.path}</code>. <a href="#/projects">Projects</a></p>`

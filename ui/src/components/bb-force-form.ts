@@ -2,6 +2,7 @@ import { LitElement, html, nothing, type TemplateResult } from 'lit'
 import { ContextConsumer } from '@lit/context'
 import { apiContext, configContext } from '../api/context.ts'
 import { permission } from '../api/frontend-config.ts'
+import { followHref } from '../router/route.ts'
 import { sharedStyles } from './shared-styles.ts'
 
 export interface FieldSpec {
@@ -117,6 +118,9 @@ export class BbForceForm extends LitElement {
       this.message = 'Build requested'
       this.open = false
       this.dispatchEvent(new CustomEvent('forced', { detail: result, bubbles: true, composed: true }))
+      // One builder forced: its request's page, which opens the build once it starts.
+      const next = followHref(result)
+      if (next) location.hash = next
     } catch (err) {
       this.failed = true
       this.message = (err as Error).message

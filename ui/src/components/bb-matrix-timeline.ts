@@ -1,25 +1,44 @@
 import { LitElement, html, css, nothing, type PropertyValues } from 'lit'
 import { timelineStats, jobDuration, nowSeconds, FAILED_STATES, type NixJob } from '../util/matrix-model.ts'
-import { formatDuration } from '../util/format.ts'
+import { formatDuration, formatEpoch } from '../util/format.ts'
+import { buildHref } from '../router/route.ts'
 import { sharedStyles } from './shared-styles.ts'
 
 const MAX_HEIGHT = 320
 
+/** Tick steps of the time axis, in seconds: the first giving at most 8 ticks is used. */
+const STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400]
+
+/** Ticks of a time axis over `span` seconds: offsets from the start, at most 8 (plus 0). */
+export function axisTicks(span: number): number[] {
+  const step = STEPS.find((s) => span / s <= 8) ?? Math.ceil(span / 8 / 86400) * 86400
+  const ticks: number[] = []
+  for (let t = 0; t <= span + 1e-9; t += step) ticks.push(t)
+  return ticks
+}
+
 /**
  * One bar per attribute from queued (faint) through started to finished (solid), on a canvas so
- * thousands of rows cost one draw. The slowest attribute and the one that finished last (the
- * end of the critical path) are outlined and named below.
+ * thousands of rows cost one draw, over a time axis from the first queued attribute. The slowest
+ * attribute and the one that finished last (the end of the critical path) are outlined and named
+ * below. A bar opens its attribute's build.
  */
 export class BbMatrixTimeline extends LitElement {
   static override properties = { jobs: { attribute: false }, version: { type: Number }, hovered: { state: true } }
   static override styles = [sharedStyles, css`
     canvas { width: 100%; max-height: 35vh; display: block; border: 1px solid var(--border); border-radius: 4px; background: var(--log-bg); }
+    canvas.link { cursor: pointer; }
+    .axis { position: relative; height: 1.1rem; font-size: .75rem; color: var(--muted); margin: 0 .3rem; }
+    .axis span { position: absolute; top: 0; transform: translateX(-50%); white-space: nowrap; border-left: 1px solid var(--border); padding-left: 2px; }
+    .axis span:first-child { transform: none; }
+    .axis span.end { transform: translateX(-100%); }
   `]
   declare jobs: NixJob[]
   declare version: number
   declare hovered: NixJob | null
   private rows: NixJob[] = []
   private frame = 0
+  private later: ReturnType<typeof setTimeout> | undefined
   private readonly resize = new ResizeObserver(() => this.scheduleDraw())
 
   constructor() {
@@ -37,6 +56,7 @@ export class BbMatrixTimeline extends LitElement {
     super.disconnectedCallback()
     this.resize.disconnect()
     cancelAnimationFrame(this.frame)
+    clearTimeout(this.later)
   }
 
   override willUpdate(changed: PropertyValues<this>): void {
@@ -54,10 +74,19 @@ export class BbMatrixTimeline extends LitElement {
     const stats = timelineStats(this.jobs)
     const height = Math.max(24, Math.min(MAX_HEIGHT, this.rows.length * 6))
     const h = this.hovered
+    const span = stats.end - stats.start
+    const ticks = this.rows.length ? axisTicks(span) : []
     return html`
-      <canvas height=${height} style="height:${height}px" role="img"
-        aria-label="timeline of ${this.rows.length} attributes over ${formatDuration((stats.end - stats.start) * 1000)}"
-        @mousemove=${this.onMove} @mouseleave=${() => { this.hovered = null }}></canvas>
+      <canvas height=${height} style="height:${height}px" role="img" class=${h?.child_buildid ? 'link' : ''}
+        aria-label="timeline of ${this.rows.length} attributes over ${formatDuration(span * 1000)}"
+        @mousemove=${this.onMove} @mouseleave=${() => { this.hovered = null }} @click=${this.onClick}></canvas>
+      <div class="axis" data-testid="timeline-axis" aria-label="time since the first attribute was queued">
+        ${ticks.map((t, i) => {
+          const pct = span > 0 ? Math.min(100, (t / span) * 100) : 0
+          return html`<span style="left:${pct}%" class=${i > 0 && pct > 92 ? 'end' : ''}
+            title=${formatEpoch(stats.start + t)}>${i === 0 ? '0' : `+${formatDuration(t * 1000)}`}</span>`
+        })}
+      </div>
       <div class="row muted" style="font-size:.85rem; margin-top:.25rem" data-testid="timeline-stats">
         ${stats.slowest ? html`<span>Slowest: <strong>${stats.slowest.attr}</strong> (${formatDuration(jobDuration(stats.slowest))})</span>` : nothing}
         ${stats.last ? html`<span>· Finished last: <strong>${stats.last.attr}</strong> at +${formatDuration((stats.last.complete_at! - stats.start) * 1000)}</span>` : nothing}
@@ -65,16 +94,26 @@ export class BbMatrixTimeline extends LitElement {
       </div>`
   }
 
-  private onMove(ev: MouseEvent): void {
-    const canvas = ev.currentTarget as HTMLCanvasElement
-    const rect = canvas.getBoundingClientRect()
+  private rowAt(ev: MouseEvent): NixJob | null {
+    const rect = (ev.currentTarget as HTMLCanvasElement).getBoundingClientRect()
     const index = Math.floor((ev.clientY - rect.top) / (rect.height / Math.max(this.rows.length, 1)))
-    this.hovered = this.rows[index] ?? null
+    return this.rows[index] ?? null
+  }
+
+  private onMove(ev: MouseEvent): void {
+    this.hovered = this.rowAt(ev)
+  }
+
+  private onClick(ev: MouseEvent): void {
+    const j = this.rowAt(ev)
+    if (j?.child_buildid) location.hash = buildHref(j.child_buildid)
   }
 
   private scheduleDraw(): void {
     cancelAnimationFrame(this.frame)
-    this.frame = requestAnimationFrame(() => this.draw())
+    clearTimeout(this.later)
+    // The frame after the one that shows the list: the attributes come first, their timeline next.
+    this.later = setTimeout(() => { this.frame = requestAnimationFrame(() => this.draw()) }, 0)
   }
 
   private draw(): void {
@@ -100,20 +139,28 @@ export class BbMatrixTimeline extends LitElement {
       success: color('--success'), building: color('--running'), pending: color('--pending'),
       cancelled: color('--cancelled'), skipped: color('--skipped'), failed: color('--failure'),
     }
-    ctx.globalAlpha = 0.3
-    ctx.fillStyle = colors.pending
+    // One path per colour, filled once: thousands of rows cost a few fills, not a style change each.
+    const barH = Math.max(rowH - (rowH > 3 ? 1 : 0), 0.5)
+    const queued = new Path2D()
+    const bars = new Map<string, Path2D>()
     this.rows.forEach((j, i) => {
       const q = j.queued_at ?? j.started_at!
       const s = j.started_at ?? now
-      if (s > q) ctx.fillRect(x(q), i * rowH, Math.max(1, x(s) - x(q)), Math.max(rowH - (rowH > 3 ? 1 : 0), 0.5))
-    })
-    ctx.globalAlpha = 1
-    this.rows.forEach((j, i) => {
+      if (s > q) queued.rect(x(q), i * rowH, Math.max(1, x(s) - x(q)), barH)
       if (j.started_at == null) return
-      ctx.fillStyle = FAILED_STATES.has(j.state) ? colors.failed : colors[j.state] ?? colors.pending
-      const s = x(j.started_at)
-      ctx.fillRect(s, i * rowH, Math.max(1, x(j.complete_at ?? now) - s), Math.max(rowH - (rowH > 3 ? 1 : 0), 0.5))
+      const fill = FAILED_STATES.has(j.state) ? colors.failed! : colors[j.state] ?? colors.pending!
+      let path = bars.get(fill)
+      if (!path) bars.set(fill, path = new Path2D())
+      path.rect(x(j.started_at), i * rowH, Math.max(1, x(j.complete_at ?? now) - x(j.started_at)), barH)
     })
+    ctx.globalAlpha = 0.3
+    ctx.fillStyle = colors.pending!
+    ctx.fill(queued)
+    ctx.globalAlpha = 1
+    for (const [fill, path] of bars) {
+      ctx.fillStyle = fill
+      ctx.fill(path)
+    }
     ctx.strokeStyle = color('--fg')
     ctx.lineWidth = 1.5
     for (const j of [stats.slowest, stats.last]) {

@@ -1,7 +1,7 @@
 import { LitElement, html, css, nothing } from 'lit'
 import '@lit-labs/virtualizer'
 import { ResourceController } from '../controllers/resource-controller.ts'
-import { countStates, inFilter, visibleJobs, settledJobs, jobDuration, FAILED_STATES, ACTIVE_STATES, type NixJob } from '../util/matrix-model.ts'
+import { MATRIX_FIELDS, countStates, inFilter, visibleJobs, settledJobs, jobDuration, FAILED_STATES, ACTIVE_STATES, type NixJob } from '../util/matrix-model.ts'
 import { formatDuration } from '../util/format.ts'
 import { buildHref } from '../router/route.ts'
 import { sharedStyles } from './shared-styles.ts'
@@ -14,10 +14,13 @@ const FILTERS = ['', 'failed', 'building', 'pending', 'success', 'skipped', 'can
 /**
  * The build matrix of an evaluation: live `nixjobs`, counts and progress, failures first, filter
  * by state, search by name, a virtualized list and a timeline. Thousands of attributes stay
- * smooth: events coalesce into one render and only visible rows exist in the DOM.
+ * smooth: events coalesce into one render and only visible rows exist in the DOM. The filter and
+ * search come from the page (the URL) and changes are told with a `matrix-view` event
+ * (`{filter, query}`), so the page can keep them in the URL. Attributes skipped as already built
+ * link to the build that built them (the Nix plugin's `nixbuiltby`).
  */
 export class BbNixMatrix extends LitElement {
-  static override properties = { buildid: { type: Number }, complete: { type: Boolean }, steps: { attribute: false }, filter: { state: true }, query: { state: true } }
+  static override properties = { buildid: { type: Number }, complete: { type: Boolean }, steps: { attribute: false }, filter: {}, query: {} }
   static override styles = [sharedStyles, css`
     .progress { height: .6rem; background: var(--border); border-radius: 3px; overflow: hidden; display: flex; }
     .progress > span { display: block; height: 100%; }
@@ -40,7 +43,9 @@ export class BbNixMatrix extends LitElement {
   declare steps: Record<string, unknown>[]
   declare filter: string
   declare query: string
-  private readonly jobs = new ResourceController<NixJob & Record<string, unknown>>(this, { path: null, idField: 'jobid' })
+  private readonly jobs = new ResourceController<NixJob & Record<string, unknown>>(this, { path: null, idField: 'jobid', final: () => this.complete })
+  private readonly builtBy = new ResourceController(this, { path: null, wsPath: false, idField: 'attr' })
+  private builtByFor = -1
   private memo: { key: string; list: NixJob[] } = { key: '', list: [] }
   private settled: { key: string; list: NixJob[] } = { key: '', list: [] }
 
@@ -53,13 +58,33 @@ export class BbNixMatrix extends LitElement {
   }
 
   override willUpdate(): void {
-    this.jobs.setPath(`builds/${this.buildid}/nixjobs`)
+    this.jobs.setPath(`builds/${this.buildid}/nixjobs?${MATRIX_FIELDS.map((f) => `field=${f}`).join('&')}`)
+    // Read once there are "already built" attributes, and again when more appear.
+    const skipped = this.all().reduce((n, j) => n + (j.state === 'skipped' ? 1 : 0), 0)
+    if (skipped && skipped !== this.builtByFor) {
+      const path = `builds/${this.buildid}/nixbuiltby`
+      if (this.builtByFor === -1) this.builtBy.setPath(path)
+      else void this.builtBy.refetch()
+      this.builtByFor = skipped
+    }
+  }
+
+  private setView(filter: string, query: string): void {
+    this.filter = filter
+    this.query = query
+    this.dispatchEvent(new CustomEvent('matrix-view', { detail: { filter, query }, bubbles: true, composed: true }))
   }
 
   private all(): NixJob[] {
     const key = `${this.jobs.version}|${this.complete}`
     if (this.settled.key !== key) this.settled = { key, list: settledJobs(this.jobs.items, this.complete) }
     return this.settled.list
+  }
+
+  private builtByMemo: { version: number; map: Map<unknown, Record<string, unknown>> } = { version: -1, map: new Map() }
+  private builtByMap(): Map<unknown, Record<string, unknown>> {
+    if (this.builtByMemo.version !== this.builtBy.version) this.builtByMemo = { version: this.builtBy.version, map: new Map(this.builtBy.items.map((b) => [b.attr, b])) }
+    return this.builtByMemo.map
   }
 
   private visible(): NixJob[] {
@@ -98,11 +123,11 @@ export class BbNixMatrix extends LitElement {
             let n = 0
             for (const [state, c] of counts) if (inFilter(state, f)) n += c
             return html`<button type="button" aria-pressed=${this.filter === f ? 'true' : 'false'} data-filter=${f || 'all'}
-              @click=${() => { this.filter = f }}>${f || 'all'} (${n})</button>`
+              @click=${() => this.setView(f, this.query)}>${f || 'all'} (${n})</button>`
           })}
           <label class="sr-only" for="q">Search attributes</label>
           <input id="q" type="search" placeholder="Search attributes" aria-label="Search attributes" .value=${this.query}
-            @input=${(e: Event) => { this.query = (e.target as HTMLInputElement).value }}>
+            @input=${(e: Event) => this.setView(this.filter, (e.target as HTMLInputElement).value)}>
         </div>
         <div class="job head" aria-hidden="true"><span>Attribute</span><span class="system">System</span><span>State</span><span>Duration</span></div>
         <lit-virtualizer class="list" scroller role="list" aria-label="attributes" data-count=${list.length}
@@ -112,13 +137,15 @@ export class BbNixMatrix extends LitElement {
   }
 
   private renderJob(j: NixJob) {
+    const by = j.state === 'skipped' ? this.builtBy.items.length && this.builtByMap().get(j.attr) : undefined
     return html`<div class="job" role="listitem" data-attr=${j.attr}>
       <span class="attr" title=${j.attr}>${j.child_buildid ? html`<a href=${buildHref(j.child_buildid)}>${j.attr}</a>` : j.attr}</span>
       <span class="system muted">${j.system}</span>
       <span>${stateBadge(j.state)}</span>
       <span>${formatDuration(jobDuration(j))}</span>
       ${j.reason || j.first_failure_url ? html`<span class="reason muted">${j.reason ?? ''}
-        ${j.first_failure_url ? html`<a href=${j.first_failure_url}>first failure</a>` : nothing}</span>` : nothing}
+        ${j.first_failure_url ? html`<a href=${j.first_failure_url}>first failure</a>` : nothing}
+        ${by ? html`by <a data-testid="built-by" href=${buildHref(by.buildid as number)}>${by.number != null ? `${j.attr} #${by.number}` : 'its build'}</a>` : nothing}</span>` : nothing}
     </div>`
   }
 }

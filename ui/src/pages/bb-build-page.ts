@@ -2,15 +2,18 @@ import { LitElement, html, css, nothing } from 'lit'
 import { ResourceController } from '../controllers/resource-controller.ts'
 import { sharedStyles } from '../components/shared-styles.ts'
 import { resultBadge } from '../components/result-badge.ts'
-import { epochDuration, formatEpoch, prop } from '../util/format.ts'
-import { buildHref, builderHref } from '../router/route.ts'
+import { epochDuration, prop } from '../util/format.ts'
+import { buildHref, builderHref, routeHref } from '../router/route.ts'
 import { TickController } from '../controllers/tick-controller.ts'
 import { buildLabel } from '../util/build-label.ts'
+import { commitLinks } from '../components/commit-links.ts'
+import { copyButton } from '../components/copy-button.ts'
 import './bb-step-logs.ts'
 import '../components/bb-action.ts'
 import '../components/bb-nix-matrix.ts'
 import '../components/bb-eval-diff.ts'
 import '../components/bb-failure-excerpt.ts'
+import { timeAt } from '../components/time-at.ts'
 
 const RETRY = 5
 
@@ -20,22 +23,27 @@ const RETRY = 5
  * its Nix build matrix.
  */
 export class BbBuildPage extends LitElement {
-  static override properties = { buildPath: {} }
+  static override properties = { buildPath: {}, filter: {}, query: {} }
   static override styles = [sharedStyles, css`
     h1.title { overflow-wrap: anywhere; min-width: 0; }
     td.wrap { overflow-wrap: anywhere; }
   `]
   declare buildPath: string
-  private readonly build = new ResourceController(this, { path: null })
+  /** The build matrix's state filter and search, from the URL. */
+  declare filter: string
+  declare query: string
+  private readonly build = new ResourceController(this, { path: null, final: (items) => items[0]?.complete === true })
   private readonly builder = new ResourceController(this, { path: null, wsPath: false })
-  private readonly steps = new ResourceController(this, { path: null })
-  private readonly properties = new ResourceController(this, { path: null })
+  private readonly steps = new ResourceController(this, { path: null, final: () => this.build.first?.complete === true })
+  private readonly properties = new ResourceController(this, { path: null, final: () => this.build.first?.complete === true })
   private readonly request = new ResourceController(this, { path: null, wsPath: false })
   private readonly buildset = new ResourceController(this, { path: null, wsPath: false })
   private readonly triggered = new ResourceController(this, { path: null, wsPath: false })
   private readonly changes = new ResourceController(this, { path: null, wsPath: false })
   private readonly parent = new ResourceController(this, { path: null, wsPath: false })
   private readonly builders = new ResourceController(this, { path: 'builders', wsPath: false })
+  /** The builder's project: its forge and web URL shape the commit and branch links. */
+  private readonly project = new ResourceController(this, { path: null, wsPath: false })
   /** Every build of this build's request: a retried build links to the one that ran it again. */
   private readonly attempts = new ResourceController(this, { path: null, wsPath: 'builds/*/*', refetchOnNew: true })
   // A running build's duration moves with the clock, not only when an event arrives.
@@ -46,6 +54,8 @@ export class BbBuildPage extends LitElement {
     const b = this.build.first
     const id = b?.buildid as number | undefined
     this.builder.setPath(b ? `builders/${b.builderid}` : null)
+    const projectid = this.builder.first?.projectid
+    this.project.setPath(projectid != null ? `projects/${projectid}` : null)
     this.steps.setPath(id ? `builds/${id}/steps` : null)
     this.properties.setPath(id ? `builds/${id}/properties` : null)
     this.triggered.setPath(id ? `builds/${id}/triggered_builds?property=virtual_builder_name` : null)
@@ -71,7 +81,10 @@ export class BbBuildPage extends LitElement {
     const props = (this.properties.first ?? {}) as Record<string, unknown>
     const parent = this.parent.first
     const names = new Map(this.builders.items.map((x) => [x.builderid, x.name as string]))
-    const isEval = prop(props, 'nix_attribute') !== undefined || String(builder?.name ?? '').endsWith('nix-eval')
+    // The builders list (read once, in parallel with the build) names it first: the matrix starts
+    // reading without waiting for the builder or the properties.
+    const builderName = String(builder?.name ?? names.get(b.builderid) ?? '')
+    const isEval = prop(props, 'nix_attribute') !== undefined || builderName.endsWith('nix-eval')
     const virtualName = prop(props, 'virtual_builder_name')
     return html`
       <nav aria-label="Breadcrumb"><a href="#/builders">Builders</a> /
@@ -79,12 +92,13 @@ export class BbBuildPage extends LitElement {
       <div class="row" style="justify-content: space-between">
         <h1 class="title">${virtualName ?? builder?.name ?? 'Build'} #${b.number}</h1>
         <div class="row">
-          ${!b.complete ? html`<bb-action label="Stop" action="stop" path="builds/${id}" method="stop"></bb-action>` : nothing}
-          <bb-action label="Rebuild" action="rebuild" path="builds/${id}" method="rebuild"></bb-action>
+          ${!b.complete ? html`<bb-action label="Stop" action="stop" path="builds/${id}" method="stop" doneText="Stopping"
+            confirm="Stop ${virtualName ?? builder?.name ?? 'build'} #${b.number}?"></bb-action>` : nothing}
+          <bb-action label="Rebuild" action="rebuild" path="builds/${id}" method="rebuild" doneText="Rebuild requested" follow></bb-action>
         </div>
       </div>
       <p class="row">${resultBadge(b.results, b.complete as boolean)} <span>${b.state_string}</span>
-        <span class="muted">started ${formatEpoch(b.started_at)} · <span data-testid="duration">${epochDuration(b.started_at, b.complete_at)}</span></span></p>
+        <span class="muted">started ${timeAt(b.started_at)} · <span data-testid="duration">${epochDuration(b.started_at, b.complete_at)}</span></span></p>
       ${parent ? html`<p data-testid="parent">Triggered by <a href=${buildHref(parent.buildid as number)}>${buildLabel(parent, names.get(parent.builderid))}</a>
         ${resultBadge(parent.results, parent.complete as boolean)}</p>` : nothing}
       ${this.renderAttempts(b, names)}
@@ -92,7 +106,8 @@ export class BbBuildPage extends LitElement {
       ${this.renderNixOutputs(props)}
       ${this.renderFailure(b, isEval)}
       ${isEval ? html`<bb-eval-diff .buildid=${id} .builderid=${b.builderid as number} .complete=${b.complete as boolean}></bb-eval-diff>` : nothing}
-      ${isEval ? html`<bb-nix-matrix .buildid=${id} .complete=${b.complete as boolean} .steps=${this.steps.items}></bb-nix-matrix>` : nothing}
+      ${isEval ? html`<bb-nix-matrix .buildid=${id} .complete=${b.complete as boolean} .steps=${this.steps.items}
+        .filter=${this.filter ?? ''} .query=${this.query ?? ''} @matrix-view=${this.keepView}></bb-nix-matrix>` : nothing}
       <h2>Steps</h2>
       <table aria-label="steps">
         <thead><tr><th class="hide-narrow">#</th><th>Step</th><th>Result</th><th>Duration</th><th>Logs</th></tr></thead>
@@ -119,14 +134,23 @@ export class BbBuildPage extends LitElement {
       </table>`
   }
 
-  /** A check's derivation: the command that builds it locally and its output path. */
+  /** The matrix's filter and search go into the URL (replacing the entry): a reload or a shared link shows the same view. */
+  private readonly keepView = (ev: CustomEvent<{ filter: string; query: string }>): void => {
+    location.replace(routeHref({ name: 'build', buildPath: this.buildPath, filter: ev.detail.filter, q: ev.detail.query }))
+  }
+
+  /** A check's derivation: the command that builds it locally and its outputs, each copyable. */
   private renderNixOutputs(props: Record<string, unknown>) {
     const drv = prop(props, 'drv_path')
     if (typeof drv !== 'string' || !drv) return nothing
     const out = prop(props, 'out_path')
-    return html`<div class="card mono" aria-label="nix outputs" style="overflow-wrap: anywhere">
-      <div>Build it yourself: <code data-testid="nix-build-command">nix build '${drv}^*'</code></div>
-      ${typeof out === 'string' && out ? html`<div>Output: <code>${out}</code></div>` : nothing}
+    const named = prop(props, 'outputs')
+    const outputs = named && typeof named === 'object' ? Object.entries(named as Record<string, unknown>).filter((e): e is [string, string] => typeof e[1] === 'string')
+      : typeof out === 'string' && out ? [['out', out] as [string, string]] : []
+    const command = `nix build '${drv}^*'`
+    return html`<div class="card" aria-label="nix outputs" style="overflow-wrap: anywhere">
+      <div class="row">Build it yourself: <code class="mono" data-testid="nix-build-command">${command}</code>${copyButton(command, 'Copy the nix build command')}</div>
+      ${outputs.map(([name, path]) => html`<div class="row" data-testid="output">Output ${name}: <code class="mono">${path}</code>${copyButton(path, `Copy the ${name} store path`)}</div>`)}
     </div>`
   }
 
@@ -158,11 +182,12 @@ export class BbBuildPage extends LitElement {
     const changes = this.changes.items
     const revision = prop(props, 'got_revision') ?? prop(props, 'revision')
     if (!changes.length && !revision) return nothing
+    const p = this.project.first ?? {}
+    const forge = { forge: p.forge, webUrl: p.web_url }
     return html`<div class="card" aria-label="changes">
-      ${changes.map((c) => html`<div class="row"><span class="mono">${String(c.revision ?? '').slice(0, 12)}</span>
-        ${c.revlink ? html`<a href=${c.revlink as string}>commit</a>` : nothing}
+      ${changes.map((c) => html`<div class="row" data-testid="change">${commitLinks({ ...forge, repository: c.repository, revlink: c.revlink }, c.revision, c.branch)}
         <span>${String(c.comments ?? '').split('\n')[0]}</span><span class="muted">${c.author}</span></div>`)}
-      ${!changes.length ? html`<span>Revision <span class="mono">${revision}</span></span>` : nothing}
+      ${!changes.length ? html`<div class="row" data-testid="change">Revision ${commitLinks({ ...forge, repository: prop(props, 'repository') }, revision, prop(props, 'branch'))}</div>` : nothing}
     </div>`
   }
 }

@@ -2,8 +2,8 @@ import { LitElement, html, css, nothing } from 'lit'
 import { ResourceController } from '../controllers/resource-controller.ts'
 import { sharedStyles } from '../components/shared-styles.ts'
 import { builderHref } from '../router/route.ts'
-import { formatEpoch, timeAgo } from '../util/format.ts'
 import '../components/bb-action.ts'
+import { timeAt } from '../components/time-at.ts'
 
 /**
  * Pending build requests: not complete and not claimed (a claimed one is running: its build has
@@ -28,7 +28,7 @@ export class BbBuildrequestsPage extends LitElement {
         <tbody>${list.map((r) => html`<tr data-buildrequest=${r.buildrequestid}>
           <td><a href="#/buildrequests/${r.buildrequestid}">request ${r.buildrequestid}</a></td>
           <td class="wrap"><a href=${builderHref(r.builderid as number)}>${names.get(r.builderid) ?? r.builderid}</a></td>
-          <td class="muted hide-narrow" title=${formatEpoch(r.submitted_at)}>${timeAgo(r.submitted_at)}</td>
+          <td class="muted hide-narrow">${timeAt(r.submitted_at)}</td>
           <td><bb-action label="Cancel" action="cancel" path="buildrequests/${r.buildrequestid}" method="cancel"></bb-action></td>
         </tr>`)}</tbody></table>` : nothing}`
   }

@@ -3,9 +3,10 @@ import { ResourceController } from '../controllers/resource-controller.ts'
 import { sharedStyles } from '../components/shared-styles.ts'
 import { resultBadge } from '../components/result-badge.ts'
 import { branchRows, isEvalBuild, type BuildLike } from '../util/branches.ts'
-import { prop, timeAgo } from '../util/format.ts'
+import { prop } from '../util/format.ts'
 import { buildHref, builderHref, routeHref } from '../router/route.ts'
 import { BRANCH_PROPERTIES } from './build-properties-query.ts'
+import { timeAt } from '../components/time-at.ts'
 
 interface Builder { builderid: number; name: string; description?: string | null; tags?: string[] }
 
@@ -50,7 +51,7 @@ export class BbProjectPage extends LitElement {
           <td>${resultBadge(r.latest.results, r.latest.complete)}</td>
           <td class="muted hide-narrow" data-testid="matrix">${matrixText(r.latest)}</td>
           <td class="mono hide-narrow" data-testid="revision">${String(prop(r.latest.properties, 'got_revision') ?? prop(r.latest.properties, 'revision') ?? '').slice(0, 12)}</td>
-          <td class="muted hide-narrow">${timeAgo(r.latest.started_at)}</td>
+          <td class="muted hide-narrow">${timeAt(r.latest.started_at)}</td>
         </tr>`)}</tbody></table>`
         : html`<p class="muted">${this.builds.loading ? 'Loading…' : 'No evaluations yet.'}</p>`}
       <h2>Builders</h2>

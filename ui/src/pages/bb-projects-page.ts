@@ -3,10 +3,11 @@ import { ResourceController } from '../controllers/resource-controller.ts'
 import { sharedStyles } from '../components/shared-styles.ts'
 import { resultBadge } from '../components/result-badge.ts'
 import { branchRows, defaultBranchRow, isEvalBuild, type BuildLike } from '../util/branches.ts'
-import { prop, resultName, timeAgo } from '../util/format.ts'
+import { prop, resultName } from '../util/format.ts'
 import { buildHref } from '../router/route.ts'
 import { BRANCH_PROPERTIES } from './build-properties-query.ts'
 import '../components/bb-action.ts'
+import { timeAt } from '../components/time-at.ts'
 
 interface Project { projectid: number; name: string; slug: string; description?: string | null }
 interface Builder { builderid: number; name: string; projectid?: number | null }
@@ -61,7 +62,7 @@ export class BbProjectsPage extends LitElement {
           ${(evals.length ? evals : builds).slice(0, 5).map((b) => html`<li>
             ${resultBadge(b.results, b.complete)}
             <a href=${buildHref(b.buildid)} title=${builderById.get(b.builderid)?.name ?? ''}>${buildLabel(b)} · #${b.number}</a>
-            <span class="muted hide-narrow">${timeAgo(b.started_at)}</span>
+            <span class="muted hide-narrow">${timeAt(b.started_at)}</span>
           </li>`)}
         </ul>
       </article>`

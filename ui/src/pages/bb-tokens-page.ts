@@ -2,6 +2,7 @@ import { LitElement, html, css, nothing } from 'lit'
 import { ContextConsumer } from '@lit/context'
 import { apiContext, configContext } from '../api/context.ts'
 import { sharedStyles } from '../components/shared-styles.ts'
+import { timeAt } from '../components/time-at.ts'
 
 interface Token { tokenid: number; name: string; created_at: number }
 
@@ -60,7 +61,7 @@ export class BbTokensPage extends LitElement {
         <table aria-label="Your API tokens">
           <thead><tr><th>Name</th><th>Created</th><th></th></tr></thead>
           <tbody>${this.tokens.map((t) => html`<tr>
-            <td>${t.name}</td><td>${new Date(t.created_at * 1000).toLocaleString()}</td>
+            <td>${t.name}</td><td>${timeAt(t.created_at)}</td>
             <td><button type="button" @click=${() => this.revoke(t)} aria-label="Revoke ${t.name}" ?disabled=${this.busy}>Revoke</button></td>
           </tr>`)}</tbody>
         </table>`}`

@@ -3,12 +3,15 @@ import * as assert from 'uvu/assert'
 import { parseRoute, routeHref, type Route } from './route.ts'
 
 test('Buildbot links parse', () => {
-  assert.equal(parseRoute('#/builders/3/builds/7'), { name: 'build', buildPath: 'builders/3/builds/7' })
-  assert.equal(parseRoute('#/builds/12'), { name: 'build', buildPath: 'builds/12' })
+  assert.equal(parseRoute('#/builders/3/builds/7'), { name: 'build', buildPath: 'builders/3/builds/7', filter: '', q: '' })
+  assert.equal(parseRoute('#/builds/12'), { name: 'build', buildPath: 'builds/12', filter: '', q: '' })
+  assert.equal(parseRoute('#/builds/12?filter=failed&q=unit-1'), { name: 'build', buildPath: 'builds/12', filter: 'failed', q: 'unit-1' })
+  assert.equal(parseRoute('#/changes'), { name: 'changes' })
   assert.equal(parseRoute('#/builders'), { name: 'builders' })
   assert.equal(parseRoute('#/workers'), { name: 'workers' })
   assert.equal(parseRoute('#/buildrequests'), { name: 'buildrequests' })
-  assert.equal(parseRoute('#/buildrequests/5'), { name: 'buildrequest', buildrequestid: 5 })
+  assert.equal(parseRoute('#/buildrequests/5'), { name: 'buildrequest', buildrequestid: 5, follow: false })
+  assert.equal(parseRoute('#/buildrequests/5?follow=1'), { name: 'buildrequest', buildrequestid: 5, follow: true })
   assert.equal(parseRoute(''), { name: 'projects' })
   assert.equal(parseRoute('#/projects/4'), { name: 'project', projectid: 4 })
   assert.equal(parseRoute('#/nope/x'), { name: 'notFound', path: 'nope/x' })
@@ -26,7 +29,9 @@ test('log links carry the line', () => {
 test('routeHref is the inverse of parseRoute', () => {
   const routes: Route[] = [
     { name: 'projects' }, { name: 'project', projectid: 2 }, { name: 'builder', builderid: 3 },
-    { name: 'build', buildPath: 'builds/4' }, { name: 'workers' }, { name: 'buildrequests' }, { name: 'buildrequest', buildrequestid: 3 },
+    { name: 'build', buildPath: 'builds/4', filter: '', q: '' }, { name: 'build', buildPath: 'builds/4', filter: 'failed', q: 'a b' },
+    { name: 'workers' }, { name: 'buildrequests' }, { name: 'buildrequest', buildrequestid: 3, follow: false },
+    { name: 'buildrequest', buildrequestid: 3, follow: true }, { name: 'changes' },
     { name: 'log', buildPath: 'builders/1/builds/2', step: '3', slug: 'stdio', line: 10 },
     { name: 'login', redirect: '/builders/1?x=1' },
   ]

@@ -6,12 +6,17 @@ export type Route =
   | { name: 'history'; projectid: number; branch: string; offset: number; attr: string; q: string }
   | { name: 'builders' }
   | { name: 'builder'; builderid: number }
-  /** `#/builds/<id>` or `#/builders/<builderid>/builds/<number>`: `buildPath` is the REST path. */
-  | { name: 'build'; buildPath: string }
+  /**
+   * `#/builds/<id>` or `#/builders/<builderid>/builds/<number>`: `buildPath` is the REST path;
+   * `?filter=failed&q=unit` is the build matrix's state filter and search.
+   */
+  | { name: 'build'; buildPath: string; filter: string; q: string }
   | { name: 'log'; buildPath: string; step: string; slug: string; line: number | null }
   | { name: 'workers' }
   | { name: 'buildrequests' }
-  | { name: 'buildrequest'; buildrequestid: number }
+  /** `?follow=1`: open the request's build as soon as it has one (after a force or rebuild). */
+  | { name: 'buildrequest'; buildrequestid: number; follow: boolean }
+  | { name: 'changes' }
   /** `#/login?redirect=/builders/1`: the login form; `redirect` is the page to return to. */
   | { name: 'login'; redirect: string }
   /** `#/tokens`: the signed-in user's API tokens. */
@@ -39,13 +44,14 @@ export function parseRoute(hash: string): Route {
   if (n === 1 && s[0] === 'tokens') return { name: 'tokens' }
   if (n === 1 && s[0] === 'login') return { name: 'login', redirect: query.get('redirect') ?? '/' }
   if (n === 1 && (s[0] === 'buildrequests' || s[0] === 'pendingbuildrequests')) return { name: 'buildrequests' }
-  if (n === 2 && s[0] === 'buildrequests' && int(s[1]) !== null) return { name: 'buildrequest', buildrequestid: int(s[1])! }
+  if (n === 2 && s[0] === 'buildrequests' && int(s[1]) !== null) return { name: 'buildrequest', buildrequestid: int(s[1])!, follow: query.get('follow') === '1' }
+  if (n === 1 && s[0] === 'changes') return { name: 'changes' }
   let buildLen = 0
   if (s[0] === 'builds' && int(s[1]) !== null) buildLen = 2
   else if (s[0] === 'builders' && int(s[1]) !== null && s[2] === 'builds' && int(s[3]) !== null) buildLen = 4
   if (buildLen) {
     const buildPath = s.slice(0, buildLen).join('/')
-    if (n === buildLen) return { name: 'build', buildPath }
+    if (n === buildLen) return { name: 'build', buildPath, filter: query.get('filter') ?? '', q: query.get('q') ?? '' }
     if (n === buildLen + 4 && s[buildLen] === 'steps' && s[buildLen + 2] === 'logs') {
       return { name: 'log', buildPath, step: s[buildLen + 1], slug: s[buildLen + 3], line: int(query.get('line') ?? undefined) }
     }
@@ -69,11 +75,18 @@ export function routeHref(route: Route): string {
     }
     case 'builders': return '#/builders'
     case 'builder': return `#/builders/${route.builderid}`
-    case 'build': return `#/${route.buildPath}`
+    case 'build': {
+      const q = new URLSearchParams()
+      if (route.filter) q.set('filter', route.filter)
+      if (route.q) q.set('q', route.q)
+      const qs = q.toString()
+      return `#/${route.buildPath}${qs ? `?${qs}` : ''}`
+    }
     case 'log': return `#/${route.buildPath}/steps/${encodeURIComponent(route.step)}/logs/${encodeURIComponent(route.slug)}${route.line !== null ? `?line=${route.line}` : ''}`
     case 'workers': return '#/workers'
     case 'buildrequests': return '#/buildrequests'
-    case 'buildrequest': return `#/buildrequests/${route.buildrequestid}`
+    case 'buildrequest': return `#/buildrequests/${route.buildrequestid}${route.follow ? '?follow=1' : ''}`
+    case 'changes': return '#/changes'
     case 'login': return `#/login?redirect=${encodeURIComponent(route.redirect)}`
     case 'tokens': return '#/tokens'
     case 'notFound': return `#/${route.path}`
@@ -82,3 +95,13 @@ export function routeHref(route: Route): string {
 
 export const buildHref = (buildid: number): string => `#/builds/${buildid}`
 export const builderHref = (builderid: number): string => `#/builders/${builderid}`
+
+/**
+ * Where a force or a rebuild leads (their answer is Buildbot's `[bsid, {builderid: brid}]`): the
+ * page of its one request, which opens the build as soon as it starts; null for several requests.
+ */
+export function followHref(result: unknown): string | null {
+  if (!Array.isArray(result) || typeof result[1] !== 'object' || result[1] === null) return null
+  const brids = Object.values(result[1] as Record<string, unknown>).filter((v): v is number => typeof v === 'number')
+  return brids.length === 1 ? routeHref({ name: 'buildrequest', buildrequestid: brids[0]!, follow: true }) : null
+}
