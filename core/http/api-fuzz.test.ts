@@ -9,6 +9,8 @@ import { testDatabases } from '../../test/support/databases.ts'
 // method), never a 500, and the server
 // still answers afterwards. Bounded: a few hundred cases per edge.
 const RUNS = Number(process.env.FUZZ_RUNS ?? 200)
+// The seed is printed with the figures: FUZZ_SEED=<seed> replays a run.
+const SEED = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31))
 
 const FIELDS = ['buildid', 'number', 'builderid', 'buildrequestid', 'workerid', 'masterid', 'started_at', 'complete', 'complete_at', 'results',
   'state_string', 'priority', 'claimed', 'bsid', 'reason', 'name', 'tags', 'changeid', 'author', 'revision', 'when_timestamp', 'logid', 'num_lines', 'slug', 'paused']
@@ -53,15 +55,16 @@ const rpcBody = fc.oneof(
 
 for (const tdb of testDatabases()) {
   const t = suite(`api fuzz (${tdb.name})`)
-  let h: Harness
+  let h: Harness | undefined
   t.before(async () => {
     h = await createHarness({ dbUrl: (dir) => tdb.url(dir) })
     await seed(h)
   })
-  t.after(async () => { await h.close(); await tdb.cleanup() })
+  // A failed `before` leaves no harness: `after` must not hide its error behind another.
+  t.after(async () => { await h?.close(); await tdb.cleanup() })
 
   const stillServes = async () => {
-    const res = await h.server.app.inject({ method: 'GET', url: '/api/v2/builds?limit=1' })
+    const res = await h!.server.app.inject({ method: 'GET', url: '/api/v2/builds?limit=1' })
     assert.is(res.statusCode, 200)
   }
 
@@ -71,26 +74,26 @@ for (const tdb of testDatabases()) {
       cases++
       const qs = new URLSearchParams(query).toString()
       const url = `/api/v2/${path}${qs ? `?${qs}` : ''}`
-      const res = await h.server.app.inject({ method: 'GET', url, headers: { accept: 'application/json' } })
+      const res = await h!.server.app.inject({ method: 'GET', url, headers: { accept: 'application/json' } })
       if (res.statusCode >= 500) throw new Error(`${url} → ${res.statusCode} ${res.body}`)
       if (res.statusCode >= 400) assert.ok(typeof JSON.parse(res.body).error === 'string', url)
-    }), { numRuns: RUNS })
+    }), { numRuns: RUNS, seed: SEED })
     await stillServes()
-    console.log(`api fuzz (${tdb.name}): REST ${cases} cases, 0 server errors`)
+    console.log(`api fuzz (${tdb.name}): REST ${cases} cases, 0 server errors (seed ${SEED})`)
   })
 
   t('JSON-RPC bodies: 2xx or 4xx, never 5xx', async () => {
     let cases = 0
     await fc.assert(fc.asyncProperty(rpcPath, rpcBody, async (path, body) => {
       cases++
-      const res = await h.server.app.inject({ method: 'POST', url: `/api/v2/${path}`, headers: { 'content-type': 'application/json' }, payload: body })
+      const res = await h!.server.app.inject({ method: 'POST', url: `/api/v2/${path}`, headers: { 'content-type': 'application/json' }, payload: body })
       // 501 -32601 is Buildbot's answer for a method the endpoint does not have: a client error.
       const unsupported = res.statusCode === 501 && JSON.parse(res.body).error?.code === -32601
       if (res.statusCode >= 500 && !unsupported) throw new Error(`POST ${path} ${body.slice(0, 300)} → ${res.statusCode} ${res.body}`)
       if (res.statusCode >= 400) assert.ok('error' in JSON.parse(res.body), path)
-    }), { numRuns: RUNS })
+    }), { numRuns: RUNS, seed: SEED })
     await stillServes()
-    console.log(`api fuzz (${tdb.name}): JSON-RPC ${cases} cases, 0 server errors`)
+    console.log(`api fuzz (${tdb.name}): JSON-RPC ${cases} cases, 0 server errors (seed ${SEED})`)
   })
 
   t.run()
