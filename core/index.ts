@@ -61,6 +61,14 @@ export type { LoginProvider, LoginUser, LoginStart, LoginCallback, ProxiedReques
  *   // a role matcher lets signed-in users manage their own: target.authzAction === TOKENS_AUTHZ
  */
 export { addApiTokens, TOKEN_PREFIX, TOKENS_AUTHZ, type ApiTokens } from './http/auth/api-tokens.ts'
+/**
+ * Python's `fnmatch.fnmatchcase` (Buildbot's authz and buildbot-nix's branch globs): `*` any text
+ * (slashes too), `?` one character, `[seq]` / `[!seq]` a class, everything else literal.
+ *
+ * @example
+ *   fnmatch('release/1.2', 'release/*') // true
+ */
+export { fnmatch } from './http/authz/fnmatch.ts'
 export type { RoleMatcherFn, RoleMatcherOptions } from './http/authz/role-matcher.ts'
 export type { AuthzTarget, ProjectRef } from './http/authz/endpoint-matcher.ts'
 export type { ProjectVisibilityFn, PrivateProject } from './http/visibility.ts'

@@ -202,6 +202,52 @@ let
     export default await masterFromNixosOptions('${optionsPath}')
   '';
 
+  # What the GitHub and Gitea integrations share: whether they are on (by default when users sign
+  # in with that forge), which repositories are built, the webhook secret, the sign-in application.
+  forgeOptions =
+    {
+      forge,
+      label,
+      webhooks,
+      oauthApp,
+      topicNull,
+    }:
+    {
+      enable = mkEnableOption "the ${label} integration" // {
+        default = cfg.authBackend == forge;
+        defaultText = lib.literalExpression ''config.services.buildbot-nix.master.authBackend == "${forge}"'';
+      };
+      userAllowlist = mkOption {
+        type = types.nullOr (types.listOf types.str);
+        default = null;
+        description = "Only repositories of these users or organisations are built.";
+      };
+      repoAllowlist = mkOption {
+        type = types.nullOr (types.listOf types.str);
+        default = null;
+        description = "Only these repositories (owner/repo) are built.";
+      };
+      webhookSecretFile = mkOption {
+        type = types.path;
+        description = "Secret that signs ${webhooks} webhooks.";
+      };
+      oauthSecretFile = mkOption {
+        type = types.nullOr types.path;
+        default = null;
+        description = "Client secret of ${oauthApp} used to sign in.";
+      };
+      oauthId = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        description = "Client id of ${oauthApp} used to sign in.";
+      };
+      topic = mkOption {
+        type = types.nullOr types.str;
+        default = "build-with-buildbot";
+        description = "Only repositories with this topic are built (null: ${topicNull}).";
+      };
+    };
+
   branchType = types.submodule {
     options = {
       matchGlob = mkOption {
@@ -388,103 +434,53 @@ in
       description = "Who may see the master: `{ public = { }; }` or `{ fullyPrivate = { ... }; }`.";
     };
 
-    gitea = {
-      enable = mkEnableOption "the Gitea/Forgejo integration" // {
-        default = cfg.authBackend == "gitea";
-        defaultText = lib.literalExpression ''config.services.buildbot-nix.master.authBackend == "gitea"'';
+    gitea =
+      forgeOptions {
+        forge = "gitea";
+        label = "Gitea/Forgejo";
+        webhooks = "Gitea's";
+        oauthApp = "the Gitea OAuth application";
+        topicNull = "all the token can see";
+      }
+      // {
+        tokenFile = mkOption {
+          type = types.path;
+          description = "API token of a Gitea user that is admin of the repositories to build.";
+        };
+        instanceUrl = mkOption {
+          type = types.str;
+          description = "URL of the Gitea or Forgejo instance.";
+        };
+        sshPrivateKeyFile = mkOption {
+          type = types.nullOr types.path;
+          default = null;
+          description = "Clone over SSH with this key instead of HTTPS with the token.";
+        };
+        sshKnownHostsFile = mkOption {
+          type = types.nullOr types.path;
+          default = null;
+          description = "known_hosts for SSH clones (host keys are checked strictly).";
+        };
       };
-      userAllowlist = mkOption {
-        type = types.nullOr (types.listOf types.str);
-        default = null;
-        description = "Only repositories of these users or organisations are built.";
-      };
-      repoAllowlist = mkOption {
-        type = types.nullOr (types.listOf types.str);
-        default = null;
-        description = "Only these repositories (owner/repo) are built.";
-      };
-      tokenFile = mkOption {
-        type = types.path;
-        description = "API token of a Gitea user that is admin of the repositories to build.";
-      };
-      webhookSecretFile = mkOption {
-        type = types.path;
-        description = "Secret that signs Gitea's webhooks.";
-      };
-      oauthSecretFile = mkOption {
-        type = types.nullOr types.path;
-        default = null;
-        description = "Client secret of the Gitea OAuth application used to sign in.";
-      };
-      instanceUrl = mkOption {
-        type = types.str;
-        description = "URL of the Gitea or Forgejo instance.";
-      };
-      oauthId = mkOption {
-        type = types.nullOr types.str;
-        default = null;
-        description = "Client id of the Gitea OAuth application used to sign in.";
-      };
-      topic = mkOption {
-        type = types.nullOr types.str;
-        default = "build-with-buildbot";
-        description = "Only repositories with this topic are built (null: all the token can see).";
-      };
-      sshPrivateKeyFile = mkOption {
-        type = types.nullOr types.path;
-        default = null;
-        description = "Clone over SSH with this key instead of HTTPS with the token.";
-      };
-      sshKnownHostsFile = mkOption {
-        type = types.nullOr types.path;
-        default = null;
-        description = "known_hosts for SSH clones (host keys are checked strictly).";
-      };
-    };
 
-    github = {
-      enable = mkEnableOption "the GitHub integration" // {
-        default = cfg.authBackend == "github";
-        defaultText = lib.literalExpression ''config.services.buildbot-nix.master.authBackend == "github"'';
+    github =
+      forgeOptions {
+        forge = "github";
+        label = "GitHub";
+        webhooks = "GitHub's";
+        oauthApp = "the GitHub App (or OAuth App)";
+        topicNull = "every repository of the installations";
+      }
+      // {
+        appId = mkOption {
+          type = types.int;
+          description = "The GitHub App's id.";
+        };
+        appSecretKeyFile = mkOption {
+          type = types.path;
+          description = "The GitHub App's private key (PEM).";
+        };
       };
-      userAllowlist = mkOption {
-        type = types.nullOr (types.listOf types.str);
-        default = null;
-        description = "Only repositories of these users or organisations are built.";
-      };
-      repoAllowlist = mkOption {
-        type = types.nullOr (types.listOf types.str);
-        default = null;
-        description = "Only these repositories (owner/repo) are built.";
-      };
-      appId = mkOption {
-        type = types.int;
-        description = "The GitHub App's id.";
-      };
-      appSecretKeyFile = mkOption {
-        type = types.path;
-        description = "The GitHub App's private key (PEM).";
-      };
-      webhookSecretFile = mkOption {
-        type = types.path;
-        description = "Secret that signs GitHub's webhooks.";
-      };
-      oauthSecretFile = mkOption {
-        type = types.nullOr types.path;
-        default = null;
-        description = "Client secret of the GitHub App (or OAuth App) used to sign in.";
-      };
-      oauthId = mkOption {
-        type = types.nullOr types.str;
-        default = null;
-        description = "Client id of the GitHub App (or OAuth App) used to sign in.";
-      };
-      topic = mkOption {
-        type = types.nullOr types.str;
-        default = "build-with-buildbot";
-        description = "Only repositories with this topic are built (null: every repository of the installations).";
-      };
-    };
 
     oidc = {
       name = mkOption {

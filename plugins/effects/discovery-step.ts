@@ -1,9 +1,8 @@
 import { relative } from 'node:path'
-import { FAILURE, SKIPPED, SUCCESS, WARNINGS, steps, worstStatus, type Result, type StepContext, type StepSpec } from '../../core/index.ts'
+import { FAILURE, SKIPPED, SUCCESS, WARNINGS, fnmatch, steps, worstStatus, type Result, type StepContext, type StepSpec } from '../../core/index.ts'
 import type { NixEffectsEvent, NixEvalInfo, NixMatrixFinished } from '../nix/index.ts'
 import { readDefaultBranchConfig } from './default-branch-config.ts'
 import { instantiateEffects, listSchedules } from './discover.ts'
-import { globMatches } from './glob.ts'
 import { herculesArgs, type RepoContext } from './hercules-args.ts'
 import { git } from './repo-context.ts'
 import { whenToCron } from './schedule.ts'
@@ -23,7 +22,7 @@ async function allowed(s: EffectsState, ev: NixMatrixFinished, defaultBranch: st
     return cfg.effectsOnPullRequests ? { ok: true, why: 'effects_on_pull_requests', warnings: cfg.warnings }
       : { ok: false, why: `pull request: the default branch's buildbot-nix.toml does not set effects_on_pull_requests = true`, warnings: cfg.warnings }
   }
-  const glob = cfg.effectsBranches.find((g) => globMatches(g, ev.branch))
+  const glob = cfg.effectsBranches.find((g) => fnmatch(ev.branch, g))
   return glob ? { ok: true, why: `effects_branches '${glob}'`, warnings: cfg.warnings }
     : { ok: false, why: `branch '${ev.branch}' matches no glob of effects_branches on the default branch`, warnings: cfg.warnings }
 }

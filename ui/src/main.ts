@@ -16,6 +16,8 @@ async function boot(): Promise<void> {
     .catch(() => ({}))
   const app = document.createElement('bb-app') as BbApp
   app.client = new ApiClient({ baseUrl, csrfToken: config.csrf_token })
+  // Every page subscribes before it reads: the handshake starts while the page is being built.
+  app.client.ws.connect()
   app.config = config
   document.body.replaceChildren(app)
 }

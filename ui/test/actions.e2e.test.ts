@@ -151,8 +151,12 @@ it('the matrix view is in the URL; the timeline has a time axis and its bars ope
     await canvas.click({ position: { x: 5, y: 2 } })
     await page.waitForURL(/#\/builds\/\d+$/)
     await page.locator('[data-testid=nix-build-command]').waitFor()
-    const back = (await page.locator('h1').innerText())
-    assert.match(back, /checks\.x86_64-linux\.(ok|unit-2|unit-10) #\d+$/)
+    assert.match(await page.locator('h1').innerText(), /checks\.x86_64-linux\.(ok|unit-2|unit-10) #\d+$/)
+    await screenshot(page, 'timeline-bar-opens-build', viewport)
+    // Back to the matrix as it was left: searched for `ok`.
+    await page.goBack()
+    await page.locator('.job[data-attr="x86_64-linux.ok"]').waitFor()
+    assert.is(await page.locator('input[aria-label="Search attributes"]').inputValue(), 'ok')
   })
 })
 

@@ -137,7 +137,10 @@ export async function startFixtureServer(opts: FixtureServerOptions): Promise<Fi
       if (!m) continue
       const res = handler(m, url.searchParams)
       if (!res) return reply.code(404).type('text/plain; charset=utf-8').send(JSON.stringify({ error: `not found: ${path}` }))
-      return { [res.plural]: res.items, meta: res.single ? {} : { total: res.items.length } }
+      // `field=` picks fields, as the master's REST layer does.
+      const fields = url.searchParams.getAll('field')
+      const items = fields.length ? res.items.map((e) => Object.fromEntries(fields.filter((k) => k in e).map((k) => [k, e[k]]))) : res.items
+      return { [res.plural]: items, meta: res.single ? {} : { total: res.items.length } }
     }
     return reply.code(404).type('text/plain; charset=utf-8').send(JSON.stringify({ error: `Invalid path: ${path}` }))
   })

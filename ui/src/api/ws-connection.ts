@@ -53,6 +53,11 @@ export class WsConnection {
     return { ready, unsubscribe: () => this.unsubscribe(sub) }
   }
 
+  /** Opens the socket now, so the first subscription does not wait for the handshake too. */
+  connect(): void {
+    void this.open()
+  }
+
   onReconnect(handler: ReconnectHandler): () => void {
     this.reconnectHandlers.add(handler)
     return () => this.reconnectHandlers.delete(handler)

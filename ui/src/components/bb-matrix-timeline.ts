@@ -38,6 +38,7 @@ export class BbMatrixTimeline extends LitElement {
   declare hovered: NixJob | null
   private rows: NixJob[] = []
   private frame = 0
+  private later: ReturnType<typeof setTimeout> | undefined
   private readonly resize = new ResizeObserver(() => this.scheduleDraw())
 
   constructor() {
@@ -55,6 +56,7 @@ export class BbMatrixTimeline extends LitElement {
     super.disconnectedCallback()
     this.resize.disconnect()
     cancelAnimationFrame(this.frame)
+    clearTimeout(this.later)
   }
 
   override willUpdate(changed: PropertyValues<this>): void {
@@ -109,7 +111,9 @@ export class BbMatrixTimeline extends LitElement {
 
   private scheduleDraw(): void {
     cancelAnimationFrame(this.frame)
-    this.frame = requestAnimationFrame(() => this.draw())
+    clearTimeout(this.later)
+    // The frame after the one that shows the list: the attributes come first, their timeline next.
+    this.later = setTimeout(() => { this.frame = requestAnimationFrame(() => this.draw()) }, 0)
   }
 
   private draw(): void {
@@ -135,20 +139,28 @@ export class BbMatrixTimeline extends LitElement {
       success: color('--success'), building: color('--running'), pending: color('--pending'),
       cancelled: color('--cancelled'), skipped: color('--skipped'), failed: color('--failure'),
     }
-    ctx.globalAlpha = 0.3
-    ctx.fillStyle = colors.pending
+    // One path per colour, filled once: thousands of rows cost a few fills, not a style change each.
+    const barH = Math.max(rowH - (rowH > 3 ? 1 : 0), 0.5)
+    const queued = new Path2D()
+    const bars = new Map<string, Path2D>()
     this.rows.forEach((j, i) => {
       const q = j.queued_at ?? j.started_at!
       const s = j.started_at ?? now
-      if (s > q) ctx.fillRect(x(q), i * rowH, Math.max(1, x(s) - x(q)), Math.max(rowH - (rowH > 3 ? 1 : 0), 0.5))
-    })
-    ctx.globalAlpha = 1
-    this.rows.forEach((j, i) => {
+      if (s > q) queued.rect(x(q), i * rowH, Math.max(1, x(s) - x(q)), barH)
       if (j.started_at == null) return
-      ctx.fillStyle = FAILED_STATES.has(j.state) ? colors.failed : colors[j.state] ?? colors.pending
-      const s = x(j.started_at)
-      ctx.fillRect(s, i * rowH, Math.max(1, x(j.complete_at ?? now) - s), Math.max(rowH - (rowH > 3 ? 1 : 0), 0.5))
+      const fill = FAILED_STATES.has(j.state) ? colors.failed! : colors[j.state] ?? colors.pending!
+      let path = bars.get(fill)
+      if (!path) bars.set(fill, path = new Path2D())
+      path.rect(x(j.started_at), i * rowH, Math.max(1, x(j.complete_at ?? now) - x(j.started_at)), barH)
     })
+    ctx.globalAlpha = 0.3
+    ctx.fillStyle = colors.pending!
+    ctx.fill(queued)
+    ctx.globalAlpha = 1
+    for (const [fill, path] of bars) {
+      ctx.fillStyle = fill
+      ctx.fill(path)
+    }
     ctx.strokeStyle = color('--fg')
     ctx.lineWidth = 1.5
     for (const j of [stats.slowest, stats.last]) {

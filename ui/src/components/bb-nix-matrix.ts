@@ -1,7 +1,7 @@
 import { LitElement, html, css, nothing } from 'lit'
 import '@lit-labs/virtualizer'
 import { ResourceController } from '../controllers/resource-controller.ts'
-import { countStates, inFilter, visibleJobs, settledJobs, jobDuration, FAILED_STATES, ACTIVE_STATES, type NixJob } from '../util/matrix-model.ts'
+import { MATRIX_FIELDS, countStates, inFilter, visibleJobs, settledJobs, jobDuration, FAILED_STATES, ACTIVE_STATES, type NixJob } from '../util/matrix-model.ts'
 import { formatDuration } from '../util/format.ts'
 import { buildHref } from '../router/route.ts'
 import { sharedStyles } from './shared-styles.ts'
@@ -43,7 +43,7 @@ export class BbNixMatrix extends LitElement {
   declare steps: Record<string, unknown>[]
   declare filter: string
   declare query: string
-  private readonly jobs = new ResourceController<NixJob & Record<string, unknown>>(this, { path: null, idField: 'jobid' })
+  private readonly jobs = new ResourceController<NixJob & Record<string, unknown>>(this, { path: null, idField: 'jobid', final: () => this.complete })
   private readonly builtBy = new ResourceController(this, { path: null, wsPath: false, idField: 'attr' })
   private builtByFor = -1
   private memo: { key: string; list: NixJob[] } = { key: '', list: [] }
@@ -58,9 +58,9 @@ export class BbNixMatrix extends LitElement {
   }
 
   override willUpdate(): void {
-    this.jobs.setPath(`builds/${this.buildid}/nixjobs`)
+    this.jobs.setPath(`builds/${this.buildid}/nixjobs?${MATRIX_FIELDS.map((f) => `field=${f}`).join('&')}`)
     // Read once there are "already built" attributes, and again when more appear.
-    const skipped = this.all().reduce((n, j) => n + (j.state === 'skipped' && j.out_path ? 1 : 0), 0)
+    const skipped = this.all().reduce((n, j) => n + (j.state === 'skipped' ? 1 : 0), 0)
     if (skipped && skipped !== this.builtByFor) {
       const path = `builds/${this.buildid}/nixbuiltby`
       if (this.builtByFor === -1) this.builtBy.setPath(path)

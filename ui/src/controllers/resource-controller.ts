@@ -18,6 +18,13 @@ export interface ResourceOptions<T> {
   accept?: (item: T) => boolean
   /** Re-read the REST path when an unknown item appears (events carry no properties). */
   refetchOnNew?: boolean
+  /**
+   * Whether the items can no longer change (a finished build, the jobs of a finished evaluation).
+   * With it the GET does not wait for the `/ws` subscription to be acknowledged (a round trip on
+   * the critical path of every page); once both are done the path is read again unless `final`
+   * says nothing can have been missed in between.
+   */
+  final?: (items: T[]) => boolean
 }
 
 /**
@@ -124,12 +131,19 @@ export class ResourceController<T extends Entity = Entity> implements ReactiveCo
         else this.onEvent(key, msg)
       })
       this.stopFns.push(sub.unsubscribe, client.ws.onReconnect(() => { void this.refetch() }))
-      await ApiClient.settle(sub.ready)
+      const final = this.options.final
+      if (final) await Promise.all([ApiClient.settle(sub.ready), this.refetch()])
+      else {
+        await ApiClient.settle(sub.ready)
+        if (gen !== this.generation) return
+        await this.refetch()
+      }
       if (gen !== this.generation) return
-      await this.refetch()
       const pending = buffer
       buffer = null
-      if (gen === this.generation) for (const [k, m] of pending) this.onEvent(k, m)
+      for (const [k, m] of pending) this.onEvent(k, m)
+      // The read may have been answered before the subscription stood: read again unless nothing can change.
+      if (final && !this.error && !final(this.items)) await this.refetch()
     } else {
       await this.refetch()
     }

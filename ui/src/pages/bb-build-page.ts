@@ -32,10 +32,10 @@ export class BbBuildPage extends LitElement {
   /** The build matrix's state filter and search, from the URL. */
   declare filter: string
   declare query: string
-  private readonly build = new ResourceController(this, { path: null })
+  private readonly build = new ResourceController(this, { path: null, final: (items) => items[0]?.complete === true })
   private readonly builder = new ResourceController(this, { path: null, wsPath: false })
-  private readonly steps = new ResourceController(this, { path: null })
-  private readonly properties = new ResourceController(this, { path: null })
+  private readonly steps = new ResourceController(this, { path: null, final: () => this.build.first?.complete === true })
+  private readonly properties = new ResourceController(this, { path: null, final: () => this.build.first?.complete === true })
   private readonly request = new ResourceController(this, { path: null, wsPath: false })
   private readonly buildset = new ResourceController(this, { path: null, wsPath: false })
   private readonly triggered = new ResourceController(this, { path: null, wsPath: false })
@@ -81,7 +81,10 @@ export class BbBuildPage extends LitElement {
     const props = (this.properties.first ?? {}) as Record<string, unknown>
     const parent = this.parent.first
     const names = new Map(this.builders.items.map((x) => [x.builderid, x.name as string]))
-    const isEval = prop(props, 'nix_attribute') !== undefined || String(builder?.name ?? '').endsWith('nix-eval')
+    // The builders list (read once, in parallel with the build) names it first: the matrix starts
+    // reading without waiting for the builder or the properties.
+    const builderName = String(builder?.name ?? names.get(b.builderid) ?? '')
+    const isEval = prop(props, 'nix_attribute') !== undefined || builderName.endsWith('nix-eval')
     const virtualName = prop(props, 'virtual_builder_name')
     return html`
       <nav aria-label="Breadcrumb"><a href="#/builders">Builders</a> /

@@ -1,6 +1,6 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { formatDuration, prop, resultName, timeAgo } from './format.ts'
+import { formatDuration, formatEpoch, prop, resultName, timeAgo } from './format.ts'
 
 test('result names follow Buildbot ints; no result is pending or running', () => {
   assert.is(resultName(0), 'success')
@@ -21,6 +21,12 @@ test('durations and ages are short', () => {
 test('prop reads a sourced property', () => {
   assert.is(prop({ branch: ['main', 'Change'] }, 'branch'), 'main')
   assert.is(prop({}, 'branch'), undefined)
+})
+
+test('absolute times: local, one shape', () => {
+  const epoch = new Date(2026, 11, 5, 9, 3, 4).getTime() / 1000
+  assert.is(formatEpoch(epoch), '2026-12-05 09:03:04')
+  assert.is(formatEpoch(null), '')
 })
 
 test.run()

@@ -23,9 +23,16 @@ export function epochDuration(start: unknown, end: unknown, now = Date.now()): s
   return formatDuration(stop - start * 1000)
 }
 
+const pad = (n: number): string => String(n).padStart(2, '0')
+
+/**
+ * `2026-12-05 14:23:04` in local time: the same shape everywhere, and no locale formatting (its
+ * first use loads ICU data, tens of milliseconds on the critical path of a page).
+ */
 export function formatEpoch(epoch: unknown): string {
   if (typeof epoch !== 'number') return ''
-  return new Date(epoch * 1000).toLocaleString()
+  const d = new Date(epoch * 1000)
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`
 }
 
 /** `5s ago`, `57m ago`, `3h ago`, `2d ago`: one unit is enough for "how recent". */
