@@ -13,7 +13,8 @@
 //
 // Run: node --import tsx bench/nix-matrix.bench.ts   (NIX_MATRIX_K=200,1000,5000 to choose sizes;
 // NIX_MATRIX_FLOOR=0 to measure the matrix alone, without floors and ratios)
-import { execFile } from 'node:child_process'
+import { execFile, spawnSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -24,6 +25,13 @@ import { testDatabases } from '../test/support/databases.ts'
 import { localWorker } from '../core/index.ts'
 import { nix } from '../plugins/nix/index.ts'
 import type { NixJobRow } from '../plugins/nix/jobs-store.ts'
+
+// The master runs with the V8 flags of `npm start` and the NixOS package (its RSS depends on them).
+const MASTER_FLAGS = ['--max-semi-space-size=1', '--v8-pool-size=1']
+if (!MASTER_FLAGS.every((f) => process.execArgv.includes(f))) {
+  const child = spawnSync(process.execPath, [...MASTER_FLAGS, ...process.execArgv, fileURLToPath(import.meta.url)], { stdio: 'inherit' })
+  process.exit(child.status ?? 1)
+}
 
 const sizes = (process.env.NIX_MATRIX_K ?? '200,1000').split(',').map(Number)
 const tmp = mkdtempSync(join(tmpdir(), 'nix-matrix-bench-'))
