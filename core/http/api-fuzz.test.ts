@@ -9,6 +9,8 @@ import { testDatabases } from '../../test/support/databases.ts'
 // method), never a 500, and the server
 // still answers afterwards. Bounded: a few hundred cases per edge.
 const RUNS = Number(process.env.FUZZ_RUNS ?? 200)
+// The seed is printed with the figures: FUZZ_SEED=<seed> replays a run.
+const SEED = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31))
 
 const FIELDS = ['buildid', 'number', 'builderid', 'buildrequestid', 'workerid', 'masterid', 'started_at', 'complete', 'complete_at', 'results',
   'state_string', 'priority', 'claimed', 'bsid', 'reason', 'name', 'tags', 'changeid', 'author', 'revision', 'when_timestamp', 'logid', 'num_lines', 'slug', 'paused']
@@ -53,12 +55,15 @@ const rpcBody = fc.oneof(
 
 for (const tdb of testDatabases()) {
   const t = suite(`api fuzz (${tdb.name})`)
+  // Made by the first test rather than in `before`: uvu swallows an error thrown by a `before`
+  // hook (the suite then reports 0 of 2 and nothing else); a test reports it.
+  let made: Promise<Harness> | undefined
   let h: Harness
-  t.before(async () => {
-    h = await createHarness({ dbUrl: (dir) => tdb.url(dir) })
-    await seed(h)
-  })
-  t.after(async () => { await h.close(); await tdb.cleanup() })
+  const harness = async (): Promise<void> => {
+    made ??= createHarness({ dbUrl: (dir) => tdb.url(dir) }).then(async (x) => { await seed(x); return x })
+    h = await made
+  }
+  t.after(async () => { await (await made?.catch(() => undefined))?.close(); await tdb.cleanup() })
 
   const stillServes = async () => {
     const res = await h.server.app.inject({ method: 'GET', url: '/api/v2/builds?limit=1' })
@@ -66,6 +71,7 @@ for (const tdb of testDatabases()) {
   }
 
   t('REST paths and query parameters: 2xx or 4xx, never 5xx', async () => {
+    await harness()
     let cases = 0
     await fc.assert(fc.asyncProperty(restPath, fc.array(fc.tuple(queryKey, value), { maxLength: 5 }), async (path, query) => {
       cases++
@@ -74,12 +80,13 @@ for (const tdb of testDatabases()) {
       const res = await h.server.app.inject({ method: 'GET', url, headers: { accept: 'application/json' } })
       if (res.statusCode >= 500) throw new Error(`${url} → ${res.statusCode} ${res.body}`)
       if (res.statusCode >= 400) assert.ok(typeof JSON.parse(res.body).error === 'string', url)
-    }), { numRuns: RUNS })
+    }), { numRuns: RUNS, seed: SEED })
     await stillServes()
-    console.log(`api fuzz (${tdb.name}): REST ${cases} cases, 0 server errors`)
+    console.log(`api fuzz (${tdb.name}): REST ${cases} cases, 0 server errors (seed ${SEED})`)
   })
 
   t('JSON-RPC bodies: 2xx or 4xx, never 5xx', async () => {
+    await harness()
     let cases = 0
     await fc.assert(fc.asyncProperty(rpcPath, rpcBody, async (path, body) => {
       cases++
@@ -88,9 +95,9 @@ for (const tdb of testDatabases()) {
       const unsupported = res.statusCode === 501 && JSON.parse(res.body).error?.code === -32601
       if (res.statusCode >= 500 && !unsupported) throw new Error(`POST ${path} ${body.slice(0, 300)} → ${res.statusCode} ${res.body}`)
       if (res.statusCode >= 400) assert.ok('error' in JSON.parse(res.body), path)
-    }), { numRuns: RUNS })
+    }), { numRuns: RUNS, seed: SEED })
     await stillServes()
-    console.log(`api fuzz (${tdb.name}): JSON-RPC ${cases} cases, 0 server errors`)
+    console.log(`api fuzz (${tdb.name}): JSON-RPC ${cases} cases, 0 server errors (seed ${SEED})`)
   })
 
   t.run()

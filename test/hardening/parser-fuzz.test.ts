@@ -1,9 +1,10 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import fc from 'fast-check'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { parseRepoConfig } from '../../plugins/nix/repo-config/repo-config.ts'
 import { parseNixEvalJobsLine } from '../../plugins/nix/eval/nix-eval-jobs.ts'
 import { EvalError } from '../../plugins/nix/eval/nix-evaluator.ts'
@@ -11,6 +12,8 @@ import { parseInternalJsonLine } from '../../plugins/nix/internal-json.ts'
 import { HookInputError, parseBaseHookRequest } from '../../core/http/base-change-hook.ts'
 import { resolveConfig } from '../../core/config/resolve.ts'
 import { ConfigError } from '../../core/config/errors.ts'
+import { masterFromNixosOptions } from '../../nix/config/master-from-nixos.ts'
+import { haveTool } from '../support/tools.ts'
 
 // Property-based fuzzing of the parsers that read what others wrote: a repository's
 // buildbot-nix.toml, nix-eval-jobs' output lines, the base change hook's bodies and master
@@ -100,7 +103,7 @@ const internalJsonLine = fc.oneof(
   fc.json({ maxDepth: 3 }).map((j) => `@nix ${j}`),
   fc.string({ maxLength: 60 }).map((t) => `@nix ${t}`),
   fc.string({ maxLength: 60 }),
-  fc.constantFrom('@nix ', '@nix null', '@nix []', '@nix "x"', '@nix {', '@nix {"action":"msg","level":', '@nix {"action":"start","type":105,"fields":"abc"}', '@nix {"action":"result","type":101}'),
+  fc.constantFrom('@nix ', '@nix null', '@nix []', '@nix "x"', '@nix {', '@nix {"action":"msg","level":', '@nix {"action":"start","type":105,"fields":"abc"}', '@nix {"action":"result","type":101}', '@nix {"action":"result","type":105,"id":1,"fields":[1,2,0,"x"]}', '@nix {"action":"start","type":104,"id":7}'),
 )
 
 test('nix internal-json lines: an event or ignored, never an exception', () => {
@@ -110,7 +113,8 @@ test('nix internal-json lines: an event or ignored, never an exception', () => {
     const l = parseInternalJsonLine(line)
     switch (l.kind) {
       case 'text': assert.is(l.text, line); break
-      case 'goalDone': assert.match(l.drv, /^\/nix\/store\/[0-9a-z]{32}-.+\.drv$/); break
+      case 'buildsStart': assert.type(l.id, 'string'); break
+      case 'progress': for (const n of [l.done, l.expected, l.running, l.failed]) assert.ok(Number.isSafeInteger(n) && n >= 0); break
       case 'buildStart': assert.type(l.drv, 'string'); assert.type(l.text, 'string'); assert.type(l.id, 'string'); break
       case 'buildLine': assert.type(l.text, 'string'); assert.type(l.id, 'string'); break
       case 'message': assert.ok(l.level <= 1); assert.not.match(l.text, /\u001b/); break
@@ -176,6 +180,64 @@ test('master configs: resolved, or a ConfigError naming the file and key, nothin
     }
   }), { numRuns: Math.min(RUNS, 150) })
   report('master configs', n, refused)
+})
+
+// The options file the NixOS module writes (`master-options.json`), from the module's example
+// configuration, with random parts deleted or replaced: a master config that resolves, or a
+// ConfigError naming the file.
+const hasNixInstantiate = haveTool('nix-instantiate', 'apt-get install -y nix-bin')
+const optionValue = fc.oneof(fc.string({ maxLength: 8 }), fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.constantFrom<unknown>('', -1, 1e300, [], {}, '../x', 'a b', 0, 65536, ['x']))
+const optionMutation = fc.record({ steps: fc.array(fc.nat(), { minLength: 1, maxLength: 4 }), op: fc.constantFrom('delete', 'set'), value: optionValue })
+
+function mutated(options: unknown, muts: { steps: number[]; op: string; value: unknown }[]): unknown {
+  const root = structuredClone(options)
+  for (const m of muts) {
+    let parent: Record<string | number, unknown> | undefined
+    let key: string | number = ''
+    let node: unknown = root
+    for (const step of m.steps) {
+      if (node === null || typeof node !== 'object') break
+      const keys: (string | number)[] = Array.isArray(node) ? node.map((_, i) => i) : Object.keys(node)
+      if (!keys.length) break
+      parent = node as Record<string | number, unknown>
+      key = keys[step % keys.length]!
+      node = parent[key]
+    }
+    if (!parent) continue
+    if (m.op === 'delete' && !Array.isArray(parent)) delete parent[key]
+    else parent[key] = m.value
+  }
+  return root
+}
+
+;(hasNixInstantiate ? test : test.skip)('NixOS module options files: resolved, or a ConfigError naming the file, nothing else', async () => {
+  const repo = resolve(import.meta.dirname, '../..')
+  const { options } = JSON.parse(execFileSync('nix-instantiate', ['--eval', '--strict', '--json', join(repo, 'nix/tests/eval-config.nix'), '--arg', 'settings', join(repo, 'nix/tests/example-master.nix')], { encoding: 'utf8' })) as { options: unknown }
+  const dir = mkdtempSync(join(tmpdir(), 'bbn-nixos-fuzz-'))
+  try {
+    const creds = join(dir, 'credentials')
+    mkdirSync(creds)
+    for (const n of ['buildbot-nix-workers', 'github-app-secret-key', 'github-webhook-secret', 'github-oauth-secret', 'cachix-auth-token', 'effects-secret__github_colon_example_slash_app']) {
+      writeFileSync(join(creds, n), n === 'buildbot-nix-workers' ? JSON.stringify([{ name: 'eve', pass: 'pw', cores: 1 }]) : `${n}-value\n`)
+    }
+    const env = { credentialsDirectory: creds, stateDirectory: join(dir, 'state') }
+    const file = join(dir, 'master-options.json')
+    let n = 0, refused = 0
+    await fc.assert(fc.asyncProperty(fc.array(optionMutation, { maxLength: 3 }), async (muts) => {
+      n++
+      writeFileSync(file, JSON.stringify(mutated(options, muts)))
+      try {
+        await resolveConfig(await masterFromNixosOptions(file, env), join(dir, 'master.config.ts'))
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err
+        assert.ok(err.lines.every((l) => l.includes(dir)), `every line names the file: ${err.lines.join(' / ')}`)
+        refused++
+      }
+    }), { numRuns: Math.min(RUNS, 150) })
+    report('NixOS module options files', n, refused)
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
 })
 
 test.run()
