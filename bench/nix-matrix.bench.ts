@@ -7,12 +7,14 @@
 // `nix-store --realise --max-jobs auto --keep-going` of them all (what nix alone takes).
 // Figures: force → matrix done against the floor (`ratio_to_floor`), failure reported after the
 // failing builder ended (`first_failure_reported_after_ms`), force → first child, the master's
-// peak RSS, and log ingest of the 20,000-line build (MB of log per second of its child build).
+// peak RSS, and log ingest of the 20,000-line build (its log's MB over the time from its builder's
+// first line to its child build being done), and CPU seconds (master, and nix with its builders)
+// against the floor's: a figure the machine's load does not change much.
 //
 // Run: node --import tsx bench/nix-matrix.bench.ts   (NIX_MATRIX_K=200,1000,5000 to choose sizes)
 import { execFile } from 'node:child_process'
 import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { makeFlakeRepo, type DrvSpec } from '../test/fixtures/nix/make-flake.ts'
@@ -30,15 +32,27 @@ const sqlite = testDatabases()[0]!
 const CHATTY_LINES = 20_000
 
 function workload(k: number, stamp: string): Record<string, DrvSpec> {
+  const chattyStamp = `${stamp}-chatty`
   const out: Record<string, DrvSpec> = {}
   for (let i = 0; i < k; i++) out[`c${i}`] = {}
   out.bad = { script: `echo bad breaks here; /bin/date +%s%N > ${stamp}; exit 1` }
   out.badDep = { deps: ['bad'] }
   out.evalError1 = { throws: 'first evaluation error' }
   out.evalError2 = { throws: 'second evaluation error' }
-  out.chatty = { script: `i=0; while [ $i -lt ${CHATTY_LINES} ]; do echo "line $i of a chatty build: the quick brown fox jumps over the lazy dog"; i=$((i+1)); done; echo chatty > $out` }
+  out.chatty = { script: `/bin/date +%s%N > ${chattyStamp}-start; i=0; while [ $i -lt ${CHATTY_LINES} ]; do echo "line $i of a chatty build: the quick brown fox jumps over the lazy dog"; i=$((i+1)); done; /bin/date +%s%N > ${chattyStamp}-end; echo chatty > $out` }
   out.multi = { outputs: ['out', 'dev', 'doc'] }
   return out
+}
+
+/**
+ * CPU seconds of this process and of its reaped children (nix, its builders, nix-store …) so far,
+ * from /proc/self/stat: what the work cost whatever else the machine is doing.
+ */
+function cpuSeconds(): { self: number; children: number } {
+  const f = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ')
+  // utime, stime, cutime, cstime are fields 14–17 (1-based, counting pid and comm).
+  const [ut, st, cut, cst] = [11, 12, 13, 14].map((i) => Number(f[i]) / 100)
+  return { self: ut! + st!, children: cut! + cst! }
 }
 
 function run(cmd: string, args: string[]): Promise<string> {
@@ -46,15 +60,18 @@ function run(cmd: string, args: string[]): Promise<string> {
 }
 
 /** The floor: one evaluation of every drvPath, then one realise of them all. */
-async function floor(k: number, tag: string): Promise<number> {
+async function floor(k: number, tag: string): Promise<{ ms: number; cpu: number }> {
   const repo = join(tmp, `floor-${k}-${tag}`)
   makeFlakeRepo(repo, { checks: workload(k, join(tmp, `floor-${tag}-failed-at`)), salt: randomBytes(6).toString('hex') })
+  const c0 = cpuSeconds()
   const t0 = performance.now()
   const json = await run('nix', ['eval', '--json', `git+file://${repo}#checks.x86_64-linux`, '--apply',
     'builtins.mapAttrs (n: v: let r = builtins.tryEval v.drvPath; in if r.success then r.value else null)'])
   const drvs = Object.values(JSON.parse(json) as Record<string, string | null>).filter((d): d is string => !!d)
   await run('nix-store', ['--realise', '--max-jobs', 'auto', '--keep-going', ...drvs])
-  return performance.now() - t0
+  const ms = performance.now() - t0
+  const c1 = cpuSeconds()
+  return { ms, cpu: c1.children - c0.children }
 }
 
 async function matrix(k: number): Promise<Record<string, unknown>> {
@@ -71,34 +88,43 @@ async function matrix(k: number): Promise<Record<string, unknown>> {
     let firstChild = 0
     let redAt = 0
     let chatty: NixJobRow | undefined
+    let chattyDoneAt = 0
     let rssPeak = process.memoryUsage().rss
     const sampler = setInterval(() => { rssPeak = Math.max(rssPeak, process.memoryUsage().rss) }, 100)
     h.master.bus.subscribe('builds/*/new', (_k, m) => { if ((m as { builderid: number }).builderid === buildBuilder) firstChild ||= performance.now() })
     h.master.bus.subscribe('builds/*/nixjobs/*/update', (_k, m) => {
       const j = m as NixJobRow
       if (j.attr.endsWith('.bad') && j.state === 'failed') redAt ||= Date.now()
-      if (j.attr.endsWith('.chatty') && j.complete_at != null) chatty = j
+      if (j.attr.endsWith('.chatty') && j.complete_at != null && !chatty) { chatty = j; chattyDoneAt = Date.now() }
     })
+    const c0 = cpuSeconds()
     const t0 = performance.now()
     const { bsid } = await h.force('bench-matrix-force')
     const result = await h.waitBuildset(bsid, 3_600_000)
     const total = performance.now() - t0
+    const c1 = cpuSeconds()
     clearInterval(sampler)
     const failedAtNs = BigInt(readFileSync(stamp, 'utf8').trim())
+    // Log ingest: the chatty log's bytes over the time from its builder's first line to its
+    // child build being done (log stored, outputs checked), beside the builder's own run time.
     let ingest: number | null = null
+    let chattyBuilderMs: number | null = null
+    let chattyLagMs: number | null = null
     if (chatty?.child_buildid) {
-      const logs = await h.master.data.db.k.selectFrom('logs').innerJoin('steps', 'steps.stepid', 'logs.stepid')
-        .select(['logs.num_lines']).where('steps.buildid', '=', chatty.child_buildid).execute()
-      const lines = logs.reduce((n, l) => n + Number(l.num_lines), 0)
-      // The log holds the chatty lines (plus a few of nix's): count the chatty ones' bytes.
+      const ns = (f: string): number => Number(BigInt(readFileSync(`${stamp}-chatty-${f}`, 'utf8').trim()) / 1_000_000n)
+      const start = ns('start')
+      const end = ns('end')
       let bytes = 0
-      for (let i = 0; i < Math.min(lines, CHATTY_LINES); i++) bytes += `line ${i} of a chatty build: the quick brown fox jumps over the lazy dog\n`.length
-      ingest = +(bytes / 1e6 / (chatty.complete_at! - chatty.started_at!)).toFixed(2)
+      for (let i = 0; i < CHATTY_LINES; i++) bytes += `line ${i} of a chatty build: the quick brown fox jumps over the lazy dog\n`.length
+      ingest = +(bytes / 1e6 / ((chattyDoneAt - start) / 1000)).toFixed(2)
+      chattyBuilderMs = end - start
+      chattyLagMs = chattyDoneAt - end
     }
     return {
       result, total, first_child_ms: Math.round(firstChild - t0),
+      cpu_master_s: +(c1.self - c0.self).toFixed(2), cpu_children_s: +(c1.children - c0.children).toFixed(2),
       first_failure_reported_after_ms: redAt ? Math.round(redAt - Number(failedAtNs / 1_000_000n)) : null,
-      rss_peak_mib: Math.round(rssPeak / 2 ** 20), chatty_log_mb_per_s: ingest,
+      rss_peak_mib: Math.round(rssPeak / 2 ** 20), chatty_log_mb_per_s: ingest, chatty_builder_ms: chattyBuilderMs, chatty_done_after_builder_ms: chattyLagMs,
     }
   } finally {
     await h.stop()
@@ -111,15 +137,19 @@ try {
     const before = await floor(k, 'a')
     const m = await matrix(k)
     const after = await floor(k, 'b')
-    const ref = (before + after) / 2
+    const ref = (before.ms + after.ms) / 2
+    const refCpu = (before.cpu + after.cpu) / 2
     const total = m.total as number
+    const cpu = (m.cpu_master_s as number) + (m.cpu_children_s as number)
     console.log(JSON.stringify({
       bench: 'nix.matrix', k, shared_nix_processes: process.env.NIX_MATRIX_SHARE !== '0', result: m.result,
-      push_to_done_ms: Math.round(total), floor_ms: Math.round(ref), floor_before_ms: Math.round(before), floor_after_ms: Math.round(after),
+      push_to_done_ms: Math.round(total), floor_ms: Math.round(ref), floor_before_ms: Math.round(before.ms), floor_after_ms: Math.round(after.ms),
       ratio_to_floor: +(total / ref).toFixed(2), target_ratio: 1.5,
+      cpu_s: +cpu.toFixed(2), cpu_master_s: m.cpu_master_s, cpu_nix_s: m.cpu_children_s, floor_cpu_s: +refCpu.toFixed(2), cpu_ratio_to_floor: +(cpu / refCpu).toFixed(2),
+      load_average: +loadavg()[0]!.toFixed(1),
       first_failure_reported_after_ms: m.first_failure_reported_after_ms, target_first_failure_ms: 1000,
       first_child_ms: m.first_child_ms, rss_peak_mib: m.rss_peak_mib, target_rss_mib_at_5000: 150,
-      chatty_log_lines: CHATTY_LINES, chatty_log_mb_per_s: m.chatty_log_mb_per_s,
+      chatty_log_lines: CHATTY_LINES, chatty_log_mb_per_s: m.chatty_log_mb_per_s, chatty_builder_ms: m.chatty_builder_ms, chatty_done_after_builder_ms: m.chatty_done_after_builder_ms,
     }))
   }
 } finally {

@@ -1,4 +1,5 @@
 import { execFile, spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { validPaths } from './store/store-validity.ts'
 import { parseInternalJsonLine } from './internal-json.ts'
@@ -10,6 +11,8 @@ export interface BatchBuildRequest {
   drvPath: string
   /** Outputs that must be valid afterwards for the build to count as a success. */
   outPaths: string[]
+  /** The names of those outputs (default `out`). */
+  outputNames?: string[]
   /** Receives this derivation's log lines (with newline) as nix prints them. */
   onLog(text: string): void
   /** Called when the shared process starts, with the number of derivations it builds. */
@@ -40,10 +43,13 @@ export interface BuildBatcherOptions {
   nixBin?: string
   /** Parallel builds per shared process at most (default: CPU count). */
   maxJobs?: number
-  /** Spacing of the output validity checks of finished derivations (default 20 ms). */
+  /** Spacing of the output validity checks of finished derivations (default 250 ms; failures do not wait for it). */
   checkDelayMs?: number
   /** The derivations of the store that depend on `drv` (default: `nix-store -q --referrers-closure`). */
   dependentsOf?(drv: string): Promise<Set<string>>
+  nixInstantiateBin?: string
+  /** Which store paths are valid (default: `nix-store --check-validity`, a process per question). */
+  validPaths?(paths: string[]): Promise<Set<string>>
 }
 
 /** Lines of a derivation's own log kept to show in the logs of the derivations it stops. */
@@ -59,6 +65,26 @@ export function referrersClosure(drv: string, nixStore = 'nix-store'): Promise<S
 
 interface Waiting { req: BatchBuildRequest; resolve(r: BatchBuildResult): void }
 
+/**
+ * A derivation that needs the outputs of every requested one, so that nix builds them as its
+ * inputs: nix prints an input's failure the moment it happens, while a failure of a derivation
+ * asked for directly is printed only when the process ends. It is never built (its builder
+ * fails, and the process is ended once every request is answered). Undefined when it cannot be
+ * instantiated: the requests are then built directly.
+ */
+export function aggregateDrv(inputs: { drvPath: string; outputNames: string[] }[], nixInstantiate = 'nix-instantiate'): Promise<string | undefined> {
+  const str = (x: string): string => JSON.stringify(x)
+  const deps = inputs.map((i) => `(builtins.appendContext "" { ${str(i.drvPath)} = { outputs = [ ${i.outputNames.map(str).join(' ')} ]; }; })`).join(' ')
+  const expr = `derivation { name = "buildbot-nix-batch"; system = builtins.currentSystem; builder = "/bin/sh"; args = [ "-c" "exit 1" ]; inputs = [ ${deps} ]; }`
+  return new Promise((resolve) => {
+    execFile(nixInstantiate, ['--expr', expr], { maxBuffer: 1 << 20, env: minimalEnvironment() }, (err, stdout) => {
+      const drv = String(stdout).trim()
+      resolve(!err && /^\/nix\/store\/[0-9a-z]{32}-buildbot-nix-batch\.drv$/.test(drv) ? drv : undefined)
+    })
+  })
+}
+
+const DEPENDENCIES_FAILED = /dependencies of derivation '[^']+' failed to build/
 const DRV = /\/nix\/store\/[0-9a-z]{32}-[^\s'"]+\.drv/g
 
 /**
@@ -74,6 +100,7 @@ export function createBuildBatcher(opts: BuildBatcherOptions) {
   let timer: NodeJS.Timeout | undefined
   const delay = opts.delayMs ?? 5
   const max = opts.maxBatch ?? 500
+  const valid = opts.validPaths ?? ((paths: string[]) => validPaths(paths))
   const running = new Set<Promise<void>>()
 
   async function runBatch(all: Waiting[]): Promise<void> {
@@ -85,7 +112,9 @@ export function createBuildBatcher(opts: BuildBatcherOptions) {
       if (list) list.push(w)
       else byDrv.set(w.req.drvPath, [w])
     }
-    const installables = [...new Set(batch.map((w) => w.req.installable))]
+    const aggregate = await aggregateDrv([...byDrv].map(([drvPath, ws]) => ({ drvPath, outputNames: ws[0]!.req.outputNames ?? ['out'] })), opts.nixInstantiateBin)
+    // `<drv>^*` on nix that needs it, like the requests' own installables.
+    const installables = aggregate ? [aggregate + batch[0]!.req.installable.slice(batch[0]!.req.drvPath.length)] : [...new Set(batch.map((w) => w.req.installable))]
     const owner = new Map<string, string>()
     const unowned: string[] = []
     const errors: string[] = []
@@ -111,22 +140,32 @@ export function createBuildBatcher(opts: BuildBatcherOptions) {
     const onFailed = (drv: string, text: string): void => {
       if (failedDrvs.has(drv)) return
       failedDrvs.add(drv)
-      for (const w of byDrv.get(drv) ?? []) settle(w, { ok: false, rc: null, failure: text })
-      const open = batch.filter((w) => !settled.has(w))
+      const own = byDrv.get(drv) ?? []
+      // A requested derivation stopped by a failed input: answered after the dependents of the
+      // failures before it, which say which input failed and show its last lines.
+      if (DEPENDENCIES_FAILED.test(text)) {
+        failing = failing.then(() => { for (const w of own) settle(w, { ok: false, rc: null, failure: text }) })
+      } else {
+        for (const w of own) settle(w, { ok: false, rc: null, failure: text })
+      }
+      const open = batch.filter((w) => !settled.has(w) && w.req.drvPath !== drv)
       if (!open.length) return
       failing = failing.then(async () => {
         const dependents = await (opts.dependentsOf ?? referrersClosure)(drv)
         const tail = (tails.get(drv) ?? []).join('')
         for (const w of open) {
           if (settled.has(w) || !dependents.has(w.req.drvPath)) continue
-          w.req.onLog(`${w.req.drvPath} cannot be built: it depends on ${drv}, which failed:\n${tail}${text}\n`)
+          w.req.onLog(`${w.req.drvPath} cannot be built: it depends on ${drv}, which failed:\n${tail.includes(text) ? tail : `${tail}${text}\n`}`)
           settle(w, { ok: false, rc: null, failure: `depends on ${drv}, which failed` })
         }
       }).catch(() => undefined)
     }
-    // A requested derivation nix is done with (its goal's `done` trace, printed at -vvv): valid
-    // outputs make it a success, anything else a failure; answered at once, not at exit.
-    const finishedDrvs = new Set<string>()
+    // Requested derivations whose build nix started and that are not answered yet. nix 2.8 says
+    // which build finished only when the process ends; its progress counter (done builds) says
+    // that one did at once: the started ones whose outputs are then valid are answered.
+    const started = new Set<string>()
+    let buildsActivity: string | undefined
+    let doneBuilds = 0
     let checkTimer: NodeJS.Timeout | undefined
     // At most one check runs at a time and checks are spaced out: each forks a nix-store.
     let checking = false
@@ -141,29 +180,35 @@ export function createBuildBatcher(opts: BuildBatcherOptions) {
           checking = false
           if (again) { again = false; scheduleCheck() }
         })
-      }, opts.checkDelayMs ?? 20)
+      }, opts.checkDelayMs ?? 250)
     }
     const checkFinished = async (): Promise<void> => {
       // Dependents of a failure are answered with the failing lines first.
       await failing
-      const drvs = [...finishedDrvs]
-      finishedDrvs.clear()
-      const ws = drvs.flatMap((d) => byDrv.get(d) ?? []).filter((w) => !settled.has(w))
+      // Only outputs already on disk can be valid: the others are still building.
+      const ws = [...started].flatMap((d) => byDrv.get(d) ?? [])
+        .filter((w) => !settled.has(w) && w.req.outPaths.length > 0 && w.req.outPaths.every((p) => existsSync(p)))
       if (!ws.length) return
-      const valid = await validPaths(ws.flatMap((w) => w.req.outPaths)).catch(() => new Set<string>())
+      const built = await valid(ws.flatMap((w) => w.req.outPaths)).catch(() => new Set<string>())
       for (const w of ws) {
-        if (w.req.outPaths.length && w.req.outPaths.every((p) => valid.has(p))) { settle(w, { ok: true, rc: 0 }); continue }
-        // nix 2.8 prints the error of a requested derivation only when the process ends.
-        w.req.onLog(`${w.req.drvPath} failed: nix finished building it without valid outputs\n`)
-        settle(w, { ok: false, rc: null, failure: 'its builder failed' })
+        if (!w.req.outPaths.every((p) => built.has(p))) continue
+        started.delete(w.req.drvPath)
+        settle(w, { ok: true, rc: 0 })
       }
     }
     const onLine = (line: string): void => {
       const l = parseInternalJsonLine(line)
       switch (l.kind) {
         case 'text': emit(undefined, l.text + '\n'); return
-        case 'goalDone': if (byDrv.has(l.drv)) { finishedDrvs.add(l.drv); scheduleCheck() } return
-        case 'buildStart': owner.set(l.id, l.drv); emit(l.drv, `${l.text}\n`); return
+        case 'buildsStart': buildsActivity = l.id; return
+        case 'progress':
+          if (l.id === buildsActivity && l.done > doneBuilds) { doneBuilds = l.done; if (started.size) scheduleCheck() }
+          return
+        case 'buildStart':
+          owner.set(l.id, l.drv)
+          if (byDrv.has(l.drv)) started.add(l.drv)
+          emit(l.drv, `${l.text}\n`)
+          return
         case 'buildLine': emit(owner.get(l.id), l.text + '\n'); return
         case 'message': {
           // nix prints a build failure twice (when it happens and in the final summary)
@@ -176,7 +221,7 @@ export function createBuildBatcher(opts: BuildBatcherOptions) {
           else emit(undefined, l.text + '\n')
           // An error naming one derivation is that derivation's failure (a builder's exit code,
           // a hash mismatch, a missing system); the summary at exit names several.
-          if (l.level === 0 && all.length === 1) onFailed(all[0]!, l.text)
+          if (l.level === 0 && all.length === 1 && all[0] !== aggregate) onFailed(all[0]!, l.text)
           return
         }
         case 'ignored': return
@@ -184,7 +229,7 @@ export function createBuildBatcher(opts: BuildBatcherOptions) {
     }
     // Builds of one shared process run in parallel like separate processes would (nix's default
     // max-jobs of 1 would serialize them), up to `maxJobs` (default: CPU count, nix's `auto`).
-    const args = ['build', '--no-link', '--keep-going', '--max-jobs', String(Math.min(byDrv.size, opts.maxJobs ?? cpus().length)), '--log-format', 'internal-json', '-vvv',
+    const args = ['build', '--no-link', '--keep-going', '--max-jobs', String(Math.min(byDrv.size, opts.maxJobs ?? cpus().length)), '--log-format', 'internal-json',
       '--max-silent-time', String(opts.maxSilentTime), ...installables]
     let waiting = batch.length
     let early: Promise<void> = Promise.resolve()
@@ -204,7 +249,11 @@ export function createBuildBatcher(opts: BuildBatcherOptions) {
       const p = spawn(opts.nixBin ?? 'nix', args, { stdio: ['ignore', 'ignore', 'pipe'], env: minimalEnvironment() })
       proc = p
       for (const w of batch) w.req.onStart?.(byDrv.size)
-      for (const w of batch) w.req.signal?.addEventListener('abort', () => settle(w, { ok: false, rc: null }), { once: true })
+      // Stopped while the process was being prepared, or from now on.
+      for (const w of batch) {
+        if (w.req.signal?.aborted) settle(w, { ok: false, rc: null })
+        else w.req.signal?.addEventListener('abort', () => settle(w, { ok: false, rc: null }), { once: true })
+      }
       let silent: NodeJS.Timeout | undefined
       const arm = (): void => { if (silent) silent.refresh(); else silent = setTimeout(() => p.kill('SIGKILL'), opts.timeout * 1000) }
       arm()
@@ -236,10 +285,10 @@ export function createBuildBatcher(opts: BuildBatcherOptions) {
     if (checkTimer) { clearTimeout(checkTimer); checkTimer = undefined }
     await early
     await failing
-    const valid = await validPaths(batch.filter((w) => !settled.has(w)).flatMap((w) => w.req.outPaths)).catch(() => new Set<string>())
+    const validAtEnd = await valid(batch.filter((w) => !settled.has(w)).flatMap((w) => w.req.outPaths)).catch(() => new Set<string>())
     for (const w of batch) {
       if (settled.has(w)) continue
-      const ok = w.req.outPaths.length > 0 && w.req.outPaths.every((p) => valid.has(p))
+      const ok = w.req.outPaths.length > 0 && w.req.outPaths.every((p) => validAtEnd.has(p))
       if (!ok && timedOut) {
         w.req.onLog(`nix build timed out after ${opts.buildTimeout} s (buildTimeout): killed\n`)
         settle(w, { ok: false, rc, timedOutAfter: opts.buildTimeout })
@@ -250,7 +299,8 @@ export function createBuildBatcher(opts: BuildBatcherOptions) {
         w.req.onLog(`${w.req.drvPath} was not built; errors of the shared nix build:\n${errors.join('\n') || '(none)'}\n`)
       }
       if (!ok && rc !== 0 && unowned.length) w.req.onLog(`--- output of the shared nix build not tied to one derivation (last ${unowned.length} lines) ---\n${unowned.join('')}`)
-      settle(w, { ok, rc })
+      // The exit code is the whole process's (a failure of another derivation makes it 1).
+      settle(w, { ok, rc: ok ? 0 : rc })
     }
   }
 

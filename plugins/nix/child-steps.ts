@@ -36,6 +36,14 @@ async function markChild(hop: ChildHop, ctx: StepContext, building: boolean): Pr
   await jobs.update(jobid, patch)
 }
 
+/** Records on the job row that its build failed (the matrix records the build's result later). */
+async function markFailed(hop: ChildHop, ctx: StepContext, reason: string): Promise<void> {
+  const jobid = Number(ctx.getProperty('nix_jobid'))
+  const jobs = hop.runtime.peek()?.jobs
+  if (!jobid || !jobs) return
+  await jobs.update(jobid, { state: 'failed', results: FAILURE, reason, complete_at: Date.now() })
+}
+
 /** The `nix build` of one attribute; its output streams into the step's log. */
 export function nixBuildStep(hop: ChildHop): StepSpec {
   return steps.custom({
@@ -61,12 +69,16 @@ export function nixBuildStep(hop: ChildHop): StepSpec {
         const log = await ctx.addLog('stdio', 's')
         const installable = buildInstallable(drv, nix.version)
         const onStart = (n: number): void => log.write(`nix build ${installable} (one shared nix process builds ${n} requested derivation${n === 1 ? '' : 's'})\n`, 'h')
-        const r = await runtime.batcher.build({ installable, drvPath: drv, outPaths: Object.values(outputsOf(ctx)), onStart, onLog: (t) => log.write(t, 'o'), signal: ctx.signal })
+        const outputs = outputsOf(ctx)
+        const r = await runtime.batcher.build({ installable, drvPath: drv, outPaths: Object.values(outputs), outputNames: Object.keys(outputs), onStart, onLog: (t) => log.write(t, 'o'), signal: ctx.signal })
         if (ctx.signal.aborted) return FAILURE
         if (r.timedOutAfter) {
+          await markFailed(hop, ctx, timedOut(attr, r.timedOutAfter))
           await ctx.setStateString(timedOut(attr, r.timedOutAfter))
           return FAILURE
         }
+        // A failure shows on the matrix at once, before the build's own teardown is recorded.
+        if (!r.ok) await markFailed(hop, ctx, r.failure ?? 'nix build failed')
         log.write(r.ok ? `${out} is built\n` : r.failure ? `building ${drv} failed: ${r.failure}\n` : `building ${drv} failed (nix exit code ${r.rc})\n`, 'h')
         await ctx.setStateString(r.ok ? `built ${attr}` : `${attr} failed`)
         return r.ok ? SUCCESS : FAILURE
@@ -75,9 +87,11 @@ export function nixBuildStep(hop: ChildHop): StepSpec {
       const started = Date.now()
       const res = await ctx.runCommand({ name: 'shell', args: { command, workdir: 'build', timeout: o.maxSilentTime + 60, maxTime: o.buildTimeout, want_stdout: true, want_stderr: true } })
       if (res.rc !== 0 && res.failureReason === 'timeout' && Date.now() - started >= o.buildTimeout * 1000) {
+        await markFailed(hop, ctx, timedOut(attr, o.buildTimeout))
         await ctx.setStateString(timedOut(attr, o.buildTimeout))
         return FAILURE
       }
+      if (res.rc !== 0 && !ctx.signal.aborted) await markFailed(hop, ctx, `nix build exited with ${res.rc}${res.failureReason ? ` (${res.failureReason})` : ''}`)
       await ctx.setStateString(res.rc === 0 ? `built ${attr}` : `${attr} failed (exit ${res.rc}${res.failureReason ? `, ${res.failureReason}` : ''})`)
       return res.rc === 0 ? SUCCESS : FAILURE
     },

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process'
-import { prepareGcRoot } from './store/gc-roots.ts'
+import { autoRootsDir, canAddIndirectRoots, pointGcRoot, prepareGcRoot } from './store/gc-roots.ts'
 
 type How = 'created' | 'updated' | 'unchanged'
 interface Waiting { path: string; attr: string; out: string; existed: boolean; resolve(h: How): void; reject(e: Error): void }
@@ -9,12 +9,17 @@ const SCRIPT = 'while [ $# -gt 1 ]; do if err=$(nix-store --add-root "$1" -r "$2
 
 /**
  * `registerGcRoot` for many attributes at once (same checks: a non-symlink at the root path is
- * never replaced, a root already pointing at the output is left alone).
+ * never replaced, a root already pointing at the output is left alone). The outputs are valid
+ * (just built, or found built). A root that exists is re-pointed without nix (it is registered
+ * already), and a new one too when this process may write the indirect roots directory;
+ * otherwise one shell runs `nix-store --add-root` for the batch (each costs a nix process).
  */
-export function createGcRootBatcher(opts: { delayMs?: number; maxBatch?: number; nixStore?: string } = {}) {
+export function createGcRootBatcher(opts: { delayMs?: number; maxBatch?: number; nixStore?: string; autoRootsDir?: string } = {}) {
   let queue: Waiting[] = []
   let timer: NodeJS.Timeout | undefined
   const max = opts.maxBatch ?? 200
+  const autoDir = opts.autoRootsDir ?? autoRootsDir()
+  let writable: Promise<boolean> | undefined
 
   const run = (batch: Waiting[]): void => {
     const args = ['-c', SCRIPT.replace('nix-store', opts.nixStore ?? 'nix-store'), 'sh', ...batch.flatMap((w) => [w.path, w.out])]
@@ -37,10 +42,19 @@ export function createGcRootBatcher(opts: { delayMs?: number; maxBatch?: number;
     async register(dir: string, attr: string, outPath: string, output?: string): Promise<How> {
       const check = await prepareGcRoot(dir, attr, outPath, output)
       if (check === 'unchanged') return check
+      writable ??= canAddIndirectRoots(autoDir)
+      if (await writable) {
+        await pointGcRoot(check.path, outPath, autoDir)
+        return check.existed ? 'updated' : 'created'
+      }
+      if (check.existed) {
+        await pointGcRoot(check.path, outPath)
+        return 'updated'
+      }
       return new Promise<How>((resolve, reject) => {
         queue.push({ path: check.path, attr, out: outPath, existed: check.existed, resolve, reject })
         if (queue.length >= max) flush()
-        else timer ??= setTimeout(flush, opts.delayMs ?? 50)
+        else timer ??= setTimeout(flush, opts.delayMs ?? 250)
       })
     },
   }

@@ -5,6 +5,7 @@ import { createNixEvalJobsEvaluator } from './eval/nix-eval-jobs.ts'
 import { nixEvalJobsAvailable, probeNixVersion } from './eval/nix-version.ts'
 import { createFairSemaphore } from './fair-semaphore.ts'
 import { createBuildBatcher } from './build-batcher.ts'
+import { createStoreServe } from './store/store-serve.ts'
 import { createOutputKeeper } from './output-keeper.ts'
 import { createJobsStore, publicJob, type NixTables } from './jobs-store.ts'
 import { nixMigrations } from './migrations.ts'
@@ -172,15 +173,18 @@ export const nix = definePlugin({
     api.onStart(async (rt) => {
       const jobs = createJobsStore(rt.storage<NixTables>())
       const nix = await probe()
-      const batcher = nix.ok && opts.shareNixProcesses
-        ? createBuildBatcher({ maxSilentTime: opts.maxSilentTime, timeout: opts.maxSilentTime + 60, buildTimeout: opts.buildTimeout, delayMs: opts.shareWindowMs })
+      // One long-running `nix-store --serve` answers the shared processes' validity questions.
+      const store = nix.ok && opts.shareNixProcesses ? createStoreServe() : undefined
+      const batcher = store
+        ? createBuildBatcher({ maxSilentTime: opts.maxSilentTime, timeout: opts.maxSilentTime + 60, buildTimeout: opts.buildTimeout, delayMs: opts.shareWindowMs, validPaths: (p) => store.validPaths(p) })
         : undefined
-      runtime.set({ rt, jobs, nix, batcher })
+      runtime.set({ rt, jobs, nix, batcher, store })
       if (nix.ok) rt.log.info({ nix: nix.version.version.join('.'), evaluator: nix.evaluator.name }, 'nix plugin ready')
       else rt.log.error({ missing: 'nix' }, `${nix.message}; evaluations will fail until it is installed`)
       await followRegistry(rt, hops, projects, opts.projects)
     })
-    // Nothing to stop: a master stopping interrupts the builds first, which ends their shared nix
-    // processes; on a reconfigure, running builds keep this state and finish normally.
+    // A master stopping interrupts the builds first, which ends their shared nix processes; on a
+    // reconfigure, running builds keep this state and finish normally.
+    api.onStop(() => runtime.peek()?.store?.close())
   },
 })

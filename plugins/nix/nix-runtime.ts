@@ -3,6 +3,7 @@ import type { NixEvaluator } from './eval/nix-evaluator.ts'
 import type { NixVersion } from './eval/nix-version.ts'
 import type { JobsStore } from './jobs-store.ts'
 import type { NixBuildBatcher } from './build-batcher.ts'
+import type { StoreServe } from './store/store-serve.ts'
 
 /** What `nix` this master can use, probed at start. */
 export type NixAvailability =
@@ -21,6 +22,8 @@ export interface NixRuntime {
   jobs: JobsStore
   nix: NixAvailability
   batcher?: NixBuildBatcher
+  /** The long-running `nix-store --serve` the shared processes ask which outputs are valid. */
+  store?: StoreServe
 }
 
 /**

@@ -103,7 +103,7 @@ const internalJsonLine = fc.oneof(
   fc.json({ maxDepth: 3 }).map((j) => `@nix ${j}`),
   fc.string({ maxLength: 60 }).map((t) => `@nix ${t}`),
   fc.string({ maxLength: 60 }),
-  fc.constantFrom('@nix ', '@nix null', '@nix []', '@nix "x"', '@nix {', '@nix {"action":"msg","level":', '@nix {"action":"start","type":105,"fields":"abc"}', '@nix {"action":"result","type":101}'),
+  fc.constantFrom('@nix ', '@nix null', '@nix []', '@nix "x"', '@nix {', '@nix {"action":"msg","level":', '@nix {"action":"start","type":105,"fields":"abc"}', '@nix {"action":"result","type":101}', '@nix {"action":"result","type":105,"id":1,"fields":[1,2,0,"x"]}', '@nix {"action":"start","type":104,"id":7}'),
 )
 
 test('nix internal-json lines: an event or ignored, never an exception', () => {
@@ -113,7 +113,8 @@ test('nix internal-json lines: an event or ignored, never an exception', () => {
     const l = parseInternalJsonLine(line)
     switch (l.kind) {
       case 'text': assert.is(l.text, line); break
-      case 'goalDone': assert.match(l.drv, /^\/nix\/store\/[0-9a-z]{32}-.+\.drv$/); break
+      case 'buildsStart': assert.type(l.id, 'string'); break
+      case 'progress': for (const n of [l.done, l.expected, l.running, l.failed]) assert.ok(Number.isSafeInteger(n) && n >= 0); break
       case 'buildStart': assert.type(l.drv, 'string'); assert.type(l.text, 'string'); assert.type(l.id, 'string'); break
       case 'buildLine': assert.type(l.text, 'string'); assert.type(l.id, 'string'); break
       case 'message': assert.ok(l.level <= 1); assert.not.match(l.text, /\u001b/); break

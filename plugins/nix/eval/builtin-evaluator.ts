@@ -12,7 +12,7 @@ export interface BuiltinEvaluatorOptions {
   nixVersion?: NixVersion
   /** How deep non-system-keyed attributes are entered (default 8). */
   maxDepth?: number
-  /** Upper bound of attributes per `nix eval` process (default 100). */
+  /** Upper bound of attributes per `nix eval` process (default 250; a shard out of memory is split). */
   maxShardSize?: number
 }
 
@@ -136,26 +136,43 @@ async function finish(ctx: Ctx, paths: string[][], entries: ShardEntry[]): Promi
 }
 
 /**
- * Evaluates a shard in one process. A shard that dies on an error tryEval cannot catch is split
- * in halves until the failing attribute stands alone and its stderr names the error.
+ * Evaluates a shard in one process. A shard that dies on an error tryEval cannot catch, or runs
+ * out of memory, is split in halves until the failing attribute stands alone and its stderr
+ * names the error (or the memory limit).
  */
 async function evalShard(ctx: Ctx, paths: string[][]): Promise<void> {
-  const r = await ctx.sem.run(() => nixEval(ctx, shardExpr(paths, true)))
+  let r: NixEvalResult
+  try {
+    r = await ctx.sem.run(() => nixEval(ctx, shardExpr(paths, true)))
+  } catch (err) {
+    // Out of memory with several attributes: each half gets a process of its own.
+    if (!(err instanceof EvalError) || err.kind !== 'memory' || paths.length === 1) throw err
+    r = { ok: false, value: undefined, error: err.message }
+  }
   if (r.ok) { ctx.out.push(await finish(ctx, paths, r.value as ShardEntry[])); return }
   if (paths.length === 1) { ctx.out.push([errorJob(paths[0]!, r.error)]); return }
   const mid = Math.ceil(paths.length / 2)
   await Promise.all([evalShard(ctx, paths.slice(0, mid)), evalShard(ctx, paths.slice(mid))])
 }
 
-/** Splits paths into shards: several per worker, so the first jobs arrive early. */
-export function makeShards(paths: string[][], workers: number, maxShardSize = 100): string[][][] {
-  const size = Math.max(1, Math.min(maxShardSize, Math.ceil(paths.length / (Math.max(1, workers) * 4))))
+/**
+ * Splits paths into shards that grow: the first is small so the first jobs arrive early, each
+ * next one twice the size of the one before (up to `maxShardSize`), so that few processes (each
+ * loads the flake again) evaluate the rest.
+ */
+export function makeShards(paths: string[][], workers: number, maxShardSize = 250): string[][][] {
+  let size = Math.max(1, Math.min(maxShardSize, Math.ceil(paths.length / (Math.max(1, workers) * 16))))
   const shards: string[][][] = []
   let cur: string[][] = []
   let chars = 0
   for (const p of paths) {
     const len = p.reduce((n, s) => n + s.length + 4, 4)
-    if (cur.length && (cur.length >= size || chars + len > MAX_EXPR_CHARS)) { shards.push(cur); cur = []; chars = 0 }
+    if (cur.length && (cur.length >= size || chars + len > MAX_EXPR_CHARS)) {
+      shards.push(cur)
+      cur = []
+      chars = 0
+      size = Math.min(maxShardSize, size * 2)
+    }
     cur.push(p)
     chars += len
   }

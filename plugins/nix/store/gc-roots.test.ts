@@ -6,7 +6,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { haveTool } from '../../../test/support/tools.ts'
 import { makeFlakeRepo } from '../../../test/fixtures/nix/make-flake.ts'
-import { attrOfGcRootName, gcRootName, outputRoots, gcRootPointsAt, gcRootTarget, registerGcRoot, removeStaleGcRoots } from './gc-roots.ts'
+import { createHash } from 'node:crypto'
+import { attrOfGcRootName, autoRootsDir, gcRootName, nixBase32, outputRoots, gcRootPointsAt, gcRootTarget, registerGcRoot, removeStaleGcRoots } from './gc-roots.ts'
+import { createGcRootBatcher } from '../gc-root-batcher.ts'
 import { drvsExist, validPaths } from './store-validity.ts'
 
 const hasNix = haveTool('nix', 'apt-get install -y nix-bin')
@@ -60,6 +62,27 @@ test('registers, detects and replaces a root; refuses to clobber a directory', a
   try { await registerGcRoot(dir, 'x86_64-linux.never', missingOut); assert.unreachable() } catch (e) {
     assert.match((e as Error).message, /nix-store --add-root/)
   }
+})
+
+test('the root batcher points roots without running nix, registered as nix registers them; the collector sees them', async () => {
+  if (!hasNix) return
+  // nix's own registration names the indirect link by the SHA-1 of the root path, in nix's base 32.
+  const byNix = join(tmp, 'by-nix')
+  await registerGcRoot(byNix, 'x86_64-linux.a', outA)
+  assert.is(readlinkSync(join(autoRootsDir(), nixBase32(createHash('sha1').update(join(byNix, 'x86_64-linux.a')).digest()))), join(byNix, 'x86_64-linux.a'))
+  const dir = join(tmp, 'batched')
+  const roots = createGcRootBatcher({ delayMs: 1 })
+  const listed = (): string => execFileSync('nix-store', ['--gc', '--print-roots'], { encoding: 'utf8', maxBuffer: 64 << 20 })
+  assert.is(await roots.register(dir, 'x86_64-linux.a', outA), 'created')
+  assert.is(await roots.register(dir, 'x86_64-linux.a', outB, 'dev'), 'created')
+  assert.is(await roots.register(dir, 'x86_64-linux.a', outA), 'unchanged')
+  let all = listed()
+  assert.ok(all.includes(`${join(dir, 'x86_64-linux.a')} -> ${outA}`), 'the collector lists the new root')
+  assert.ok(all.includes(`${join(dir, 'x86_64-linux.a!dev')} -> ${outB}`))
+  assert.is(await roots.register(dir, 'x86_64-linux.a', outB), 'updated')
+  all = listed()
+  assert.ok(all.includes(`${join(dir, 'x86_64-linux.a')} -> ${outB}`), 'the collector follows the re-pointed root')
+  assert.not.ok(readdirSync(dir).some((n) => n.includes('.tmp-')), 'no temporary link is left behind')
 })
 
 test('removes the roots of attributes that are gone, and nothing else', async () => {

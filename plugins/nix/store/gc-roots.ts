@@ -1,5 +1,7 @@
 import { execFile } from 'node:child_process'
-import { lstat, mkdir, readdir, readlink, unlink } from 'node:fs/promises'
+import { createHash, randomBytes } from 'node:crypto'
+import { constants } from 'node:fs'
+import { access, lstat, mkdir, readdir, readlink, rename, symlink, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 
 /**
@@ -95,6 +97,52 @@ export async function registerGcRoot(dir: string, attr: string, outPath: string,
       err ? reject(new Error(`nix-store --add-root ${path} -r ${outPath} failed: ${String(stderr).trim() || err.message}`)) : resolve())
   })
   return check.existed ? 'updated' : 'created'
+}
+
+const NIX_BASE32 = '0123456789abcdfghijklmnpqrsvwxyz'
+
+/** Nix's base-32 form of a hash (the alphabet and order of store path names). */
+export function nixBase32(hash: Uint8Array): string {
+  const len = Math.ceil((hash.length * 8) / 5)
+  let s = ''
+  for (let n = len - 1; n >= 0; n--) {
+    const b = n * 5
+    const i = b >> 3
+    const j = b & 7
+    const c = (hash[i]! >> j) | (i + 1 < hash.length ? hash[i + 1]! << (8 - j) : 0)
+    s += NIX_BASE32[c & 0x1f]
+  }
+  return s
+}
+
+/** The directory of indirect roots (`<state dir>/gcroots/auto`), honouring NIX_STATE_DIR. */
+export function autoRootsDir(env: NodeJS.ProcessEnv = process.env): string {
+  return join(env.NIX_STATE_DIR ?? '/nix/var/nix', 'gcroots', 'auto')
+}
+
+/** Whether this process may add indirect roots itself (root, or a single-user store it owns). */
+export async function canAddIndirectRoots(dir = autoRootsDir()): Promise<boolean> {
+  return access(dir, constants.W_OK).then(() => true, () => false)
+}
+
+/** Replaces (or creates) the symlink `path` → `target` atomically. */
+async function atomicSymlink(target: string, path: string): Promise<void> {
+  const tmp = `${path}.tmp-${randomBytes(6).toString('hex')}`
+  await symlink(target, tmp)
+  await rename(tmp, path).catch(async (err: Error) => { await unlink(tmp).catch(() => undefined); throw err })
+}
+
+/**
+ * Points the root symlink `path` at the valid store path `outPath` without running nix: the
+ * symlink is replaced atomically and, when `autoDir` is given, registered as an indirect root
+ * the way `nix-store --add-root` does (a link in `gcroots/auto` named by the SHA-1 of `path`).
+ * A root that existed before is already registered.
+ */
+export async function pointGcRoot(path: string, outPath: string, autoDir?: string): Promise<void> {
+  await atomicSymlink(outPath, path)
+  if (!autoDir) return
+  const link = join(autoDir, nixBase32(createHash('sha1').update(path).digest()))
+  if ((await readlink(link).catch(() => undefined)) !== path) await atomicSymlink(path, link)
 }
 
 /**
