@@ -80,7 +80,9 @@ function namedStatements(pool: import('pg').Pool, waitMs: number): PostgresPool 
     }
   }
   const wrap = (first: Client) => {
-    let c = first
+    // `c` is undefined once given back and no new one could be had (the caller then releases
+    // nothing: releasing a client twice throws, and would hide the real error).
+    let c: Client | undefined = first
     let inTransaction = false
     // A checked-out client has no error listener of the pool's: a session the server ends
     // between two statements would be an uncaught 'error' event, ending the process. It is
@@ -88,32 +90,42 @@ function namedStatements(pool: import('pg').Pool, waitMs: number): PostgresPool 
     let broken: Error | undefined
     const onError = (err: Error): void => { broken = err }
     c.on('error', onError)
-    const drop = (): void => { c.removeListener('error', onError); c.release(broken ?? true) }
-    const run = (sql: string, values: readonly unknown[]) => c.query({ name: nameOf(sql, values.length), text: sql, values: [...values] })
+    const giveBack = (err?: Error | boolean): void => {
+      if (!c) return
+      c.removeListener('error', onError)
+      c.release(err || broken || undefined)
+      c = undefined
+    }
+    const replace = async (): Promise<Client> => {
+      giveBack(broken ?? true)
+      const next = await acquire()
+      broken = undefined
+      next.on('error', onError)
+      return (c = next)
+    }
     return {
       async query(sql: string, values: readonly unknown[]) {
         // Only a statement on its own runs again: never one inside a transaction, nor a BEGIN,
         // COMMIT or ROLLBACK (a COMMIT sent again on a new session would "succeed" with nothing).
         const control = /^\s*(begin|start transaction|commit|rollback)\b/i.exec(sql)?.[1]?.toLowerCase()
         const alone = !inTransaction && !control
-        if (broken && alone) { drop(); c = await acquire(); broken = undefined; c.on('error', onError) }
+        // A transaction whose session is gone cannot go on elsewhere: its statements fail.
+        if (!c && !alone) throw new DatabaseUnavailableError(broken)
+        let client = c && !(broken && alone) ? c : await replace()
         if (control) inTransaction = control === 'begin' || control === 'start transaction'
         const deadline = Date.now() + waitMs
         for (;;) {
           try {
-            return await run(sql, values)
+            return await client.query({ name: nameOf(sql, values.length), text: sql, values: [...values] })
           } catch (err) {
             // The pool may hand out an idle session the server is ending right now: again.
             if (!alone || !isSessionEnded(err) || Date.now() > deadline) throw err
             broken ??= err as Error
-            drop()
-            c = await acquire()
-            broken = undefined
-            c.on('error', onError)
+            client = await replace()
           }
         }
       },
-      release: (err?: Error | boolean) => { c.removeListener('error', onError); c.release(err || broken || undefined) },
+      release: (err?: Error | boolean) => giveBack(err),
     }
   }
   return {

@@ -73,6 +73,8 @@ maybe('[postgres] the server restarted under a running master: it reconnects, lo
     const readStatus = await read
     assert.ok(readStatus === 200 || readStatus === 503, `a read during the restart: 200 or 503, got ${readStatus}`)
     for (let i = 0; i < 3; i++) record(await force('quick', `after ${i}`), `after ${i}`)
+    const ready = await fetch(`http://127.0.0.1:${h.master.ports.www}/ready`)
+    assert.is(ready.status, 200, `ready again: ${await ready.text()}`)
 
     const results = await Promise.all(acked.map((a) => h!.waitBuildset(a.bsid, 60_000)))
     assert.ok(results.every((r) => r === SUCCESS), `every acknowledged buildset succeeded: ${JSON.stringify(results)}`)
