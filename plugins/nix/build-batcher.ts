@@ -75,7 +75,7 @@ interface Waiting { req: BatchBuildRequest; resolve(r: BatchBuildResult): void }
 export function aggregateDrv(inputs: { drvPath: string; outputNames: string[] }[], nixInstantiate = 'nix-instantiate'): Promise<string | undefined> {
   const str = (x: string): string => JSON.stringify(x)
   const deps = inputs.map((i) => `(builtins.appendContext "" { ${str(i.drvPath)} = { outputs = [ ${i.outputNames.map(str).join(' ')} ]; }; })`).join(' ')
-  const expr = `derivation { name = "buildbot-nix-batch"; system = builtins.currentSystem; builder = "/bin/sh"; args = [ "-c" "exit 1" ]; inputs = [ ${deps} ]; }`
+  const expr = `derivation { name = "buildbot-nix-batch"; system = builtins.currentSystem; builder = "/bin/sh"; args = [ "-c" "exit 1" ]; preferLocalBuild = true; allowSubstitutes = false; inputs = [ ${deps} ]; }`
   return new Promise((resolve) => {
     execFile(nixInstantiate, ['--expr', expr], { maxBuffer: 1 << 20, env: minimalEnvironment() }, (err, stdout) => {
       const drv = String(stdout).trim()
@@ -211,8 +211,9 @@ export function createBuildBatcher(opts: BuildBatcherOptions) {
           return
         case 'buildLine': emit(owner.get(l.id), l.text + '\n'); return
         case 'message': {
-          // nix prints a build failure twice (when it happens and in the final summary)
-          if (errors.includes(l.text)) return
+          // nix prints a build failure twice (when it happens and in the final summary); what it
+          // says of the aggregate (its inputs failed, or its builder ran) is not news.
+          if (errors.includes(l.text) || (aggregate && l.text.includes(aggregate))) return
           errors.push(l.text)
           const all = [...new Set(l.text.match(DRV) ?? [])]
           const named = all.filter((d) => byDrv.has(d))
@@ -221,7 +222,7 @@ export function createBuildBatcher(opts: BuildBatcherOptions) {
           else emit(undefined, l.text + '\n')
           // An error naming one derivation is that derivation's failure (a builder's exit code,
           // a hash mismatch, a missing system); the summary at exit names several.
-          if (l.level === 0 && all.length === 1 && all[0] !== aggregate) onFailed(all[0]!, l.text)
+          if (l.level === 0 && all.length === 1) onFailed(all[0]!, l.text)
           return
         }
         case 'ignored': return
