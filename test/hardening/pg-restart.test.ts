@@ -8,6 +8,8 @@ import { haveExecutable } from '../support/tools.ts'
 import { startMaster, type MasterHarness } from '../support/master-harness.ts'
 import { PG_BIN, startPrivatePostgres, type PrivatePostgres } from '../support/private-postgres.ts'
 import type { TestDatabase } from '../support/databases.ts'
+import { connectDb } from '../../core/db/connect.ts'
+import { DatabaseUnavailableError, isDatabaseUnavailable } from '../../core/db/storage-error.ts'
 
 // The PostgreSQL server restarted under a running master (a private cluster: the machine's
 // shared server stays untouched). The master waits for it and goes on: calls made while it is
@@ -94,6 +96,22 @@ maybe('[postgres] the server restarted under a running master: it reconnects, lo
     assert.match(longLog, /done/, 'the long build logged to its end')
     const refused = 3 - acked.filter((a) => a.reason.startsWith('during')).length
     console.log(`postgres restarted under a running master: ${acked.length} requests, ${lost} lost, ${doubled} doubled; ${refused} refused with 503 during the restart; the build across it finished`)
+    await h.stop()
+    h = undefined
+
+    // A server away longer than the wait: a clear "unreachable" error (HTTP maps it to 503), and
+    // the same connection pool works again once the server is back.
+    const db2 = await connectDb(pg.url, { unavailableWaitMs: 300 })
+    try {
+      await pg.stop()
+      const err = await db2.k.selectFrom('masters').select('masterid').execute().then(() => undefined, (e: unknown) => e)
+      assert.instance(err, DatabaseUnavailableError)
+      assert.ok(isDatabaseUnavailable(err))
+      await pg.start()
+      assert.ok(Array.isArray(await db2.k.selectFrom('masters').select('masterid').execute()), 'the pool connects again')
+    } finally {
+      await db2.close()
+    }
   } finally {
     await h?.stop()
     await pg?.destroy()
