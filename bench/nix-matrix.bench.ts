@@ -11,8 +11,10 @@
 // first line to its child build being done), and CPU seconds (master, and nix with its builders)
 // against the floor's: a figure the machine's load does not change much.
 //
-// Run: node --import tsx bench/nix-matrix.bench.ts   (NIX_MATRIX_K=200,1000,5000 to choose sizes)
-import { execFile } from 'node:child_process'
+// Run: node --import tsx bench/nix-matrix.bench.ts   (NIX_MATRIX_K=200,1000,5000 to choose sizes;
+// NIX_MATRIX_FLOOR=0 to measure the matrix alone, without floors and ratios)
+import { execFile, spawnSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -23,6 +25,13 @@ import { testDatabases } from '../test/support/databases.ts'
 import { localWorker } from '../core/index.ts'
 import { nix } from '../plugins/nix/index.ts'
 import type { NixJobRow } from '../plugins/nix/jobs-store.ts'
+
+// The master runs with the V8 flags of `npm start` and the NixOS package (its RSS depends on them).
+const MASTER_FLAGS = ['--max-semi-space-size=1', '--v8-pool-size=1']
+if (!MASTER_FLAGS.every((f) => process.execArgv.includes(f))) {
+  const child = spawnSync(process.execPath, [...MASTER_FLAGS, ...process.execArgv, fileURLToPath(import.meta.url)], { stdio: 'inherit' })
+  process.exit(child.status ?? 1)
+}
 
 const sizes = (process.env.NIX_MATRIX_K ?? '200,1000').split(',').map(Number)
 const tmp = mkdtempSync(join(tmpdir(), 'nix-matrix-bench-'))
@@ -134,9 +143,12 @@ async function matrix(k: number): Promise<Record<string, unknown>> {
 try {
   for (const k of sizes) {
     // Paired references: the floor right before and right after the matrix, in this process.
-    const before = await floor(k, 'a')
+    // NIX_MATRIX_FLOOR=0 skips the floors (for the master's own figures at large K): no ratios then.
+    const withFloor = process.env.NIX_MATRIX_FLOOR !== '0'
+    const none = { ms: Number.NaN, cpu: Number.NaN }
+    const before = withFloor ? await floor(k, 'a') : none
     const m = await matrix(k)
-    const after = await floor(k, 'b')
+    const after = withFloor ? await floor(k, 'b') : none
     const ref = (before.ms + after.ms) / 2
     const refCpu = (before.cpu + after.cpu) / 2
     const total = m.total as number

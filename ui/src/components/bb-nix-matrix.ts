@@ -1,7 +1,7 @@
 import { LitElement, html, css, nothing } from 'lit'
 import '@lit-labs/virtualizer'
 import { ResourceController } from '../controllers/resource-controller.ts'
-import { MATRIX_FIELDS, countStates, inFilter, visibleJobs, settledJobs, jobDuration, FAILED_STATES, ACTIVE_STATES, type NixJob } from '../util/matrix-model.ts'
+import { MATRIX_FIELDS, naturalIndex, countStates, inFilter, visibleJobs, settledJobs, jobDuration, FAILED_STATES, ACTIVE_STATES, type NixJob } from '../util/matrix-model.ts'
 import { formatDuration } from '../util/format.ts'
 import { buildHref } from '../router/route.ts'
 import { sharedStyles } from './shared-styles.ts'
@@ -87,9 +87,16 @@ export class BbNixMatrix extends LitElement {
     return this.builtByMemo.map
   }
 
+  private natural: { size: number; order: Map<string, number> } = { size: -1, order: new Map() }
+
   private visible(): NixJob[] {
     const key = `${this.jobs.version}|${this.complete}|${this.filter}|${this.query}`
-    if (this.memo.key !== key) this.memo = { key, list: visibleJobs(this.all(), this.filter, this.query) }
+    if (this.memo.key !== key) {
+      const all = this.all()
+      // Attributes come with the evaluation and stay: a live update changes states, not names.
+      if (this.natural.size !== all.length) this.natural = { size: all.length, order: naturalIndex(all) }
+      this.memo = { key, list: visibleJobs(all, this.filter, this.query, this.natural.order) }
+    }
     return this.memo.list
   }
 

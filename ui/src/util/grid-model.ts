@@ -40,7 +40,8 @@ const present = (s: string) => s !== 'absent'
  */
 export function diffEvaluations(grid: NixGrid, prev: number, cur: number): EvalDiff {
   const d: EvalDiff = { newlyFailing: [], stillFailing: [], fixed: [], added: [], removed: [] }
-  for (const i of attrOrder(grid)) {
+  // Grouped first, then each (usually short) group sorted: not thousands of names for a few changes.
+  for (let i = 0; i < grid.attrs.length; i++) {
     const a = cellOf(grid, prev, i).state
     const b = cellOf(grid, cur, i).state
     const name = grid.attrs[i]!
@@ -50,5 +51,6 @@ export function diffEvaluations(grid: NixGrid, prev: number, cur: number): EvalD
     if (failed(b)) (present(a) && failed(a) ? d.stillFailing : d.newlyFailing).push(name)
     else if (present(a) && failed(a) && b === 'success') d.fixed.push(name)
   }
+  for (const list of Object.values(d)) list.sort(compareNatural)
   return d
 }

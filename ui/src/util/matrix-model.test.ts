@@ -1,6 +1,6 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { countStates, timelineStats, visibleJobs, type NixJob } from './matrix-model.ts'
+import { countStates, naturalIndex, timelineStats, visibleJobs, type NixJob } from './matrix-model.ts'
 
 const job = (jobid: number, attr: string, state: string, t?: [number, number, number | null]): NixJob => ({
   jobid, buildid: 1, attr, system: 'x86_64-linux', drv_path: null, out_path: null, state, results: null,
@@ -17,6 +17,13 @@ test('failures come first, then by name', () => {
   const more = [...jobs, job(5, 'arm', 'unsupported-system'), job(6, 'dep', 'dependency-failed')]
   assert.equal(visibleJobs(more, 'skipped', '').map((j) => j.attr), ['arm'])
   assert.equal(visibleJobs(more, 'failed', '').map((j) => j.attr), ['z', 'dep'])
+})
+
+test('a natural index sorts as the collator does: unit-2 before unit-10', () => {
+  const jobs = [job(1, 'unit-10', 'success'), job(2, 'unit-2', 'success'), job(3, 'unit-1', 'failed'), job(4, 'Unit-3', 'success')]
+  const order = naturalIndex(jobs)
+  assert.equal(visibleJobs(jobs, '', '', order).map((j) => j.attr), visibleJobs(jobs, '', '').map((j) => j.attr))
+  assert.equal(visibleJobs(jobs, '', '', order).map((j) => j.attr), ['unit-1', 'unit-2', 'Unit-3', 'unit-10'])
 })
 
 test('timeline finds the slowest and the last to finish', () => {
