@@ -8,7 +8,7 @@ import { haveExecutable } from '../support/tools.ts'
 import { startMaster, type MasterHarness } from '../support/master-harness.ts'
 import { PG_BIN, startPrivatePostgres, type PrivatePostgres } from '../support/private-postgres.ts'
 import type { TestDatabase } from '../support/databases.ts'
-import { connectDb } from '../../core/db/connect.ts'
+import { createHarness } from '../../core/http/test-harness.ts'
 import { DatabaseUnavailableError, isDatabaseUnavailable } from '../../core/db/storage-error.ts'
 
 // The PostgreSQL server restarted under a running master (a private cluster: the machine's
@@ -99,18 +99,25 @@ maybe('[postgres] the server restarted under a running master: it reconnects, lo
     await h.stop()
     h = undefined
 
-    // A server away longer than the wait: a clear "unreachable" error (HTTP maps it to 503), and
-    // the same connection pool works again once the server is back.
-    const db2 = await connectDb(pg.url, { unavailableWaitMs: 300 })
+    // A server away longer than the wait: a clear "unreachable" error, a 503 over HTTP (REST and
+    // JSON-RPC), and the same connection pool works again once the server is back.
+    const api = await createHarness({ dbUrl: async () => pg!.url, connect: { unavailableWaitMs: 300 } })
     try {
       await pg.stop()
-      const err = await db2.k.selectFrom('masters').select('masterid').execute().then(() => undefined, (e: unknown) => e)
+      const err = await api.db.k.selectFrom('masters').select('masterid').execute().then(() => undefined, (e: unknown) => e)
       assert.instance(err, DatabaseUnavailableError)
       assert.ok(isDatabaseUnavailable(err))
+      const rest = await api.server.app.inject({ method: 'GET', url: '/api/v2/builds?limit=1' })
+      assert.is(rest.statusCode, 503, rest.body)
+      assert.match(rest.body, /database is unreachable/)
+      const rpc = await api.server.app.inject({ method: 'POST', url: '/api/v2/forceschedulers/force', headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ jsonrpc: '2.0', method: 'force', params: { builderNames: ['b1'] }, id: 1 }) })
+      assert.is(rpc.statusCode, 503, rpc.body)
+      assert.match(rpc.body, /database is unreachable/)
       await pg.start()
-      assert.ok(Array.isArray(await db2.k.selectFrom('masters').select('masterid').execute()), 'the pool connects again')
+      const again = await api.server.app.inject({ method: 'GET', url: '/api/v2/builds?limit=1' })
+      assert.is(again.statusCode, 200, 'the pool connects again')
     } finally {
-      await db2.close()
+      await api.close()
     }
   } finally {
     await h?.stop()
