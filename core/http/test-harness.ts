@@ -43,10 +43,13 @@ export async function engineControl(data: Data): Promise<{ control: MasterContro
   }
 }
 
-/** `dbUrl`: another database than the default sqlite file (e.g. a PostgreSQL test database). */
-export async function createHarness(opts: { www?: Partial<WwwConfig>; surface?: Partial<HttpSurface>; server?: HttpServerOptions; dbUrl?: (dir: string) => Promise<string> } = {}): Promise<Harness> {
+/**
+ * `dbUrl`: another database than the default sqlite file (e.g. a PostgreSQL test database);
+ * `connect`: options of `connectDb` (e.g. a short wait for an unreachable server).
+ */
+export async function createHarness(opts: { www?: Partial<WwwConfig>; surface?: Partial<HttpSurface>; server?: HttpServerOptions; dbUrl?: (dir: string) => Promise<string>; connect?: Parameters<typeof connectDb>[1] } = {}): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'bbn-http-'))
-  const db = await connectDb(opts.dbUrl ? await opts.dbUrl(dir) : `sqlite:${join(dir, 'state.sqlite')}`)
+  const db = await connectDb(opts.dbUrl ? await opts.dbUrl(dir) : `sqlite:${join(dir, 'state.sqlite')}`, opts.connect)
   const bus = new Bus()
   const data = createData({ db, bus })
   const engine = await engineControl(data)

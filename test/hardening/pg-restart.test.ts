@@ -8,6 +8,8 @@ import { haveExecutable } from '../support/tools.ts'
 import { startMaster, type MasterHarness } from '../support/master-harness.ts'
 import { PG_BIN, startPrivatePostgres, type PrivatePostgres } from '../support/private-postgres.ts'
 import type { TestDatabase } from '../support/databases.ts'
+import { createHarness } from '../../core/http/test-harness.ts'
+import { DatabaseUnavailableError, isDatabaseUnavailable } from '../../core/db/storage-error.ts'
 
 // The PostgreSQL server restarted under a running master (a private cluster: the machine's
 // shared server stays untouched). The master waits for it and goes on: calls made while it is
@@ -94,6 +96,29 @@ maybe('[postgres] the server restarted under a running master: it reconnects, lo
     assert.match(longLog, /done/, 'the long build logged to its end')
     const refused = 3 - acked.filter((a) => a.reason.startsWith('during')).length
     console.log(`postgres restarted under a running master: ${acked.length} requests, ${lost} lost, ${doubled} doubled; ${refused} refused with 503 during the restart; the build across it finished`)
+    await h.stop()
+    h = undefined
+
+    // A server away longer than the wait: a clear "unreachable" error, a 503 over HTTP (REST and
+    // JSON-RPC), and the same connection pool works again once the server is back.
+    const api = await createHarness({ dbUrl: async () => pg!.url, connect: { unavailableWaitMs: 300 } })
+    try {
+      await pg.stop()
+      const err = await api.db.k.selectFrom('masters').select('masterid').execute().then(() => undefined, (e: unknown) => e)
+      assert.instance(err, DatabaseUnavailableError)
+      assert.ok(isDatabaseUnavailable(err))
+      const rest = await api.server.app.inject({ method: 'GET', url: '/api/v2/builds?limit=1' })
+      assert.is(rest.statusCode, 503, rest.body)
+      assert.match(rest.body, /database is unreachable/)
+      const rpc = await api.server.app.inject({ method: 'POST', url: '/api/v2/forceschedulers/force', headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ jsonrpc: '2.0', method: 'force', params: { builderNames: ['b1'] }, id: 1 }) })
+      assert.is(rpc.statusCode, 503, rpc.body)
+      assert.match(rpc.body, /database is unreachable/)
+      await pg.start()
+      const again = await api.server.app.inject({ method: 'GET', url: '/api/v2/builds?limit=1' })
+      assert.is(again.statusCode, 200, 'the pool connects again')
+    } finally {
+      await api.close()
+    }
   } finally {
     await h?.stop()
     await pg?.destroy()

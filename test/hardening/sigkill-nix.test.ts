@@ -77,27 +77,33 @@ async function settled(h: MasterHarness): Promise<void> {
 }
 
 maybe('[sqlite] SIGKILL during a nix evaluation: after a restart the evaluation is redone, every attribute built exactly once, the database intact', async () => {
-  const names = ['a', 'b', 'c', 'd', 'e', 'zgate']
+  const names = ['alpha', 'bravo', 'charlie', 'delta', 'echo', 'zgate']
   const s = setup('evalkill', Object.fromEntries(names.map((n) => [n, {}])), 4)
   // A `nix` on the killed master's PATH that holds the evaluation of the shard naming `zgate`
-  // until the test opens the gate (the other shards, and their builds, go through at once).
+  // (and whatever shares its shard) until the test opens the gate; the other shards, and their
+  // builds, go through at once. It writes down the attributes it holds.
   const bin = join(s.basedir, 'bin')
   mkdirSync(bin)
   const held = join(s.basedir, 'held')
   const gate = join(s.basedir, 'gate')
   const realNix = execFileSync('sh', ['-c', 'command -v nix'], { encoding: 'utf8' }).trim()
   writeFileSync(join(bin, 'nix'), `#!/bin/sh
-case "$1 $*" in eval*zgate*) echo $$ >> ${held}; while [ ! -e ${gate} ]; do sleep 0.02; done;; esac
+case "$1 $*" in eval*zgate*) echo $$ >> ${held}.pids; echo "$*" >> ${held}; while [ ! -e ${gate} ]; do sleep 0.02; done;; esac
 exec ${realNix} "$@"
 `)
   chmodSync(join(bin, 'nix'), 0o755)
   const child = startChildMaster(s.configFile, { builder: s.evalBuilder, count: 1, env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } })
   try {
     const ready = await child.ready
-    // Killed while `zgate` is being evaluated, once the five others were built.
-    await untilInDb(s.dbUrl, async (db) => existsSync(held) && (await childBuilds(db.k, s.buildBuilder)).filter((b) => b.results === SUCCESS).length === 5, 'five attributes built while the sixth is evaluated', 120_000)
+    // Killed while `zgate` is being evaluated, once the attributes of the other shards are built.
+    await untilInDb(s.dbUrl, async (db) => existsSync(held), 'the evaluation of zgate to start', 120_000)
+    const heldText = readFileSync(held, 'utf8')
+    const evaluating = names.filter((n) => heldText.includes(`"${n}"`))
+    const builtFirst = names.filter((n) => !evaluating.includes(n))
+    assert.ok(evaluating.includes('zgate') && builtFirst.length >= 1, `held: ${evaluating.join(', ')}`)
+    await untilInDb(s.dbUrl, async (db) => (await childBuilds(db.k, s.buildBuilder)).filter((b) => b.results === SUCCESS).length === builtFirst.length, 'the other shards\' attributes built while zgate is evaluated', 120_000)
     await child.kill()
-    for (const pid of readFileSync(held, 'utf8').trim().split('\n').map(Number)) try { process.kill(pid, 'SIGKILL') } catch { /* gone */ }
+    for (const pid of readFileSync(`${held}.pids`, 'utf8').trim().split('\n').map(Number)) if (pid > 1) try { process.kill(pid, 'SIGKILL') } catch { /* gone */ }
     writeFileSync(gate, '')
 
     const h = await s.restart()
@@ -115,11 +121,11 @@ exec ${realNix} "$@"
       assert.equal(lost, [], 'no attribute lost')
       assert.equal(doubled, [], 'no attribute built again')
       assert.ok(attrs.every((a) => ok.get(a)!.length === 1), `each attribute succeeded once: ${JSON.stringify(builds)}`)
-      assert.ok(attrs.filter((a) => a !== 'x86_64-linux.zgate').every((a) => ok.get(a)![0]!.buildid < evals[1]!.buildid), 'the five built before the kill were not built again')
+      assert.ok(builtFirst.every((n) => ok.get(`x86_64-linux.${n}`)![0]!.buildid < evals[1]!.buildid), 'those built before the kill were not built again')
       const jobs = await k.selectFrom('nix_jobs' as never).select(['attr', 'state', 'reason'] as never).where('buildid' as never, '=', evals[1]!.buildid as never).execute() as { attr: string; state: string; reason: string | null }[]
-      assert.equal(jobs.map((j) => `${j.attr}:${j.state}`).sort(), attrs.map((a) => `${a}:${a.endsWith('zgate') ? 'success' : 'skipped'}`))
+      assert.equal(jobs.map((j) => `${j.attr}:${j.state}`).sort(), names.map((n) => `x86_64-linux.${n}:${evaluating.includes(n) ? 'success' : 'skipped'}`))
       assert.equal(await integrity(k), ['ok'])
-      console.log(`sigkill during evaluation [sqlite]: ${attrs.length} attributes (5 built before the kill, 1 evaluating), ${lost.length} lost, ${doubled.length} doubled; evaluation redone; integrity_check ok`)
+      console.log(`sigkill during evaluation [sqlite]: ${attrs.length} attributes (${builtFirst.length} built before the kill, ${evaluating.length} evaluating), ${lost.length} lost, ${doubled.length} doubled; evaluation redone; integrity_check ok`)
     } finally {
       await h.stop()
     }
