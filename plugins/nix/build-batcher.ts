@@ -167,7 +167,7 @@ export function createBuildBatcher(opts: BuildBatcherOptions) {
     let buildsActivity: string | undefined
     let doneBuilds = 0
     let checkTimer: NodeJS.Timeout | undefined
-    // At most one check runs at a time and checks are spaced out: each forks a nix-store.
+    // At most one check runs at a time, and checks are spaced out (a store query each).
     let checking = false
     let again = false
     const scheduleCheck = (): void => {
