@@ -68,6 +68,9 @@ export function branchKey(branch: string): string {
   return m ? m[1]! : branch
 }
 
+/** Children triggered per transaction. */
+const TRIGGER_SLICE = 50
+
 type ChildKind = 'build' | 'failed-eval' | 'dependency-failed' | 'cached-failure'
 interface Pending { job: StoredJob; kind: ChildKind; scheduler: string; props: Record<string, unknown>; state: JobState; reason: string | null }
 
@@ -176,7 +179,12 @@ export function createMatrixRun(hop: MatrixHop, info: MatrixRunInfo) {
       await Promise.all(items.map((it) => setState(it.job, { state: 'cancelled', reason: 'the evaluation was stopped', complete_at: Date.now() })))
       return
     }
-    const added = await ctx.trigger(items.map((it) => ({ scheduler: it.scheduler, properties: { ...childProps(it.job), ...it.props }, reason: `${it.kind === 'build' ? 'nix-build' : it.kind} ${it.job.attr}` })))
+    // In slices: one transaction per slice, so the writes of running children (a failure first
+    // of all) are not queued behind hundreds of new requests.
+    const added: Awaited<ReturnType<StepContext['trigger']>> = []
+    for (let i = 0; i < items.length; i += TRIGGER_SLICE) {
+      added.push(...await ctx.trigger(items.slice(i, i + TRIGGER_SLICE).map((it) => ({ scheduler: it.scheduler, properties: { ...childProps(it.job), ...it.props }, reason: `${it.kind === 'build' ? 'nix-build' : it.kind} ${it.job.attr}` }))))
+    }
     const now = Date.now()
     const bsids: number[] = []
     // One transaction for the whole batch (the store joins updates of the same turn).
