@@ -36,7 +36,7 @@ export interface BuildBatcherOptions {
   timeout: number
   /** Seconds a shared process may run in all (its derivations were requested within `delayMs`): then it is killed and what it had not built fails as timed out. */
   buildTimeout?: number
-  /** How long requests are collected before a process starts (default 5 ms). */
+  /** How long requests are collected before a process starts (default 5 ms; longer, up to 0.5 s, while others run). */
   delayMs?: number
   /** Derivations per process at most (default 500). */
   maxBatch?: number
@@ -51,6 +51,9 @@ export interface BuildBatcherOptions {
   /** Which store paths are valid (default: `nix-store --check-validity`, a process per question). */
   validPaths?(paths: string[]): Promise<Set<string>>
 }
+
+/** The longest a request waits for others while shared processes are running. */
+const MAX_BUSY_WINDOW_MS = 500
 
 /** Lines of a derivation's own log kept to show in the logs of the derivations it stops. */
 const FAILURE_TAIL_LINES = 25
@@ -101,6 +104,7 @@ export function createBuildBatcher(opts: BuildBatcherOptions) {
   const delay = opts.delayMs ?? 5
   const max = opts.maxBatch ?? 500
   const valid = opts.validPaths ?? ((paths: string[]) => validPaths(paths))
+  const maxJobs = opts.maxJobs ?? cpus().length
   const running = new Set<Promise<void>>()
 
   async function runBatch(all: Waiting[]): Promise<void> {
@@ -112,7 +116,10 @@ export function createBuildBatcher(opts: BuildBatcherOptions) {
       if (list) list.push(w)
       else byDrv.set(w.req.drvPath, [w])
     }
-    const aggregate = await aggregateDrv([...byDrv].map(([drvPath, ws]) => ({ drvPath, outputNames: ws[0]!.req.outputNames ?? ['out'] })), opts.nixInstantiateBin)
+    // One derivation alone needs no aggregate: its failure ends the process, which prints it then.
+    const aggregate = byDrv.size > 1
+      ? await aggregateDrv([...byDrv].map(([drvPath, ws]) => ({ drvPath, outputNames: ws[0]!.req.outputNames ?? ['out'] })), opts.nixInstantiateBin)
+      : undefined
     // `<drv>^*` on nix that needs it, like the requests' own installables.
     const installables = aggregate ? [aggregate + batch[0]!.req.installable.slice(batch[0]!.req.drvPath.length)] : [...new Set(batch.map((w) => w.req.installable))]
     const owner = new Map<string, string>()
@@ -230,7 +237,7 @@ export function createBuildBatcher(opts: BuildBatcherOptions) {
     }
     // Builds of one shared process run in parallel like separate processes would (nix's default
     // max-jobs of 1 would serialize them), up to `maxJobs` (default: CPU count, nix's `auto`).
-    const args = ['build', '--no-link', '--keep-going', '--max-jobs', String(Math.min(byDrv.size, opts.maxJobs ?? cpus().length)), '--log-format', 'internal-json',
+    const args = ['build', '--no-link', '--keep-going', '--max-jobs', String(Math.min(byDrv.size, maxJobs)), '--log-format', 'internal-json',
       '--max-silent-time', String(opts.maxSilentTime), ...installables]
     let waiting = batch.length
     let early: Promise<void> = Promise.resolve()
@@ -330,7 +337,9 @@ export function createBuildBatcher(opts: BuildBatcherOptions) {
         }, { once: true })
         queue.push(w)
         if (queue.length >= max) start()
-        else timer ??= setTimeout(start, delay)
+        // While shared processes run, requests are collected longer: each process costs a nix
+        // start, and children that trickle in would otherwise get one each.
+        else timer ??= setTimeout(start, running.size ? Math.max(delay, Math.min(MAX_BUSY_WINDOW_MS, 100 * running.size)) : delay)
       })
     },
     /** Waits for the running processes (at stop). */
