@@ -91,7 +91,8 @@ it('GitHub: carol signs in, rebuilds her organisation\'s build, makes an API tok
   await screenshot(page, 'auth-github-signed-in')
 
   await page.locator('bb-action button', { hasText: 'Rebuild' }).click()
-  await page.locator('bb-action [role=alert]', { hasText: 'done' }).waitFor()
+  // An accepted rebuild opens the new request's page (then its build).
+  await page.waitForURL((u) => /#\/(buildrequests\/\d+|builders\/\d+\/builds\/2)/.test(u.href), { timeout: 60_000 })
   await page.goto(`${url}#/builders/${zeta}/builds/1`)
   await page.locator('.badge.success').first().waitFor({ timeout: 60_000 })
   await page.locator('bb-action button', { hasText: 'Rebuild' }).click()
@@ -137,7 +138,8 @@ it('OIDC: olga signs in through discovery; her groups claim makes her a member o
   assert.equal(config.user, { username: 'olga', email: 'olga@acme.example', full_name: 'Olga Oidc', groups: ['acme', 'staff'] })
   await screenshot(page, 'auth-oidc-signed-in')
   await page.locator('bb-action button', { hasText: 'Rebuild' }).click()
-  await page.locator('bb-action [role=alert]', { hasText: 'done' }).waitFor()
+  // An accepted rebuild opens the new request's page (then its build).
+  await page.waitForURL((u) => /#\/(buildrequests\/\d+|builders\/\d+\/builds\/2)/.test(u.href), { timeout: 60_000 })
   await page.goto(`${url}#/builders/${zeta}/builds/1`)
   await page.locator('.badge.success').first().waitFor({ timeout: 60_000 })
   await page.locator('bb-action button', { hasText: 'Rebuild' }).click()

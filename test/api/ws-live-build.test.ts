@@ -40,7 +40,8 @@ for (const db of testDatabases()) {
     const keys = frames.map((f) => f.k).filter((k): k is string => !!k)
     const first = (re: RegExp) => keys.findIndex((k) => re.test(k))
     const order = [
-      first(new RegExp(`^buildsets/${bsid}/new$`)), first(/^buildrequests\/\d+\/new$/), first(/^builds\/\d+\/new$/),
+      // Buildbot announces a buildset's requests before the buildset itself.
+      first(/^buildrequests\/\d+\/new$/), first(new RegExp(`^buildsets/${bsid}/new$`)), first(/^builds\/\d+\/new$/),
       first(/^steps\/\d+\/new$/), first(/^logs\/\d+\/new$/), first(/^logs\/\d+\/append$/), first(/^builds\/\d+\/finished$/),
       first(new RegExp(`^buildsets/${bsid}/complete$`)),
     ]
