@@ -137,6 +137,8 @@ it('the matrix view is in the URL; the timeline has a time axis and its bars ope
     await page.locator('.job[data-attr="x86_64-linux.unit-10"]').waitFor()
     const shown = await page.locator('.job[data-attr]').evaluateAll((els) => els.map((e) => e.getAttribute('data-attr')))
     assert.equal(shown, ['x86_64-linux.unit-2', 'x86_64-linux.unit-10'], 'searched, filtered, natural order')
+    // The timeline is drawn in the frame after the list: wait for its second tick.
+    await page.locator('[data-testid=timeline-axis] span').nth(1).waitFor()
     assert.ok(await page.locator('[data-testid=timeline-axis] span').count() >= 2, 'the timeline has ticks')
     if (viewport === 'phone') return
     await page.click('button[data-filter=all]')
