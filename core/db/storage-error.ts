@@ -43,6 +43,16 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   return typeof e.message === 'string' && /^(Connection terminated|Client has encountered a connection error and is not queryable)/.test(e.message)
 }
 
+/**
+ * The error to answer with 503 when `err` means the database cannot take the request now (its
+ * disk is full, or it stayed unreachable past the wait); undefined for any other error.
+ */
+export function unavailableStorage(err: unknown): StorageFullError | DatabaseUnavailableError | undefined {
+  if (isStorageFull(err)) return new StorageFullError()
+  if (isDatabaseUnavailable(err)) return new DatabaseUnavailableError()
+  return undefined
+}
+
 /** A new connection to the server failed in a way that passes when the server is back. */
 export function isConnectFailure(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import type { HttpSurface } from './master-surface.ts'
-import { DatabaseUnavailableError, isDatabaseUnavailable, isStorageFull, StorageFullError } from '../db/storage-error.ts'
+import { unavailableStorage } from '../db/storage-error.ts'
 
 /** Webhook payloads (GitHub allows 25 MB). */
 export const HOOK_BODY_LIMIT = 25 * 1024 * 1024
@@ -23,8 +23,8 @@ export function registerChangeHookRoute(app: FastifyInstance, surface: HttpSurfa
       } catch (err) {
         surface.log.error({ err, dialect, owner: hook.owner }, 'change hook failed')
         // The sender may deliver again later: say so when the database is what failed.
-        if (isStorageFull(err)) return reply.code(503).send(new StorageFullError().message)
-        if (isDatabaseUnavailable(err)) return reply.code(503).send(new DatabaseUnavailableError().message)
+        const unavailable = unavailableStorage(err)
+        if (unavailable) return reply.code(503).send(unavailable.message)
         return reply.code(500).send('Error processing changes.')
       }
     },

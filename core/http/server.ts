@@ -1,4 +1,4 @@
-import { DatabaseUnavailableError, isDatabaseUnavailable, isStorageFull, StorageFullError } from '../db/storage-error.ts'
+import { unavailableStorage } from '../db/storage-error.ts'
 import Fastify, { type FastifyInstance } from 'fastify'
 import websocket from '@fastify/websocket'
 import cookie from '@fastify/cookie'
@@ -42,8 +42,8 @@ export function createHttpServer(surface: HttpSurface, opts: HttpServerOptions =
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body))
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
-    if (isStorageFull(err)) err = Object.assign(new StorageFullError(), { statusCode: 503 })
-    else if (isDatabaseUnavailable(err)) err = Object.assign(new DatabaseUnavailableError(), { statusCode: 503 })
+    const unavailable = unavailableStorage(err)
+    if (unavailable) err = Object.assign(unavailable, { statusCode: 503 })
     const status = err.statusCode ?? 500
     if (status >= 500) surface.log.error({ err, url: req.url }, 'http request failed')
     if (req.url.startsWith('/api/') && req.method === 'POST') {

@@ -8,7 +8,7 @@ import { createRestReader } from './rest-read.ts'
 import { createRpcHandler } from '../rpc/jsonrpc.ts'
 import { entityHidden, hiddenFor, nothingHidden, type OwnershipIndex } from '../visibility.ts'
 import { pathHidden } from './hidden-path.ts'
-import { DatabaseUnavailableError, isDatabaseUnavailable } from '../../db/storage-error.ts'
+import { unavailableStorage } from '../../db/storage-error.ts'
 
 export const API_BODY_LIMIT = 1024 * 1024
 
@@ -59,7 +59,8 @@ export function registerRestRoutes(app: FastifyInstance, opts: { surface: HttpSu
         let res
         try { res = await reader.read(segments, query) } catch (e) {
           surface.log.error({ err: e, path: segments.join('/') }, 'REST read failed')
-          if (isDatabaseUnavailable(e)) return textError(reply, 503, new DatabaseUnavailableError().message)
+          const unavailable = unavailableStorage(e)
+          if (unavailable) return textError(reply, 503, unavailable.message)
           return textError(reply, 500, e instanceof Error ? `${e.name}(${JSON.stringify(e.message)})` : String(e))
         }
         if ('raw' in res) {

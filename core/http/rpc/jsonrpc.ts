@@ -1,4 +1,4 @@
-import { DatabaseUnavailableError, isDatabaseUnavailable, isStorageFull, StorageFullError } from '../../db/storage-error.ts'
+import { unavailableStorage } from '../../db/storage-error.ts'
 import { ForceValidationError, HttpError, type HttpSurface, type RpcAction, type UserInfo } from '../master-surface.ts'
 import { PathTable, type PathArgs } from '../path-match.ts'
 import type { Authz } from '../authz/authz.ts'
@@ -111,13 +111,10 @@ export function createRpcHandler(opts: { surface: HttpSurface; pathExists(segmen
       if (e instanceof ForbiddenError) return err(403, -32600, e.message, id)
       if (e instanceof ForceValidationError) return err(400, -32602, e.fields, id)
       if (e instanceof HttpError) return err(e.status, e.status === 400 ? -32602 : -32600, e.message, id)
-      if (isStorageFull(e)) {
-        surface.log.error({ err: (e as Error).message, path: segments.join('/'), method }, 'control action refused: disk full')
-        return err(503, -32603, new StorageFullError().message, id)
-      }
-      if (isDatabaseUnavailable(e)) {
-        surface.log.error({ err: (e as Error).message, path: segments.join('/'), method }, 'control action refused: the database is unreachable')
-        return err(503, -32603, new DatabaseUnavailableError().message, id)
+      const unavailable = unavailableStorage(e)
+      if (unavailable) {
+        surface.log.error({ err: (e as Error).message, path: segments.join('/'), method }, `control action refused: ${unavailable.message}`)
+        return err(503, -32603, unavailable.message, id)
       }
       surface.log.error({ err: e, path: segments.join('/'), method }, 'control action failed')
       return err(500, -32603, repr(e), id)
