@@ -25,23 +25,24 @@ const str = (ctx: StepContext, name: string): string => {
   return v == null ? '' : String(v)
 }
 
-/** Records on the job row which child build handles it (and that it is building, for nix-build). */
-async function markChild(hop: ChildHop, ctx: StepContext, building: boolean): Promise<void> {
+/** Changes the job row of the attribute this child builds (when there is one). */
+async function updateJob(hop: ChildHop, ctx: StepContext, patch: Partial<StoredJob>): Promise<void> {
   const jobid = Number(ctx.getProperty('nix_jobid'))
   const jobs = hop.runtime.peek()?.jobs
-  if (!jobid || !jobs) return
-  const patch: Partial<StoredJob> = { child_buildid: ctx.build.buildid, child_builderid: ctx.build.builderid, child_number: ctx.build.number }
-  if (building) Object.assign(patch, { state: 'building', started_at: Date.now() })
-  else patch.started_at = Date.now()
-  await jobs.update(jobid, patch)
+  if (jobid && jobs) await jobs.update(jobid, patch)
+}
+
+/** Records on the job row which child build handles it (and that it is building, for nix-build). */
+function markChild(hop: ChildHop, ctx: StepContext, building: boolean): Promise<void> {
+  return updateJob(hop, ctx, {
+    child_buildid: ctx.build.buildid, child_builderid: ctx.build.builderid, child_number: ctx.build.number,
+    started_at: Date.now(), ...(building ? { state: 'building' as const } : {}),
+  })
 }
 
 /** Records on the job row that its build failed (the matrix records the build's result later). */
-async function markFailed(hop: ChildHop, ctx: StepContext, reason: string): Promise<void> {
-  const jobid = Number(ctx.getProperty('nix_jobid'))
-  const jobs = hop.runtime.peek()?.jobs
-  if (!jobid || !jobs) return
-  await jobs.update(jobid, { state: 'failed', results: FAILURE, reason, complete_at: Date.now() })
+function markFailed(hop: ChildHop, ctx: StepContext, reason: string): Promise<void> {
+  return updateJob(hop, ctx, { state: 'failed', results: FAILURE, reason, complete_at: Date.now() })
 }
 
 /** The `nix build` of one attribute; its output streams into the step's log. */

@@ -1,9 +1,9 @@
 import { execFile, execFileSync } from 'node:child_process'
 import { promisify } from 'node:util'
 import { chownSync, mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { freePort } from './git-servers.ts'
 
 /** Where Debian's `postgresql` package puts the server binaries. */
 export const PG_BIN = '/usr/lib/postgresql/15/bin'
@@ -22,17 +22,6 @@ export interface PrivatePostgres {
   stop(): Promise<void>
   /** Stops the server and removes the cluster. */
   destroy(): Promise<void>
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number }
-      s.close(() => resolve(port))
-    })
-  })
 }
 
 export async function startPrivatePostgres(): Promise<PrivatePostgres> {
