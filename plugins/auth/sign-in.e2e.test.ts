@@ -94,6 +94,7 @@ it('GitHub: carol signs in, rebuilds her organisation\'s build, makes an API tok
   // An accepted rebuild opens the new request's page (then its build).
   await page.waitForURL((u) => /#\/(buildrequests\/\d+|builders\/\d+\/builds\/2)/.test(u.href), { timeout: 60_000 })
   await page.goto(`${url}#/builders/${zeta}/builds/1`)
+  await page.locator('h1', { hasText: 'zeta-lib #1' }).waitFor({ timeout: 60_000 })
   await page.locator('.badge.success').first().waitFor({ timeout: 60_000 })
   await page.locator('bb-action button', { hasText: 'Rebuild' }).click()
   await page.locator('bb-action [role=alert]', { hasText: "Forbidden: you need to have role 'admin'" }).waitFor()
@@ -141,6 +142,7 @@ it('OIDC: olga signs in through discovery; her groups claim makes her a member o
   // An accepted rebuild opens the new request's page (then its build).
   await page.waitForURL((u) => /#\/(buildrequests\/\d+|builders\/\d+\/builds\/2)/.test(u.href), { timeout: 60_000 })
   await page.goto(`${url}#/builders/${zeta}/builds/1`)
+  await page.locator('h1', { hasText: 'zeta-lib #1' }).waitFor({ timeout: 60_000 })
   await page.locator('.badge.success').first().waitFor({ timeout: 60_000 })
   await page.locator('bb-action button', { hasText: 'Rebuild' }).click()
   await page.locator('bb-action [role=alert]', { hasText: 'Forbidden' }).waitFor()

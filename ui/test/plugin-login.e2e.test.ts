@@ -107,6 +107,7 @@ it('carol signs in with the example provider; its role matcher lets her act on h
 
   // zeta/lib does not: the UI offers the button (carol may act somewhere), the master refuses.
   await page.goto(`${url}#/builders/2/builds/1`)
+  await page.locator('h1', { hasText: 'zeta-lib #1' }).waitFor({ timeout: 60_000 })
   await page.locator('.badge.success').first().waitFor({ timeout: 60_000 })
   await page.locator('bb-action button', { hasText: 'Rebuild' }).click()
   await page.locator('bb-action [role=alert]', { hasText: "Forbidden: you need to have role 'admin'" }).waitFor()

@@ -93,7 +93,8 @@ export class BbAction extends LitElement {
       this.failed = false
       this.message = this.doneText || 'done'
       this.dispatchEvent(new CustomEvent('action-done', { detail: result, bubbles: true, composed: true }))
-      const next = this.follow ? followHref(result) : null
+      // A reader who left the page while the answer was on its way stays where they went.
+      const next = this.follow && this.isConnected ? followHref(result) : null
       if (next) location.hash = next
     } catch (err) {
       this.failed = true

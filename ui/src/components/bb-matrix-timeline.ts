@@ -3,19 +3,9 @@ import { timelineStats, jobDuration, nowSeconds, FAILED_STATES, type NixJob } fr
 import { formatDuration, formatEpoch } from '../util/format.ts'
 import { buildHref } from '../router/route.ts'
 import { sharedStyles } from './shared-styles.ts'
+import { axisTicks } from '../util/axis-ticks.ts'
 
 const MAX_HEIGHT = 320
-
-/** Tick steps of the time axis, in seconds: the first giving at most 8 ticks is used. */
-const STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400]
-
-/** Ticks of a time axis over `span` seconds: offsets from the start, at most 8 (plus 0). */
-export function axisTicks(span: number): number[] {
-  const step = STEPS.find((s) => span / s <= 8) ?? Math.ceil(span / 8 / 86400) * 86400
-  const ticks: number[] = []
-  for (let t = 0; t <= span + 1e-9; t += step) ticks.push(t)
-  return ticks
-}
 
 /**
  * One bar per attribute from queued (faint) through started to finished (solid), on a canvas so
@@ -82,9 +72,9 @@ export class BbMatrixTimeline extends LitElement {
         @mousemove=${this.onMove} @mouseleave=${() => { this.hovered = null }} @click=${this.onClick}></canvas>
       <div class="axis" data-testid="timeline-axis" aria-label="time since the first attribute was queued">
         ${ticks.map((t, i) => {
-          const pct = span > 0 ? Math.min(100, (t / span) * 100) : 0
+          const pct = span > 0 ? Math.min(100, (t.offset / span) * 100) : 0
           return html`<span style="left:${pct}%" class=${i > 0 && pct > 92 ? 'end' : ''}
-            title=${formatEpoch(stats.start + t)}>${i === 0 ? '0' : `+${formatDuration(t * 1000)}`}</span>`
+            title=${formatEpoch(stats.start + t.offset)}>${t.label}</span>`
         })}
       </div>
       <div class="row muted" style="font-size:.85rem; margin-top:.25rem" data-testid="timeline-stats">

@@ -28,7 +28,10 @@ export class BbBuildrequestPage extends LitElement {
   }
 
   override updated(): void {
-    if (!this.follow) return
+    // The reader may have gone elsewhere while this page was still shown (the router sees the new
+    // address one task later): only a page that is still the address follows.
+    const here = location.hash.split('?')[0] === `#/buildrequests/${this.buildrequestid}`
+    if (!this.follow || !this.isConnected || !here) return
     const started = this.builds.items.filter((b) => b.buildrequestid === this.buildrequestid)
       .sort((a, b) => (b.buildid as number) - (a.buildid as number))[0]
     // Replace, not push: Back returns to the page the action was taken on.
