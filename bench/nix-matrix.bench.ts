@@ -6,8 +6,9 @@
 // Floor: one `nix eval --json` of every drvPath, then one
 // `nix-store --realise --max-jobs auto --keep-going` of them all (what nix alone takes).
 // Figures: force → matrix done against the floor (`ratio_to_floor`), failure reported after the
-// failing builder ended (`first_failure_reported_after_ms`), force → first child, the master's
-// peak RSS, and log ingest of the 20,000-line build (its log's MB over the time from its builder's
+// failing builder ended (`first_failure_reported_after_ms`), split into nix's part (builder end →
+// the master read nix's failure line and marked the row) and ours (marked → event), force → first
+// child, the master's peak RSS with V8's share of it, and log ingest of the 20,000-line build (its log's MB over the time from its builder's
 // first line to its child build being done), and CPU seconds (master, and nix with its builders)
 // against the floor's: a figure the machine's load does not change much.
 //
@@ -33,6 +34,7 @@ if (!MASTER_FLAGS.every((f) => process.execArgv.includes(f))) {
   process.exit(child.status ?? 1)
 }
 
+const mib = (bytes: number): number => Math.round(bytes / 2 ** 20)
 const sizes = (process.env.NIX_MATRIX_K ?? '200,1000').split(',').map(Number)
 const tmp = mkdtempSync(join(tmpdir(), 'nix-matrix-bench-'))
 // The failing builder (a nixbld user) writes the time it failed in here.
@@ -102,14 +104,17 @@ async function matrix(k: number): Promise<Record<string, unknown>> {
     const buildBuilder = h.builderId('bench/matrix/nix-build')
     let firstChild = 0
     let redAt = 0
+    // When the child marked the failed row: right after the master read nix's failure line.
+    let markedAt = 0
     let chatty: NixJobRow | undefined
     let chattyDoneAt = 0
-    let rssPeak = process.memoryUsage().rss
-    const sampler = setInterval(() => { rssPeak = Math.max(rssPeak, process.memoryUsage().rss) }, 100)
+    // The peak RSS and what it was made of when it peaked (V8's heap, buffers outside it).
+    let peak = process.memoryUsage()
+    const sampler = setInterval(() => { const m = process.memoryUsage(); if (m.rss > peak.rss) peak = m }, 100)
     h.master.bus.subscribe('builds/*/new', (_k, m) => { if ((m as { builderid: number }).builderid === buildBuilder) firstChild ||= performance.now() })
     h.master.bus.subscribe('builds/*/nixjobs/*/update', (_k, m) => {
       const j = m as NixJobRow
-      if (j.attr.endsWith('.bad') && j.state === 'failed') redAt ||= Date.now()
+      if (j.attr.endsWith('.bad') && j.state === 'failed' && !redAt) { redAt = Date.now(); markedAt = (j.complete_at ?? 0) * 1000 }
       if (j.attr.endsWith('.chatty') && j.complete_at != null && !chatty) { chatty = j; chattyDoneAt = Date.now() }
     })
     const c0 = cpuSeconds()
@@ -139,7 +144,9 @@ async function matrix(k: number): Promise<Record<string, unknown>> {
       result, total, first_child_ms: Math.round(firstChild - t0),
       cpu_master_s: +(c1.self - c0.self).toFixed(2), cpu_children_s: +(c1.children - c0.children).toFixed(2),
       first_failure_reported_after_ms: redAt ? Math.round(redAt - Number(failedAtNs / 1_000_000n)) : null,
-      rss_peak_mib: Math.round(rssPeak / 2 ** 20), chatty_log_mb_per_s: ingest, chatty_builder_ms: chattyBuilderMs, chatty_done_after_builder_ms: chattyLagMs,
+      nix_printed_failure_after_ms: markedAt ? Math.round(markedAt - Number(failedAtNs / 1_000_000n)) : null,
+      first_failure_after_nix_printed_ms: redAt && markedAt ? Math.round(redAt - markedAt) : null,
+      rss_peak_mib: mib(peak.rss), heap_used_at_peak_mib: mib(peak.heapUsed), heap_total_at_peak_mib: mib(peak.heapTotal), external_at_peak_mib: mib(peak.external), chatty_log_mb_per_s: ingest, chatty_builder_ms: chattyBuilderMs, chatty_done_after_builder_ms: chattyLagMs,
     }
   } finally {
     await h.stop()
@@ -165,8 +172,10 @@ try {
       ratio_to_floor: +(total / ref).toFixed(2), target_ratio: 1.5,
       cpu_s: +cpu.toFixed(2), cpu_master_s: m.cpu_master_s, cpu_nix_s: m.cpu_children_s, floor_cpu_s: +refCpu.toFixed(2), cpu_ratio_to_floor: +(cpu / refCpu).toFixed(2),
       load_average: +loadavg()[0]!.toFixed(1),
-      first_failure_reported_after_ms: m.first_failure_reported_after_ms, target_first_failure_ms: 1000,
-      first_child_ms: m.first_child_ms, rss_peak_mib: m.rss_peak_mib, target_rss_mib_at_5000: 150,
+      first_failure_reported_after_ms: m.first_failure_reported_after_ms, nix_printed_failure_after_ms: m.nix_printed_failure_after_ms,
+      first_failure_after_nix_printed_ms: m.first_failure_after_nix_printed_ms, target_first_failure_ms: 1000,
+      first_child_ms: m.first_child_ms, rss_peak_mib: m.rss_peak_mib, heap_used_at_peak_mib: m.heap_used_at_peak_mib,
+      heap_total_at_peak_mib: m.heap_total_at_peak_mib, external_at_peak_mib: m.external_at_peak_mib, target_rss_mib_at_5000: 150,
       chatty_log_lines: CHATTY_LINES, chatty_log_mb_per_s: m.chatty_log_mb_per_s, chatty_builder_ms: m.chatty_builder_ms, chatty_done_after_builder_ms: m.chatty_done_after_builder_ms,
     }))
   }
