@@ -68,7 +68,7 @@ for (const db of testDatabases()) {
   try {
     const url = await db.url(rssDir)
     emit('idle_rss', await idleRss(url, rssDir), 'MiB', { ...tag, process: 'node bin/buildbot-nix.mjs start', target: 80 })
-    emit('idle_rss_npm_start_flags', await idleRss(url, rssDir, ['--max-semi-space-size=1', '--v8-pool-size=1']), 'MiB', { ...tag, process: 'node --max-semi-space-size=1 --v8-pool-size=1 bin/buildbot-nix.mjs start (as npm start)', target: 80 })
+    emit('idle_rss_npm_start_flags', await idleRss(url, rssDir, ['--max-semi-space-size=1', '--v8-pool-size=1', '--heap-growing-percent=50']), 'MiB', { ...tag, process: 'node --max-semi-space-size=1 --v8-pool-size=1 --heap-growing-percent=50 bin/buildbot-nix.mjs start (as npm start)', target: 80 })
   } finally { rmSync(rssDir, { recursive: true, force: true }) }
   const h = await startMaster(db, {
     logLevel: 'warn',

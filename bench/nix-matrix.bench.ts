@@ -5,41 +5,39 @@
 // errors, a check printing 20,000 log lines and a three-output derivation; fresh outputs each run.
 // Floor: one `nix eval --json` of every drvPath, then one
 // `nix-store --realise --max-jobs auto --keep-going` of them all (what nix alone takes).
+// The master runs as deployed (`bin/buildbot-nix.mjs start` with `npm start`'s node flags) in its
+// own process, forced over JSON-RPC and watched over `/ws`.
 // Figures: force → matrix done against the floor (`ratio_to_floor`), failure reported after the
 // failing builder ended (`first_failure_reported_after_ms`), split into nix's part (builder end →
-// the master read nix's failure line and marked the row) and ours (marked → event), force → first
-// child, the master's peak RSS with V8's share of it, and log ingest of the 20,000-line build (its log's MB over the time from its builder's
-// first line to its child build being done), and CPU seconds (master, and nix with its builders)
-// against the floor's: a figure the machine's load does not change much.
+// the master read nix's failure line and marked the row) and ours (marked → event on `/ws`),
+// force → first child, the master's peak RSS (and its anonymous part: the rest is node's own
+// binary and libraries), log ingest of the 20,000-line build (its log's MB over the time from its
+// builder's first line to its child build being done), and CPU seconds (the master, and nix with
+// its builders) against the floor's: a figure the machine's load does not change much.
 //
 // Run: node --import tsx bench/nix-matrix.bench.ts   (NIX_MATRIX_K=200,1000,5000 to choose sizes;
 // NIX_MATRIX_FLOOR=0 to measure the matrix alone, without floors and ratios)
-import { execFile, spawnSync } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
+import WebSocket from 'ws'
 import { makeFlakeRepo, type DrvSpec } from '../test/fixtures/nix/make-flake.ts'
-import { startMaster } from '../test/support/master-harness.ts'
-import { testDatabases } from '../test/support/databases.ts'
-import { localWorker } from '../core/index.ts'
-import { nix } from '../plugins/nix/index.ts'
+import { freePort } from '../test/support/git-servers.ts'
 import type { NixJobRow } from '../plugins/nix/jobs-store.ts'
 
-// The master runs with the V8 flags of `npm start` and the NixOS package (its RSS depends on them).
-const MASTER_FLAGS = ['--max-semi-space-size=1', '--v8-pool-size=1']
-if (!MASTER_FLAGS.every((f) => process.execArgv.includes(f))) {
-  const child = spawnSync(process.execPath, [...MASTER_FLAGS, ...process.execArgv, fileURLToPath(import.meta.url)], { stdio: 'inherit' })
-  process.exit(child.status ?? 1)
-}
+const root = fileURLToPath(new URL('..', import.meta.url))
+// The master runs with the node flags of `npm start` (read from package.json), plus any in
+// NIX_MATRIX_NODE_FLAGS (to try others).
+const startScript = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start
+const MASTER_FLAGS = [...startScript.split(/\s+/).filter((w) => w.startsWith('--')), ...(process.env.NIX_MATRIX_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean)]
 
-const mib = (bytes: number): number => Math.round(bytes / 2 ** 20)
 const sizes = (process.env.NIX_MATRIX_K ?? '200,1000').split(',').map(Number)
 const tmp = mkdtempSync(join(tmpdir(), 'nix-matrix-bench-'))
 // The failing builder (a nixbld user) writes the time it failed in here.
 chmodSync(tmp, 0o777)
-const sqlite = testDatabases()[0]!
 const CHATTY_LINES = 20_000
 const chattyLine = (i: number): string => `line ${i} of a chatty build: the quick brown fox jumps over the lazy dog\n`
 // The chatty builder prints a ready file at once (a shell loop would be slower than the master),
@@ -91,38 +89,107 @@ async function floor(k: number, tag: string): Promise<{ ms: number; cpu: number 
   return { ms, cpu: c1.children - c0.children }
 }
 
+/** Fields of /proc/<pid>/stat after the command: utime, stime, cutime, cstime in seconds. */
+function procCpu(pid: number): { self: number; children: number } {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+  const [ut, st, cut, cst] = [11, 12, 13, 14].map((i) => Number(f[i]) / 100)
+  return { self: ut! + st!, children: cut! + cst! }
+}
+
+/** VmRSS, RssAnon and RssFile of a process, in KiB. */
+function procRss(pid: number): { rss: number; anon: number; file: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  const kib = (name: string): number => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? 0)
+  return { rss: kib('VmRSS'), anon: kib('RssAnon'), file: kib('RssFile') }
+}
+
+/**
+ * The matrix on a master as deployed: `bin/buildbot-nix.mjs start` (core bundled, no TypeScript
+ * loader) with `npm start`'s V8 flags, in its own process, forced over JSON-RPC and watched over
+ * `/ws` like the UI does; its RSS and CPU are read from /proc.
+ */
 async function matrix(k: number): Promise<Record<string, unknown>> {
   const repo = join(tmp, `repo-${k}`)
   const stamp = join(tmp, `matrix-${k}-failed-at`)
   makeFlakeRepo(repo, { checks: workload(k, stamp), salt: randomBytes(6).toString('hex') })
-  const h = await startMaster(sqlite, {
-    // Children waiting on a shared nix process are cheap: let many run at once (nix bounds real builds).
-    workers: [localWorker({ name: 'local', maxBuilds: Number(process.env.NIX_MATRIX_MAX_BUILDS ?? 256) })],
-    plugins: [nix({ projects: [{ name: 'bench/matrix', url: repo }], workers: ['local'], shareNixProcesses: process.env.NIX_MATRIX_SHARE !== '0' })],
-  })
+  const dir = join(tmp, `master-${k}`)
+  mkdirSync(dir)
+  const port = await freePort()
+  const base = `http://127.0.0.1:${port}/`
+  const config = join(dir, 'master.config.ts')
+  writeFileSync(join(dir, 'package.json'), '{"type":"module"}')
+  writeFileSync(config, `import { defineMaster, localWorker } from ${JSON.stringify(join(root, 'core/index.ts'))}
+import { nix } from ${JSON.stringify(join(root, 'plugins/nix/index.ts'))}
+export default defineMaster({
+  basedir: ${JSON.stringify(dir)}, db: 'sqlite:state.sqlite', logLevel: 'warn', www: { host: '127.0.0.1', port: ${port} },
+  // Children waiting on a shared nix process are cheap: let many run at once (nix bounds real builds).
+  workers: [localWorker({ name: 'local', maxBuilds: ${Number(process.env.NIX_MATRIX_MAX_BUILDS ?? 256)} })],
+  plugins: [nix({ projects: [{ name: 'bench/matrix', url: ${JSON.stringify(repo)} }], workers: ['local'], shareNixProcesses: ${process.env.NIX_MATRIX_SHARE !== '0'} })],
+})
+`)
+  const child = spawn(process.execPath, [...MASTER_FLAGS, join(root, 'bin/buildbot-nix.mjs'), 'start', '-c', config], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] })
+  const exited = new Promise<void>((r) => child.once('exit', () => r()))
+  const pid = child.pid!
+  let ws: WebSocket | undefined
   try {
-    const buildBuilder = h.builderId('bench/matrix/nix-build')
+    const api = async (path: string, init?: RequestInit): Promise<Record<string, unknown>> => {
+      const res = await fetch(`${base}api/v2/${path}`, init)
+      if (!res.ok) throw new Error(`${path}: HTTP ${res.status} ${await res.text()}`)
+      return res.json() as Promise<Record<string, unknown>>
+    }
+    let buildBuilder: number | undefined
+    for (let i = 0; buildBuilder === undefined; i++) {
+      if (child.exitCode != null) throw new Error(`the master exited with ${child.exitCode} before starting`)
+      if (i > 1200) throw new Error('the master did not start within 120 s')
+      await new Promise((r) => setTimeout(r, 100))
+      const found = await api(`builders?name=${encodeURIComponent('bench/matrix/nix-build')}`).catch(() => undefined)
+      buildBuilder = (found?.builders as { builderid: number }[] | undefined)?.[0]?.builderid
+    }
     let firstChild = 0
     let redAt = 0
     // When the child marked the failed row: right after the master read nix's failure line.
     let markedAt = 0
     let chatty: NixJobRow | undefined
     let chattyDoneAt = 0
-    // The peak RSS and what it was made of when it peaked (V8's heap, buffers outside it).
-    let peak = process.memoryUsage()
-    const sampler = setInterval(() => { const m = process.memoryUsage(); if (m.rss > peak.rss) peak = m }, 100)
-    h.master.bus.subscribe('builds/*/new', (_k, m) => { if ((m as { builderid: number }).builderid === buildBuilder) firstChild ||= performance.now() })
-    h.master.bus.subscribe('builds/*/nixjobs/*/update', (_k, m) => {
-      const j = m as NixJobRow
-      if (j.attr.endsWith('.bad') && j.state === 'failed' && !redAt) { redAt = Date.now(); markedAt = (j.complete_at ?? 0) * 1000 }
-      if (j.attr.endsWith('.chatty') && j.complete_at != null && !chatty) { chatty = j; chattyDoneAt = Date.now() }
+    const socket = new WebSocket(`ws://127.0.0.1:${port}/ws`)
+    ws = socket
+    const paths = ['builds/*/new', 'builds/*/nixjobs/*/update']
+    await new Promise<void>((resolve, reject) => {
+      let acked = 0
+      socket.on('error', reject)
+      socket.on('open', () => paths.forEach((path, i) => socket.send(JSON.stringify({ cmd: 'startConsuming', path, _id: i + 1 }))))
+      socket.on('message', (d) => {
+        const f = JSON.parse(String(d)) as { k?: string; m?: Record<string, unknown>; code?: number }
+        if (f.code === 200 && ++acked === paths.length) resolve()
+        if (!f.k || !f.m) return
+        if (f.k.endsWith('/new') && !f.k.includes('/nixjobs/')) {
+          if (f.m.builderid === buildBuilder) firstChild ||= performance.now()
+          return
+        }
+        const j = f.m as unknown as NixJobRow
+        if (j.attr?.endsWith('.bad') && j.state === 'failed' && !redAt) { redAt = Date.now(); markedAt = (j.complete_at ?? 0) * 1000 }
+        if (j.attr?.endsWith('.chatty') && j.complete_at != null && !chatty) { chatty = j; chattyDoneAt = Date.now() }
+      })
     })
-    const c0 = cpuSeconds()
+    // The peak RSS and how much of it is anonymous memory (the rest: node's own binary and libraries).
+    let peak = procRss(pid)
+    const sampler = setInterval(() => { try { const m = procRss(pid); if (m.rss > peak.rss) peak = m } catch { /* exited */ } }, 100)
+    const c0 = procCpu(pid)
     const t0 = performance.now()
-    const { bsid } = await h.force('bench-matrix-force')
-    const result = await h.waitBuildset(bsid, 3_600_000)
+    const forced = await api('forceschedulers/bench-matrix-force', {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ jsonrpc: '2.0', method: 'force', id: 1, params: { reason: 'bench' } }),
+    })
+    const bsid = (forced.result as [number, unknown])[0]
+    let result: number | undefined
+    while (result === undefined) {
+      await new Promise((r) => setTimeout(r, 100))
+      const bs = (await api(`buildsets/${bsid}`)).buildsets as { complete: boolean; results: number }[]
+      if (bs[0]?.complete) result = bs[0].results
+      if (performance.now() - t0 > 3_600_000) throw new Error('the matrix did not finish within an hour')
+    }
     const total = performance.now() - t0
-    const c1 = cpuSeconds()
+    const c1 = procCpu(pid)
     clearInterval(sampler)
     const failedAtNs = BigInt(readFileSync(stamp, 'utf8').trim())
     // Log ingest: the chatty log's bytes over the time from its builder's first line to its
@@ -146,10 +213,13 @@ async function matrix(k: number): Promise<Record<string, unknown>> {
       first_failure_reported_after_ms: redAt ? Math.round(redAt - Number(failedAtNs / 1_000_000n)) : null,
       nix_printed_failure_after_ms: markedAt ? Math.round(markedAt - Number(failedAtNs / 1_000_000n)) : null,
       first_failure_after_nix_printed_ms: redAt && markedAt ? Math.round(redAt - markedAt) : null,
-      rss_peak_mib: mib(peak.rss), heap_used_at_peak_mib: mib(peak.heapUsed), heap_total_at_peak_mib: mib(peak.heapTotal), external_at_peak_mib: mib(peak.external), chatty_log_mb_per_s: ingest, chatty_builder_ms: chattyBuilderMs, chatty_done_after_builder_ms: chattyLagMs,
+      rss_peak_mib: Math.round(peak.rss / 1024), rss_anon_at_peak_mib: Math.round(peak.anon / 1024), rss_file_at_peak_mib: Math.round(peak.file / 1024),
+      chatty_log_mb_per_s: ingest, chatty_builder_ms: chattyBuilderMs, chatty_done_after_builder_ms: chattyLagMs,
     }
   } finally {
-    await h.stop()
+    ws?.close()
+    child.kill('SIGTERM')
+    await exited
   }
 }
 
@@ -174,8 +244,7 @@ try {
       load_average: +loadavg()[0]!.toFixed(1),
       first_failure_reported_after_ms: m.first_failure_reported_after_ms, nix_printed_failure_after_ms: m.nix_printed_failure_after_ms,
       first_failure_after_nix_printed_ms: m.first_failure_after_nix_printed_ms, target_first_failure_ms: 1000,
-      first_child_ms: m.first_child_ms, rss_peak_mib: m.rss_peak_mib, heap_used_at_peak_mib: m.heap_used_at_peak_mib,
-      heap_total_at_peak_mib: m.heap_total_at_peak_mib, external_at_peak_mib: m.external_at_peak_mib, target_rss_mib_at_5000: 150,
+      first_child_ms: m.first_child_ms, rss_peak_mib: m.rss_peak_mib, rss_anon_at_peak_mib: m.rss_anon_at_peak_mib, rss_file_at_peak_mib: m.rss_file_at_peak_mib, target_rss_mib_at_5000: 150,
       chatty_log_lines: CHATTY_LINES, chatty_log_mb_per_s: m.chatty_log_mb_per_s, chatty_builder_ms: m.chatty_builder_ms, chatty_done_after_builder_ms: m.chatty_done_after_builder_ms,
     }))
   }

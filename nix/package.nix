@@ -51,7 +51,7 @@ buildNpmPackage {
     for bin in buildbot-nix buildbot-effects; do
       if [ -e $pkgdir/bin/$bin.mjs ]; then
         makeWrapper ${nodejs_20}/bin/node $out/bin/$bin \
-          --add-flags "--max-semi-space-size=1 --v8-pool-size=1 $pkgdir/bin/$bin.mjs" \
+          --add-flags "--max-semi-space-size=1 --v8-pool-size=1 --heap-growing-percent=50 $pkgdir/bin/$bin.mjs" \
           --prefix PATH : ${
             lib.makeBinPath [
               nix

@@ -150,6 +150,9 @@ export async function connectDb(url: string, opts: { baseDir?: string; applicati
       raw.pragma('journal_mode = WAL')
       raw.pragma('synchronous = NORMAL')
       raw.pragma('busy_timeout = 5000')
+      // 4 MiB of page cache instead of better-sqlite3's 16: the OS caches the file too, and the
+      // master's hot rows are few (a 5,000-attribute matrix: 8 MiB less RSS, the same CPU within noise).
+      raw.pragma('cache_size = -4000')
       raw.pragma('quick_check')
     } catch (err) {
       throw new Error(`cannot open the sqlite database '${path}': ${(err as Error).message}; restore it from a backup or move it away to start with a fresh one`)
