@@ -6,7 +6,8 @@
 // Floor: one `nix eval --json` of every drvPath, then one
 // `nix-store --realise --max-jobs auto --keep-going` of them all (what nix alone takes).
 // The master runs as deployed (`bin/buildbot-nix.mjs start` with `npm start`'s node flags) in its
-// own process, forced over JSON-RPC and watched over `/ws`.
+// own process, forced over JSON-RPC and watched over `/ws`, with NIX_MATRIX_WATCHERS (10) more
+// `/ws` clients following every job and build as a matrix page does.
 // Figures: force → matrix done against the floor (`ratio_to_floor`), failure reported after the
 // failing builder ended (`first_failure_reported_after_ms`), split into nix's part (builder end →
 // the master read nix's failure line and marked the row) and ours (marked → event on `/ws`),
@@ -34,6 +35,8 @@ const root = fileURLToPath(new URL('..', import.meta.url))
 const startScript = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start
 const MASTER_FLAGS = [...startScript.split(/\s+/).filter((w) => w.startsWith('--')), ...(process.env.NIX_MATRIX_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean)]
 
+// Browsers watching the matrix while it runs.
+const WATCHERS = Number(process.env.NIX_MATRIX_WATCHERS ?? 10)
 const sizes = (process.env.NIX_MATRIX_K ?? '200,1000').split(',').map(Number)
 const tmp = mkdtempSync(join(tmpdir(), 'nix-matrix-bench-'))
 // The failing builder (a nixbld user) writes the time it failed in here.
@@ -76,8 +79,10 @@ function run(cmd: string, args: string[]): Promise<string> {
 
 /** The floor: one evaluation of every drvPath, then one realise of them all. */
 async function floor(k: number, tag: string): Promise<{ ms: number; cpu: number }> {
-  const repo = join(tmp, `floor-${k}-${tag}`)
-  makeFlakeRepo(repo, { checks: workload(k, join(tmp, `floor-${tag}-failed-at`)), salt: randomBytes(6).toString('hex') })
+  const dir = mkdtempSync(join(tmp, `floor-${k}-${tag}-`))
+  chmodSync(dir, 0o777)
+  const repo = join(dir, 'repo')
+  makeFlakeRepo(repo, { checks: workload(k, join(dir, 'failed-at')), salt: randomBytes(6).toString('hex') })
   const c0 = cpuSeconds()
   const t0 = performance.now()
   const json = await run('nix', ['eval', '--json', `git+file://${repo}#checks.x86_64-linux`, '--apply',
@@ -103,16 +108,34 @@ function procRss(pid: number): { rss: number; anon: number; file: number } {
   return { rss: kib('VmRSS'), anon: kib('RssAnon'), file: kib('RssFile') }
 }
 
+/** A `/ws` client consuming `paths`, once the master acknowledged every subscription. */
+function subscribed(port: number, paths: string[], onEvent: (key: string, msg: Record<string, unknown>) => void): Promise<WebSocket> {
+  const socket = new WebSocket(`ws://127.0.0.1:${port}/ws`)
+  return new Promise((resolve, reject) => {
+    let acked = 0
+    socket.on('error', reject)
+    socket.on('open', () => paths.forEach((path, i) => socket.send(JSON.stringify({ cmd: 'startConsuming', path, _id: i + 1 }))))
+    socket.on('message', (d) => {
+      const f = JSON.parse(String(d)) as { k?: string; m?: Record<string, unknown>; code?: number }
+      if (f.code === 200 && ++acked === paths.length) resolve(socket)
+      if (f.k && f.m) onEvent(f.k, f.m)
+    })
+  })
+}
+
 /**
  * The matrix on a master as deployed: `bin/buildbot-nix.mjs start` (core bundled, no TypeScript
  * loader) with `npm start`'s V8 flags, in its own process, forced over JSON-RPC and watched over
  * `/ws` like the UI does; its RSS and CPU are read from /proc.
  */
 async function matrix(k: number): Promise<Record<string, unknown>> {
-  const repo = join(tmp, `repo-${k}`)
-  const stamp = join(tmp, `matrix-${k}-failed-at`)
+  // Its own directory per run (NIX_MATRIX_K may name a size twice).
+  const runDir = mkdtempSync(join(tmp, `matrix-${k}-`))
+  chmodSync(runDir, 0o777)
+  const repo = join(runDir, 'repo')
+  const stamp = join(runDir, 'failed-at')
   makeFlakeRepo(repo, { checks: workload(k, stamp), salt: randomBytes(6).toString('hex') })
-  const dir = join(tmp, `master-${k}`)
+  const dir = join(runDir, 'master')
   mkdirSync(dir)
   const port = await freePort()
   const base = `http://127.0.0.1:${port}/`
@@ -130,7 +153,7 @@ export default defineMaster({
   const child = spawn(process.execPath, [...MASTER_FLAGS, join(root, 'bin/buildbot-nix.mjs'), 'start', '-c', config], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] })
   const exited = new Promise<void>((r) => child.once('exit', () => r()))
   const pid = child.pid!
-  let ws: WebSocket | undefined
+  const sockets: WebSocket[] = []
   try {
     const api = async (path: string, init?: RequestInit): Promise<Record<string, unknown>> => {
       const res = await fetch(`${base}api/v2/${path}`, init)
@@ -151,26 +174,20 @@ export default defineMaster({
     let markedAt = 0
     let chatty: NixJobRow | undefined
     let chattyDoneAt = 0
-    const socket = new WebSocket(`ws://127.0.0.1:${port}/ws`)
-    ws = socket
-    const paths = ['builds/*/new', 'builds/*/nixjobs/*/update']
-    await new Promise<void>((resolve, reject) => {
-      let acked = 0
-      socket.on('error', reject)
-      socket.on('open', () => paths.forEach((path, i) => socket.send(JSON.stringify({ cmd: 'startConsuming', path, _id: i + 1 }))))
-      socket.on('message', (d) => {
-        const f = JSON.parse(String(d)) as { k?: string; m?: Record<string, unknown>; code?: number }
-        if (f.code === 200 && ++acked === paths.length) resolve()
-        if (!f.k || !f.m) return
-        if (f.k.endsWith('/new') && !f.k.includes('/nixjobs/')) {
-          if (f.m.builderid === buildBuilder) firstChild ||= performance.now()
-          return
-        }
-        const j = f.m as unknown as NixJobRow
-        if (j.attr?.endsWith('.bad') && j.state === 'failed' && !redAt) { redAt = Date.now(); markedAt = (j.complete_at ?? 0) * 1000 }
-        if (j.attr?.endsWith('.chatty') && j.complete_at != null && !chatty) { chatty = j; chattyDoneAt = Date.now() }
-      })
-    })
+    // Watchers: browsers with the matrix open (every job's and every build's events), consuming
+    // what they get; the master's memory and CPU are measured with them.
+    let watcherEvents = 0
+    const watched = await Promise.all(Array.from({ length: WATCHERS }, () => subscribed(port, ['builds/*/nixjobs/*/*', 'builds/*/*'], () => { watcherEvents++ })))
+    sockets.push(...watched)
+    sockets.push(await subscribed(port, ['builds/*/new', 'builds/*/nixjobs/*/update'], (key, m) => {
+      if (!key.includes('/nixjobs/')) {
+        if (m.builderid === buildBuilder) firstChild ||= performance.now()
+        return
+      }
+      const j = m as unknown as NixJobRow
+      if (j.attr?.endsWith('.bad') && j.state === 'failed' && !redAt) { redAt = Date.now(); markedAt = (j.complete_at ?? 0) * 1000 }
+      if (j.attr?.endsWith('.chatty') && j.complete_at != null && !chatty) { chatty = j; chattyDoneAt = Date.now() }
+    }))
     // The peak RSS and how much of it is anonymous memory (the rest: node's own binary and libraries).
     let peak = procRss(pid)
     const sampler = setInterval(() => { try { const m = procRss(pid); if (m.rss > peak.rss) peak = m } catch { /* exited */ } }, 100)
@@ -208,7 +225,7 @@ export default defineMaster({
       chattyLagMs = chattyDoneAt - end
     }
     return {
-      result, total, first_child_ms: Math.round(firstChild - t0),
+      result, total, first_child_ms: Math.round(firstChild - t0), watcher_events: watcherEvents,
       cpu_master_s: +(c1.self - c0.self).toFixed(2), cpu_children_s: +(c1.children - c0.children).toFixed(2),
       first_failure_reported_after_ms: redAt ? Math.round(redAt - Number(failedAtNs / 1_000_000n)) : null,
       nix_printed_failure_after_ms: markedAt ? Math.round(markedAt - Number(failedAtNs / 1_000_000n)) : null,
@@ -217,7 +234,7 @@ export default defineMaster({
       chatty_log_mb_per_s: ingest, chatty_builder_ms: chattyBuilderMs, chatty_done_after_builder_ms: chattyLagMs,
     }
   } finally {
-    ws?.close()
+    for (const w of sockets) w.close()
     child.kill('SIGTERM')
     await exited
   }
@@ -237,7 +254,7 @@ try {
     const total = m.total as number
     const cpu = (m.cpu_master_s as number) + (m.cpu_children_s as number)
     console.log(JSON.stringify({
-      bench: 'nix.matrix', k, shared_nix_processes: process.env.NIX_MATRIX_SHARE !== '0', result: m.result,
+      bench: 'nix.matrix', k, shared_nix_processes: process.env.NIX_MATRIX_SHARE !== '0', ui_watchers: WATCHERS, ui_watcher_events: m.watcher_events, result: m.result,
       push_to_done_ms: Math.round(total), floor_ms: Math.round(ref), floor_before_ms: Math.round(before.ms), floor_after_ms: Math.round(after.ms),
       ratio_to_floor: +(total / ref).toFixed(2), target_ratio: 1.5,
       cpu_s: +cpu.toFixed(2), cpu_master_s: m.cpu_master_s, cpu_nix_s: m.cpu_children_s, floor_cpu_s: +refCpu.toFixed(2), cpu_ratio_to_floor: +(cpu / refCpu).toFixed(2),
