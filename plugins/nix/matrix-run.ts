@@ -1,4 +1,3 @@
-import { join } from 'node:path'
 import { CANCELLED, EXCEPTION, FAILURE, SKIPPED, SUCCESS, WARNINGS, worstStatus, type Result, type StepContext } from '../../core/index.ts'
 import { createJobGraph } from './eval/job-graph.ts'
 import type { NixJob } from './eval/nix-evaluator.ts'
@@ -6,7 +5,11 @@ import { jobOutputs, type JobState, type StoredJob } from './jobs-store.ts'
 import type { NixRuntime, RuntimeSlot } from './nix-runtime.ts'
 import type { KeepPolicy, OutputKeeper } from './output-keeper.ts'
 import type { ResolvedProject } from './options.ts'
-import { resultChange, type NixEvalInfo, type NixHooks, type NixPreviousResult } from './nix-hooks.ts'
+import type { NixEvalInfo, NixHooks } from './nix-hooks.ts'
+import { createAttributeReport } from './attribute-report.ts'
+import { childProperties } from './child-properties.ts'
+import { recordDefaultEval } from './default-branch.ts'
+import { evaluatedJobRow } from './job-row.ts'
 
 /**
  * What a build matrix needs besides its evaluation: the started runtime (jobs table, the master's
@@ -44,24 +47,6 @@ export interface MatrixRunInfo {
   attribute: string
 }
 
-/** Where the last complete default-branch evaluation of a project is remembered (core object state). */
-const lastDefaultEval = async ({ rt }: NixRuntime, project: string): Promise<{ id: number; buildid: number | null }> => {
-  const id = await rt.data.state.objectId(`nix:${project}`, 'nix-project')
-  return { id, buildid: await rt.data.state.getState<number | null>(id, 'last_default_eval', null) }
-}
-
-/** Each attribute's result in the project's last complete default-branch evaluation. */
-async function defaultBranchResults(runtime: NixRuntime, project: string): Promise<Map<string, NixPreviousResult>> {
-  const { buildid } = await lastDefaultEval(runtime, project)
-  const out = new Map<string, NixPreviousResult>()
-  if (buildid == null) return out
-  for (const j of await runtime.jobs.list(buildid)) {
-    if (j.state === 'pending' || j.state === 'building' || j.state === 'cancelled' || j.state === 'unsupported-system') continue
-    out.set(j.attr, { state: j.state, results: j.results as Result | null, buildid, childBuildid: j.child_buildid })
-  }
-  return out
-}
-
 /** Evaluations of the same project and key replace each other (`refs/pull/N/*` → `refs/pull/N`). */
 export function branchKey(branch: string): string {
   const m = /^(refs\/(?:pull|merge-requests)\/\d+)\/[^/]+$/.exec(branch)
@@ -73,12 +58,6 @@ const TRIGGER_SLICE = 50
 
 type ChildKind = 'build' | 'failed-eval' | 'dependency-failed' | 'cached-failure'
 interface Pending { job: StoredJob; kind: ChildKind; scheduler: string; props: Record<string, unknown>; state: JobState; reason: string | null }
-
-/** The out path nix would build for a job: `out`, else the first output. */
-export function outPathOf(j: NixJob): string | null {
-  const o = j.outputs ?? {}
-  return o.out ?? Object.values(o).find((p) => p) ?? null
-}
 
 /**
  * The build matrix of one evaluation. Jobs are added while the evaluation streams; each job
@@ -147,31 +126,7 @@ export function createMatrixRun(hop: MatrixHop, info: MatrixRunInfo) {
   }
   // The row objects are the store's live rows: updates by child builds show here too.
   const setState = async (job: StoredJob, patch: Partial<StoredJob>): Promise<void> => { await jobs.update(job.jobid, patch) }
-  // The default branch's results, read once when the first attribute finishes.
-  let previous: Promise<Map<string, NixPreviousResult>> | undefined
-  const attributeFinished = async (job: StoredJob): Promise<void> => {
-    if (!hop.hooks.attributeFinished.size) return
-    previous ??= defaultBranchResults(runtime, project.name).catch((err: Error) => {
-      rt.log.warn({ project: project.name, err: err.message }, 'reading the default branch results failed')
-      return new Map<string, NixPreviousResult>()
-    })
-    const prev = (await previous).get(job.attr) ?? null
-    const attrUrl = job.child_builderid != null && job.child_number != null ? `${rt.buildbotURL}#/builders/${job.child_builderid}/builds/${job.child_number}` : info.event.url
-    await hop.hooks.attributeFinished.call({
-      ...info.event, attr: job.attr, system: job.system, state: job.state, results: (job.results ?? SUCCESS) as Result,
-      drvPath: job.drv_path, outPath: job.out_path, childBuildid: job.child_buildid, attrUrl, reason: job.reason,
-      previous: prev, change: resultChange(job.state, prev),
-    })
-  }
-
-  const childProps = (job: StoredJob): Record<string, unknown> => ({
-    attr: job.attr, system: job.system, drv_path: job.drv_path, out_path: job.out_path, cacheStatus: job.cache_status,
-    virtual_builder_name: `${info.refPrefix}.${job.attr}`, status_name: `nix-build ${info.refPrefix}.${job.attr}`,
-    project: project.name, branch: info.branch, default_branch: project.defaultBranch, nix_default_branch: info.isDefault, nix_keep: info.keep ?? null,
-    nix_jobid: job.jobid, nix_eval_buildid: buildid, outputs: jobOutputs(job),
-    // The commit the check was built from, as Buildbot's Trigger hands a child its parent's got_revision.
-    ...(info.event.revision ? { got_revision: info.event.revision } : {}),
-  })
+  const attributeFinished = createAttributeReport(runtime, hop.hooks, project.name, info.event)
 
   async function trigger(items: Pending[]): Promise<void> {
     if (!items.length) return
@@ -183,7 +138,7 @@ export function createMatrixRun(hop: MatrixHop, info: MatrixRunInfo) {
     // of all) are not queued behind hundreds of new requests.
     const added: Awaited<ReturnType<StepContext['trigger']>> = []
     for (let i = 0; i < items.length; i += TRIGGER_SLICE) {
-      added.push(...await ctx.trigger(items.slice(i, i + TRIGGER_SLICE).map((it) => ({ scheduler: it.scheduler, properties: { ...childProps(it.job), ...it.props }, reason: `${it.kind === 'build' ? 'nix-build' : it.kind} ${it.job.attr}` }))))
+      added.push(...await ctx.trigger(items.slice(i, i + TRIGGER_SLICE).map((it) => ({ scheduler: it.scheduler, properties: { ...childProperties(it.job, info, buildid), ...it.props }, reason: `${it.kind === 'build' ? 'nix-build' : it.kind} ${it.job.attr}` }))))
     }
     const now = Date.now()
     const bsids: number[] = []
@@ -315,20 +270,7 @@ export function createMatrixRun(hop: MatrixHop, info: MatrixRunInfo) {
     /** Adds evaluated jobs (streamed or reused) and starts what is ready. */
     addJobs(batch: NixJob[]): Promise<void> {
       return serial(async () => {
-        const rows: Omit<StoredJob, 'jobid'>[] = batch.map((j) => {
-          const system = j.system ?? j.attrPath[0] ?? ''
-          const unsupported = !j.error && !systems.has(system)
-          return {
-            buildid, attr: j.attr, system, drv_path: j.drvPath ?? null, out_path: j.error ? null : outPathOf(j),
-            state: j.error ? 'eval-failed' : unsupported ? 'unsupported-system' : 'pending', results: null,
-            reason: j.error ?? (unsupported ? `${system} is not in buildSystems (${[...systems].join(', ')})` : null),
-            child_buildid: null, child_builderid: null, child_number: null, buildrequestid: null, queued_at: null, started_at: null,
-            complete_at: null, first_failure_url: null, eval_key: info.evalKey,
-            needed: j.error ? null : JSON.stringify([...(j.neededBuilds ?? []), ...(j.neededSubstitutes ?? [])]), cache_status: j.cacheStatus ?? null,
-            outputs: j.error || !j.outputs ? null : JSON.stringify(j.outputs),
-          }
-        })
-        const stored = await jobs.insert(rows)
+        const stored = await jobs.insert(batch.map((j) => evaluatedJobRow(j, buildid, info.evalKey, systems)))
         const failedEval: Pending[] = []
         stored.forEach((job, i) => {
           const j = batch[i]!
@@ -374,8 +316,7 @@ export function createMatrixRun(hop: MatrixHop, info: MatrixRunInfo) {
     /** Remembers this evaluation as the project's latest complete one on the default branch. */
     async recordDefaultBranch(): Promise<void> {
       if (!info.isDefault || cancelled) return
-      const { id } = await lastDefaultEval(runtime, project.name)
-      await rt.data.state.setState(id, 'last_default_eval', buildid)
+      await recordDefaultEval(runtime, project.name, buildid)
     },
   }
 }
