@@ -10,6 +10,7 @@ import { localWorker, builder, steps, schedulers, SUCCESS } from '../core/index.
 import { runLocalShell } from '../core/workers/local/local-shell.ts'
 import { testDatabases } from '../test/support/databases.ts'
 import { startMaster } from '../test/support/master-harness.ts'
+import { npmStartFlags } from './npm-start-flags.ts'
 
 const BUILDS = Number(process.env.BENCH_BUILDS ?? 200)
 const FANOUT = Number(process.env.BENCH_FANOUT ?? 1000)
@@ -68,7 +69,8 @@ for (const db of testDatabases()) {
   try {
     const url = await db.url(rssDir)
     emit('idle_rss', await idleRss(url, rssDir), 'MiB', { ...tag, process: 'node bin/buildbot-nix.mjs start', target: 80 })
-    emit('idle_rss_npm_start_flags', await idleRss(url, rssDir, ['--max-semi-space-size=1', '--v8-pool-size=1', '--heap-growing-percent=50']), 'MiB', { ...tag, process: 'node --max-semi-space-size=1 --v8-pool-size=1 --heap-growing-percent=50 bin/buildbot-nix.mjs start (as npm start)', target: 80 })
+    const flags = npmStartFlags()
+    emit('idle_rss_npm_start_flags', await idleRss(url, rssDir, flags), 'MiB', { ...tag, process: `node ${flags.join(' ')} bin/buildbot-nix.mjs start (as npm start)`, target: 80 })
   } finally { rmSync(rssDir, { recursive: true, force: true }) }
   const h = await startMaster(db, {
     logLevel: 'warn',

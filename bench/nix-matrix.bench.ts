@@ -27,13 +27,13 @@ import { randomBytes } from 'node:crypto'
 import WebSocket from 'ws'
 import { makeFlakeRepo, type DrvSpec } from '../test/fixtures/nix/make-flake.ts'
 import { freePort } from '../test/support/git-servers.ts'
+import { npmStartFlags } from './npm-start-flags.ts'
 import type { NixJobRow } from '../plugins/nix/jobs-store.ts'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 // The master runs with the node flags of `npm start` (read from package.json), plus any in
 // NIX_MATRIX_NODE_FLAGS (to try others).
-const startScript = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start
-const MASTER_FLAGS = [...startScript.split(/\s+/).filter((w) => w.startsWith('--')), ...(process.env.NIX_MATRIX_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean)]
+const MASTER_FLAGS = [...npmStartFlags(), ...(process.env.NIX_MATRIX_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean)]
 
 // Browsers watching the matrix while it runs.
 const WATCHERS = Number(process.env.NIX_MATRIX_WATCHERS ?? 10)
